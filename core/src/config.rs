@@ -1,0 +1,136 @@
+//! Configuration: environment first, then `configure(...)` in code (code wins).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::{Error, Result};
+
+/// Where the local ledger lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LedgerSetting {
+    /// The per-user data directory (`<data dir>/costline/ledger.db`).
+    Default,
+    Path(PathBuf),
+    Off,
+}
+
+impl LedgerSetting {
+    pub fn parse(value: &str) -> LedgerSetting {
+        match value.trim() {
+            "" => LedgerSetting::Default,
+            v if v.eq_ignore_ascii_case("off") => LedgerSetting::Off,
+            v => LedgerSetting::Path(PathBuf::from(v)),
+        }
+    }
+
+    /// The file this setting points at, or `None` when the ledger is off.
+    pub fn path(&self) -> Option<PathBuf> {
+        match self {
+            LedgerSetting::Off => None,
+            LedgerSetting::Path(p) => Some(p.clone()),
+            LedgerSetting::Default => Some(default_ledger_path()),
+        }
+    }
+}
+
+pub fn default_ledger_path() -> PathBuf {
+    dirs::data_local_dir()
+        .or_else(dirs::home_dir)
+        .unwrap_or_else(std::env::temp_dir)
+        .join("costline")
+        .join("ledger.db")
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub ledger: LedgerSetting,
+    /// Collector base URL; events go to `{base_url}/v1/events`.
+    pub base_url: Option<String>,
+    pub api_key: Option<String>,
+    pub otlp_endpoint: Option<String>,
+    /// A price file that overrides or extends the catalog.
+    pub prices_path: Option<PathBuf>,
+    /// Process-wide tags, the outermost layer of attribution.
+    pub tags: BTreeMap<String, String>,
+    /// Per-attempt timeout of an export request.
+    pub timeout: Duration,
+    /// Waits between export retries; the last one repeats.
+    pub backoff: Vec<Duration>,
+    pub max_concurrent: usize,
+    /// Bound of the in-memory queue; when full, events are dropped and counted.
+    pub queue_size: usize,
+    /// Most events written or posted in one batch.
+    pub batch_size: usize,
+    /// Deadline of the flush that runs at interpreter exit.
+    pub exit_timeout: Duration,
+    pub disabled: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            ledger: LedgerSetting::Default,
+            base_url: None,
+            api_key: None,
+            otlp_endpoint: None,
+            prices_path: None,
+            tags: BTreeMap::new(),
+            timeout: Duration::from_secs(10),
+            backoff: [1, 2, 4, 8, 16].iter().map(|s| Duration::from_secs(*s)).collect(),
+            max_concurrent: 50,
+            queue_size: 10_000,
+            batch_size: 500,
+            exit_timeout: Duration::from_secs(2),
+            disabled: false,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults overlaid with the `COSTLINE_*` environment variables.
+    pub fn from_env() -> Result<Config> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config> {
+        let mut c = Config::default();
+        let non_empty = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        if let Some(v) = get("COSTLINE_LEDGER") {
+            c.ledger = LedgerSetting::parse(&v);
+        }
+        c.base_url = non_empty("COSTLINE_BASE_URL").map(|v| v.trim_end_matches('/').to_string());
+        c.api_key = non_empty("COSTLINE_API_KEY");
+        c.otlp_endpoint = non_empty("COSTLINE_OTLP_ENDPOINT");
+        c.prices_path = non_empty("COSTLINE_PRICES").map(PathBuf::from);
+        if let Some(v) = non_empty("COSTLINE_DISABLED") {
+            c.disabled = parse_bool("COSTLINE_DISABLED", &v)?;
+        }
+        if let Some(v) = non_empty("COSTLINE_QUEUE_SIZE") {
+            c.queue_size = v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| Error::Config(format!("COSTLINE_QUEUE_SIZE={v:?} is not a positive integer")))?;
+        }
+        Ok(c)
+    }
+}
+
+pub fn parse_bool(name: &str, value: &str) -> Result<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        _ => Err(Error::Config(format!("{name}={value:?} is not a boolean (use 1 or 0)"))),
+    }
+}
+
+/// Seconds given by a user (float) as a Duration, rejecting negatives and NaN.
+pub fn seconds(name: &str, value: f64) -> Result<Duration> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(Duration::from_secs_f64(value))
+    } else {
+        Err(Error::Config(format!("{name} must be a non-negative number of seconds, got {value}")))
+    }
+}

@@ -1,0 +1,52 @@
+//! The one error type of the core. Each binding maps it once to its language's
+//! exception hierarchy (Python `costline.CostlineError` and subclasses).
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum Error {
+    /// A price file or inline price table could not be read or is malformed.
+    #[error("price file {source_name}: {message}")]
+    Prices { source_name: String, message: String },
+
+    /// An event (or a `track()` call) failed validation.
+    #[error("invalid event: {0}")]
+    InvalidEvent(String),
+
+    /// A usage payload the provider sent had an unexpected shape.
+    #[error("usage payload from {provider}: {message}")]
+    Usage { provider: String, message: String },
+
+    /// Bad configuration value (environment or `configure`).
+    #[error("configuration: {0}")]
+    Config(String),
+
+    /// The ledger could not be opened, read or written.
+    #[error("ledger {path}: {message}")]
+    Ledger { path: String, message: String },
+
+    /// A command-line usage error (bad flag, bad `--since`, ...).
+    #[error("{0}")]
+    Cli(String),
+
+    /// The encoder for token estimation could not be built.
+    #[error("tokenizer: {0}")]
+    Tokens(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// Stable short code, used by bindings to choose an exception class.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Prices { .. } => "prices",
+            Error::InvalidEvent(_) => "invalid_event",
+            Error::Usage { .. } => "usage",
+            Error::Config(_) => "config",
+            Error::Ledger { .. } => "ledger",
+            Error::Cli(_) => "cli",
+            Error::Tokens(_) => "tokens",
+        }
+    }
+}

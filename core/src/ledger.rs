@@ -1,0 +1,1 @@
+//! The SQLite ledger. STUB: replaced by the pipeline helper.

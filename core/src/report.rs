@@ -1,0 +1,1 @@
+//! Reports over the ledger. STUB: replaced by the pipeline helper.
