@@ -18,3 +18,16 @@ pub fn shutdown(_timeout: Duration) -> bool {
     true
 }
 pub fn after_fork_child() {}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stats {
+    pub enqueued: u64,
+    pub written: u64,
+    pub exported: u64,
+    pub dropped: u64,
+    pub failed_batches: u64,
+    pub pending_export: u64,
+}
+pub fn stats() -> Stats {
+    Stats::default()
+}

@@ -1,0 +1,49 @@
+"""costline: the cost meter for LLM applications, in-process.
+
+    from costline.openai import OpenAI
+    import costline
+
+    with costline.run("triage", tags={"customer": "acme"}) as r:
+        OpenAI().chat.completions.create(model="gpt-4o", messages=[...])
+    print(r.cost_usd)
+"""
+
+from __future__ import annotations
+
+from . import _native
+from ._api import Tracked, cost, count_tokens, track
+from ._context import Run, run, with_agent
+from ._instrument import instrument
+from ._runtime import configure, flush, settings, shutdown
+from ._native import (
+    ConfigError,
+    CostlineError,
+    InvalidEventError,
+    LedgerError,
+    PricesError,
+    UsageError,
+)
+
+__version__: str = _native.__version__
+
+__all__ = [
+    "ConfigError",
+    "CostlineError",
+    "InvalidEventError",
+    "LedgerError",
+    "PricesError",
+    "Run",
+    "Tracked",
+    "UsageError",
+    "__version__",
+    "configure",
+    "cost",
+    "count_tokens",
+    "flush",
+    "instrument",
+    "run",
+    "settings",
+    "shutdown",
+    "track",
+    "with_agent",
+]

@@ -1,0 +1,99 @@
+"""One metered call in flight: what was asked, who asked, and how it ended.
+Turns the outcome into exactly one `_native.record(...)`."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, List, Mapping, Optional
+
+from . import _native
+from ._context import Attribution
+from ._runtime import guarded
+
+
+class Call:
+    __slots__ = ("provider", "operation", "model", "attribution", "started", "stream", "request", "done")
+
+    def __init__(
+        self,
+        provider: str,
+        operation: str,
+        model: str,
+        attribution: Attribution,
+        stream: bool,
+        request: Optional[Mapping[str, Any]],
+    ) -> None:
+        self.provider = provider
+        self.operation = operation
+        self.model = model
+        self.attribution = attribution
+        self.stream = stream
+        self.request = request
+        self.started = time.perf_counter()
+        self.done = False
+
+    def finish(
+        self,
+        parts: Optional[List[Any]],
+        resolved_model: Optional[str] = None,
+        error: Optional[BaseException] = None,
+        output_texts: Optional[List[str]] = None,
+    ) -> None:
+        """Record this call once; later calls are no-ops (a stream can end
+        through several paths: exhaustion, close(), an error, GC)."""
+        if self.done:
+            return
+        self.done = True
+        guarded("recording a call", self._record, parts, resolved_model, error, output_texts)
+
+    def _record(
+        self,
+        parts: Optional[List[Any]],
+        resolved_model: Optional[str],
+        error: Optional[BaseException],
+        output_texts: Optional[List[str]],
+    ) -> None:
+        latency_ms = int((time.perf_counter() - self.started) * 1000)
+        a = self.attribution
+        estimate_request = None
+        estimate_output = None
+        if not parts and output_texts is not None and self.request is not None:
+            # A stream that carried no usage (not asked for, or cut before it
+            # came): the tokens were still spent, so estimate them.
+            estimate_request = self.request
+            estimate_output = "".join(output_texts)
+        cost = _native.record(
+            self.provider,
+            self.operation,
+            self.model,
+            resolved_model,
+            parts or None,
+            latency_ms,
+            self.stream,
+            "error" if error is not None else "ok",
+            _error_type(error),
+            a.run_id,
+            a.agent,
+            a.agent_path,
+            a.tags,
+            estimate_request,
+            estimate_output,
+        )
+        a.settle(cost)
+
+
+def _error_type(error: Optional[BaseException]) -> Optional[str]:
+    if error is None:
+        return None
+    return type(error).__name__
+
+
+def dump_usage(usage: Any, service_tier: Optional[str] = None) -> Optional[dict]:
+    """A provider usage object (pydantic model or dict) as a plain dict."""
+    if usage is None:
+        return None
+    dump: Callable[[], Any] = getattr(usage, "model_dump", None) or (lambda: dict(usage))
+    data = dump()
+    if service_tier and "service_tier" not in data:
+        data["service_tier"] = service_tier
+    return data

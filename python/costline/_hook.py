@@ -1,0 +1,249 @@
+"""The drop-in mechanism shared by every provider: a mixin that overrides the
+SDK client's single request path (`request()`), through which every resource,
+every `with_raw_response` / `with_streaming_response` variant and every stream
+passes. What differs per provider lives in an `Adapter`."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple
+
+from . import _native
+from ._call import Call
+from ._context import capture
+from ._runtime import guarded, is_disabled
+from ._streams import Observer, attach_async, attach_sync
+
+
+class ClientOptions:
+    """The `costline={...}` options of one client."""
+
+    __slots__ = ("tags", "agent", "stream_usage")
+    KEYS = ("tags", "agent", "stream_usage")
+
+    def __init__(self, tags: Mapping[str, str], agent: Optional[str], stream_usage: bool) -> None:
+        self.tags = tags
+        self.agent = agent
+        self.stream_usage = stream_usage
+
+    @classmethod
+    def parse(cls, value: Optional[Mapping[str, Any]]) -> "ClientOptions":
+        if value is None:
+            return DEFAULT_OPTIONS
+        if not isinstance(value, Mapping):
+            raise TypeError("costline= takes a dict of options, e.g. costline={'tags': {...}}")
+        unknown = sorted(set(value) - set(cls.KEYS))
+        if unknown:
+            raise ValueError(
+                f"unknown costline option(s) {unknown}; this version supports {list(cls.KEYS)}"
+            )
+        tags = {str(k): str(v) for k, v in (value.get("tags") or {}).items()}
+        agent = value.get("agent")
+        if agent is not None and not isinstance(agent, str):
+            raise TypeError("costline={'agent': ...} must be a string")
+        return cls(tags, agent, bool(value.get("stream_usage", True)))
+
+    def with_agent(self, agent: str) -> "ClientOptions":
+        return ClientOptions(self.tags, agent, self.stream_usage)
+
+
+DEFAULT_OPTIONS = ClientOptions({}, None, True)
+
+
+class Adapter:
+    """What one provider does differently: where the model and usage live,
+    how its streams look, which raw-response classes it has."""
+
+    provider: str = ""
+    stream_classes: Tuple[type, ...] = ()
+
+    def prepare(self, operation: str, options: Any, stream: bool, opts: ClientOptions) -> Tuple[Any, bool]:
+        """Adjust the request options before sending; returns (options,
+        hide_usage_chunk)."""
+        return options, False
+
+    def response_usage(self, operation: str, obj: Any) -> Tuple[Optional[list], Optional[str]]:
+        """(usage parts, resolved model) of a parsed non-stream response."""
+        raise NotImplementedError
+
+    def observer(self, operation: str, hide_usage: bool) -> Observer:
+        raise NotImplementedError
+
+
+_operations: Dict[Tuple[str, str], Optional[str]] = {}
+
+
+def _operation(provider: str, url: str) -> Optional[str]:
+    key = (provider, url)
+    try:
+        return _operations[key]
+    except KeyError:
+        op = _native.operation_for_path(provider, url)
+        if len(_operations) < 1024:
+            _operations[key] = op
+        return op
+
+
+class _Started:
+    __slots__ = ("call", "options", "hide", "adapter")
+
+    def __init__(self, call: Call, options: Any, hide: bool, adapter: Adapter) -> None:
+        self.call = call
+        self.options = options
+        self.hide = hide
+        self.adapter = adapter
+
+
+def _start(client: Any, options: Any, stream: bool) -> Optional[_Started]:
+    if is_disabled():
+        return None
+    adapter: Adapter = client._costline_adapter
+    url = getattr(options, "url", "") or ""
+    operation = _operation(adapter.provider, url)
+    if operation is None:
+        return None
+    opts: ClientOptions = getattr(client, "_costline", DEFAULT_OPTIONS)
+    body = getattr(options, "json_data", None)
+    body = body if isinstance(body, Mapping) else None
+    model = body.get("model") if body is not None else None
+    options, hide = adapter.prepare(operation, options, stream, opts)
+    call = Call(
+        adapter.provider,
+        operation,
+        model if isinstance(model, str) and model else "unknown",
+        capture(opts.agent, opts.tags),
+        stream,
+        body,
+    )
+    return _Started(call, options, hide, adapter)
+
+
+def _observe(started: _Started, result: Any) -> None:
+    """Meter whatever the SDK's request() returned, in place."""
+    adapter, call = started.adapter, started.call
+    if isinstance(result, adapter.stream_classes):
+        _attach(started, result)
+        return
+    parse = getattr(result, "parse", None)
+    if parse is not None and hasattr(result, "http_response"):
+        _observe_raw_response(started, result, parse)
+        return
+    parts, resolved = adapter.response_usage(call.operation, result)
+    call.finish(parts, resolved)
+
+
+def _attach(started: _Started, stream: Any) -> None:
+    observer = started.adapter.observer(started.call.operation, started.hide)
+    if hasattr(stream, "__aiter__"):
+        attach_async(stream, started.call, observer)
+    else:
+        attach_sync(stream, started.call, observer)
+
+
+def _observe_raw_response(started: _Started, raw: Any, parse: Any) -> None:
+    """`with_raw_response` / `with_streaming_response`: the caller gets the
+    SDK's response wrapper; we meter what its `parse()` yields. A non-stream
+    body that is already read is parsed now (the SDK caches the result, so
+    the caller's own `parse()` returns the very same object)."""
+
+    def meter(parsed: Any) -> None:
+        if isinstance(parsed, started.adapter.stream_classes):
+            _attach(started, parsed)
+        else:
+            parts, resolved = started.adapter.response_usage(started.call.operation, parsed)
+            started.call.finish(parts, resolved)
+
+    if inspect.iscoroutinefunction(parse):
+
+        async def parse_async(*args: Any, **kwargs: Any) -> Any:
+            parsed = await parse(*args, **kwargs)
+            if not args and not kwargs:
+                guarded("metering a raw response", meter, parsed)
+            return parsed
+
+        raw.parse = parse_async
+        return
+
+    def parse_sync(*args: Any, **kwargs: Any) -> Any:
+        parsed = parse(*args, **kwargs)
+        if not args and not kwargs:
+            guarded("metering a raw response", meter, parsed)
+        return parsed
+
+    raw.parse = parse_sync
+    http = raw.http_response
+    if not getattr(raw, "_stream", False) and getattr(http, "is_closed", False):
+        parse_sync()
+
+
+def _failed(started: _Started, exc: BaseException) -> None:
+    started.call.finish(None, None, exc)
+
+
+class _MeteredClient:
+    """Shared by the sync and async mixins: options, copies, per-call agents."""
+
+    _costline_adapter: ClassVar[Adapter]
+    _costline: ClientOptions = DEFAULT_OPTIONS
+
+    def __init__(self, *args: Any, costline: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._costline = ClientOptions.parse(costline)
+
+    def copy(self, *args: Any, **kwargs: Any) -> Any:
+        new = super().copy(*args, **kwargs)  # type: ignore[misc]
+        new._costline = self._costline
+        return new
+
+    with_options = copy
+
+    def with_agent(self, name: str) -> Any:
+        """This client with its calls attributed to agent `name` (a sub-agent
+        of the current run, or a run of its own outside any)."""
+        if not isinstance(name, str) or not name:
+            raise TypeError("with_agent() needs a non-empty agent name")
+        cache: Dict[str, Any] = self.__dict__.setdefault("_costline_agents", {})
+        client = cache.get(name)
+        if client is None:
+            client = self.copy()
+            client._costline = self._costline.with_agent(name)
+            cache[name] = client
+        return client
+
+
+class SyncMetered(_MeteredClient):
+    def request(self, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
+        started = guarded("starting a call", _start, self, options, bool(kwargs.get("stream", False)))
+        if started is None:
+            return super().request(cast_to, options, *args, **kwargs)  # type: ignore[misc]
+        try:
+            result = super().request(cast_to, started.options, *args, **kwargs)  # type: ignore[misc]
+        except BaseException as exc:
+            guarded("recording a failed call", _failed, started, exc)
+            raise
+        guarded("metering a response", _observe, started, result)
+        return result
+
+
+class AsyncMetered(_MeteredClient):
+    async def request(self, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
+        started = guarded("starting a call", _start, self, options, bool(kwargs.get("stream", False)))
+        if started is None:
+            return await super().request(cast_to, options, *args, **kwargs)  # type: ignore[misc]
+        try:
+            result = await super().request(cast_to, started.options, *args, **kwargs)  # type: ignore[misc]
+        except BaseException as exc:
+            guarded("recording a failed call", _failed, started, exc)
+            raise
+        guarded("metering a response", _observe, started, result)
+        return result
+
+
+def metered_class(base: type, mixin: type, adapter: Adapter, cache: Dict[type, type]) -> type:
+    """A subclass of an SDK client class with metering mixed in (for
+    `instrument()` on clients of classes costline has no drop-in for)."""
+    cls = cache.get(base)
+    if cls is None:
+        cls = type(base.__name__, (mixin, base), {"_costline_adapter": adapter, "__module__": __name__})
+        cache[base] = cls
+    return cls

@@ -1,0 +1,42 @@
+"""`instrument(client)`: meter a client built elsewhere, in place."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Mapping, Optional, TypeVar
+
+from ._hook import ClientOptions
+
+_C = TypeVar("_C")
+
+
+def instrument(client: _C, *, costline: Optional[Mapping[str, Any]] = None) -> _C:
+    """Meter an existing `openai` or `anthropic` client and return it. The
+    object keeps its identity and its settings; only its class gains
+    costline's request hook (a subclass, so `isinstance` still holds)."""
+    metered = _metered_type(type(client))
+    if metered is None:
+        raise TypeError(
+            f"costline.instrument() supports openai and anthropic clients, not {type(client).__module__}."
+            f"{type(client).__qualname__}"
+        )
+    if type(client) is not metered:
+        client.__class__ = metered
+    if costline is not None or "_costline" not in client.__dict__:
+        client._costline = ClientOptions.parse(costline)  # type: ignore[attr-defined]
+    return client
+
+
+def _metered_type(cls: type) -> Optional[type]:
+    # Only SDKs the application already imported can have made this client.
+    if "openai" in sys.modules:
+        from .openai import metered_type
+
+        found = metered_type(cls)
+        if found is not None:
+            return found
+    if "anthropic" in sys.modules:
+        from .anthropic import metered_type as anthropic_metered_type
+
+        return anthropic_metered_type(cls)
+    return None

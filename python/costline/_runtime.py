@@ -1,0 +1,122 @@
+"""Process-level plumbing: configure/flush/shutdown, the exit hook, the fork
+hook, the disabled switch and the guard that keeps instrumentation errors away
+from the host application."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+from typing import Any, Callable, Mapping, Optional, Sequence, TypeVar, Union
+
+from . import _native
+
+logger = logging.getLogger("costline")
+
+_T = TypeVar("_T")
+
+_state_lock = threading.Lock()
+_disabled = os.environ.get("COSTLINE_DISABLED", "").strip().lower() in ("1", "true", "yes", "on")
+_exit_timeout_s = 2.0
+_warned: set[str] = set()
+
+
+def is_disabled() -> bool:
+    return _disabled
+
+
+def warn_once(key: str, message: str, *args: Any) -> None:
+    """Log a warning the first time `key` is seen in this process."""
+    if key in _warned:
+        return
+    _warned.add(key)
+    logger.warning(message, *args)
+
+
+def guarded(what: str, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> Optional[_T]:
+    """Run instrumentation code; log (once per kind) instead of raising."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:  # never let a metering fault reach the caller
+        warn_once(f"{what}:{type(exc).__name__}", "costline: %s failed: %s: %s", what, type(exc).__name__, exc)
+        return None
+
+
+def configure(
+    *,
+    ledger: Optional[Union[str, "os.PathLike[str]"]] = None,
+    base_url: Optional[str] = None,
+    api_key: Optional[str] = None,
+    otlp_endpoint: Optional[str] = None,
+    prices: Optional[Union[str, "os.PathLike[str]", Mapping[str, Any]]] = None,
+    tags: Optional[Mapping[str, str]] = None,
+    timeout_s: Optional[float] = None,
+    backoff_s: Optional[Sequence[float]] = None,
+    max_concurrent: Optional[int] = None,
+    queue_size: Optional[int] = None,
+    batch_size: Optional[int] = None,
+    exit_timeout_s: Optional[float] = None,
+    on_error: Optional[Callable[[BaseException], None]] = None,
+    disabled: Optional[bool] = None,
+) -> None:
+    """Set costline's process settings; arguments given here win over the
+    `COSTLINE_*` environment variables, and later calls keep what earlier ones
+    set. A bad value (or a malformed price file) raises `ConfigError` /
+    `PricesError` here, at configuration time, never later on a call."""
+    global _disabled, _exit_timeout_s
+    _native.configure(
+        ledger=os.fspath(ledger) if ledger is not None else None,
+        base_url=base_url,
+        api_key=api_key,
+        otlp_endpoint=otlp_endpoint,
+        prices=prices if prices is None or isinstance(prices, Mapping) else os.fspath(prices),
+        tags=dict(tags) if tags is not None else None,
+        timeout_s=timeout_s,
+        backoff_s=list(backoff_s) if backoff_s is not None else None,
+        max_concurrent=max_concurrent,
+        queue_size=queue_size,
+        batch_size=batch_size,
+        exit_timeout_s=exit_timeout_s,
+        disabled=disabled,
+    )
+    with _state_lock:
+        if disabled is not None:
+            _disabled = bool(disabled)
+        if exit_timeout_s is not None:
+            _exit_timeout_s = float(exit_timeout_s)
+    if on_error is not None:
+        warn_once("on_error", "costline: on_error is accepted but export errors are only logged in this version")
+
+
+def flush(timeout: float = 5.0) -> bool:
+    """Wait until every event recorded so far is in the ledger (and, with a
+    collector, acknowledged by it). Returns False if `timeout` seconds passed
+    first; it always returns within `timeout`."""
+    result = guarded("flush", _native.flush, max(0.0, float(timeout)))
+    return bool(result)
+
+
+def shutdown(timeout: float = 5.0) -> bool:
+    """Flush, then stop the background thread. Idempotent; a later call that
+    records an event starts the pipeline again."""
+    result = guarded("shutdown", _native.shutdown, max(0.0, float(timeout)))
+    return bool(result)
+
+
+def settings() -> dict[str, Any]:
+    """The settings in force (the API key masked)."""
+    return dict(_native.current_settings())
+
+
+def _at_exit() -> None:
+    guarded("exit flush", _native.shutdown, _exit_timeout_s)
+
+
+def _after_fork_in_child() -> None:
+    guarded("fork", _native.after_fork)
+
+
+atexit.register(_at_exit)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,150 @@
+"""Metering a provider stream without changing it.
+
+The SDK's own stream object is returned to the caller (same class, same
+context manager, same `close()`); costline only swaps its private iterator for
+one that watches each item on the way through, and wraps the HTTP response's
+close so that a stream abandoned early is recorded when it is closed. Exactly
+one event per stream: on completion, early close, or error."""
+
+from __future__ import annotations
+
+from typing import Any, AsyncIterator, Iterator, List, Optional
+
+from ._call import Call
+from ._runtime import guarded
+
+
+class Observer:
+    """Collects usage, the resolved model and output text from stream items.
+    Provider adapters subclass it; `observe` returns True to hide an item
+    from the caller (the usage chunk costline asked for on its own)."""
+
+    __slots__ = ("parts", "resolved_model", "texts")
+
+    def __init__(self) -> None:
+        self.parts: Optional[List[Any]] = None
+        self.resolved_model: Optional[str] = None
+        self.texts: List[str] = []
+
+    def observe(self, item: Any) -> bool:
+        raise NotImplementedError
+
+
+class _Tracker:
+    __slots__ = ("call", "observer", "in_next")
+
+    def __init__(self, call: Call, observer: Observer) -> None:
+        self.call = call
+        self.observer = observer
+        self.in_next = False
+
+    def watch(self, item: Any) -> bool:
+        try:
+            return self.observer.observe(item)
+        except Exception as exc:
+            guarded("reading a stream item", _raise, exc)
+            return False
+
+    def finish(self, error: Optional[BaseException] = None) -> None:
+        o = self.observer
+        self.call.finish(o.parts, o.resolved_model, error, o.texts)
+
+    def on_response_closed(self) -> None:
+        # The response closes inside the SDK's own iterator too (at its end
+        # or on an error); then our iterator records with the right outcome.
+        # Closed from outside while idle means the caller abandoned the stream.
+        if not self.in_next:
+            self.finish()
+
+
+def _raise(exc: Exception) -> None:
+    raise exc
+
+
+def attach_sync(stream: Any, call: Call, observer: Observer) -> None:
+    tracker = _Tracker(call, observer)
+    inner: Iterator[Any] = stream._iterator
+    stream._iterator = _iterate(inner, tracker)
+    response = getattr(stream, "response", None)
+    original_close = getattr(response, "close", None)
+    if original_close is not None:
+
+        def close() -> None:
+            try:
+                original_close()
+            finally:
+                tracker.on_response_closed()
+
+        response.close = close
+
+
+def _iterate(inner: Iterator[Any], tracker: _Tracker) -> Iterator[Any]:
+    while True:
+        tracker.in_next = True
+        try:
+            item = next(inner)
+        except StopIteration:
+            tracker.in_next = False
+            tracker.finish()
+            return
+        except BaseException as exc:
+            tracker.in_next = False
+            tracker.finish(exc)
+            raise
+        tracker.in_next = False
+        if tracker.watch(item):
+            continue
+        try:
+            yield item
+        except GeneratorExit:
+            close = getattr(inner, "close", None)
+            if close is not None:
+                close()
+            tracker.finish()
+            raise
+
+
+def attach_async(stream: Any, call: Call, observer: Observer) -> None:
+    tracker = _Tracker(call, observer)
+    inner: AsyncIterator[Any] = stream._iterator
+    stream._iterator = _aiterate(inner, tracker)
+    response = getattr(stream, "response", None)
+    original_aclose = getattr(response, "aclose", None)
+    if original_aclose is not None:
+
+        async def aclose() -> None:
+            try:
+                await original_aclose()
+            finally:
+                tracker.on_response_closed()
+
+        response.aclose = aclose
+
+
+async def _aiterate(inner: AsyncIterator[Any], tracker: _Tracker) -> AsyncIterator[Any]:
+    while True:
+        tracker.in_next = True
+        try:
+            item = await inner.__anext__()
+        except StopAsyncIteration:
+            tracker.in_next = False
+            tracker.finish()
+            return
+        except BaseException as exc:
+            tracker.in_next = False
+            tracker.finish(exc)
+            raise
+        tracker.in_next = False
+        if tracker.watch(item):
+            continue
+        try:
+            yield item
+        except GeneratorExit:
+            aclose = getattr(inner, "aclose", None)
+            if aclose is not None:
+                try:
+                    await aclose()
+                except BaseException:
+                    pass
+            tracker.finish()
+            raise

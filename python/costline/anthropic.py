@@ -1,0 +1,100 @@
+"""Drop-in Anthropic clients: `from costline.anthropic import Anthropic, AsyncAnthropic`.
+
+The `anthropic` SDK's own classes with `request()` overridden: `messages.create`
+(plain and streamed), the `messages.stream()` helper and `with_raw_response`
+are metered; `messages.count_tokens` passes through unmetered."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Tuple
+
+import anthropic as _anthropic
+from anthropic import _streaming as _anthropic_streaming
+
+from ._call import dump_usage
+from ._hook import Adapter, AsyncMetered, SyncMetered, metered_class
+from ._streams import Observer
+
+__all__ = ["Anthropic", "AsyncAnthropic"]
+
+
+class _MessagesObserver(Observer):
+    """Usage of a message stream: `message_start` carries input and cache
+    counts, the last `message_delta` the cumulative output count."""
+
+    __slots__ = ("start", "delta")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.start: Optional[dict] = None
+        self.delta: Optional[dict] = None
+
+    def observe(self, event: Any) -> bool:
+        kind = getattr(event, "type", "")
+        if kind == "content_block_delta":
+            text = getattr(event.delta, "text", None)
+            if text:
+                self.texts.append(text)
+        elif kind == "message_start":
+            message = event.message
+            self.resolved_model = getattr(message, "model", None) or None
+            self.start = dump_usage(getattr(message, "usage", None))
+            self._update()
+        elif kind == "message_delta":
+            self.delta = dump_usage(getattr(event, "usage", None))
+            self._update()
+        return False
+
+    def _update(self) -> None:
+        self.parts = [p for p in (self.start, self.delta) if p is not None] or None
+
+
+class AnthropicAdapter(Adapter):
+    provider = "anthropic"
+    stream_classes = (_anthropic_streaming.Stream, _anthropic_streaming.AsyncStream)
+
+    def response_usage(self, operation: str, obj: Any) -> Tuple[Optional[list], Optional[str]]:
+        usage = getattr(obj, "usage", None)
+        resolved = getattr(obj, "model", None) or None
+        if usage is None:
+            return None, resolved
+        return [dump_usage(usage)], resolved
+
+    def observer(self, operation: str, hide_usage: bool) -> Observer:
+        return _MessagesObserver()
+
+
+ADAPTER = AnthropicAdapter()
+
+
+class Anthropic(SyncMetered, _anthropic.Anthropic):
+    """`anthropic.Anthropic`, metered. Extra keyword: `costline={"tags": {...}, "agent": "..."}`."""
+
+    _costline_adapter = ADAPTER
+
+
+class AsyncAnthropic(AsyncMetered, _anthropic.AsyncAnthropic):
+    """`anthropic.AsyncAnthropic`, metered."""
+
+    _costline_adapter = ADAPTER
+
+
+_DROP_INS: Dict[type, type] = {
+    _anthropic.Anthropic: Anthropic,
+    _anthropic.AsyncAnthropic: AsyncAnthropic,
+}
+
+
+def metered_type(cls: type) -> Optional[type]:
+    """The metered class for an `anthropic` client class, or None."""
+    if issubclass(cls, (SyncMetered, AsyncMetered)):
+        return cls
+    if cls in _DROP_INS:
+        return _DROP_INS[cls]
+    # Other clients (Bedrock, Vertex) share the request path; their own
+    # request() override stays in the MRO after ours.
+    if issubclass(cls, _anthropic._base_client.AsyncAPIClient):
+        return metered_class(cls, AsyncMetered, ADAPTER, _DROP_INS)
+    if issubclass(cls, _anthropic._base_client.SyncAPIClient):
+        return metered_class(cls, SyncMetered, ADAPTER, _DROP_INS)
+    return None

@@ -1,0 +1,151 @@
+"""Drop-in OpenAI clients: `from costline.openai import OpenAI, AsyncOpenAI`.
+
+They are the `openai` SDK's own classes with one method overridden
+(`request()`), so every endpoint, `with_raw_response`,
+`with_streaming_response`, `with_options()`, `copy()` and every stream behaves
+exactly as the SDK's; each metered call also becomes one costline event."""
+
+from __future__ import annotations
+
+import copy as _copy
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+import openai as _openai
+from openai import _streaming as _openai_streaming
+
+from ._call import dump_usage
+from ._hook import Adapter, AsyncMetered, ClientOptions, SyncMetered, metered_class
+from ._streams import Observer
+
+__all__ = ["OpenAI", "AsyncOpenAI", "AzureOpenAI", "AsyncAzureOpenAI"]
+
+
+class _ChatObserver(Observer):
+    __slots__ = ("hide",)
+
+    def __init__(self, hide: bool) -> None:
+        super().__init__()
+        self.hide = hide
+
+    def observe(self, chunk: Any) -> bool:
+        if self.resolved_model is None:
+            self.resolved_model = getattr(chunk, "model", None) or None
+        usage = getattr(chunk, "usage", None)
+        choices = getattr(chunk, "choices", None) or ()
+        if usage is not None:
+            self.parts = [dump_usage(usage, getattr(chunk, "service_tier", None))]
+            if self.hide and not choices:
+                return True
+        elif self.hide:
+            # The caller did not ask for usage: make the chunk look exactly
+            # as it would have (no `usage` field set at all).
+            fields_set = getattr(chunk, "__pydantic_fields_set__", None)
+            if fields_set is not None:
+                fields_set.discard("usage")
+        for choice in choices:
+            delta = getattr(choice, "delta", None)
+            text = getattr(delta, "content", None) if delta is not None else getattr(choice, "text", None)
+            if text:
+                self.texts.append(text)
+        return False
+
+
+class _ResponsesObserver(Observer):
+    __slots__ = ()
+
+    def observe(self, event: Any) -> bool:
+        kind = getattr(event, "type", "")
+        if kind == "response.output_text.delta":
+            self.texts.append(event.delta)
+        elif kind in ("response.completed", "response.incomplete", "response.failed", "response.created"):
+            response = getattr(event, "response", None)
+            if response is not None:
+                self.resolved_model = getattr(response, "model", None) or self.resolved_model
+                usage = getattr(response, "usage", None)
+                if usage is not None:
+                    self.parts = [dump_usage(usage, getattr(response, "service_tier", None))]
+        return False
+
+
+class OpenAIAdapter(Adapter):
+    provider = "openai"
+    stream_classes = (_openai_streaming.Stream, _openai_streaming.AsyncStream)
+
+    def prepare(self, operation: str, options: Any, stream: bool, opts: ClientOptions) -> Tuple[Any, bool]:
+        if not (stream and operation in ("chat", "completions") and opts.stream_usage):
+            return options, False
+        body = getattr(options, "json_data", None)
+        if not isinstance(body, Mapping):
+            return options, False
+        stream_options = body.get("stream_options")
+        if isinstance(stream_options, Mapping) and stream_options.get("include_usage"):
+            return options, False
+        extra = getattr(options, "extra_json", None)
+        if isinstance(extra, Mapping) and "stream_options" in extra:
+            return options, False
+        # Ask for the usage chunk; the observer hides it from the caller.
+        new_options = _copy.copy(options)
+        new_options.json_data = {
+            **body,
+            "stream_options": {**(stream_options or {}), "include_usage": True},
+        }
+        return new_options, True
+
+    def response_usage(self, operation: str, obj: Any) -> Tuple[Optional[list], Optional[str]]:
+        usage = getattr(obj, "usage", None)
+        resolved = getattr(obj, "model", None) or None
+        if usage is None:
+            return None, resolved
+        return [dump_usage(usage, getattr(obj, "service_tier", None))], resolved
+
+    def observer(self, operation: str, hide_usage: bool) -> Observer:
+        if operation == "responses":
+            return _ResponsesObserver()
+        return _ChatObserver(hide_usage)
+
+
+ADAPTER = OpenAIAdapter()
+
+
+class OpenAI(SyncMetered, _openai.OpenAI):
+    """`openai.OpenAI`, metered. Extra keyword: `costline={"tags": {...}, "agent": "..."}`."""
+
+    _costline_adapter = ADAPTER
+
+
+class AsyncOpenAI(AsyncMetered, _openai.AsyncOpenAI):
+    """`openai.AsyncOpenAI`, metered."""
+
+    _costline_adapter = ADAPTER
+
+
+class AzureOpenAI(SyncMetered, _openai.AzureOpenAI):
+    """`openai.AzureOpenAI`, metered (provider recorded as "openai"; Azure
+    deployment names are priced by the model the response reports)."""
+
+    _costline_adapter = ADAPTER
+
+
+class AsyncAzureOpenAI(AsyncMetered, _openai.AsyncAzureOpenAI):
+    _costline_adapter = ADAPTER
+
+
+_DROP_INS: Dict[type, type] = {
+    _openai.OpenAI: OpenAI,
+    _openai.AsyncOpenAI: AsyncOpenAI,
+    _openai.AzureOpenAI: AzureOpenAI,
+    _openai.AsyncAzureOpenAI: AsyncAzureOpenAI,
+}
+
+
+def metered_type(cls: type) -> Optional[type]:
+    """The metered class for an `openai` client class, or None."""
+    if issubclass(cls, (SyncMetered, AsyncMetered)):
+        return cls
+    if cls in _DROP_INS:
+        return _DROP_INS[cls]
+    if issubclass(cls, _openai.AsyncOpenAI):
+        return metered_class(cls, AsyncMetered, ADAPTER, _DROP_INS)
+    if issubclass(cls, _openai.OpenAI):
+        return metered_class(cls, SyncMetered, ADAPTER, _DROP_INS)
+    return None
