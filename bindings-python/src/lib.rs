@@ -80,6 +80,36 @@ fn record(
     Ok(recorded.cost_usd.map(|c| c.to_string()))
 }
 
+/// The event a call would produce, as wire-format JSON, without recording it
+/// (used to replay the shared test vectors, and handy for dry runs).
+#[pyfunction]
+#[pyo3(signature = (provider, operation, model, resolved_model, usage_parts))]
+fn preview_event(
+    provider: String,
+    operation: String,
+    model: String,
+    resolved_model: Option<String>,
+    usage_parts: &Bound<'_, PyList>,
+) -> PyResult<String> {
+    let call = Call {
+        provider,
+        operation,
+        model,
+        resolved_model,
+        usage: CallUsage::Raw(convert::json_parts(usage_parts)?),
+        latency_ms: 0,
+        stream: false,
+        status: Status::Ok,
+        error_type: None,
+        run_id: None,
+        agent: None,
+        agent_path: Vec::new(),
+        tags: Default::default(),
+        sdk: sdk(),
+    };
+    Ok(recorder::build_event(call).map_err(errors::to_py)?.to_json())
+}
+
 /// `costline.track(...)`: an event for a call no drop-in made. Returns
 /// (event_id, cost or None). Bad input raises.
 #[pyfunction]
@@ -238,6 +268,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", SDK_VERSION)?;
     m.add_function(wrap_pyfunction!(record, m)?)?;
     m.add_function(wrap_pyfunction!(track, m)?)?;
+    m.add_function(wrap_pyfunction!(preview_event, m)?)?;
     m.add_function(wrap_pyfunction!(cost_of, m)?)?;
     m.add_function(wrap_pyfunction!(count_tokens, m)?)?;
     m.add_function(wrap_pyfunction!(prewarm, m)?)?;

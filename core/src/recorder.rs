@@ -92,7 +92,7 @@ pub fn build_event(call: Call) -> Result<Event> {
         .resolve(&call.provider, priced_name)
         .or_else(|| pricing.resolve(&call.provider, &call.model));
     let (cost_usd, cost_source, price_key) = match resolved {
-        Some(r) => (Some(cost::price_usage(r.price, &usage)), r.source, Some(r.key.to_string())),
+        Some(r) => (Some(cost::price_usage(r.price, &usage).normalize()), r.source, Some(r.key.to_string())),
         None => {
             warn_unknown_once(&call.provider, priced_name);
             (None, CostSource::Unknown, None)

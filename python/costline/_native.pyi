@@ -83,3 +83,10 @@ def configure(
     disabled: Optional[bool] = None,
 ) -> None: ...
 def current_settings() -> dict[str, Any]: ...
+def preview_event(
+    provider: str,
+    operation: str,
+    model: str,
+    resolved_model: Optional[str],
+    usage_parts: Sequence[Mapping[str, Any]],
+) -> str: ...

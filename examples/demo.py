@@ -1,0 +1,73 @@
+"""costline demo: a small multi-agent app against the local mock provider.
+
+Runs a "support bot" whose triage agent calls OpenAI, a lookup sub-agent that
+streams from Anthropic, and a writer that uses the Responses API; then prints
+`costline report --by agent,model` for the ledger it wrote. No network: the
+mock provider listens on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+LEDGER = ROOT / ".demo" / "ledger.db"
+os.environ["COSTLINE_LEDGER"] = str(LEDGER)
+for suffix in ("", "-wal", "-shm"):
+    Path(str(LEDGER) + suffix).unlink(missing_ok=True)
+
+import costline  # noqa: E402
+from costline.anthropic import AsyncAnthropic  # noqa: E402
+from costline.openai import OpenAI  # noqa: E402
+from mock_provider import MockProvider  # noqa: E402
+
+
+def main() -> None:
+    with MockProvider() as mock:
+        costline.configure(tags={"feature": "support-bot"})
+        openai_client = OpenAI(base_url=mock.openai_base_url, api_key="demo-key")
+        anthropic_client = AsyncAnthropic(base_url=mock.anthropic_base_url, api_key="demo-key")
+
+        for customer in ("acme", "globex", "initech"):
+            with costline.run(agent="triage", tags={"customer": customer}) as run:
+                openai_client.chat.completions.create(
+                    model="gpt-4o",
+                    messages=[{"role": "user", "content": f"Classify the ticket from {customer}."}],
+                    extra_headers={"x-mock-prompt-tokens": "1200", "x-mock-cached-tokens": "400"},
+                )
+                with costline.run(agent="lookup"):
+                    asyncio.run(lookup(anthropic_client, customer))
+                openai_client.with_agent("writer").responses.create(
+                    model="gpt-4o-mini", input="Draft the reply.", extra_headers={"x-mock-reasoning-tokens": "0"}
+                )
+                for chunk in openai_client.chat.completions.create(
+                    model="gpt-4o-mini", messages=[{"role": "user", "content": "Summarise."}], stream=True
+                ):
+                    pass
+            print(f"run {run.run_id}  customer={customer:<8} calls={run.calls}  cost=${run.cost_usd}")
+
+        assert costline.flush(10), "events did not reach the ledger"
+
+    print()
+    print(f"$ costline report --by agent,model   (ledger: {LEDGER.relative_to(ROOT)})")
+    sys.stdout.flush()
+    subprocess.run([sys.executable, "-m", "costline", "report", "--ledger", str(LEDGER), "--by", "agent,model"], check=True)
+
+
+async def lookup(client: AsyncAnthropic, customer: str) -> None:
+    async with client.messages.stream(
+        model="claude-sonnet-4-5",
+        max_tokens=200,
+        messages=[{"role": "user", "content": f"Find the account of {customer}."}],
+        extra_headers={"x-mock-cached-tokens": "2000", "x-mock-cache-write-5m": "300"},
+    ) as stream:
+        async for _ in stream.text_stream:
+            pass
+
+
+if __name__ == "__main__":
+    main()
