@@ -30,7 +30,6 @@ def main() -> None:
     with MockProvider() as mock:
         costline.configure(tags={"feature": "support-bot"})
         openai_client = OpenAI(base_url=mock.openai_base_url, api_key="demo-key")
-        anthropic_client = AsyncAnthropic(base_url=mock.anthropic_base_url, api_key="demo-key")
 
         for customer in ("acme", "globex", "initech"):
             with costline.run(agent="triage", tags={"customer": customer}) as run:
@@ -40,7 +39,7 @@ def main() -> None:
                     extra_headers={"x-mock-prompt-tokens": "1200", "x-mock-cached-tokens": "400"},
                 )
                 with costline.run(agent="lookup"):
-                    asyncio.run(lookup(anthropic_client, customer))
+                    asyncio.run(lookup(mock.anthropic_base_url, customer))
                 openai_client.with_agent("writer").responses.create(
                     model="gpt-4o-mini", input="Draft the reply.", extra_headers={"x-mock-reasoning-tokens": "0"}
                 )
@@ -58,7 +57,9 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "costline", "report", "--ledger", str(LEDGER), "--by", "agent,model"], check=True)
 
 
-async def lookup(client: AsyncAnthropic, customer: str) -> None:
+async def lookup(base_url: str, customer: str) -> None:
+    # One async client per event loop: asyncio.run() makes a new loop each time.
+    client = AsyncAnthropic(base_url=base_url, api_key="demo-key")
     async with client.messages.stream(
         model="claude-sonnet-4-5",
         max_tokens=200,
