@@ -10,4 +10,4 @@ Responses are deterministic and shaped per `x-mock-*` request headers (see READM
 from .provider import MockProvider
 from .scenario import BASE_WORDS, SNAPSHOTS, default_prompt_tokens
 
-__all__ = ["MockProvider", "BASE_WORDS", "SNAPSHOTS", "default_prompt_tokens"]
+__all__ = ["BASE_WORDS", "SNAPSHOTS", "MockProvider", "default_prompt_tokens"]

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any
 
 from .exchange import Exchange
 from .scenario import (
@@ -25,19 +25,20 @@ _ERRORS = {
     413: ("request_too_large", "Request exceeds the maximum allowed number of bytes."),
     429: ("rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit (mock)."),
     500: ("api_error", "Internal server error"),
+    503: ("api_error", "Service unavailable (mock)."),
     529: ("overloaded_error", "Overloaded"),
 }
 
 
-def error_body(status: int, request_id: str, message: Optional[str] = None) -> Dict[str, Any]:
+def error_body(status: int, request_id: str, message: str | None = None) -> dict[str, Any]:
     kind, default_message = _ERRORS.get(status, ("api_error" if status >= 500 else "invalid_request_error", ""))
     text = message or default_message or f"Mock error {status}."
     return {"type": "error", "error": {"type": kind, "message": text}, "request_id": request_id}
 
 
-def usage_object(tokens: Tokens, knobs: Knobs, *, output_tokens: int) -> Dict[str, Any]:
+def usage_object(tokens: Tokens, knobs: Knobs, *, output_tokens: int) -> dict[str, Any]:
     """Anthropic's `input_tokens` excludes cache reads and writes: they are separate fields."""
-    usage: Dict[str, Any] = {
+    usage: dict[str, Any] = {
         "input_tokens": tokens.prompt,
         "cache_creation_input_tokens": tokens.cache_write_5m + tokens.cache_write_1h,
         "cache_read_input_tokens": tokens.cached,
@@ -53,7 +54,7 @@ def usage_object(tokens: Tokens, knobs: Knobs, *, output_tokens: int) -> Dict[st
     return deep_merge(usage, knobs.usage_patch)
 
 
-def _require_model(ex: Exchange) -> Optional[str]:
+def _require_model(ex: Exchange) -> str | None:
     model = ex.body.get("model")
     if not isinstance(model, str) or not model:
         ex.send_json(400, error_body(400, ex.request_id, "model: Field required"))
@@ -108,7 +109,7 @@ def messages(ex: Exchange) -> None:
         send("content_block_delta", index=0, delta={"type": "text_delta", "text": piece})
     send("content_block_stop", index=0)
     # message_delta's usage is cumulative; by default only output_tokens, as the API documents.
-    delta_usage: Dict[str, Any] = {"output_tokens": tokens.completion}
+    delta_usage: dict[str, Any] = {"output_tokens": tokens.completion}
     if knobs.delta_usage == "full":
         delta_usage = {k: v for k, v in usage.items() if k not in ("cache_creation", "service_tier")}
     elif tokens.reasoning:

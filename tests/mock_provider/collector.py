@@ -7,7 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import threading
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 # A hung post is answered after this long at the latest, so no thread waits forever.
 HANG_LIMIT_S = 300.0
@@ -20,7 +20,7 @@ class CollectorError(ValueError):
     """A `/_mock/collector` setting that makes no sense."""
 
 
-def _decode_batch(raw: bytes, headers: Dict[str, str]) -> List[Any]:
+def _decode_batch(raw: bytes, headers: dict[str, str]) -> list[Any]:
     """A batch is a JSON array, `{"events": [...]}`, or one JSON event per line."""
     if headers.get("content-encoding", "").lower() == "gzip":
         raw = gzip.decompress(raw)
@@ -34,7 +34,7 @@ def _decode_batch(raw: bytes, headers: Dict[str, str]) -> List[Any]:
     if isinstance(parsed, dict):
         parsed = [parsed]
     if not isinstance(parsed, list) or not all(isinstance(e, dict) for e in parsed):
-        raise ValueError("expected a JSON array of event objects or {\"events\": [...]}")
+        raise ValueError('expected a JSON array of event objects or {"events": [...]}')
     return parsed
 
 
@@ -47,9 +47,9 @@ class Collector:
     def reset(self) -> None:
         with self._lock:
             self._behaviour = dict(_DEFAULT_BEHAVIOUR)
-            self._events: List[Dict[str, Any]] = []
+            self._events: list[dict[str, Any]] = []
             self._seen: set = set()
-            self._posts: List[Dict[str, Any]] = []
+            self._posts: list[dict[str, Any]] = []
             self._counters = {
                 "posts": 0,
                 "accepted_posts": 0,
@@ -65,7 +65,7 @@ class Collector:
         """Answer every hung post now (used when the server stops)."""
         self._release.set()
 
-    def configure(self, settings: Dict[str, Any]) -> Dict[str, Any]:
+    def configure(self, settings: dict[str, Any]) -> dict[str, Any]:
         """Replace the behaviour; fields left out return to their defaults.
         `fail`: fail the next N posts (-1: until told otherwise) with `status` and, when
         `retry_after` is not None, a Retry-After header; `hang`: hold posts unanswered;
@@ -93,7 +93,7 @@ class Collector:
             self._release.set()
         return dict(behaviour)
 
-    def snapshot(self) -> Dict[str, Any]:
+    def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {
                 "events": list(self._events),
@@ -116,9 +116,9 @@ class Collector:
         with self._lock:
             return self._behaviour["delay_ms"] / 1000.0
 
-    def handle_post(self, raw: bytes, headers: Dict[str, str]) -> Tuple[int, Dict[str, Any], Dict[str, str]]:
+    def handle_post(self, raw: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any], dict[str, str]]:
         """Store one batch (or fail it as configured): (status, JSON body, headers)."""
-        log: Dict[str, Any] = {"headers": {k: headers[k] for k in _KEPT_HEADERS if k in headers}}
+        log: dict[str, Any] = {"headers": {k: headers[k] for k in _KEPT_HEADERS if k in headers}}
         with self._lock:
             self._counters["posts"] += 1
             self._posts.append(log)
@@ -139,7 +139,7 @@ class Collector:
         with self._lock:
             duplicates = 0
             for event in batch:
-                event_id: Optional[str] = event.get("event_id")
+                event_id: str | None = event.get("event_id")
                 if event_id is not None and event_id in self._seen:
                     duplicates += 1
                     continue

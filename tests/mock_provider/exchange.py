@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import time
-from typing import TYPE_CHECKING, Any, Dict, Optional
+from typing import TYPE_CHECKING, Any
 
 from .scenario import Knobs
 
@@ -25,13 +25,13 @@ def dumps(obj: Any) -> bytes:
 class Exchange:
     def __init__(
         self,
-        handler: "MockHandler",
+        handler: MockHandler,
         *,
         path: str,
-        body: Dict[str, Any],
-        headers: Dict[str, str],
+        body: dict[str, Any],
+        headers: dict[str, str],
         knobs: Knobs,
-        record: Dict[str, Any],
+        record: dict[str, Any],
         request_id: str,
     ) -> None:
         self.handler = handler
@@ -42,7 +42,7 @@ class Exchange:
         self.record = record
         self.request_id = request_id
         cut = knobs.fault("cut")
-        self.cut_after: Optional[int] = cut.value if cut else None
+        self.cut_after: int | None = cut.value if cut else None
 
     @property
     def state(self):
@@ -51,11 +51,11 @@ class Exchange:
     def next_id(self, prefix: str) -> str:
         return self.state.next_id(prefix)
 
-    def _id_headers(self) -> Dict[str, str]:
+    def _id_headers(self) -> dict[str, str]:
         # Both SDKs expose these as `_request_id`; send both names, as each API sends its own.
         return {"x-request-id": self.request_id, "request-id": self.request_id}
 
-    def send_json(self, status: int, obj: Any, headers: Optional[Dict[str, str]] = None) -> None:
+    def send_json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
         payload = dumps(obj)
         handler = self.handler
         self.record["status"] = status
@@ -73,7 +73,7 @@ class Exchange:
             raise StreamCut()
         handler.wfile.write(payload)
 
-    def open_sse(self) -> "SseWriter":
+    def open_sse(self) -> SseWriter:
         handler = self.handler
         self.record["status"] = 200
         handler.send_response(200)
@@ -96,7 +96,7 @@ class SseWriter:
         self.sent = 0
         self.delay_s = exchange.knobs.chunk_delay_ms / 1000.0
 
-    def send(self, data: Any, event: Optional[str] = None) -> None:
+    def send(self, data: Any, event: str | None = None) -> None:
         if self.exchange.cut_after is not None and self.sent >= self.exchange.cut_after:
             self.exchange.record["cut"] = True
             raise StreamCut()
@@ -118,7 +118,7 @@ class SseWriter:
         self.wfile.flush()
 
 
-def drop_connection(handler: "MockHandler") -> None:
+def drop_connection(handler: MockHandler) -> None:
     """Close the socket without finishing the response, like a network failure."""
     handler.close_connection = True
     try:

@@ -7,7 +7,7 @@ import base64
 import hashlib
 import struct
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from .exchange import Exchange
 from .scenario import (
@@ -35,14 +35,14 @@ _ERRORS = {
 }
 
 
-def error_body(status: int, message: Optional[str] = None) -> Dict[str, Any]:
+def error_body(status: int, message: str | None = None) -> dict[str, Any]:
     kind, code, default_message = _ERRORS.get(
         status, ("server_error" if status >= 500 else "invalid_request_error", None, f"Mock error {status}.")
     )
     return {"error": {"message": message or default_message, "type": kind, "param": None, "code": code}}
 
 
-def _max_tokens(body: Dict[str, Any], *names: str) -> Optional[int]:
+def _max_tokens(body: dict[str, Any], *names: str) -> int | None:
     for name in names:
         value = body.get(name)
         if isinstance(value, int) and not isinstance(value, bool):
@@ -50,7 +50,7 @@ def _max_tokens(body: Dict[str, Any], *names: str) -> Optional[int]:
     return None
 
 
-def _require_model(ex: Exchange) -> Optional[str]:
+def _require_model(ex: Exchange) -> str | None:
     model = ex.body.get("model")
     if not isinstance(model, str) or not model:
         ex.send_json(400, error_body(400, "you must provide a model parameter"))
@@ -61,8 +61,8 @@ def _require_model(ex: Exchange) -> Optional[str]:
 # --- chat completions -------------------------------------------------------------------
 
 
-def chat_usage(tokens: Tokens, knobs: Knobs) -> Dict[str, Any]:
-    prompt_details: Dict[str, Any] = {"cached_tokens": tokens.cached, "audio_tokens": 0}
+def chat_usage(tokens: Tokens, knobs: Knobs) -> dict[str, Any]:
+    prompt_details: dict[str, Any] = {"cached_tokens": tokens.cached, "audio_tokens": 0}
     if tokens.cache_write:
         prompt_details["cache_write_tokens"] = tokens.cache_write
     usage = {
@@ -103,13 +103,13 @@ def chat_completions(ex: Exchange) -> None:
     _stream_chat(ex, head, words, finish_reason, usage)
 
 
-def _stream_chat(ex: Exchange, head: Dict[str, Any], words: List[str], finish_reason: str, usage: Dict) -> None:
+def _stream_chat(ex: Exchange, head: dict[str, Any], words: list[str], finish_reason: str, usage: dict) -> None:
     options = ex.body.get("stream_options") or {}
     include_usage = bool(options.get("include_usage"))
     obfuscate = options.get("include_obfuscation", True) is not False
 
-    def chunk(choices: List[Dict[str, Any]], final_usage: Optional[Dict] = None) -> Dict[str, Any]:
-        data: Dict[str, Any] = {**head, "object": "chat.completion.chunk", "choices": choices}
+    def chunk(choices: list[dict[str, Any]], final_usage: dict | None = None) -> dict[str, Any]:
+        data: dict[str, Any] = {**head, "object": "chat.completion.chunk", "choices": choices}
         if include_usage:
             # The real API puts `"usage": null` on every chunk but the last one.
             data["usage"] = final_usage
@@ -117,7 +117,7 @@ def _stream_chat(ex: Exchange, head: Dict[str, Any], words: List[str], finish_re
             data["obfuscation"] = "mockpad"
         return data
 
-    def choice(delta: Dict[str, Any], finish: Optional[str] = None) -> Dict[str, Any]:
+    def choice(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
         return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
 
     deltas = text_deltas(words)
@@ -140,7 +140,7 @@ def _stream_chat(ex: Exchange, head: Dict[str, Any], words: List[str], finish_re
 # --- responses ----------------------------------------------------------------------------
 
 
-def responses_usage(tokens: Tokens, knobs: Knobs) -> Dict[str, Any]:
+def responses_usage(tokens: Tokens, knobs: Knobs) -> dict[str, Any]:
     usage = {
         "input_tokens": tokens.prompt,
         "input_tokens_details": {"cached_tokens": tokens.cached, "cache_write_tokens": tokens.cache_write},
@@ -151,7 +151,7 @@ def responses_usage(tokens: Tokens, knobs: Knobs) -> Dict[str, Any]:
     return deep_merge(usage, knobs.usage_patch)
 
 
-def _response_object(ex: Exchange, model: str, created: int, response_id: str) -> Dict[str, Any]:
+def _response_object(ex: Exchange, model: str, created: int, response_id: str) -> dict[str, Any]:
     body = ex.body
     return {
         "id": response_id,
@@ -242,7 +242,7 @@ def responses(ex: Exchange) -> None:
 # --- embeddings and models ----------------------------------------------------------------
 
 
-def _embedding_inputs(raw: Any) -> List[Any]:
+def _embedding_inputs(raw: Any) -> list[Any]:
     if isinstance(raw, str):
         return [raw]
     if isinstance(raw, list) and raw and all(isinstance(x, int) for x in raw):
@@ -256,7 +256,7 @@ def _input_tokens(item: Any) -> int:
     return max(1, -(-len(str(item)) // 4))
 
 
-def _vector(item: Any, dims: int) -> List[float]:
+def _vector(item: Any, dims: int) -> list[float]:
     """Deterministic per input; multiples of 1/128 so float32 (base64) is exact."""
     digest = b""
     counter = 0

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any
 
 from .handler import MockHTTPServer
+
+if TYPE_CHECKING:  # annotations only: the mock runs on the stdlib of any Python >= 3.8
+    from typing import Self
 
 
 class MockProvider:
@@ -21,12 +24,12 @@ class MockProvider:
         self._host = host
         self._port = port
         self._verbose = verbose
-        self._server: Optional[MockHTTPServer] = None
-        self._thread: Optional[threading.Thread] = None
+        self._server: MockHTTPServer | None = None
+        self._thread: threading.Thread | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
 
-    def start(self) -> "MockProvider":
+    def start(self) -> Self:
         if self._server is not None:
             return self
         self._server = MockHTTPServer(self._host, self._port, verbose=self._verbose)
@@ -46,10 +49,10 @@ class MockProvider:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> "MockProvider":
+    def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     @property
@@ -78,26 +81,26 @@ class MockProvider:
 
     # --- inspection and control ---------------------------------------------------------
 
-    def requests(self, path: Optional[str] = None) -> List[Dict[str, Any]]:
+    def requests(self, path: str | None = None) -> list[dict[str, Any]]:
         """Provider calls received, oldest first (optionally only those to `path`,
         e.g. "/v1/chat/completions"). Retries appear as separate entries."""
         records = self._running.state.requests()
         return [r for r in records if path is None or r["path"] == path]
 
-    def events(self) -> List[Dict[str, Any]]:
+    def events(self) -> list[dict[str, Any]]:
         """Events the collector accepted, each `event_id` once, in arrival order."""
         return self._running.state.collector.snapshot()["events"]
 
-    def collector_state(self) -> Dict[str, Any]:
+    def collector_state(self) -> dict[str, Any]:
         """Everything the collector knows: events, counters, per-post log, behaviour."""
         return self._running.state.collector.snapshot()
 
-    def set_collector(self, settings: Optional[Dict[str, Any]] = None, **kwargs: Any) -> Dict[str, Any]:
+    def set_collector(self, settings: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
         """E.g. `set_collector(fail=3, status=503, retry_after=0)` or `set_collector(hang=True)`;
         `set_collector()` restores normal behaviour."""
         return self._running.state.collector.configure({**(settings or {}), **kwargs})
 
-    def wait_for_events(self, count: int, timeout: float = 5.0) -> List[Dict[str, Any]]:
+    def wait_for_events(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
         """Poll until the collector holds at least `count` unique events (or time runs out)."""
         deadline = time.monotonic() + timeout
         while True:

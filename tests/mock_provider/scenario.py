@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 BASE_WORDS = ["Hello", "from", "the", "mock", "provider."]
 DEFAULT_CHUNKS = len(BASE_WORDS)
@@ -85,8 +85,8 @@ class Fault:
 class Knobs:
     """The `x-mock-*` headers of one request, parsed."""
 
-    prompt_tokens: Optional[int] = None
-    completion_tokens: Optional[int] = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
     cached_tokens: int = 0
     reasoning_tokens: int = 0
     cache_write_tokens: int = 0
@@ -94,18 +94,18 @@ class Knobs:
     cache_write_1h: int = 0
     chunks: int = DEFAULT_CHUNKS
     chunk_delay_ms: int = 0
-    error_times: Optional[int] = None
-    resolved_model: Optional[str] = None
-    service_tier: Optional[str] = None
+    error_times: int | None = None
+    resolved_model: str | None = None
+    service_tier: str | None = None
     delta_usage: str = "output"
-    usage_patch: Optional[Dict[str, Any]] = None
-    faults: List[Fault] = field(default_factory=list)
+    usage_patch: dict[str, Any] | None = None
+    faults: list[Fault] = field(default_factory=list)
 
-    def fault(self, kind: str) -> Optional[Fault]:
+    def fault(self, kind: str) -> Fault | None:
         return next((f for f in self.faults if f.kind == kind), None)
 
 
-def parse_knobs(headers: Dict[str, str]) -> Knobs:
+def parse_knobs(headers: dict[str, str]) -> Knobs:
     """Read the `x-mock-*` headers (names lower-cased); raise `BadKnob` on nonsense."""
     knobs = Knobs()
     for name, attr in _INT_HEADERS.items():
@@ -131,7 +131,7 @@ def parse_knobs(headers: Dict[str, str]) -> Knobs:
     return knobs
 
 
-def parse_faults(spec: str) -> List[Fault]:
+def parse_faults(spec: str) -> list[Fault]:
     """`429`, `slow:200`, `cut:3`, `midstream-error`, or several joined by commas."""
     faults = []
     for part in (p.strip().lower() for p in spec.split(",")):
@@ -176,13 +176,13 @@ def _text_chars(value: Any) -> int:
     return 0
 
 
-def default_prompt_tokens(body: Dict[str, Any]) -> int:
+def default_prompt_tokens(body: dict[str, Any]) -> int:
     """The prompt tokens the mock reports when no `x-mock-prompt-tokens` is given."""
     chars = sum(_text_chars(body.get(key)) for key in ("messages", "input", "system", "instructions", "prompt"))
     return max(1, math.ceil(chars / 4))
 
 
-def output_words(knobs: Knobs, max_tokens: Optional[int]) -> "tuple[List[str], bool]":
+def output_words(knobs: Knobs, max_tokens: int | None) -> tuple[list[str], bool]:
     """The words the model "generates" and whether `max_tokens` cut them short."""
     words = [BASE_WORDS[i % len(BASE_WORDS)] for i in range(knobs.chunks)]
     if max_tokens is not None and 0 < max_tokens < len(words):
@@ -190,7 +190,7 @@ def output_words(knobs: Knobs, max_tokens: Optional[int]) -> "tuple[List[str], b
     return words, False
 
 
-def text_deltas(words: List[str]) -> List[str]:
+def text_deltas(words: list[str]) -> list[str]:
     """One delta per word; joined they give the full text ("Hello from the mock provider.")."""
     return [word if i == 0 else " " + word for i, word in enumerate(words)]
 
@@ -208,7 +208,7 @@ class Tokens:
     cache_write_1h: int
 
 
-def tokens_for(body: Dict[str, Any], knobs: Knobs, words: List[str], *, cache_in_prompt: bool) -> Tokens:
+def tokens_for(body: dict[str, Any], knobs: Knobs, words: list[str], *, cache_in_prompt: bool) -> Tokens:
     """Count tokens. `cache_in_prompt`: OpenAI counts cached reads inside the prompt,
     so a default prompt is raised to cover them; Anthropic reports them separately."""
     prompt = knobs.prompt_tokens
@@ -230,7 +230,7 @@ def tokens_for(body: Dict[str, Any], knobs: Knobs, words: List[str], *, cache_in
     )
 
 
-def deep_merge(base: Dict[str, Any], patch: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+def deep_merge(base: dict[str, Any], patch: dict[str, Any] | None) -> dict[str, Any]:
     """`x-mock-usage` lets a test add or replace any usage field (audio tokens...)."""
     if not patch:
         return base
