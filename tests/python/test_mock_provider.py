@@ -2,6 +2,7 @@
 real SDKs parse everything it sends, and its knobs (usage headers, faults, collector
 behaviour) do what the other tests rely on."""
 
+import gzip
 import json
 import signal
 import subprocess
@@ -531,6 +532,38 @@ def test_midstream_error_ends_a_responses_stream_with_failed(oai):
     assert events[-1].response.error.code == "server_error"
 
 
+def test_chunk_delay_spaces_stream_events_and_early_close_is_harmless(oai):
+    started = time.monotonic()
+    stream = oai.chat.completions.create(
+        model=OPENAI_MODEL,
+        messages=MESSAGES,
+        stream=True,
+        extra_headers={"x-mock-chunks": "3", "x-mock-chunk-delay-ms": "50"},
+    )
+    first = next(iter(stream))
+    stream.close()  # the caller stops early; the server must shrug it off
+    assert first.choices[0].delta.role == "assistant"
+    assert len(list(oai.chat.completions.create(model=OPENAI_MODEL, messages=MESSAGES, stream=True))) == 7
+    chunks = list(
+        oai.chat.completions.create(
+            model=OPENAI_MODEL,
+            messages=MESSAGES,
+            stream=True,
+            extra_headers={"x-mock-chunks": "3", "x-mock-chunk-delay-ms": "50"},
+        )
+    )
+    assert len(chunks) == 5 and time.monotonic() - started >= 5 * 0.05
+
+
+def test_openai_cache_write_header_fills_both_apis(oai):
+    headers = {"x-mock-cache-write-tokens": "64", "x-mock-cached-tokens": "10"}
+    completion = oai.chat.completions.create(model=OPENAI_MODEL, messages=MESSAGES, extra_headers=headers)
+    assert completion.usage.prompt_tokens_details.cache_write_tokens == 64
+    assert completion.usage.prompt_tokens == 74  # raised to hold cached reads and writes
+    response = oai.responses.create(model=OPENAI_MODEL, input="hi", extra_headers=headers)
+    assert response.usage.input_tokens_details.cache_write_tokens == 64
+
+
 def test_nonsense_knob_is_a_bad_request(oai):
     with pytest.raises(openai.BadRequestError, match="x-mock-chunks"):
         oai.chat.completions.create(model=OPENAI_MODEL, messages=MESSAGES, extra_headers={"x-mock-chunks": "many"})
@@ -634,6 +667,20 @@ def test_collector_hang_holds_posts_until_released(mock):
     poster.join(5)
     assert results == [200]
     assert {e["event_id"] for e in mock.wait_for_events(2)} == {"h", "i"}
+
+
+def test_collector_accepts_gzip_and_json_lines_and_fails_until_told(mock):
+    lines = b'{"event_id": "g1"}\n{"event_id": "g2"}\n'
+    request = urllib.request.Request(
+        mock.url + "/v1/events", data=gzip.compress(lines), headers={"content-encoding": "gzip"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert json.load(response) == {"accepted": 2, "duplicates": 0}
+    mock.set_collector(fail=-1, status=500)
+    assert [post_events(mock, [{"event_id": "x"}])[0] for _ in range(3)] == [500, 500, 500]
+    mock.set_collector()
+    assert post_events(mock, [{"event_id": "x"}])[0] == 200
+    assert [e["event_id"] for e in mock.events()] == ["g1", "g2", "x"]
 
 
 def test_collector_rejects_unknown_settings(mock):
