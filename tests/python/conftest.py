@@ -1,0 +1,27 @@
+"""Shared pytest setup for tests/python: makes `tests/` importable (for `mock_provider`)
+and offers one mock provider per session, reset before each test that uses it."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS_DIR = Path(__file__).resolve().parent.parent
+if str(TESTS_DIR) not in sys.path:
+    sys.path.insert(0, str(TESTS_DIR))
+
+from mock_provider import MockProvider
+
+
+@pytest.fixture(scope="session")
+def mock():
+    """The mock OpenAI/Anthropic API and collector, on 127.0.0.1 and a free port."""
+    with MockProvider() as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _fresh_mock(request):
+    """Each test that uses `mock` starts with no recorded requests or events."""
+    if "mock" in request.fixturenames:
+        request.getfixturevalue("mock").reset()
