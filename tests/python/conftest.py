@@ -25,3 +25,6 @@ def _fresh_mock(request):
     """Each test that uses `mock` starts with no recorded requests or events."""
     if "mock" in request.fixturenames:
         request.getfixturevalue("mock").reset()
+
+# costline's own fixtures (a fresh ledger per test; no writes to the user's ledger).
+from costline_fixtures import ledger  # noqa: E402,F401
