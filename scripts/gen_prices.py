@@ -28,7 +28,8 @@ Output (deterministic: same input, same bytes)::
 
 where ``<rates>`` are USD per token as exact decimal strings, each optional except the
 standard ``input`` and ``output``: ``input``, ``output``, ``cache_read``,
-``cache_write_5m``, ``cache_write_1h``, ``input_audio``, ``output_audio``, and
+``cache_write_5m``, ``cache_write_1h``, ``cache_write_12h``, ``input_audio``,
+``output_audio``, and
 ``cache_write_1h_derived: true`` when the 1-hour write price was derived (rule 5).
 
 Rules:
@@ -45,12 +46,14 @@ Rules:
    A negative price aborts the run.
 3. Field names: ``input_cost_per_token`` -> input, ``output_cost_per_token`` -> output,
    ``cache_read_input_token_cost`` -> cache_read, ``cache_creation_input_token_cost`` ->
-   cache_write_5m, ``cache_creation_input_token_cost_above_1hr`` -> cache_write_1h,
+   cache_write_5m (the default TTL: 5 minutes at Anthropic, 30 minutes at OpenAI),
+   ``cache_creation_input_token_cost_above_1hr`` -> cache_write_1h,
+   ``cache_creation_input_token_cost_above_12hr`` -> cache_write_12h,
    ``input_cost_per_audio_token`` -> input_audio, ``output_cost_per_audio_token`` ->
    output_audio. Any of these followed by ``_above_<N>k_tokens`` belongs to the long-context
    tier with threshold N*1000 input tokens; followed (also after the tier) by ``_batches``,
    ``_flex`` or ``_priority`` it belongs to that service tier (``batches`` is written
-   ``batch``). Other litellm fields (per-image, per-second, 12-hour caches, "ultrafast"...)
+   ``batch``). Other litellm fields (per-image, per-second, "ultrafast", "decisions"...)
    are not carried.
 4. ``max_input_tokens`` / ``max_output_tokens`` are carried when they are positive integers.
 5. Anthropic's published rule prices a 1-hour cache write at 2x the base input price. For a
@@ -93,6 +96,7 @@ KEPT_MODES = {"chat", "responses", "embedding", "completion"}
 # litellm base field name -> costline rate name. Longest names first so that the
 # 1-hour cache field is not read as the 5-minute one with a suffix.
 RATE_FIELDS = {
+    "cache_creation_input_token_cost_above_12hr": "cache_write_12h",
     "cache_creation_input_token_cost_above_1hr": "cache_write_1h",
     "cache_creation_input_token_cost": "cache_write_5m",
     "cache_read_input_token_cost": "cache_read",

@@ -17,6 +17,7 @@ pub struct EffectiveRates {
     pub cache_read: Decimal,
     pub cache_write_5m: Decimal,
     pub cache_write_1h: Decimal,
+    pub cache_write_12h: Decimal,
     pub input_audio: Decimal,
     pub output_audio: Decimal,
 }
@@ -28,7 +29,7 @@ pub struct EffectiveRates {
 /// the standard base rates (a service tier's own price is what the provider bills;
 /// within a rate set, a long-context tier beats the base). A long-context tier applies
 /// to the whole call once `input_tokens` exceeds its threshold. Then the rates the
-/// price list does not give at all fall back: cache reads, cache writes (5 min and 1 h)
+/// price list does not give at all fall back: cache reads, cache writes (every TTL)
 /// and input audio to the input rate, output audio to the output rate.
 pub fn effective_rates(price: &Price, input_tokens: u64, tier: ServiceTier) -> EffectiveRates {
     let standard = &price.standard;
@@ -51,6 +52,7 @@ pub fn effective_rates(price: &Price, input_tokens: u64, tier: ServiceTier) -> E
         cache_read: pick(|r| r.cache_read).unwrap_or(input),
         cache_write_5m: pick(|r| r.cache_write_5m).unwrap_or(input),
         cache_write_1h: pick(|r| r.cache_write_1h).unwrap_or(input),
+        cache_write_12h: pick(|r| r.cache_write_12h).unwrap_or(input),
         input_audio: pick(|r| r.input_audio).unwrap_or(input),
         output_audio: pick(|r| r.output_audio).unwrap_or(output),
     }
@@ -68,6 +70,7 @@ pub fn price_usage(price: &Price, usage: &Usage) -> Decimal {
         .saturating_sub(usage.cached_input_tokens)
         .saturating_sub(usage.cache_write_5m_tokens)
         .saturating_sub(usage.cache_write_1h_tokens)
+        .saturating_sub(usage.cache_write_12h_tokens)
         .saturating_sub(usage.input_audio_tokens);
     let text_output = usage.output_tokens.saturating_sub(usage.output_audio_tokens);
     let parts = [
@@ -75,6 +78,7 @@ pub fn price_usage(price: &Price, usage: &Usage) -> Decimal {
         (usage.cached_input_tokens, rates.cache_read),
         (usage.cache_write_5m_tokens, rates.cache_write_5m),
         (usage.cache_write_1h_tokens, rates.cache_write_1h),
+        (usage.cache_write_12h_tokens, rates.cache_write_12h),
         (usage.input_audio_tokens, rates.input_audio),
         (text_output, rates.output),
         (usage.output_audio_tokens, rates.output_audio),
@@ -149,16 +153,17 @@ mod tests {
     fn missing_cache_and_audio_rates_fall_back_to_input_and_output() {
         let price = Price { standard: RateSet { rates: rates("1", "10"), context_tiers: vec![] }, ..Price::default() };
         let usage = Usage {
-            input_tokens: 10,
+            input_tokens: 11,
             cached_input_tokens: 2,
             cache_write_5m_tokens: 3,
             cache_write_1h_tokens: 1,
+            cache_write_12h_tokens: 1,
             input_audio_tokens: 1,
             output_tokens: 4,
             output_audio_tokens: 1,
             ..Usage::default()
         };
-        assert_eq!(price_usage(&price, &usage), d("50"));
+        assert_eq!(price_usage(&price, &usage), d("51"));
     }
 
     #[test]

@@ -43,10 +43,13 @@ pub struct Rates {
     pub output: Option<Decimal>,
     /// Input tokens read from the prompt cache.
     pub cache_read: Option<Decimal>,
-    /// Input tokens written to the cache with the default 5-minute TTL.
+    /// Input tokens written to the cache with the default TTL (Anthropic 5 minutes,
+    /// OpenAI 30 minutes).
     pub cache_write_5m: Option<Decimal>,
     /// Input tokens written to the cache with a 1-hour TTL.
     pub cache_write_1h: Option<Decimal>,
+    /// Input tokens written to the cache with a 12-hour TTL.
+    pub cache_write_12h: Option<Decimal>,
     pub input_audio: Option<Decimal>,
     pub output_audio: Option<Decimal>,
     /// The 1-hour write price was derived (2 x input, Anthropic's rule), not published.

@@ -10,7 +10,7 @@
 //! An ENTRY is an object with:
 //!
 //! - rates, each USD per token (`input`, `output`, `cache_read`, `cache_write_5m`,
-//!   `cache_write_1h`, `input_audio`, `output_audio`) or the same name with
+//!   `cache_write_1h`, `cache_write_12h`, `input_audio`, `output_audio`) or the same name with
 //!   `_per_million` appended for USD per million tokens (`"input_per_million": "1.5"`);
 //!   `input` and `output` (in either unit) are required at the top level of an entry;
 //! - optional `provider`, `mode` (strings), `max_input_tokens`, `max_output_tokens`
@@ -37,8 +37,16 @@ use crate::{Error, Result};
 pub const MAX_RATE_PER_TOKEN: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
 
 const META_FIELDS: [&str; 4] = ["models", "catalog_version", "source", "units"];
-const RATE_NAMES: [&str; 7] =
-    ["input", "output", "cache_read", "cache_write_5m", "cache_write_1h", "input_audio", "output_audio"];
+const RATE_NAMES: [&str; 8] = [
+    "input",
+    "output",
+    "cache_read",
+    "cache_write_5m",
+    "cache_write_1h",
+    "cache_write_12h",
+    "input_audio",
+    "output_audio",
+];
 const PER_MILLION_SUFFIX: &str = "_per_million";
 
 pub(crate) struct ParsedTable {
@@ -179,6 +187,7 @@ fn parse_rates(object: &Map<String, Value>, path: &str, skip: &[&str]) -> FieldR
             "cache_read" => &mut rates.cache_read,
             "cache_write_5m" => &mut rates.cache_write_5m,
             "cache_write_1h" => &mut rates.cache_write_1h,
+            "cache_write_12h" => &mut rates.cache_write_12h,
             "input_audio" => &mut rates.input_audio,
             "output_audio" => &mut rates.output_audio,
             _ => {

@@ -5,9 +5,9 @@
 //! Cache writes are split by TTL from `cache_creation.ephemeral_5m_input_tokens` and
 //! `ephemeral_1h_input_tokens`; without `cache_creation` every write is a 5-minute write
 //! (the default TTL). When the split and the total disagree, the larger wins and any
-//! remainder counts as 5-minute writes. Thinking tokens are part of `output_tokens`
-//! and not reported apart, so `reasoning_tokens` stays 0. `service_tier` is
-//! "standard", "priority" or "batch".
+//! remainder counts as 5-minute writes. Thinking tokens are part of `output_tokens`;
+//! `output_tokens_details.thinking_tokens`, where reported, is `reasoning_tokens`.
+//! `service_tier` is "standard", "priority" or "batch".
 //!
 //! A stream reports usage twice: in `message_start` and, cumulatively, in the last
 //! `message_delta` (its `output_tokens` is the running total, its other counts null or
@@ -16,7 +16,7 @@
 
 use serde_json::Value;
 
-use super::openai::{check_parts, service_tier};
+use super::openai::{check_parts, expect_object_or_null, service_tier, split_cache_writes};
 use super::{count, Usage};
 use crate::{Error, Result};
 
@@ -26,19 +26,18 @@ pub fn normalize(obj: &Value) -> Result<Usage> {
     let uncached_input = count(obj, &["input_tokens"], PROVIDER)?;
     let cache_read = count(obj, &["cache_read_input_tokens"], PROVIDER)?;
     let cache_creation = count(obj, &["cache_creation_input_tokens"], PROVIDER)?;
-    let (write_5m, write_1h) = match obj.get("cache_creation") {
-        None | Some(Value::Null) => (cache_creation, 0),
-        Some(Value::Object(_)) => {
-            let split_5m = count(obj, &["cache_creation", "ephemeral_5m_input_tokens"], PROVIDER)?;
-            let split_1h = count(obj, &["cache_creation", "ephemeral_1h_input_tokens"], PROVIDER)?;
-            let split_total = add(split_5m, split_1h)?;
-            (split_5m + cache_creation.saturating_sub(split_total), split_1h)
-        }
-        Some(other) => return Err(usage_error(format!("cache_creation is {other}, expected an object"))),
-    };
+    expect_object_or_null(obj, "cache_creation", PROVIDER)?;
+    expect_object_or_null(obj, "output_tokens_details", PROVIDER)?;
+    let (write_5m, write_1h) = split_cache_writes(
+        cache_creation,
+        count(obj, &["cache_creation", "ephemeral_5m_input_tokens"], PROVIDER)?,
+        count(obj, &["cache_creation", "ephemeral_1h_input_tokens"], PROVIDER)?,
+        PROVIDER,
+    )?;
     let usage = Usage {
         input_tokens: add(add(uncached_input, cache_read)?, add(write_5m, write_1h)?)?,
         output_tokens: count(obj, &["output_tokens"], PROVIDER)?,
+        reasoning_tokens: count(obj, &["output_tokens_details", "thinking_tokens"], PROVIDER)?,
         cached_input_tokens: cache_read,
         cache_write_5m_tokens: write_5m,
         cache_write_1h_tokens: write_1h,
@@ -106,6 +105,14 @@ mod tests {
     }
 
     #[test]
+    fn thinking_tokens_are_reasoning_tokens() {
+        let usage = normalize(&json!({"input_tokens": 10, "output_tokens": 900,
+            "output_tokens_details": {"thinking_tokens": 700}}))
+        .unwrap();
+        assert_eq!((usage.output_tokens, usage.reasoning_tokens), (900, 700));
+    }
+
+    #[test]
     fn stream_parts_merge_to_the_final_cumulative_totals() {
         let start = json!({"input_tokens": 472, "output_tokens": 2, "cache_read_input_tokens": 100,
             "cache_creation_input_tokens": 0, "service_tier": "standard"});
@@ -123,6 +130,8 @@ mod tests {
             json!({"input_tokens": 1, "cache_creation": {"ephemeral_1h_input_tokens": -1}}),
             json!({"input_tokens": u64::MAX, "cache_read_input_tokens": 1}),
             json!({"input_tokens": 1, "service_tier": {"name": "batch"}}),
+            json!({"input_tokens": 1, "output_tokens": 5, "output_tokens_details": {"thinking_tokens": 6}}),
+            json!({"input_tokens": 1, "output_tokens_details": "many"}),
         ];
         for payload in bad {
             match normalize(&payload) {

@@ -7,8 +7,16 @@
 //!   `output_tokens_details.reasoning_tokens`;
 //! - Embeddings: `prompt_tokens`, `total_tokens`, no output.
 //!
-//! In every shape the input count already includes cached and audio tokens, and the
-//! output count includes reasoning and audio tokens: costline's conventions as they are.
+//! Cache writes (newer models bill them): `prompt_tokens_details.cache_write_tokens` or
+//! `input_tokens_details.cache_write_tokens`, split by retention in
+//! `input_tokens_details.cache_write_tokens_details.{ttl_30m_tokens, ttl_12h_tokens}`.
+//! 30-minute (default) writes go to `cache_write_5m_tokens`, the default-TTL slot, and
+//! 12-hour writes to `cache_write_12h_tokens`; without a split every write is a
+//! default-TTL write, and when split and total disagree the larger wins, any remainder
+//! being default-TTL writes.
+//!
+//! In every shape the input count already includes cached, written and audio tokens,
+//! and the output count includes reasoning and audio tokens: costline's conventions.
 //! OpenAI reports the service tier on the response, not in `usage`: the language layer
 //! copies the response's `service_tier` into the usage payload as `"service_tier"`.
 
@@ -26,8 +34,8 @@ pub fn normalize(obj: &Value) -> Result<Usage> {
     } else {
         ("input_tokens", "output_tokens", "input_tokens_details", "output_tokens_details")
     };
-    expect_object_or_null(obj, input_details)?;
-    expect_object_or_null(obj, output_details)?;
+    expect_object_or_null(obj, input_details, PROVIDER)?;
+    expect_object_or_null(obj, output_details, PROVIDER)?;
 
     let output_tokens = count(obj, &[output_key], PROVIDER)?;
     let input_tokens = if has(obj, input_key) {
@@ -36,10 +44,17 @@ pub fn normalize(obj: &Value) -> Result<Usage> {
         // Some compatible servers send only a total for embeddings.
         count(obj, &["total_tokens"], PROVIDER)?.saturating_sub(output_tokens)
     };
+    expect_object_or_null(obj.get(input_details).unwrap_or(&Value::Null), "cache_write_tokens_details", PROVIDER)?;
+    let written = count(obj, &[input_details, "cache_write_tokens"], PROVIDER)?;
+    let written_30m = count(obj, &[input_details, "cache_write_tokens_details", "ttl_30m_tokens"], PROVIDER)?;
+    let written_12h = count(obj, &[input_details, "cache_write_tokens_details", "ttl_12h_tokens"], PROVIDER)?;
+    let (default_ttl_writes, long_ttl_writes) = split_cache_writes(written, written_30m, written_12h, PROVIDER)?;
     let usage = Usage {
         input_tokens,
         output_tokens,
         cached_input_tokens: count(obj, &[input_details, "cached_tokens"], PROVIDER)?,
+        cache_write_5m_tokens: default_ttl_writes,
+        cache_write_12h_tokens: long_ttl_writes,
         input_audio_tokens: count(obj, &[input_details, "audio_tokens"], PROVIDER)?,
         reasoning_tokens: count(obj, &[output_details, "reasoning_tokens"], PROVIDER)?,
         output_audio_tokens: count(obj, &[output_details, "audio_tokens"], PROVIDER)?,
@@ -54,11 +69,12 @@ fn has(obj: &Value, key: &str) -> bool {
     obj.get(key).is_some_and(|v| !v.is_null())
 }
 
-fn expect_object_or_null(obj: &Value, key: &str) -> Result<()> {
+/// A nested details object may be absent or null; anything but an object is an error.
+pub(crate) fn expect_object_or_null(obj: &Value, key: &str, provider: &str) -> Result<()> {
     match obj.get(key) {
         None | Some(Value::Null) | Some(Value::Object(_)) => Ok(()),
         Some(other) => Err(Error::Usage {
-            provider: PROVIDER.to_string(),
+            provider: provider.to_string(),
             message: format!("{key} is {other}, expected an object"),
         }),
     }
@@ -76,10 +92,21 @@ pub(crate) fn service_tier(obj: &Value, provider: &str) -> Result<Option<String>
     }
 }
 
-/// Parts (cached, audio, reasoning) cannot exceed the totals they are part of.
+/// Cache writes as (default TTL, long TTL) from a total and its optional split: the
+/// larger of the total and the split's sum counts, any remainder at the default TTL.
+pub(crate) fn split_cache_writes(total: u64, default_part: u64, long_part: u64, provider: &str) -> Result<(u64, u64)> {
+    let split_sum = default_part.checked_add(long_part).ok_or_else(|| Error::Usage {
+        provider: provider.to_string(),
+        message: format!("cache write counts {default_part} + {long_part} overflow"),
+    })?;
+    Ok((default_part + total.saturating_sub(split_sum), long_part))
+}
+
+/// Parts (cached, written, audio, reasoning) cannot exceed the totals they are part of.
 pub(crate) fn check_parts(usage: &Usage, provider: &str) -> Result<()> {
+    let cached_and_written = usage.cached_input_tokens.saturating_add(usage.cache_write_input_tokens());
     let checks = [
-        ("cached input tokens", usage.cached_input_tokens, "input tokens", usage.input_tokens),
+        ("cached and cache-written input tokens", cached_and_written, "input tokens", usage.input_tokens),
         ("input audio tokens", usage.input_audio_tokens, "input tokens", usage.input_tokens),
         ("reasoning tokens", usage.reasoning_tokens, "output tokens", usage.output_tokens),
         ("output audio tokens", usage.output_audio_tokens, "output tokens", usage.output_tokens),
@@ -137,6 +164,23 @@ mod tests {
     }
 
     #[test]
+    fn cache_writes_are_split_by_retention() {
+        let usage = normalize(&json!({
+            "input_tokens": 5000, "output_tokens": 10,
+            "input_tokens_details": {"cached_tokens": 1000, "cache_write_tokens": 3000,
+                "cache_write_tokens_details": {"ttl_30m_tokens": 1000, "ttl_12h_tokens": 1500}},
+            "output_tokens_details": {"reasoning_tokens": 0}
+        }))
+        .unwrap();
+        assert_eq!((usage.cache_write_5m_tokens, usage.cache_write_12h_tokens), (1500, 1500));
+        assert_eq!(usage.cache_write_input_tokens(), 3000);
+        let chat = normalize(&json!({"prompt_tokens": 100, "completion_tokens": 1,
+            "prompt_tokens_details": {"cache_write_tokens": 60}}))
+        .unwrap();
+        assert_eq!((chat.cache_write_5m_tokens, chat.cache_write_12h_tokens), (60, 0));
+    }
+
+    #[test]
     fn embeddings_have_no_output() {
         let usage = normalize(&json!({"prompt_tokens": 8, "total_tokens": 8})).unwrap();
         assert_eq!((usage.input_tokens, usage.output_tokens), (8, 0));
@@ -167,6 +211,10 @@ mod tests {
             json!({"prompt_tokens": 10, "prompt_tokens_details": 3}),
             json!({"prompt_tokens": 10, "prompt_tokens_details": {"cached_tokens": "all"}}),
             json!({"prompt_tokens": 10, "prompt_tokens_details": {"cached_tokens": 11}}),
+            json!({"prompt_tokens": 10, "prompt_tokens_details": {"cached_tokens": 6, "cache_write_tokens": 5}}),
+            json!({"input_tokens": 10, "input_tokens_details": {"cache_write_tokens_details": [1]}}),
+            json!({"input_tokens": 10, "input_tokens_details": {"cache_write_tokens_details":
+                {"ttl_30m_tokens": u64::MAX, "ttl_12h_tokens": 1}}}),
             json!({"prompt_tokens": 10, "completion_tokens": 2,
                    "completion_tokens_details": {"reasoning_tokens": 3}}),
             json!({"input_tokens": 10, "output_tokens": true}),
