@@ -237,7 +237,8 @@ impl Pricing {
     }
 
     /// The entry that prices `model` called through `provider` (exact name first, then
-    /// the fallbacks `resolve` documents), or `None` when costline has no price for it.
+    /// the fallbacks the `resolve` module documents), or `None` when costline has no
+    /// price for it. Exact hits take no lock and allocate nothing.
     pub fn resolve(&self, provider: &str, model: &str) -> Option<Resolved<'_>> {
         let family = Family::parse(provider);
         if let Some(hit) = self.exact(family, model) {
@@ -333,6 +334,12 @@ static CURRENT: Lazy<ArcSwap<Pricing>> = Lazy::new(|| {
 /// The active pricing: the embedded catalog plus the overrides in force.
 pub fn current() -> Arc<Pricing> {
     CURRENT.load_full()
+}
+
+/// Parse the embedded catalog now (about 10 ms) rather than on the first priced call:
+/// call it at start-up or from a background thread.
+pub fn prewarm() {
+    Lazy::force(&CURRENT);
 }
 
 /// Run `f` with the active pricing without taking a reference count (hot path).
