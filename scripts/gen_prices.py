@@ -29,8 +29,8 @@ Output (deterministic: same input, same bytes)::
 where ``<rates>`` are USD per token as exact decimal strings, each optional except the
 standard ``input`` and ``output``: ``input``, ``output``, ``cache_read``,
 ``cache_write_5m``, ``cache_write_1h``, ``cache_write_12h``, ``input_audio``,
-``output_audio``, and
-``cache_write_1h_derived: true`` when the 1-hour write price was derived (rule 5).
+``output_audio``, and ``cache_write_1h_derived: true`` when the 1-hour write price was
+derived (rule 5).
 
 Rules:
 
