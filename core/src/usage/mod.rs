@@ -24,10 +24,13 @@ pub struct Usage {
     pub output_tokens: u64,
     /// Input tokens read from the provider's prompt cache.
     pub cached_input_tokens: u64,
-    /// Input tokens written to the cache with a 5-minute TTL (the default TTL).
+    /// Input tokens written to the cache with the default TTL (Anthropic: 5 minutes;
+    /// OpenAI: 30 minutes), priced at the catalog's default cache-write rate.
     pub cache_write_5m_tokens: u64,
     /// Input tokens written to the cache with a 1-hour TTL.
     pub cache_write_1h_tokens: u64,
+    /// Input tokens written to the cache with a 12-hour TTL (OpenAI extended retention).
+    pub cache_write_12h_tokens: u64,
     /// Output tokens spent on reasoning (part of `output_tokens`).
     pub reasoning_tokens: u64,
     /// Input tokens that were audio (part of `input_tokens`).
@@ -42,7 +45,7 @@ pub struct Usage {
 impl Usage {
     /// Cache writes of every TTL: the wire format's `cache_write_input_tokens`.
     pub fn cache_write_input_tokens(&self) -> u64 {
-        self.cache_write_5m_tokens + self.cache_write_1h_tokens
+        self.cache_write_5m_tokens + self.cache_write_1h_tokens + self.cache_write_12h_tokens
     }
 }
 

@@ -1,0 +1,179 @@
+//! Model name resolution: which price entry a model name stands for.
+//!
+//! In this order, the first match wins (overrides before the catalog at every step):
+//!
+//! 1. The exact name, the caller's provider's own entry first: with provider "azure",
+//!    `gpt-4o` is `azure/gpt-4o` when the table has it, else `gpt-4o`. A dated snapshot
+//!    with an entry of its own (`gpt-4o-2024-05-13`) keeps its own price.
+//! 2. A provider prefix stripped (`openai/`, `azure/`, `anthropic/`, `gemini/`,
+//!    `vertex_ai/`, `mistral/`, `bedrock/`...), then step 1 for that provider; repeated
+//!    while the name starts with a provider prefix.
+//! 3. A fine-tuned name `ft:BASE:org:suffix:id` is priced by the entry `ft:BASE`, else
+//!    `ft:BASE` without its date suffix. Never by the base model's entry: fine-tuned
+//!    inference is priced differently, so without an `ft:` entry the name is unknown.
+//! 4. A date suffix (`-2024-08-06`, `-20241022`, `@20241022`) stripped, then step 1.
+//!
+//! Steps 2-4 run only for names that miss step 1; `Pricing::resolve` caches their outcome.
+
+use super::{Hit, Pricing};
+
+/// Provider families: the caller's provider and the prefixes of qualified catalog keys
+/// (`azure/...`, `gemini/...`) map to these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    OpenAi = 0,
+    Azure = 1,
+    Anthropic = 2,
+    Google = 3,
+    Mistral = 4,
+    Bedrock = 5,
+}
+
+impl Family {
+    pub const COUNT: usize = 6;
+
+    /// The family of a provider name or key prefix; `None` for providers without
+    /// entries of their own in the catalog.
+    pub fn parse(name: &str) -> Option<Family> {
+        Some(match name {
+            "openai" => Family::OpenAi,
+            "azure" | "azure_ai" | "azure_text" | "azure_openai" => Family::Azure,
+            "anthropic" => Family::Anthropic,
+            "google" | "gemini" | "vertex_ai" | "vertex" | "vertexai" => Family::Google,
+            "mistral" | "mistralai" => Family::Mistral,
+            "bedrock" | "bedrock_converse" | "aws" => Family::Bedrock,
+            _ => return None,
+        })
+    }
+}
+
+/// Key of the fallback cache: the family matters, the raw provider name does not.
+pub(super) fn cache_key(family: Option<Family>, model: &str) -> String {
+    let mut key = String::with_capacity(model.len() + 2);
+    key.push(match family {
+        Some(family) => char::from(b'0' + family as u8),
+        None => '-',
+    });
+    key.push('\u{0}');
+    key.push_str(model);
+    key
+}
+
+/// Steps 2-4 for a name that missed the exact lookup.
+pub(super) fn fallback(pricing: &Pricing, family: Option<Family>, model: &str) -> Option<Hit> {
+    let (mut family, mut name) = (family, model);
+    // A loop rather than recursion: a hostile name may repeat prefixes many times.
+    while let Some((prefix, rest)) = name.split_once('/') {
+        match Family::parse(prefix) {
+            Some(prefixed) if !rest.is_empty() => {
+                family = Some(prefixed);
+                name = rest;
+                if let Some(hit) = pricing.exact(family, name) {
+                    return Some(hit);
+                }
+            }
+            _ => break,
+        }
+    }
+    if let Some(fine_tuned) = name.strip_prefix("ft:") {
+        return fine_tuned_entry(pricing, family, fine_tuned);
+    }
+    strip_date_suffix(name).and_then(|base| pricing.exact(family, base))
+}
+
+fn fine_tuned_entry(pricing: &Pricing, family: Option<Family>, rest: &str) -> Option<Hit> {
+    let base = rest.split(':').next().filter(|base| !base.is_empty())?;
+    if let Some(hit) = pricing.exact(family, &format!("ft:{base}")) {
+        return Some(hit);
+    }
+    let undated = strip_date_suffix(base)?;
+    pricing.exact(family, &format!("ft:{undated}"))
+}
+
+/// `name` without a trailing date (`-2024-08-06`, `-20241022`, `@20241022`), when it has one.
+pub(crate) fn strip_date_suffix(name: &str) -> Option<&str> {
+    let bytes = name.as_bytes();
+    let len = bytes.len();
+    // -YYYY-MM-DD
+    if len > 11 {
+        let tail = &bytes[len - 11..];
+        if tail[0] == b'-' && tail[5] == b'-' && tail[8] == b'-' {
+            let digits: Vec<u8> = [&tail[1..5], &tail[6..8], &tail[9..11]].concat();
+            if is_date(&digits) {
+                return Some(&name[..len - 11]);
+            }
+        }
+    }
+    // -YYYYMMDD or @YYYYMMDD
+    if len > 9 {
+        let tail = &bytes[len - 9..];
+        if (tail[0] == b'-' || tail[0] == b'@') && is_date(&tail[1..]) {
+            return Some(&name[..len - 9]);
+        }
+    }
+    None
+}
+
+/// Eight ASCII digits forming a plausible date 20YYMMDD.
+fn is_date(digits: &[u8]) -> bool {
+    if digits.len() != 8 || !digits.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let number = |range: std::ops::Range<usize>| digits[range].iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
+    let (century, month, day) = (number(0..2), number(4..6), number(6..8));
+    century == 20 && (1..=12).contains(&month) && (1..=31).contains(&day)
+}
+
+/// FNV-1a, 64 bits: a stable fingerprint of override contents for the catalog version
+/// (std's hasher may change between Rust releases).
+pub(super) struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv1a {
+    pub fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 ^= u64::from(*byte);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    pub fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_suffixes_in_three_spellings_are_stripped() {
+        assert_eq!(strip_date_suffix("gpt-4o-2024-08-06"), Some("gpt-4o"));
+        assert_eq!(strip_date_suffix("claude-sonnet-4-5-20250929"), Some("claude-sonnet-4-5"));
+        assert_eq!(strip_date_suffix("claude-sonnet-4-5@20250929"), Some("claude-sonnet-4-5"));
+    }
+
+    #[test]
+    fn things_that_are_not_dates_are_kept() {
+        assert_eq!(strip_date_suffix("gpt-4o"), None);
+        assert_eq!(strip_date_suffix("gpt-3.5-turbo-0125"), None);
+        assert_eq!(strip_date_suffix("model-2024-13-06"), None);
+        assert_eq!(strip_date_suffix("model-19991231"), None);
+        assert_eq!(strip_date_suffix("-20241022"), None);
+        assert_eq!(strip_date_suffix("ünïcødé-2024-08-06"), Some("ünïcødé"));
+        assert_eq!(strip_date_suffix("x-2024-08-0é"), None);
+    }
+
+    #[test]
+    fn provider_names_map_to_families() {
+        assert_eq!(Family::parse("azure_ai"), Some(Family::Azure));
+        assert_eq!(Family::parse("gemini"), Some(Family::Google));
+        assert_eq!(Family::parse("vertex_ai"), Some(Family::Google));
+        assert_eq!(Family::parse("groq"), None);
+    }
+}
