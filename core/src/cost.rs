@@ -215,11 +215,3 @@ mod tests {
         assert!(price_usage(&price, &usage) > Decimal::ZERO);
     }
 }
-
-pub fn cost_for(
-    _provider: Option<&str>,
-    _model: &str,
-    _usage: &Usage,
-) -> Option<(Decimal, crate::event::CostSource, String)> {
-    None
-}
