@@ -218,6 +218,12 @@ fn operation_for_path(provider: &str, path: &str) -> Option<&'static str> {
     usage::operation_for_path(provider, path)
 }
 
+/// The catalog entry that would price `model` for `provider`, or None.
+#[pyfunction]
+fn price_key(provider: &str, model: &str) -> Option<String> {
+    catalog::current().resolve(provider, model).map(|r| r.key.to_string())
+}
+
 #[pyfunction]
 fn catalog_version() -> String {
     catalog::current().version().to_string()
@@ -264,6 +270,7 @@ fn cli_main(py: Python<'_>, args: Vec<String>) -> i32 {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // Core log records go to Python's `logging` under the "costline" logger.
     let _ = pyo3_log::try_init();
+    costline_core::init_from_env();
     errors::register(m)?;
     m.add("__version__", SDK_VERSION)?;
     m.add_function(wrap_pyfunction!(record, m)?)?;
@@ -275,6 +282,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(new_id, m)?)?;
     m.add_function(wrap_pyfunction!(operation_for_path, m)?)?;
     m.add_function(wrap_pyfunction!(catalog_version, m)?)?;
+    m.add_function(wrap_pyfunction!(price_key, m)?)?;
     m.add_function(wrap_pyfunction!(flush, m)?)?;
     m.add_function(wrap_pyfunction!(shutdown, m)?)?;
     m.add_function(wrap_pyfunction!(after_fork, m)?)?;

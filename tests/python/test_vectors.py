@@ -16,8 +16,10 @@ VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 
 
 def load(name: str):
-    data = json.loads((VECTORS / name).read_text())
-    return data["cases"] if isinstance(data, dict) and "cases" in data else data
+    data = json.loads((VECTORS / name).read_text(encoding="utf-8"))
+    if isinstance(data, dict):
+        return data.get("vectors") or data.get("cases") or []
+    return data
 
 
 @pytest.mark.parametrize("case", load("usage_cost.json"), ids=lambda c: c["name"])
@@ -42,6 +44,11 @@ def test_usage_cost_vector(case):
     assert event["cost_source"] == expected["cost_source"]
     if "price_key" in expected:
         assert event["price_key"] == expected["price_key"]
+
+
+@pytest.mark.parametrize("case", load("model_resolution.json"), ids=lambda c: f'{c["provider"]}:{c["model"]}')
+def test_model_resolution_vector(case):
+    assert _native.price_key(case["provider"], case["model"]) == case["expected_price_key"]
 
 
 @pytest.mark.parametrize("case", load("tokens.json"), ids=lambda c: f'{c["model"]}:{c["text"][:20]!r}')
