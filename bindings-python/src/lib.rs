@@ -2,6 +2,8 @@
 //! arguments, maps errors and releases the GIL around blocking work; every
 //! rule lives in the core.
 
+use std::time::Duration;
+
 mod convert;
 mod errors;
 mod settings;
@@ -241,6 +243,17 @@ fn shutdown(py: Python<'_>, timeout_s: f64) -> PyResult<bool> {
     Ok(py.detach(|| pipeline::shutdown(timeout)))
 }
 
+/// The exit hook: flush with a deadline, stop the thread, then stop logging
+/// into Python (a thread still retrying must not call into an interpreter
+/// that is finalising).
+#[pyfunction]
+fn exit_shutdown(py: Python<'_>, timeout_s: f64) -> bool {
+    let timeout = Duration::from_secs_f64(timeout_s.max(0.0));
+    let done = py.detach(|| pipeline::shutdown(timeout));
+    log::set_max_level(log::LevelFilter::Off);
+    done
+}
+
 /// Called in a child right after `os.fork()`: a fresh pipeline for the child.
 #[pyfunction]
 fn after_fork() {
@@ -269,7 +282,15 @@ fn cli_main(py: Python<'_>, args: Vec<String>) -> i32 {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // Core log records go to Python's `logging` under the "costline" logger.
-    let _ = pyo3_log::try_init();
+    // Core log records go to Python's logging under "costline." (a child of the
+    // `costline` logger users configure); dependencies' chatter stays out.
+    if let Ok(logger) = pyo3_log::Logger::new(m.py(), pyo3_log::Caching::LoggersAndLevels) {
+        let _ = logger
+            .set_prefix("costline")
+            .filter(log::LevelFilter::Warn)
+            .filter_target("costline_core".to_owned(), log::LevelFilter::Debug)
+            .install();
+    }
     costline_core::init_from_env();
     errors::register(m)?;
     m.add("__version__", SDK_VERSION)?;
@@ -286,6 +307,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(flush, m)?)?;
     m.add_function(wrap_pyfunction!(shutdown, m)?)?;
     m.add_function(wrap_pyfunction!(after_fork, m)?)?;
+    m.add_function(wrap_pyfunction!(exit_shutdown, m)?)?;
     m.add_function(wrap_pyfunction!(stats, m)?)?;
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;
     m.add_function(wrap_pyfunction!(settings::configure, m)?)?;

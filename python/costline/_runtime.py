@@ -110,7 +110,7 @@ def settings() -> dict[str, Any]:
 
 
 def _at_exit() -> None:
-    guarded("exit flush", _native.shutdown, _exit_timeout_s)
+    guarded("exit flush", _native.exit_shutdown, _exit_timeout_s)
 
 
 def _after_fork_in_child() -> None:
