@@ -234,7 +234,10 @@ impl Ledger {
     pub fn outbox_settled_through(&self, seq: i64) -> Result<bool> {
         let oldest: Option<i64> =
             self.conn.query_row("SELECT min(seq) FROM outbox", [], |r| r.get(0)).map_err(|e| self.error(e))?;
-        Ok(oldest.map_or(true, |oldest| oldest > seq))
+        Ok(match oldest {
+            Some(oldest) => oldest > seq,
+            None => true,
+        })
     }
 
     /// How many events are still owed to the collector.

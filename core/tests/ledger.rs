@@ -45,7 +45,7 @@ fn inserting_the_same_event_twice_keeps_one_row() {
     let dir = tempfile::tempdir().unwrap();
     let mut ledger = Ledger::open(&dir.path().join("ledger.db")).unwrap();
     let e = event();
-    assert_eq!(ledger.insert(&[e.clone()], true).unwrap(), 1);
+    assert_eq!(ledger.insert(std::slice::from_ref(&e), true).unwrap(), 1);
     assert_eq!(ledger.insert(&[e.clone(), e.clone()], true).unwrap(), 0);
     assert_eq!(ledger.count_events().unwrap(), 1);
     assert_eq!(ledger.pending_export().unwrap(), 1);
@@ -136,7 +136,7 @@ fn events_written_without_a_collector_are_not_owed_to_one() {
     let dir = tempfile::tempdir().unwrap();
     let mut ledger = Ledger::open(&dir.path().join("ledger.db")).unwrap();
     let e = event();
-    ledger.insert(&[e.clone()], false).unwrap();
+    ledger.insert(std::slice::from_ref(&e), false).unwrap();
     assert_eq!(ledger.export_status(&e.event_id).unwrap(), None);
     assert_eq!(ledger.pending_export().unwrap(), 0);
 }

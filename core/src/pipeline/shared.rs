@@ -211,7 +211,10 @@ impl MemoryOutbox {
     }
 
     pub fn settled_through(&self, seq: i64) -> bool {
-        self.items.front().map_or(true, |(oldest, _)| *oldest > seq)
+        match self.items.front() {
+            Some((oldest, _)) => *oldest > seq,
+            None => true,
+        }
     }
 
     pub fn len(&self) -> usize {

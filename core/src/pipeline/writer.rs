@@ -168,7 +168,10 @@ impl Writer {
     /// Write the backlog if there is one and either the ledger is healthy,
     /// its retry time has come, or `urgent` (a flush is waiting).
     pub(crate) fn write_backlog(&mut self, urgent: bool) {
-        let due = self.failing.as_ref().map_or(true, |f| urgent || Instant::now() >= f.retry_at);
+        let due = match &self.failing {
+            Some(failing) => urgent || Instant::now() >= failing.retry_at,
+            None => true,
+        };
         if !due {
             return;
         }
