@@ -104,9 +104,9 @@ impl From<csv::Error> for Failure {
 /// Run the CLI with `args` (without the program name). Returns the exit code;
 /// output goes to stdout, errors to stderr.
 pub fn main(args: Vec<String>) -> i32 {
-    let stdout = io::stdout();
-    let stderr = io::stderr();
-    run(args, &mut stdout.lock(), &mut stderr.lock())
+    // Buffered: an export writes one line per event. `run` flushes it.
+    let mut stdout = io::BufWriter::new(io::stdout().lock());
+    run(args, &mut stdout, &mut io::stderr().lock())
 }
 
 /// [`main`] with the output streams given (tests capture them).

@@ -162,30 +162,24 @@ impl Ledger {
         Ok(())
     }
 
+    /// Create the tables on first use. An existing ledger is only read here,
+    /// so opening one (a report, a new process) never waits for a writer.
     fn ensure_schema(&mut self) -> Result<()> {
-        let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| ledger_error(&path, e))?;
-        tx.execute_batch(SCHEMA).map_err(|e| ledger_error(&path, e))?;
-        let version: Option<i64> = tx
-            .query_row("SELECT max(version) FROM schema_version", [], |r| r.get(0))
-            .map_err(|e| ledger_error(&path, e))?;
-        match version {
-            None => {
-                tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [SCHEMA_VERSION])
-                    .map_err(|e| ledger_error(&path, e))?;
-            }
-            Some(v) if v > SCHEMA_VERSION => {
-                return Err(ledger_error(
-                    &path,
-                    format!("schema version {v} was written by a newer costline (this one reads up to {SCHEMA_VERSION})"),
-                ));
-            }
-            Some(_) => {}
+        if let Some(version) = schema_version(&self.conn) {
+            return check_version(&self.path, version);
         }
-        tx.commit().map_err(|e| ledger_error(&path, e))
+        let path = self.path.clone();
+        let err = |e: rusqlite::Error| ledger_error(&path, e);
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
+        // Another process may have created it while we waited for the lock.
+        match schema_version(&tx) {
+            Some(version) => check_version(&path, version)?,
+            None => {
+                tx.execute_batch(SCHEMA).map_err(err)?;
+                tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [SCHEMA_VERSION]).map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
     }
 
     /// Write events in one transaction. `for_export` also queues them in the
@@ -364,6 +358,21 @@ impl Ledger {
     fn error(&self, e: impl Display) -> Error {
         ledger_error(&self.path, e)
     }
+}
+
+/// The recorded schema version; `None` for a new, empty file.
+fn schema_version(conn: &Connection) -> Option<i64> {
+    conn.query_row("SELECT max(version) FROM schema_version", [], |r| r.get(0)).ok().flatten()
+}
+
+fn check_version(path: &Path, version: i64) -> Result<()> {
+    if version > SCHEMA_VERSION {
+        return Err(ledger_error(
+            path,
+            format!("schema version {version} was written by a newer costline (this one reads up to {SCHEMA_VERSION})"),
+        ));
+    }
+    Ok(())
 }
 
 fn settle(tx: &rusqlite::Transaction<'_>, seqs: &[i64], outcome: ExportOutcome) -> rusqlite::Result<()> {
