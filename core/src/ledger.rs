@@ -13,8 +13,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{params, params_from_iter, Connection, ErrorCode, OpenFlags, OptionalExtension, Row};
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Row};
 use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 
@@ -201,15 +200,42 @@ impl Ledger {
             let mut insert_outbox =
                 tx.prepare_cached("INSERT OR IGNORE INTO outbox (event_id) VALUES (?1)").map_err(err)?;
             let export_status = for_export.then_some(EXPORT_PENDING);
-            for event in events {
-                let mut values = event_values(event);
-                values.push(SqlValue::Integer(timestamp_millis(&event.timestamp)));
-                values.push(export_status.map_or(SqlValue::Null, |s| SqlValue::Text(s.into())));
-                let changed = insert_event.execute(params_from_iter(values)).map_err(err)?;
+            for e in events {
+                let changed = insert_event
+                    .execute(params![
+                        e.event_id,
+                        e.timestamp,
+                        e.provider,
+                        e.operation,
+                        e.model,
+                        e.resolved_model,
+                        int(e.input_tokens),
+                        int(e.output_tokens),
+                        int(e.cached_input_tokens),
+                        int(e.cache_write_input_tokens),
+                        int(e.reasoning_tokens),
+                        e.usage_source.as_str(),
+                        e.cost_usd.map(|c| c.to_string()),
+                        e.cost_source.as_str(),
+                        e.catalog_version,
+                        e.price_key,
+                        int(e.latency_ms),
+                        e.stream,
+                        e.status.as_str(),
+                        e.error_type,
+                        e.run_id,
+                        e.agent,
+                        json_text(&e.agent_path),
+                        json_text(&e.tags),
+                        json_text(&e.sdk),
+                        timestamp_millis(&e.timestamp),
+                        export_status,
+                    ])
+                    .map_err(err)?;
                 if changed == 1 {
                     inserted += 1;
                     if for_export {
-                        insert_outbox.execute([&event.event_id]).map_err(err)?;
+                        insert_outbox.execute([&e.event_id]).map_err(err)?;
                     }
                 }
             }
@@ -414,51 +440,12 @@ fn timestamp_millis(timestamp: &str) -> i64 {
 }
 
 /// SQLite integers are signed; token counts beyond i64 are not real usage.
-fn int(n: u64) -> SqlValue {
-    SqlValue::Integer(i64::try_from(n).unwrap_or(i64::MAX))
+fn int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-fn text(s: &str) -> SqlValue {
-    SqlValue::Text(s.to_owned())
-}
-
-fn opt_text(s: &Option<String>) -> SqlValue {
-    s.as_deref().map_or(SqlValue::Null, text)
-}
-
-fn json_text<T: serde::Serialize>(value: &T) -> SqlValue {
-    SqlValue::Text(serde_json::to_string(value).expect("strings, lists and maps always serialise"))
-}
-
-/// One event as the values of `EVENT_COLUMNS`, in order.
-fn event_values(e: &Event) -> Vec<SqlValue> {
-    vec![
-        text(&e.event_id),
-        text(&e.timestamp),
-        text(&e.provider),
-        text(&e.operation),
-        text(&e.model),
-        opt_text(&e.resolved_model),
-        int(e.input_tokens),
-        int(e.output_tokens),
-        int(e.cached_input_tokens),
-        int(e.cache_write_input_tokens),
-        int(e.reasoning_tokens),
-        text(e.usage_source.as_str()),
-        e.cost_usd.map_or(SqlValue::Null, |c| SqlValue::Text(c.to_string())),
-        text(e.cost_source.as_str()),
-        text(&e.catalog_version),
-        opt_text(&e.price_key),
-        int(e.latency_ms),
-        SqlValue::Integer(i64::from(e.stream)),
-        text(e.status.as_str()),
-        opt_text(&e.error_type),
-        opt_text(&e.run_id),
-        opt_text(&e.agent),
-        json_text(&e.agent_path),
-        json_text(&e.tags),
-        json_text(&e.sdk),
-    ]
+fn json_text<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("strings, lists and maps always serialise")
 }
 
 /// Read the event whose `EVENT_COLUMNS` start at column `at`.
