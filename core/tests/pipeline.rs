@@ -206,6 +206,21 @@ fn full_queue_drops_and_counts_without_blocking() {
 }
 
 #[test]
+fn every_accepted_event_is_written_even_when_batches_outgrow_the_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    let pipeline = Pipeline::start(Config { queue_size: 8, batch_size: 256, ..config(&path) }).unwrap();
+    let accepted: usize = std::thread::scope(|s| {
+        let producers: Vec<_> =
+            (0..2).map(|_| s.spawn(|| (0..2000).filter(|_| pipeline.enqueue(event())).count())).collect();
+        producers.into_iter().map(|p| p.join().unwrap()).sum()
+    });
+    assert!(pipeline.flush(PATIENCE));
+    assert_eq!(count_rows(&path), accepted as u64);
+    assert_eq!(pipeline.stats().dropped, 4000 - accepted as u64);
+}
+
+#[test]
 fn unwritable_ledger_path_keeps_events_until_it_becomes_writable() {
     let dir = tempfile::tempdir().unwrap();
     // A file where a directory must be: no one, not even root, can create the ledger.

@@ -118,14 +118,20 @@ impl Shared {
         self.stopping.load(Ordering::SeqCst)
     }
 
-    /// Append events to the backlog (newest last), bounded by the queue size.
+    /// The most events kept in memory while the ledger or the collector is
+    /// failing: the queue's size, and never less than one batch.
+    pub fn memory_bound(&self) -> usize {
+        self.config.queue_size.max(self.config.batch_size)
+    }
+
+    /// Append events to the backlog (newest last), up to the memory bound.
     /// Returns how many did not fit and were dropped.
     pub fn hold(&self, events: Vec<Event>) -> usize {
         let mut held = self.backlog();
         if held.handed_over {
             return self.count_dropped(events.len());
         }
-        let room = self.config.queue_size.saturating_sub(held.items.len());
+        let room = self.memory_bound().saturating_sub(held.items.len());
         let overflow = events.len().saturating_sub(room);
         held.items.extend(events.into_iter().take(room));
         self.count_dropped(overflow)
@@ -141,8 +147,8 @@ impl Shared {
         for event in events.into_iter().rev() {
             held.items.push_front(event);
         }
-        let overflow = held.items.len().saturating_sub(self.config.queue_size);
-        held.items.truncate(self.config.queue_size);
+        let overflow = held.items.len().saturating_sub(self.memory_bound());
+        held.items.truncate(self.memory_bound());
         self.count_dropped(overflow)
     }
 

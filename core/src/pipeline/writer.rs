@@ -16,9 +16,10 @@ use super::exporter::ExportSignal;
 use super::queue::Message;
 use super::shared::{Counters, FlushTicket, LazyLedger, Shared};
 
-/// How long the writer sleeps when idle before looking at the stop flag again
-/// (a stop also sends a wake-up, so this is only a safety net).
-const IDLE_WAKE: Duration = Duration::from_secs(1);
+/// How long the writer sleeps when idle before looking at the stop flag again.
+/// Only a safety net: a stop sends a wake-up, and dropping the pipeline
+/// disconnects the queue.
+const IDLE_WAKE: Duration = Duration::from_secs(30);
 
 /// Waits between attempts to write to a failing ledger; the last repeats. A
 /// flush retries at once regardless.
@@ -68,14 +69,14 @@ impl Store {
                     if outbox.handed_over {
                         events.len()
                     } else {
-                        outbox.items.push(events, shared.config.queue_size)
+                        outbox.items.push(events, shared.memory_bound())
                     }
                 };
                 if shared.count_dropped(overflow) > 0 {
                     log::warn!(
                         "costline: {overflow} events dropped: the ledger is off and {} unacknowledged events \
                          already wait for the collector",
-                        shared.config.queue_size
+                        shared.memory_bound()
                     );
                 }
                 Ok(())
@@ -140,9 +141,7 @@ impl Writer {
             if queue.is_empty() {
                 self.shared.full_warned.store(false, Ordering::Relaxed);
             }
-            let received = !batch.is_empty();
-            self.shared.hold(batch);
-            self.write_backlog(urgent || received);
+            self.store(batch, urgent);
             self.answer_tickets();
             if disconnected || (self.shared.stopping() && queue.is_empty()) {
                 return;
@@ -165,17 +164,20 @@ impl Writer {
         }
     }
 
-    /// Write the backlog if there is one and either the ledger is healthy,
-    /// its retry time has come, or `urgent` (a flush is waiting).
-    pub(crate) fn write_backlog(&mut self, urgent: bool) {
+    /// Write the backlog and then `batch`, if the ledger is healthy, its
+    /// retry time has come, or `urgent` (a flush is waiting). Otherwise, or if
+    /// the write fails, the events wait in the backlog.
+    pub(crate) fn store(&mut self, batch: Vec<Event>, urgent: bool) {
         let due = match &self.failing {
             Some(failing) => urgent || Instant::now() >= failing.retry_at,
             None => true,
         };
         if !due {
+            self.shared.hold(batch);
             return;
         }
-        let events = self.shared.take_backlog();
+        let mut events = self.shared.take_backlog();
+        events.extend(batch);
         if events.is_empty() {
             return;
         }
@@ -285,8 +287,7 @@ mod tests {
         let store = Store::Ledger { ledger: LazyLedger::opened(ledger), for_export: false };
         let mut writer = Writer::new(Arc::clone(&shared), store, None);
 
-        shared.hold((0..300).map(event).collect());
-        writer.write_backlog(true);
+        writer.store((0..300).map(event).collect(), true);
         assert!(writer.failing.is_some(), "the write must fail on a full file");
         assert_eq!(shared.backlog().items.len(), 300, "the failed batch is kept in memory");
         assert_eq!(shared.counters.snapshot().failed_batches, 1);
@@ -295,7 +296,7 @@ mod tests {
         if let Store::Ledger { ledger, .. } = &writer.store {
             ledger.if_open().unwrap().set_max_page_count(1_000_000).unwrap();
         }
-        writer.write_backlog(true);
+        writer.store(Vec::new(), true);
         assert!(writer.failing.is_none());
         assert!(shared.backlog_is_empty());
         assert_eq!(Ledger::open(&path).unwrap().count_events().unwrap(), 300);
