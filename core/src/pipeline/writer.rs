@@ -36,7 +36,8 @@ pub(crate) fn run(queue: Receiver<Message>, shared: Arc<Shared>, exporter: Optio
 pub(crate) enum Store {
     Ledger { ledger: LazyLedger, for_export: bool },
     /// Ledger off, collector set: keep events in memory until acknowledged.
-    Memory,
+    /// `overflowing`: events are being dropped for lack of room (warned once).
+    Memory { overflowing: bool },
     /// Ledger off, no collector: nothing to keep.
     Discard,
 }
@@ -46,7 +47,7 @@ impl Store {
         let for_export = shared.config.base_url.is_some();
         match shared.config.ledger.path() {
             Some(path) => Store::Ledger { ledger: LazyLedger::new(path), for_export },
-            None if for_export => Store::Memory,
+            None if for_export => Store::Memory { overflowing: false },
             None => Store::Discard,
         }
     }
@@ -63,7 +64,7 @@ impl Store {
                     Err(e) => Err((e, events)),
                 }
             }
-            Store::Memory => {
+            Store::Memory { overflowing } => {
                 let overflow = {
                     let mut outbox = shared.memory_outbox();
                     if outbox.handed_over {
@@ -72,10 +73,11 @@ impl Store {
                         outbox.items.push(events, shared.memory_bound())
                     }
                 };
-                if shared.count_dropped(overflow) > 0 {
+                let was_overflowing = std::mem::replace(overflowing, shared.count_dropped(overflow) > 0);
+                if *overflowing && !was_overflowing {
                     log::warn!(
-                        "costline: {overflow} events dropped: the ledger is off and {} unacknowledged events \
-                         already wait for the collector",
+                        "costline: dropping events: the ledger is off and {} unacknowledged events already \
+                         wait for the collector (see stats: dropped)",
                         shared.memory_bound()
                     );
                 }
@@ -93,7 +95,7 @@ impl Store {
                 Some(ledger) => ledger.last_outbox_seq(),
                 None => Ok(None),
             },
-            Store::Memory => Ok(shared.memory_outbox().items.last_seq()),
+            Store::Memory { .. } => Ok(shared.memory_outbox().items.last_seq()),
             _ => Ok(None),
         }
     }
@@ -141,7 +143,7 @@ impl Writer {
             if queue.is_empty() {
                 self.shared.full_warned.store(false, Ordering::Relaxed);
             }
-            self.store(batch, urgent);
+            self.write_or_hold(batch, urgent);
             self.answer_tickets();
             if disconnected || (self.shared.stopping() && queue.is_empty()) {
                 return;
@@ -167,7 +169,7 @@ impl Writer {
     /// Write the backlog and then `batch`, if the ledger is healthy, its
     /// retry time has come, or `urgent` (a flush is waiting). Otherwise, or if
     /// the write fails, the events wait in the backlog.
-    pub(crate) fn store(&mut self, batch: Vec<Event>, urgent: bool) {
+    pub(crate) fn write_or_hold(&mut self, batch: Vec<Event>, urgent: bool) {
         let due = match &self.failing {
             Some(failing) => urgent || Instant::now() >= failing.retry_at,
             None => true,
@@ -287,7 +289,7 @@ mod tests {
         let store = Store::Ledger { ledger: LazyLedger::opened(ledger), for_export: false };
         let mut writer = Writer::new(Arc::clone(&shared), store, None);
 
-        writer.store((0..300).map(event).collect(), true);
+        writer.write_or_hold((0..300).map(event).collect(), true);
         assert!(writer.failing.is_some(), "the write must fail on a full file");
         assert_eq!(shared.backlog().items.len(), 300, "the failed batch is kept in memory");
         assert_eq!(shared.counters.snapshot().failed_batches, 1);
@@ -296,7 +298,7 @@ mod tests {
         if let Store::Ledger { ledger, .. } = &writer.store {
             ledger.if_open().unwrap().set_max_page_count(1_000_000).unwrap();
         }
-        writer.store(Vec::new(), true);
+        writer.write_or_hold(Vec::new(), true);
         assert!(writer.failing.is_none());
         assert!(shared.backlog_is_empty());
         assert_eq!(Ledger::open(&path).unwrap().count_events().unwrap(), 300);
