@@ -9,7 +9,7 @@ use std::time::Duration;
 use costline_core::config::{Config, LedgerSetting};
 use costline_core::ledger::Ledger;
 use costline_core::pipeline;
-use support::event;
+use support::{event, unreachable_base_url};
 
 const PATIENCE: Duration = Duration::from_secs(60);
 
@@ -68,4 +68,23 @@ fn process_pipeline_lifecycle() {
     assert!(pipeline::enqueue(event()));
     assert!(pipeline::shutdown(PATIENCE));
     assert_eq!(rows(&second), 8);
+
+    // Reconfiguring loses nothing: events waiting in memory for an
+    // unreachable collector (ledger off) move to the new pipeline.
+    let third = dir.path().join("third.db");
+    let memory_only = Config {
+        ledger: LedgerSetting::Off,
+        base_url: Some(unreachable_base_url()),
+        backoff: vec![Duration::from_millis(50)],
+        ..Config::default()
+    };
+    pipeline::configure(&memory_only).unwrap();
+    for _ in 0..5 {
+        assert!(pipeline::enqueue(event()));
+    }
+    assert!(!pipeline::flush(Duration::from_millis(500)));
+    pipeline::configure(&config(&third)).unwrap();
+    assert!(pipeline::flush(PATIENCE));
+    assert_eq!(rows(&third), 5);
+    assert!(pipeline::shutdown(PATIENCE));
 }
