@@ -18,7 +18,11 @@ use crate::report::{parse_since, GroupBy, Report};
 use crate::Error;
 
 #[derive(Parser, Debug)]
-#[command(name = "costline", version, about = "Cost of every LLM call, metered at the call site.")]
+#[command(
+    name = "costline",
+    version,
+    about = "Cost of every LLM call, metered at the call site."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -121,9 +125,22 @@ pub fn run(args: Vec<String>, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         }
     };
     let result = match cli.command {
-        Command::Report { ledger, by, since, json } => report(ledger.as_deref(), &by, since.as_deref(), json, out),
-        Command::Export { ledger, format, since } => export(ledger.as_deref(), format, since.as_deref(), out),
-        Command::Prices { model, provider, json } => prices(model.as_deref(), provider.as_deref(), json, out),
+        Command::Report {
+            ledger,
+            by,
+            since,
+            json,
+        } => report(ledger.as_deref(), &by, since.as_deref(), json, out),
+        Command::Export {
+            ledger,
+            format,
+            since,
+        } => export(ledger.as_deref(), format, since.as_deref(), out),
+        Command::Prices {
+            model,
+            provider,
+            json,
+        } => prices(model.as_deref(), provider.as_deref(), json, out),
     };
     let result = result.and_then(|()| out.flush().map_err(Failure::Output));
     match result {
@@ -145,13 +162,22 @@ pub fn run(args: Vec<String>, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     }
 }
 
-fn report(ledger: Option<&Path>, by: &str, since: Option<&str>, json: bool, out: &mut dyn Write) -> Result<(), Failure> {
+fn report(
+    ledger: Option<&Path>,
+    by: &str,
+    since: Option<&str>,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<(), Failure> {
     let by = GroupBy::parse_list(by)?;
-    let since = since.map(|s| parse_since(s, chrono::Utc::now())).transpose()?;
+    let since = since
+        .map(|s| parse_since(s, chrono::Utc::now()))
+        .transpose()?;
     let ledger = open_ledger(ledger)?;
     let report = Report::from_ledger(&ledger, by, since)?;
     if json {
-        let text = serde_json::to_string_pretty(&report.to_json()).expect("a report always serialises");
+        let text =
+            serde_json::to_string_pretty(&report.to_json()).expect("a report always serialises");
         writeln!(out, "{text}")?;
     } else {
         write!(out, "{}", report.render_table())?;
@@ -159,17 +185,27 @@ fn report(ledger: Option<&Path>, by: &str, since: Option<&str>, json: bool, out:
     Ok(())
 }
 
-fn export(ledger: Option<&Path>, format: ExportFormat, since: Option<&str>, out: &mut dyn Write) -> Result<(), Failure> {
-    let since_ms = since.map(|s| parse_since(s, chrono::Utc::now())).transpose()?.map(|t| t.timestamp_millis());
+fn export(
+    ledger: Option<&Path>,
+    format: ExportFormat,
+    since: Option<&str>,
+    out: &mut dyn Write,
+) -> Result<(), Failure> {
+    let since_ms = since
+        .map(|s| parse_since(s, chrono::Utc::now()))
+        .transpose()?
+        .map(|t| t.timestamp_millis());
     let ledger = open_ledger(ledger)?;
     match format {
         ExportFormat::Jsonl => {
             let mut written = Ok(());
-            ledger.for_each_event(since_ms, |event| match writeln!(out, "{}", event.to_json()) {
-                Ok(()) => ControlFlow::Continue(()),
-                Err(e) => {
-                    written = Err(e);
-                    ControlFlow::Break(())
+            ledger.for_each_event(since_ms, |event| {
+                match writeln!(out, "{}", event.to_json()) {
+                    Ok(()) => ControlFlow::Continue(()),
+                    Err(e) => {
+                        written = Err(e);
+                        ControlFlow::Break(())
+                    }
                 }
             })?;
             written?;
@@ -178,11 +214,13 @@ fn export(ledger: Option<&Path>, format: ExportFormat, since: Option<&str>, out:
             let mut csv = csv::Writer::from_writer(out);
             csv.write_record(CSV_COLUMNS)?;
             let mut written = Ok(());
-            ledger.for_each_event(since_ms, |event| match csv.write_record(csv_record(&event)) {
-                Ok(()) => ControlFlow::Continue(()),
-                Err(e) => {
-                    written = Err(e);
-                    ControlFlow::Break(())
+            ledger.for_each_event(since_ms, |event| {
+                match csv.write_record(csv_record(&event)) {
+                    Ok(()) => ControlFlow::Continue(()),
+                    Err(e) => {
+                        written = Err(e);
+                        ControlFlow::Break(())
+                    }
                 }
             })?;
             written?;
@@ -237,21 +275,35 @@ fn csv_record(event: &Event) -> Vec<String> {
 
 /// Look up how a model's name resolves in the current catalog. Kept minimal
 /// and apart: the catalog's richer rendering comes with the catalog module.
-fn prices(model: Option<&str>, provider: Option<&str>, json: bool, out: &mut dyn Write) -> Result<(), Failure> {
+fn prices(
+    model: Option<&str>,
+    provider: Option<&str>,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<(), Failure> {
     const KNOWN_PROVIDERS: [&str; 5] = ["openai", "anthropic", "google", "mistral", "bedrock"];
     let pricing = crate::catalog::current();
     let Some(model) = model else {
         if json {
-            writeln!(out, "{}", serde_json::json!({ "catalog_version": pricing.version() }))?;
+            writeln!(
+                out,
+                "{}",
+                serde_json::json!({ "catalog_version": pricing.version() })
+            )?;
         } else {
             writeln!(out, "catalog version {}", pricing.version())?;
         }
         return Ok(());
     };
     let providers = provider.map_or_else(|| KNOWN_PROVIDERS.to_vec(), |p| vec![p]);
-    let found = providers.iter().find_map(|p| pricing.resolve(p, model).map(|r| (*p, r)));
+    let found = providers
+        .iter()
+        .find_map(|p| pricing.resolve(p, model).map(|r| (*p, r)));
     let Some((provider, resolved)) = found else {
-        return Err(Failure::Runtime(format!("no price for model {model:?} in catalog version {}", pricing.version())));
+        return Err(Failure::Runtime(format!(
+            "no price for model {model:?} in catalog version {}",
+            pricing.version()
+        )));
     };
     if json {
         let answer = serde_json::json!({
@@ -279,7 +331,9 @@ fn open_ledger(explicit: Option<&Path>) -> Result<Ledger, Failure> {
     let path = match explicit {
         Some(path) => path.to_path_buf(),
         None => Config::from_env()?.ledger.path().ok_or_else(|| {
-            Failure::Usage("the ledger is off (COSTLINE_LEDGER=off); pass --ledger PATH to read one".into())
+            Failure::Usage(
+                "the ledger is off (COSTLINE_LEDGER=off); pass --ledger PATH to read one".into(),
+            )
         })?,
     };
     Ok(Ledger::open_existing(&path)?)

@@ -114,9 +114,14 @@ impl Ledger {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| ledger_error(path, e))?;
         }
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| ledger_error(path, e))?;
-        let mut ledger = Ledger { conn, path: path.to_path_buf() };
+        let mut ledger = Ledger {
+            conn,
+            path: path.to_path_buf(),
+        };
         ledger.prepare_connection()?;
         ledger.ensure_schema()?;
         Ok(ledger)
@@ -139,14 +144,17 @@ impl Ledger {
     }
 
     fn prepare_connection(&mut self) -> Result<()> {
-        self.conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| self.error(e))?;
+        self.conn
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| self.error(e))?;
         // Changing the journal mode can report "busy" without consulting the
         // busy handler while another process is creating the same file, so
         // retry it for as long as any other statement would wait.
         let started = Instant::now();
         loop {
             let mode: rusqlite::Result<String> =
-                self.conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0));
+                self.conn
+                    .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0));
             match mode {
                 Ok(_) => break,
                 Err(e) if is_busy(&e) && started.elapsed() < BUSY_TIMEOUT => {
@@ -157,7 +165,9 @@ impl Ledger {
         }
         // WAL with synchronous=NORMAL stays consistent after a crash and only
         // the last commits can be lost on power failure; it avoids an fsync per batch.
-        self.conn.pragma_update(None, "synchronous", "NORMAL").map_err(|e| self.error(e))?;
+        self.conn
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| self.error(e))?;
         Ok(())
     }
 
@@ -169,13 +179,20 @@ impl Ledger {
         }
         let path = self.path.clone();
         let err = |e: rusqlite::Error| ledger_error(&path, e);
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
         // Another process may have created it while we waited for the lock.
         match schema_version(&tx) {
             Some(version) => check_version(&path, version)?,
             None => {
                 tx.execute_batch(SCHEMA).map_err(err)?;
-                tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [SCHEMA_VERSION]).map_err(err)?;
+                tx.execute(
+                    "INSERT INTO schema_version (version) VALUES (?1)",
+                    [SCHEMA_VERSION],
+                )
+                .map_err(err)?;
             }
         }
         tx.commit().map_err(err)
@@ -187,7 +204,10 @@ impl Ledger {
     pub fn insert(&mut self, events: &[Event], for_export: bool) -> Result<usize> {
         let path = self.path.clone();
         let err = |e: rusqlite::Error| ledger_error(&path, e);
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
         let mut inserted = 0;
         {
             let mut insert_event = tx
@@ -197,8 +217,9 @@ impl Ledger {
                      ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"
                 ))
                 .map_err(err)?;
-            let mut insert_outbox =
-                tx.prepare_cached("INSERT OR IGNORE INTO outbox (event_id) VALUES (?1)").map_err(err)?;
+            let mut insert_outbox = tx
+                .prepare_cached("INSERT OR IGNORE INTO outbox (event_id) VALUES (?1)")
+                .map_err(err)?;
             let export_status = for_export.then_some(EXPORT_PENDING);
             for e in events {
                 let changed = insert_event
@@ -246,14 +267,18 @@ impl Ledger {
 
     /// The newest outbox position, or `None` when nothing was ever queued.
     pub fn last_outbox_seq(&self) -> Result<Option<i64>> {
-        self.conn.query_row("SELECT max(seq) FROM outbox", [], |r| r.get(0)).map_err(|e| self.error(e))
+        self.conn
+            .query_row("SELECT max(seq) FROM outbox", [], |r| r.get(0))
+            .map_err(|e| self.error(e))
     }
 
     /// True when no event at or before outbox position `seq` is still owed
     /// to the collector (by this process or any other sharing the file).
     pub fn outbox_settled_through(&self, seq: i64) -> Result<bool> {
-        let oldest: Option<i64> =
-            self.conn.query_row("SELECT min(seq) FROM outbox", [], |r| r.get(0)).map_err(|e| self.error(e))?;
+        let oldest: Option<i64> = self
+            .conn
+            .query_row("SELECT min(seq) FROM outbox", [], |r| r.get(0))
+            .map_err(|e| self.error(e))?;
         Ok(match oldest {
             Some(oldest) => oldest > seq,
             None => true,
@@ -262,7 +287,10 @@ impl Ledger {
 
     /// How many events are still owed to the collector.
     pub fn pending_export(&self) -> Result<u64> {
-        let n: i64 = self.conn.query_row("SELECT count(*) FROM outbox", [], |r| r.get(0)).map_err(|e| self.error(e))?;
+        let n: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
+            .map_err(|e| self.error(e))?;
         Ok(n.max(0) as u64)
     }
 
@@ -275,7 +303,10 @@ impl Ledger {
         let err = |e: rusqlite::Error| ledger_error(&path, e);
         let now = now_millis();
         let until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
         let mut claimed = Vec::new();
         let mut unreadable = Vec::new();
         {
@@ -302,7 +333,9 @@ impl Ledger {
             }
         }
         {
-            let mut claim = tx.prepare_cached("UPDATE outbox SET claimed_until_ms = ?1 WHERE seq = ?2").map_err(err)?;
+            let mut claim = tx
+                .prepare_cached("UPDATE outbox SET claimed_until_ms = ?1 WHERE seq = ?2")
+                .map_err(err)?;
             for item in &claimed {
                 claim.execute(params![until, item.seq]).map_err(err)?;
             }
@@ -317,7 +350,10 @@ impl Ledger {
     pub fn finish_export(&mut self, seqs: &[i64], outcome: ExportOutcome) -> Result<()> {
         let path = self.path.clone();
         let err = |e: rusqlite::Error| ledger_error(&path, e);
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
         settle(&tx, seqs, outcome).map_err(err)?;
         tx.commit().map_err(err)
     }
@@ -329,7 +365,9 @@ impl Ledger {
         let err = |e: rusqlite::Error| ledger_error(&path, e);
         let tx = self.conn.transaction().map_err(err)?;
         {
-            let mut release = tx.prepare_cached("UPDATE outbox SET claimed_until_ms = 0 WHERE seq = ?1").map_err(err)?;
+            let mut release = tx
+                .prepare_cached("UPDATE outbox SET claimed_until_ms = 0 WHERE seq = ?1")
+                .map_err(err)?;
             for seq in seqs {
                 release.execute([seq]).map_err(err)?;
             }
@@ -339,14 +377,20 @@ impl Ledger {
 
     /// Visit the events at or after `since_ms` (Unix milliseconds), oldest
     /// first, without loading them all at once. The visitor may stop early.
-    pub fn for_each_event(&self, since_ms: Option<i64>, mut visit: impl FnMut(Event) -> ControlFlow<()>) -> Result<()> {
+    pub fn for_each_event(
+        &self,
+        since_ms: Option<i64>,
+        mut visit: impl FnMut(Event) -> ControlFlow<()>,
+    ) -> Result<()> {
         let mut select = self
             .conn
             .prepare(&format!(
                 "SELECT {EVENT_COLUMNS} FROM events WHERE timestamp_ms >= ?1 ORDER BY timestamp_ms, seq"
             ))
             .map_err(|e| self.error(e))?;
-        let mut rows = select.query([since_ms.unwrap_or(i64::MIN)]).map_err(|e| self.error(e))?;
+        let mut rows = select
+            .query([since_ms.unwrap_or(i64::MIN)])
+            .map_err(|e| self.error(e))?;
         while let Some(row) = rows.next().map_err(|e| self.error(e))? {
             let event = event_from_row(row, 0).map_err(|m| self.error(m))?;
             if visit(event).is_break() {
@@ -357,7 +401,10 @@ impl Ledger {
     }
 
     pub fn count_events(&self) -> Result<u64> {
-        let n: i64 = self.conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).map_err(|e| self.error(e))?;
+        let n: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+            .map_err(|e| self.error(e))?;
         Ok(n.max(0) as u64)
     }
 
@@ -365,7 +412,11 @@ impl Ledger {
     /// collector, else "pending", "exported" or "rejected".
     pub fn export_status(&self, event_id: &str) -> Result<Option<String>> {
         self.conn
-            .query_row("SELECT export_status FROM events WHERE event_id = ?1", [event_id], |r| r.get(0))
+            .query_row(
+                "SELECT export_status FROM events WHERE event_id = ?1",
+                [event_id],
+                |r| r.get(0),
+            )
             .optional()
             .map(Option::flatten)
             .map_err(|e| self.error(e))
@@ -388,7 +439,9 @@ impl Ledger {
 
 /// The recorded schema version; `None` for a new, empty file.
 fn schema_version(conn: &Connection) -> Option<i64> {
-    conn.query_row("SELECT max(version) FROM schema_version", [], |r| r.get(0)).ok().flatten()
+    conn.query_row("SELECT max(version) FROM schema_version", [], |r| r.get(0))
+        .ok()
+        .flatten()
 }
 
 fn check_version(path: &Path, version: i64) -> Result<()> {
@@ -401,7 +454,11 @@ fn check_version(path: &Path, version: i64) -> Result<()> {
     Ok(())
 }
 
-fn settle(tx: &rusqlite::Transaction<'_>, seqs: &[i64], outcome: ExportOutcome) -> rusqlite::Result<()> {
+fn settle(
+    tx: &rusqlite::Transaction<'_>,
+    seqs: &[i64],
+    outcome: ExportOutcome,
+) -> rusqlite::Result<()> {
     let status = match outcome {
         ExportOutcome::Exported => EXPORT_DONE,
         ExportOutcome::Rejected => EXPORT_REJECTED,
@@ -418,15 +475,25 @@ fn settle(tx: &rusqlite::Transaction<'_>, seqs: &[i64], outcome: ExportOutcome) 
 }
 
 fn ledger_error(path: &Path, e: impl Display) -> Error {
-    Error::Ledger { path: path.display().to_string(), message: e.to_string() }
+    Error::Ledger {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
 }
 
 fn is_busy(e: &rusqlite::Error) -> bool {
-    matches!(e.sqlite_error_code(), Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked))
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
 }
 
 fn prefixed_columns(prefix: &str) -> String {
-    EVENT_COLUMNS.split(", ").map(|c| format!("{prefix}{c}")).collect::<Vec<_>>().join(", ")
+    EVENT_COLUMNS
+        .split(", ")
+        .map(|c| format!("{prefix}{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn now_millis() -> i64 {
@@ -436,7 +503,9 @@ fn now_millis() -> i64 {
 /// Unix milliseconds of an RFC 3339 timestamp, for range queries. Events are
 /// validated before they reach the ledger, so the fallback is never expected.
 fn timestamp_millis(timestamp: &str) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(timestamp).map(|t| t.timestamp_millis()).unwrap_or(0)
+    chrono::DateTime::parse_from_rfc3339(timestamp)
+        .map(|t| t.timestamp_millis())
+        .unwrap_or(0)
 }
 
 /// SQLite integers are signed; token counts beyond i64 are not real usage.
@@ -452,14 +521,19 @@ fn json_text<T: serde::Serialize>(value: &T) -> String {
 fn event_from_row(row: &Row<'_>, at: usize) -> std::result::Result<Event, String> {
     let col = |i: usize| at + i;
     let s = |i: usize| row.get::<_, String>(col(i)).map_err(|e| e.to_string());
-    let opt = |i: usize| row.get::<_, Option<String>>(col(i)).map_err(|e| e.to_string());
+    let opt = |i: usize| {
+        row.get::<_, Option<String>>(col(i))
+            .map_err(|e| e.to_string())
+    };
     let count = |i: usize| {
         let n: i64 = row.get(col(i)).map_err(|e| e.to_string())?;
         u64::try_from(n).map_err(|_| format!("negative count {n} in column {}", col(i)))
     };
     let cost_usd = match opt(12)? {
         None => None,
-        Some(text) => Some(Decimal::from_str(&text).map_err(|e| format!("cost_usd {text:?}: {e}"))?),
+        Some(text) => {
+            Some(Decimal::from_str(&text).map_err(|e| format!("cost_usd {text:?}: {e}"))?)
+        }
     };
     Ok(Event {
         event_id: s(0)?,
@@ -493,7 +567,8 @@ fn event_from_row(row: &Row<'_>, at: usize) -> std::result::Result<Event, String
 /// The wire enums (usage_source, cost_source, status) are stored as their
 /// wire strings; serde already knows the mapping back.
 fn enum_from_text<T: DeserializeOwned>(text: &str) -> std::result::Result<T, String> {
-    serde_json::from_value(serde_json::Value::String(text.to_owned())).map_err(|e| format!("{text:?}: {e}"))
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+        .map_err(|e| format!("{text:?}: {e}"))
 }
 
 fn from_json_text<T: DeserializeOwned>(text: &str) -> std::result::Result<T, String> {

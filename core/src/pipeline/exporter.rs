@@ -34,14 +34,24 @@ pub(crate) enum ExportSignal {
 
 pub(crate) fn run(signals: Receiver<ExportSignal>, shared: Arc<Shared>, _done: Sender<()>) {
     let config = &shared.config;
-    let Some(base_url) = config.base_url.clone() else { return };
+    let Some(base_url) = config.base_url.clone() else {
+        return;
+    };
     let collector = Collector::new(&base_url, config.api_key.clone(), config.timeout);
     let outbox = match config.ledger.path() {
         Some(path) => Outbox::Ledger(LazyLedger::new(path)),
         None => Outbox::Memory,
     };
-    Exporter { shared, outbox, collector, tickets: Vec::new(), failures: 0, next_attempt: Instant::now(), maybe_pending: true }
-        .run(&signals);
+    Exporter {
+        shared,
+        outbox,
+        collector,
+        tickets: Vec::new(),
+        failures: 0,
+        next_attempt: Instant::now(),
+        maybe_pending: true,
+    }
+    .run(&signals);
 }
 
 struct Exporter {
@@ -109,7 +119,10 @@ impl Exporter {
                 self.settle(&seqs, ExportOutcome::Exported);
                 Counters::add(&self.shared.counters.exported, seqs.len());
                 if self.failures > 0 {
-                    log::info!("costline: collector reachable again after {} failed attempts", self.failures);
+                    log::info!(
+                        "costline: collector reachable again after {} failed attempts",
+                        self.failures
+                    );
                 }
                 self.failures = 0;
                 self.next_attempt = Instant::now();
@@ -170,7 +183,10 @@ impl Exporter {
 
     fn update_pending_gauge(&mut self) {
         if let Ok(pending) = self.outbox.pending(&self.shared) {
-            self.shared.counters.pending_export.store(pending, Ordering::Relaxed);
+            self.shared
+                .counters
+                .pending_export
+                .store(pending, Ordering::Relaxed);
         }
     }
 }

@@ -3,7 +3,7 @@
 //! outbox → collector). The global functions in `pipeline` are a thin layer
 //! over one of these; tests start their own.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -53,7 +53,7 @@ pub struct Pipeline {
     /// waits for this to reach zero, so no event can enter the queue after the
     /// final flush marker.
     producers: AtomicUsize,
-    closed: std::sync::atomic::AtomicBool,
+    closed: AtomicBool,
     /// Disconnects once both threads have exited (each holds a sender).
     threads_done: Receiver<()>,
     stopped: Mutex<Option<bool>>,
@@ -61,7 +61,9 @@ pub struct Pipeline {
 
 impl std::fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pipeline").field("stats", &self.stats()).finish_non_exhaustive()
+        f.debug_struct("Pipeline")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
     }
 }
 
@@ -83,19 +85,23 @@ impl Pipeline {
         let export_signals = if exports {
             let (signals, signals_rx) = crossbeam_channel::unbounded();
             let (shared, done) = (Arc::clone(&shared), done_tx.clone());
-            spawn("costline-exporter", move || exporter::run(signals_rx, shared, done))?;
+            spawn("costline-exporter", move || {
+                exporter::run(signals_rx, shared, done)
+            })?;
             Some(signals)
         } else {
             None
         };
         let writer_shared = Arc::clone(&shared);
-        spawn("costline-writer", move || writer::run(queue_rx, writer_shared, export_signals, done_tx))?;
+        spawn("costline-writer", move || {
+            writer::run(queue_rx, writer_shared, export_signals, done_tx)
+        })?;
 
         Ok(Pipeline {
             queue,
             shared,
             producers: AtomicUsize::new(0),
-            closed: false.into(),
+            closed: AtomicBool::new(false),
             threads_done,
             stopped: Mutex::new(None),
         })
@@ -103,10 +109,6 @@ impl Pipeline {
 
     pub fn config(&self) -> &Config {
         &self.shared.config
-    }
-
-    pub fn counters(&self) -> Arc<Counters> {
-        Arc::clone(&self.shared.counters)
     }
 
     pub fn stats(&self) -> Stats {
@@ -195,7 +197,10 @@ impl Pipeline {
     /// memory. Waits no longer than `deadline`.
     pub(crate) fn stop(&self, deadline: Instant, through_export: bool) -> Stopped {
         if let Some(clean) = *self.stopped.lock().unwrap_or_else(|p| p.into_inner()) {
-            return Stopped { clean, leftovers: Vec::new() };
+            return Stopped {
+                clean,
+                leftovers: Vec::new(),
+            };
         }
         self.closed.store(true, Ordering::SeqCst);
         // Producers never block inside `offer`, so this wait is a few instructions long.
@@ -205,7 +210,10 @@ impl Pipeline {
         let flushed = self.flush_until(deadline, through_export);
         self.shared.stopping.store(true, Ordering::SeqCst);
         let _ = self.queue.try_send(Message::Wake);
-        let exited = matches!(self.threads_done.recv_deadline(deadline), Err(RecvTimeoutError::Disconnected));
+        let exited = matches!(
+            self.threads_done.recv_deadline(deadline),
+            Err(RecvTimeoutError::Disconnected)
+        );
         let leftovers = self.shared.hand_over();
         let clean = flushed && exited && leftovers.is_empty();
         *self.stopped.lock().unwrap_or_else(|p| p.into_inner()) = Some(clean);
@@ -237,7 +245,8 @@ fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> Result<()> {
 /// `now + timeout`, saturating for absurdly long timeouts.
 pub(crate) fn deadline_after(timeout: Duration) -> Instant {
     let now = Instant::now();
-    now.checked_add(timeout).unwrap_or(now + Duration::from_secs(86_400 * 365))
+    now.checked_add(timeout)
+        .unwrap_or(now + Duration::from_secs(86_400 * 365))
 }
 
 /// Reject settings the pipeline cannot run with, with a message naming them.
@@ -252,7 +261,9 @@ pub(crate) fn validate(config: &Config) -> Result<()> {
         let url = reqwest::Url::parse(base)
             .map_err(|e| Error::Config(format!("collector base URL {base:?} is not a URL: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(Error::Config(format!("collector base URL {base:?} must start with http:// or https://")));
+            return Err(Error::Config(format!(
+                "collector base URL {base:?} must start with http:// or https://"
+            )));
         }
     }
     Ok(())

@@ -58,7 +58,11 @@ pub(crate) struct FlushTicket {
 
 impl FlushTicket {
     pub fn new(done: Sender<()>, deadline: Instant, through_export: bool) -> FlushTicket {
-        FlushTicket { done, deadline, through_export }
+        FlushTicket {
+            done,
+            deadline,
+            through_export,
+        }
     }
 
     pub fn complete(self) {
@@ -213,7 +217,8 @@ impl MemoryOutbox {
 
     /// Drop the acknowledged (or rejected) events; `seqs` is ascending, as `peek` returned it.
     pub fn remove(&mut self, seqs: &[i64]) {
-        self.items.retain(|(seq, _)| seqs.binary_search(seq).is_err());
+        self.items
+            .retain(|(seq, _)| seqs.binary_search(seq).is_err());
     }
 
     pub fn settled_through(&self, seq: i64) -> bool {
@@ -246,7 +251,10 @@ impl LazyLedger {
 
     #[cfg(test)]
     pub fn opened(ledger: Ledger) -> LazyLedger {
-        LazyLedger { path: ledger.path().to_path_buf(), ledger: Some(ledger) }
+        LazyLedger {
+            path: ledger.path().to_path_buf(),
+            ledger: Some(ledger),
+        }
     }
 
     pub fn get(&mut self) -> Result<&mut Ledger> {
