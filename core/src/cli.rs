@@ -197,37 +197,40 @@ fn export(
         .map(|t| t.timestamp_millis());
     let ledger = open_ledger(ledger)?;
     match format {
-        ExportFormat::Jsonl => {
-            let mut written = Ok(());
-            ledger.for_each_event(since_ms, |event| {
-                match writeln!(out, "{}", event.to_json()) {
-                    Ok(()) => ControlFlow::Continue(()),
-                    Err(e) => {
-                        written = Err(e);
-                        ControlFlow::Break(())
-                    }
-                }
-            })?;
-            written?;
-        }
+        ExportFormat::Jsonl => write_each(&ledger, since_ms, |event| {
+            writeln!(out, "{}", event.to_json())
+        })?,
         ExportFormat::Csv => {
             let mut csv = csv::Writer::from_writer(out);
             csv.write_record(CSV_COLUMNS)?;
-            let mut written = Ok(());
-            ledger.for_each_event(since_ms, |event| {
-                match csv.write_record(csv_record(&event)) {
-                    Ok(()) => ControlFlow::Continue(()),
-                    Err(e) => {
-                        written = Err(e);
-                        ControlFlow::Break(())
-                    }
-                }
+            write_each(&ledger, since_ms, |event| {
+                csv.write_record(csv_record(&event))
             })?;
-            written?;
             csv.flush()?;
         }
     }
     Ok(())
+}
+
+/// Write each event with `write`, stopping at the first failure (a closed
+/// pipe ends an export early).
+fn write_each<E>(
+    ledger: &Ledger,
+    since_ms: Option<i64>,
+    mut write: impl FnMut(Event) -> Result<(), E>,
+) -> Result<(), Failure>
+where
+    Failure: From<E>,
+{
+    let mut failed = None;
+    ledger.for_each_event(since_ms, |event| match write(event) {
+        Ok(()) => ControlFlow::Continue(()),
+        Err(e) => {
+            failed = Some(e);
+            ControlFlow::Break(())
+        }
+    })?;
+    failed.map_or(Ok(()), |e| Err(Failure::from(e)))
 }
 
 /// The wire format's fields, in its documented order (DESIGN.md).

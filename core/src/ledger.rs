@@ -174,95 +174,98 @@ impl Ledger {
     /// Create the tables on first use. An existing ledger is only read here,
     /// so opening one (a report, a new process) never waits for a writer.
     fn ensure_schema(&mut self) -> Result<()> {
-        if let Some(version) = schema_version(&self.conn) {
-            return check_version(&self.path, version);
-        }
-        let path = self.path.clone();
-        let err = |e: rusqlite::Error| ledger_error(&path, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(err)?;
-        // Another process may have created it while we waited for the lock.
-        match schema_version(&tx) {
-            Some(version) => check_version(&path, version)?,
-            None => {
-                tx.execute_batch(SCHEMA).map_err(err)?;
+        let version = match schema_version(&self.conn) {
+            Some(version) => version,
+            None => self.in_write_transaction(|tx| {
+                // Another process may have created it while we waited for the lock.
+                if let Some(version) = schema_version(tx) {
+                    return Ok(version);
+                }
+                tx.execute_batch(SCHEMA)?;
                 tx.execute(
                     "INSERT INTO schema_version (version) VALUES (?1)",
                     [SCHEMA_VERSION],
-                )
-                .map_err(err)?;
-            }
+                )?;
+                Ok(SCHEMA_VERSION)
+            })?,
+        };
+        if version > SCHEMA_VERSION {
+            return Err(self.error(format!(
+                "schema version {version} was written by a newer costline (this one reads up to {SCHEMA_VERSION})"
+            )));
         }
-        tx.commit().map_err(err)
+        Ok(())
+    }
+
+    /// Run `work` in one write transaction, taken at its start so that
+    /// concurrent writers wait on the busy timeout instead of failing later.
+    fn in_write_transaction<T>(
+        &mut self,
+        work: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T> {
+        let path = &self.path;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| ledger_error(path, e))?;
+        let value = work(&tx).map_err(|e| ledger_error(path, e))?;
+        tx.commit().map_err(|e| ledger_error(path, e))?;
+        Ok(value)
     }
 
     /// Write events in one transaction. `for_export` also queues them in the
     /// outbox for the collector. Idempotent on `event_id`: an event already in
     /// the ledger is skipped. Returns how many rows were new.
     pub fn insert(&mut self, events: &[Event], for_export: bool) -> Result<usize> {
-        let path = self.path.clone();
-        let err = |e: rusqlite::Error| ledger_error(&path, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(err)?;
-        let mut inserted = 0;
-        {
-            let mut insert_event = tx
-                .prepare_cached(&format!(
-                    "INSERT OR IGNORE INTO events ({EVENT_COLUMNS}, timestamp_ms, export_status) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-                     ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"
-                ))
-                .map_err(err)?;
-            let mut insert_outbox = tx
-                .prepare_cached("INSERT OR IGNORE INTO outbox (event_id) VALUES (?1)")
-                .map_err(err)?;
+        self.in_write_transaction(|tx| {
+            let mut insert_event = tx.prepare_cached(&format!(
+                "INSERT OR IGNORE INTO events ({EVENT_COLUMNS}, timestamp_ms, export_status) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+                 ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"
+            ))?;
+            let mut insert_outbox =
+                tx.prepare_cached("INSERT OR IGNORE INTO outbox (event_id) VALUES (?1)")?;
             let export_status = for_export.then_some(EXPORT_PENDING);
+            let mut inserted = 0;
             for e in events {
-                let changed = insert_event
-                    .execute(params![
-                        e.event_id,
-                        e.timestamp,
-                        e.provider,
-                        e.operation,
-                        e.model,
-                        e.resolved_model,
-                        int(e.input_tokens),
-                        int(e.output_tokens),
-                        int(e.cached_input_tokens),
-                        int(e.cache_write_input_tokens),
-                        int(e.reasoning_tokens),
-                        e.usage_source.as_str(),
-                        e.cost_usd.map(|c| c.to_string()),
-                        e.cost_source.as_str(),
-                        e.catalog_version,
-                        e.price_key,
-                        int(e.latency_ms),
-                        e.stream,
-                        e.status.as_str(),
-                        e.error_type,
-                        e.run_id,
-                        e.agent,
-                        json_text(&e.agent_path),
-                        json_text(&e.tags),
-                        json_text(&e.sdk),
-                        timestamp_millis(&e.timestamp),
-                        export_status,
-                    ])
-                    .map_err(err)?;
+                let changed = insert_event.execute(params![
+                    e.event_id,
+                    e.timestamp,
+                    e.provider,
+                    e.operation,
+                    e.model,
+                    e.resolved_model,
+                    int(e.input_tokens),
+                    int(e.output_tokens),
+                    int(e.cached_input_tokens),
+                    int(e.cache_write_input_tokens),
+                    int(e.reasoning_tokens),
+                    e.usage_source.as_str(),
+                    e.cost_usd.map(|c| c.to_string()),
+                    e.cost_source.as_str(),
+                    e.catalog_version,
+                    e.price_key,
+                    int(e.latency_ms),
+                    e.stream,
+                    e.status.as_str(),
+                    e.error_type,
+                    e.run_id,
+                    e.agent,
+                    json_text(&e.agent_path),
+                    json_text(&e.tags),
+                    json_text(&e.sdk),
+                    timestamp_millis(&e.timestamp),
+                    export_status,
+                ])?;
                 if changed == 1 {
                     inserted += 1;
                     if for_export {
-                        insert_outbox.execute([&e.event_id]).map_err(err)?;
+                        insert_outbox.execute([&e.event_id])?;
                     }
                 }
             }
-        }
-        tx.commit().map_err(err)?;
-        Ok(inserted)
+            Ok(inserted)
+        })
     }
 
     /// The newest outbox position, or `None` when nothing was ever queued.
@@ -299,80 +302,66 @@ impl Ledger {
     /// Rows that cannot be read back as events are settled as rejected so they
     /// never block the outbox.
     pub fn claim_for_export(&mut self, limit: usize, lease: Duration) -> Result<Vec<Outgoing>> {
-        let path = self.path.clone();
-        let err = |e: rusqlite::Error| ledger_error(&path, e);
         let now = now_millis();
         let until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(err)?;
-        let mut claimed = Vec::new();
-        let mut unreadable = Vec::new();
-        {
-            let mut select = tx
-                .prepare_cached(&format!(
-                    "SELECT o.seq, e.event_id IS NULL, {} FROM outbox o LEFT JOIN events e ON e.event_id = o.event_id \
-                     WHERE o.claimed_until_ms <= ?1 ORDER BY o.seq LIMIT ?2",
-                    prefixed_columns("e.")
-                ))
-                .map_err(err)?;
-            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-            let mut rows = select.query(params![now, limit]).map_err(err)?;
-            while let Some(row) = rows.next().map_err(err)? {
-                let seq: i64 = row.get(0).map_err(err)?;
-                let missing: bool = row.get(1).map_err(err)?;
-                match (!missing).then(|| event_from_row(row, 2)) {
-                    Some(Ok(event)) => claimed.push(Outgoing { seq, event }),
-                    Some(Err(message)) => {
-                        log::warn!("costline: ledger {}: outbox entry {seq} is unreadable ({message}); not exported", path.display());
-                        unreadable.push(seq);
-                    }
-                    None => unreadable.push(seq),
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let (claimed, unreadable) = self.in_write_transaction(|tx| {
+            let mut select = tx.prepare_cached(&format!(
+                "SELECT o.seq, e.event_id IS NULL, {} FROM outbox o \
+                 LEFT JOIN events e ON e.event_id = o.event_id \
+                 WHERE o.claimed_until_ms <= ?1 ORDER BY o.seq LIMIT ?2",
+                prefixed_columns("e.")
+            ))?;
+            let mut claimed = Vec::new();
+            let mut unreadable = Vec::new();
+            let mut rows = select.query(params![now, limit])?;
+            while let Some(row) = rows.next()? {
+                let seq: i64 = row.get(0)?;
+                let missing: bool = row.get(1)?;
+                if missing {
+                    unreadable.push((seq, "its event row is missing".to_string()));
+                    continue;
+                }
+                match event_from_row(row, 2) {
+                    Ok(event) => claimed.push(Outgoing { seq, event }),
+                    Err(message) => unreadable.push((seq, message)),
                 }
             }
-        }
-        {
-            let mut claim = tx
-                .prepare_cached("UPDATE outbox SET claimed_until_ms = ?1 WHERE seq = ?2")
-                .map_err(err)?;
+            let mut claim =
+                tx.prepare_cached("UPDATE outbox SET claimed_until_ms = ?1 WHERE seq = ?2")?;
             for item in &claimed {
-                claim.execute(params![until, item.seq]).map_err(err)?;
+                claim.execute(params![until, item.seq])?;
             }
+            let unreadable_seqs: Vec<i64> = unreadable.iter().map(|(seq, _)| *seq).collect();
+            settle(tx, &unreadable_seqs, ExportOutcome::Rejected)?;
+            Ok((claimed, unreadable))
+        })?;
+        for (seq, message) in unreadable {
+            log::warn!(
+                "costline: ledger {}: outbox entry {seq} is unreadable ({message}); not exported",
+                self.path.display()
+            );
         }
-        settle(&tx, &unreadable, ExportOutcome::Rejected).map_err(err)?;
-        tx.commit().map_err(err)?;
         Ok(claimed)
     }
 
     /// Settle claimed events: they leave the outbox, and the event rows
     /// remember whether the collector took them.
     pub fn finish_export(&mut self, seqs: &[i64], outcome: ExportOutcome) -> Result<()> {
-        let path = self.path.clone();
-        let err = |e: rusqlite::Error| ledger_error(&path, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(err)?;
-        settle(&tx, seqs, outcome).map_err(err)?;
-        tx.commit().map_err(err)
+        self.in_write_transaction(|tx| settle(tx, seqs, outcome))
     }
 
     /// Give claimed events back (the attempt failed and will be retried), so
     /// any exporter may take them at once.
     pub fn release_claims(&mut self, seqs: &[i64]) -> Result<()> {
-        let path = self.path.clone();
-        let err = |e: rusqlite::Error| ledger_error(&path, e);
-        let tx = self.conn.transaction().map_err(err)?;
-        {
-            let mut release = tx
-                .prepare_cached("UPDATE outbox SET claimed_until_ms = 0 WHERE seq = ?1")
-                .map_err(err)?;
+        self.in_write_transaction(|tx| {
+            let mut release =
+                tx.prepare_cached("UPDATE outbox SET claimed_until_ms = 0 WHERE seq = ?1")?;
             for seq in seqs {
-                release.execute([seq]).map_err(err)?;
+                release.execute([seq])?;
             }
-        }
-        tx.commit().map_err(err)
+            Ok(())
+        })
     }
 
     /// Visit the events at or after `since_ms` (Unix milliseconds), oldest
@@ -442,16 +431,6 @@ fn schema_version(conn: &Connection) -> Option<i64> {
     conn.query_row("SELECT max(version) FROM schema_version", [], |r| r.get(0))
         .ok()
         .flatten()
-}
-
-fn check_version(path: &Path, version: i64) -> Result<()> {
-    if version > SCHEMA_VERSION {
-        return Err(ledger_error(
-            path,
-            format!("schema version {version} was written by a newer costline (this one reads up to {SCHEMA_VERSION})"),
-        ));
-    }
-    Ok(())
 }
 
 fn settle(
