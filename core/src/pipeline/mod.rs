@@ -1,33 +1,235 @@
-//! The background pipeline. STUB: replaced by the pipeline helper.
-use std::time::Duration;
+//! The background pipeline: events leave the call path through a bounded,
+//! non-blocking queue; a writer thread stores them in the ledger; an exporter
+//! thread sends them from the ledger to a collector when one is configured.
+//!
+//! The functions here are the process-wide pipeline the bindings use, a thin
+//! layer over one [`Pipeline`] held in an atomic pointer (the hot path loads it
+//! without a lock). Lifecycle:
+//! - the first `enqueue` starts the pipeline lazily (last `configure`d config,
+//!   else the environment);
+//! - `configure` starts a new pipeline, then stops the old one after it wrote
+//!   what it had (bounded wait) and carries over anything still only in memory;
+//! - `shutdown` flushes and stops it; a later `enqueue` starts a new one, so a
+//!   library that calls `shutdown` cannot break metering for the application;
+//! - `after_fork_child` abandons the parent's pipeline (its threads do not
+//!   exist in the child) without running its destructors; the child's first
+//!   `enqueue` starts a fresh one.
+
+mod exporter;
+mod http;
+mod queue;
+mod shared;
+mod writer;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use arc_swap::{ArcSwap, ArcSwapOption};
+use once_cell::sync::Lazy;
+use serde::Serialize;
 
 use crate::config::Config;
 use crate::event::Event;
 use crate::Result;
 
-pub fn configure(_config: &Config) -> Result<()> {
-    Ok(())
-}
-pub fn enqueue(_event: Event) -> bool {
-    true
-}
-pub fn flush(_timeout: Duration) -> bool {
-    true
-}
-pub fn shutdown(_timeout: Duration) -> bool {
-    true
-}
-pub fn after_fork_child() {}
+pub use queue::Pipeline;
+pub use shared::Counters;
 
-#[derive(Debug, Clone, Copy, Default)]
+use queue::Offer;
+
+/// Counters of the process's pipeline, across reconfigurations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Stats {
+    /// Events accepted into the queue.
     pub enqueued: u64,
+    /// Events written to the ledger.
     pub written: u64,
+    /// Events the collector acknowledged.
     pub exported: u64,
+    /// Events dropped: queue full, or memory bound reached while the ledger or collector was failing.
     pub dropped: u64,
+    /// Failed ledger writes and failed or rejected export attempts.
     pub failed_batches: u64,
+    /// Events waiting for the collector's acknowledgement (as last seen by the exporter).
     pub pending_export: u64,
 }
+
+/// The longest `configure` waits for the old pipeline to write what it holds.
+/// Collector delivery is not waited for: the ledger's outbox keeps those.
+const RECONFIGURE_WAIT: Duration = Duration::from_secs(5);
+
+/// The process's pipeline; `None` before the first use and after `shutdown`.
+static CURRENT: ArcSwapOption<Pipeline> = ArcSwapOption::const_empty();
+/// The last configuration given to `configure`, for lazy restarts.
+static CONFIGURED: ArcSwapOption<Config> = ArcSwapOption::const_empty();
+static COUNTERS: Lazy<ArcSwap<Counters>> = Lazy::new(|| ArcSwap::from_pointee(Counters::default()));
+/// Serialises starting and stopping (never taken on the hot path). Behind an
+/// atomic pointer so that a child process after fork can replace a lock a
+/// vanished parent thread might hold.
+static CONTROL: Lazy<ArcSwap<Mutex<()>>> = Lazy::new(|| ArcSwap::from_pointee(Mutex::new(())));
+
+fn control() -> Arc<Mutex<()>> {
+    CONTROL.load_full()
+}
+
+fn lock(mutex: &Mutex<()>) -> MutexGuard<'_, ()> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// (Re)start the process's pipeline with `config`. What the previous pipeline
+/// queued is written first (bounded wait) and nothing it held is lost: events
+/// still only in memory are carried over to the new one.
+pub fn configure(config: &Config) -> Result<()> {
+    let control = control();
+    let guard = lock(&control);
+    let fresh = Arc::new(Pipeline::start_with_counters(
+        config.clone(),
+        COUNTERS.load_full(),
+    )?);
+    CONFIGURED.store(Some(Arc::new(config.clone())));
+    let previous = CURRENT.swap(Some(Arc::clone(&fresh)));
+    drop(guard);
+    if let Some(previous) = previous {
+        let stopped = previous.stop(Instant::now() + RECONFIGURE_WAIT, false);
+        fresh.adopt(stopped.leftovers);
+    }
+    Ok(())
+}
+
+/// Queue one event for the ledger (and collector). Never blocks; starts the
+/// pipeline on first use. False when the event was dropped (queue full); drops
+/// are counted in `stats().dropped` and logged once per overload.
+pub fn enqueue(event: Event) -> bool {
+    let mut event = Box::new(event);
+    // A pipeline can close between the load and the send (reconfigured or
+    // shut down concurrently); the next attempt finds its successor.
+    for _ in 0..3 {
+        let current = CURRENT.load();
+        let Some(pipeline) = current.as_ref() else {
+            drop(current);
+            if !start_lazily() {
+                break;
+            }
+            continue;
+        };
+        match pipeline.offer(event) {
+            Offer::Accepted => return true,
+            Offer::Full => return false,
+            Offer::Closed(back) => {
+                event = back;
+                let closed = Arc::clone(pipeline);
+                drop(current);
+                replace_if_current(&closed);
+            }
+        }
+    }
+    COUNTERS
+        .load()
+        .dropped
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    false
+}
+
+/// Wait until every event enqueued before this call is in the ledger and, if
+/// a collector is configured, acknowledged (or rejected for good) by it.
+/// Returns false at the deadline; always returns within `timeout`.
+pub fn flush(timeout: Duration) -> bool {
+    match CURRENT.load_full() {
+        Some(pipeline) => pipeline.flush(timeout),
+        None => true,
+    }
+}
+
+/// Flush (within `timeout`), then stop the background threads. Idempotent. A
+/// later `enqueue` starts a new pipeline with the same configuration.
+pub fn shutdown(timeout: Duration) -> bool {
+    let previous = {
+        let control = control();
+        let _guard = lock(&control);
+        CURRENT.swap(None)
+    };
+    match previous {
+        Some(pipeline) => pipeline.shutdown(timeout),
+        None => true,
+    }
+}
+
+/// Call in a child process right after `fork()`. The parent's threads do not
+/// exist here and its locks may be held forever, so the parent's pipeline is
+/// abandoned as it is (leaked: its destructors could block on those locks or
+/// close the parent's SQLite connection) and the child starts its own on its
+/// first event. Events the parent had queued are the parent's to write.
+pub fn after_fork_child() {
+    std::mem::forget(CONTROL.swap(Arc::new(Mutex::new(()))));
+    std::mem::forget(COUNTERS.swap(Arc::new(Counters::default())));
+    std::mem::forget(CURRENT.swap(None));
+}
+
 pub fn stats() -> Stats {
-    Stats::default()
+    COUNTERS.load().snapshot()
+}
+
+/// Start the process's pipeline if none is running. False if it cannot be.
+fn start_lazily() -> bool {
+    let control = control();
+    let _guard = lock(&control);
+    if CURRENT.load().is_some() {
+        return true;
+    }
+    let config = match CONFIGURED.load_full() {
+        Some(config) => config.as_ref().clone(),
+        None => config_from_env(),
+    };
+    match Pipeline::start_with_counters(config, COUNTERS.load_full()) {
+        Ok(pipeline) => {
+            CURRENT.store(Some(Arc::new(pipeline)));
+            true
+        }
+        Err(e) => {
+            log::warn!("costline: could not start the event pipeline ({e}); events are dropped");
+            false
+        }
+    }
+}
+
+/// A pipeline whose writer died (it should not, but a panic in SQLite code is
+/// not ours to rule out) is replaced so that metering continues.
+fn replace_if_current(closed: &Arc<Pipeline>) {
+    let control = control();
+    let guard = lock(&control);
+    let is_current = CURRENT
+        .load()
+        .as_ref()
+        .is_some_and(|p| Arc::ptr_eq(p, closed));
+    if !is_current {
+        return;
+    }
+    match Pipeline::start_with_counters(closed.config().clone(), COUNTERS.load_full()) {
+        Ok(fresh) => {
+            let fresh = Arc::new(fresh);
+            CURRENT.store(Some(Arc::clone(&fresh)));
+            drop(guard);
+            fresh.adopt(closed.stop(Instant::now(), false).leftovers);
+        }
+        Err(e) => log::warn!("costline: could not restart the event pipeline ({e})"),
+    }
+}
+
+/// The environment's configuration for a lazy start. A bad value must not stop
+/// metering: it is reported and the setting ignored.
+fn config_from_env() -> Config {
+    let config = Config::from_env().unwrap_or_else(|e| {
+        log::warn!("costline: {e}; using defaults for the event pipeline");
+        Config::default()
+    });
+    match queue::validate(&config) {
+        Ok(()) => config,
+        Err(e) => {
+            log::warn!("costline: {e}; events will not be sent to a collector");
+            Config {
+                base_url: None,
+                ..config
+            }
+        }
+    }
 }

@@ -1,0 +1,270 @@
+//! One pipeline instance: a bounded queue in front of a writer thread (queue →
+//! ledger) and, when a collector is configured, an exporter thread (ledger
+//! outbox → collector). The global functions in `pipeline` are a thin layer
+//! over one of these; tests start their own.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender, TrySendError};
+
+use crate::config::Config;
+use crate::event::Event;
+use crate::{Error, Result};
+
+use super::shared::{Counters, FlushTicket, Shared};
+use super::{exporter, writer, Stats};
+
+/// What travels through the queue.
+pub(crate) enum Message {
+    /// Boxed so that the queue's preallocated slots stay small.
+    Event(Box<Event>),
+    /// Everything queued before this marker must be stored (and exported).
+    Flush(FlushTicket),
+    /// Look at the stop flag and the backlog now.
+    Wake,
+}
+
+/// The result of offering one event to the queue.
+pub(crate) enum Offer {
+    Accepted,
+    /// The queue was full: the event was dropped and counted.
+    Full,
+    /// The pipeline is stopping or its writer is gone: try another one.
+    Closed(Box<Event>),
+}
+
+/// What `stop` leaves behind.
+pub(crate) struct Stopped {
+    /// Everything was stored (and exported, when asked) before the deadline,
+    /// and the threads have exited.
+    pub clean: bool,
+    /// Events held only in memory (unwritten, or unacknowledged with the
+    /// ledger off), for a successor pipeline.
+    pub leftovers: Vec<Event>,
+}
+
+pub struct Pipeline {
+    queue: Sender<Message>,
+    shared: Arc<Shared>,
+    /// Producers inside `offer` right now. `stop` closes the pipeline, then
+    /// waits for this to reach zero, so no event can enter the queue after the
+    /// final flush marker.
+    producers: AtomicUsize,
+    closed: AtomicBool,
+    /// Disconnects once both threads have exited (each holds a sender).
+    threads_done: Receiver<()>,
+    stopped: Mutex<Option<bool>>,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pipeline {
+    /// Start a pipeline with its own counters.
+    pub fn start(config: Config) -> Result<Pipeline> {
+        Pipeline::start_with_counters(config, Arc::new(Counters::default()))
+    }
+
+    /// Start a pipeline that adds to existing counters (the global pipeline
+    /// keeps one set across reconfigurations).
+    pub fn start_with_counters(config: Config, counters: Arc<Counters>) -> Result<Pipeline> {
+        validate(&config)?;
+        let (queue, queue_rx) = crossbeam_channel::bounded(config.queue_size);
+        let (done_tx, threads_done) = crossbeam_channel::bounded::<()>(0);
+        let exports = config.base_url.is_some();
+        let shared = Arc::new(Shared::new(config, counters));
+
+        let export_signals = if exports {
+            let (signals, signals_rx) = crossbeam_channel::unbounded();
+            let (shared, done) = (Arc::clone(&shared), done_tx.clone());
+            spawn("costline-exporter", move || {
+                exporter::run(signals_rx, shared, done)
+            })?;
+            Some(signals)
+        } else {
+            None
+        };
+        let writer_shared = Arc::clone(&shared);
+        spawn("costline-writer", move || {
+            writer::run(queue_rx, writer_shared, export_signals, done_tx)
+        })?;
+
+        Ok(Pipeline {
+            queue,
+            shared,
+            producers: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
+            threads_done,
+            stopped: Mutex::new(None),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.shared.counters.snapshot()
+    }
+
+    /// Queue one event without blocking. False when it was dropped (queue
+    /// full, or the pipeline stopped); drops are counted.
+    pub fn enqueue(&self, event: Event) -> bool {
+        match self.offer(Box::new(event)) {
+            Offer::Accepted => true,
+            Offer::Full => false,
+            Offer::Closed(_) => {
+                self.shared.count_dropped(1);
+                false
+            }
+        }
+    }
+
+    /// The hot path: two atomic increments, one `try_send`, no lock.
+    pub(crate) fn offer(&self, event: Box<Event>) -> Offer {
+        self.producers.fetch_add(1, Ordering::SeqCst);
+        if self.closed.load(Ordering::SeqCst) {
+            self.producers.fetch_sub(1, Ordering::SeqCst);
+            return Offer::Closed(event);
+        }
+        let sent = self.queue.try_send(Message::Event(event));
+        self.producers.fetch_sub(1, Ordering::SeqCst);
+        match sent {
+            Ok(()) => {
+                Counters::add(&self.shared.counters.enqueued, 1);
+                Offer::Accepted
+            }
+            Err(TrySendError::Full(_)) => {
+                self.shared.count_dropped(1);
+                if !self.shared.full_warned.swap(true, Ordering::Relaxed) {
+                    log::warn!(
+                        "costline: event queue is full ({} events); dropping events until the writer catches up \
+                         (see costline stats: dropped)",
+                        self.shared.config.queue_size
+                    );
+                }
+                Offer::Full
+            }
+            Err(TrySendError::Disconnected(Message::Event(event))) => Offer::Closed(event),
+            Err(TrySendError::Disconnected(_)) => unreachable!("offer only sends events"),
+        }
+    }
+
+    /// Wait until every event queued before this call is in the ledger and,
+    /// when a collector is configured, acknowledged (or rejected for good) by
+    /// it. False at the deadline. Never waits longer than `timeout`.
+    pub fn flush(&self, timeout: Duration) -> bool {
+        self.flush_until(deadline_after(timeout), true)
+    }
+
+    fn flush_until(&self, deadline: Instant, through_export: bool) -> bool {
+        if let Some(clean) = *self.stopped.lock().unwrap_or_else(|p| p.into_inner()) {
+            return clean;
+        }
+        let (done, finished) = crossbeam_channel::bounded(1);
+        let ticket = FlushTicket::new(done, deadline, through_export);
+        // Blocking here is allowed (flush is a wait), and bounded by the deadline.
+        match self.queue.send_deadline(Message::Flush(ticket), deadline) {
+            Ok(()) => finished.recv_deadline(deadline).is_ok(),
+            Err(SendTimeoutError::Timeout(_)) => false,
+            // The writer exited: nothing queued can still be stored.
+            Err(SendTimeoutError::Disconnected(_)) => self.shared.backlog_is_empty(),
+        }
+    }
+
+    /// Flush until the deadline, then stop the threads. Idempotent. Events
+    /// still held only in memory afterwards (ledger failing, or ledger off
+    /// with the collector unreachable) are counted as dropped.
+    pub fn shutdown(&self, timeout: Duration) -> bool {
+        let stopped = self.stop(deadline_after(timeout), true);
+        let lost = self.shared.count_dropped(stopped.leftovers.len());
+        if lost > 0 {
+            log::warn!("costline: shutdown left {lost} events that could not be stored or exported; they are lost");
+        }
+        stopped.clean
+    }
+
+    /// Close the queue, flush what it holds (through the collector when
+    /// `through_export`), stop both threads and hand over what is left in
+    /// memory. Waits no longer than `deadline`.
+    pub(crate) fn stop(&self, deadline: Instant, through_export: bool) -> Stopped {
+        if let Some(clean) = *self.stopped.lock().unwrap_or_else(|p| p.into_inner()) {
+            return Stopped {
+                clean,
+                leftovers: Vec::new(),
+            };
+        }
+        self.closed.store(true, Ordering::SeqCst);
+        // Producers never block inside `offer`, so this wait is a few instructions long.
+        while self.producers.load(Ordering::SeqCst) != 0 {
+            thread::yield_now();
+        }
+        let flushed = self.flush_until(deadline, through_export);
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        let _ = self.queue.try_send(Message::Wake);
+        let exited = matches!(
+            self.threads_done.recv_deadline(deadline),
+            Err(RecvTimeoutError::Disconnected)
+        );
+        let leftovers = self.shared.hand_over();
+        let clean = flushed && exited && leftovers.is_empty();
+        *self.stopped.lock().unwrap_or_else(|p| p.into_inner()) = Some(clean);
+        Stopped { clean, leftovers }
+    }
+
+    /// Take over events a previous pipeline could not store; they are written
+    /// (and exported) ahead of anything newer.
+    pub(crate) fn adopt(&self, events: Vec<Event>) {
+        if events.is_empty() {
+            return;
+        }
+        let dropped = self.shared.hold(events);
+        if dropped > 0 {
+            log::warn!("costline: {dropped} events carried over from the previous configuration did not fit in the queue");
+        }
+        let _ = self.queue.try_send(Message::Wake);
+    }
+}
+
+fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> Result<()> {
+    thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(work)
+        .map(drop)
+        .map_err(|e| Error::Config(format!("could not start the {name} thread: {e}")))
+}
+
+/// `now + timeout`, saturating for absurdly long timeouts.
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or(now + Duration::from_secs(86_400 * 365))
+}
+
+/// Reject settings the pipeline cannot run with, with a message naming them.
+pub(crate) fn validate(config: &Config) -> Result<()> {
+    if config.queue_size == 0 {
+        return Err(Error::Config("queue_size must be at least 1".into()));
+    }
+    if config.batch_size == 0 {
+        return Err(Error::Config("batch_size must be at least 1".into()));
+    }
+    if let Some(base) = &config.base_url {
+        let url = reqwest::Url::parse(base)
+            .map_err(|e| Error::Config(format!("collector base URL {base:?} is not a URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(Error::Config(format!(
+                "collector base URL {base:?} must start with http:// or https://"
+            )));
+        }
+    }
+    Ok(())
+}

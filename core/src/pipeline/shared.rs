@@ -1,0 +1,271 @@
+//! State one pipeline's producers, writer thread and exporter thread share.
+//! Only the background threads and `Pipeline::stop` take these locks; the
+//! hot path (`Pipeline::offer`) touches atomics only.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use crossbeam_channel::Sender;
+
+use crate::config::Config;
+use crate::event::Event;
+use crate::ledger::Ledger;
+use crate::Result;
+
+use super::Stats;
+
+/// Process-wide counters, carried from one pipeline to the next when the
+/// pipeline is reconfigured, so `stats()` covers the life of the process.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub(crate) enqueued: AtomicU64,
+    pub(crate) written: AtomicU64,
+    pub(crate) exported: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) failed_batches: AtomicU64,
+    /// A gauge, set by the exporter after each look at its outbox.
+    pub(crate) pending_export: AtomicU64,
+}
+
+impl Counters {
+    pub fn snapshot(&self) -> Stats {
+        Stats {
+            enqueued: self.enqueued.load(Ordering::Relaxed),
+            written: self.written.load(Ordering::Relaxed),
+            exported: self.exported.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
+            failed_batches: self.failed_batches.load(Ordering::Relaxed),
+            pending_export: self.pending_export.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn add(counter: &AtomicU64, n: usize) {
+        counter.fetch_add(n as u64, Ordering::Relaxed);
+    }
+}
+
+/// A `flush` waiting on the background threads. The waiter holds the other
+/// end of `done`; completing a ticket whose waiter gave up is harmless.
+pub(crate) struct FlushTicket {
+    done: Sender<()>,
+    pub deadline: Instant,
+    /// Also wait for the collector's acknowledgement, not only the ledger write.
+    pub through_export: bool,
+}
+
+impl FlushTicket {
+    pub fn new(done: Sender<()>, deadline: Instant, through_export: bool) -> FlushTicket {
+        FlushTicket {
+            done,
+            deadline,
+            through_export,
+        }
+    }
+
+    pub fn complete(self) {
+        let _ = self.done.try_send(());
+    }
+
+    pub fn expired(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+}
+
+pub(crate) struct Shared {
+    pub config: Config,
+    pub counters: Arc<Counters>,
+    /// Set by `stop`: the threads finish what is queued and exit.
+    pub stopping: AtomicBool,
+    /// A warning about a full queue was logged; cleared once the queue drains,
+    /// so each overload logs one warning, not one per dropped event.
+    pub full_warned: AtomicBool,
+    /// Events received but not yet stored (the ledger is failing, or they were
+    /// carried over from a previous pipeline).
+    pub backlog: Mutex<Held<VecDeque<Event>>>,
+    /// With the ledger off and a collector set: events not yet acknowledged.
+    pub memory_outbox: Mutex<Held<MemoryOutbox>>,
+}
+
+/// A store whose contents can be handed over to a successor pipeline. Once
+/// handed over, anything put back is counted as dropped instead of kept where
+/// nobody will look.
+#[derive(Default)]
+pub(crate) struct Held<T> {
+    pub items: T,
+    pub handed_over: bool,
+}
+
+impl Shared {
+    pub fn new(config: Config, counters: Arc<Counters>) -> Shared {
+        Shared {
+            config,
+            counters,
+            stopping: AtomicBool::new(false),
+            full_warned: AtomicBool::new(false),
+            backlog: Mutex::new(Held::default()),
+            memory_outbox: Mutex::new(Held::default()),
+        }
+    }
+
+    pub fn backlog(&self) -> MutexGuard<'_, Held<VecDeque<Event>>> {
+        self.backlog.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn memory_outbox(&self) -> MutexGuard<'_, Held<MemoryOutbox>> {
+        self.memory_outbox.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// The most events kept in memory while the ledger or the collector is
+    /// failing: the queue's size, and never less than one batch.
+    pub fn memory_bound(&self) -> usize {
+        self.config.queue_size.max(self.config.batch_size)
+    }
+
+    /// Append events to the backlog (newest last), up to the memory bound.
+    /// Returns how many did not fit and were dropped.
+    pub fn hold(&self, events: Vec<Event>) -> usize {
+        let mut held = self.backlog();
+        if held.handed_over {
+            return self.count_dropped(events.len());
+        }
+        let room = self.memory_bound().saturating_sub(held.items.len());
+        let overflow = events.len().saturating_sub(room);
+        held.items.extend(events.into_iter().take(room));
+        self.count_dropped(overflow)
+    }
+
+    /// Put events that could not be written back at the front of the backlog
+    /// (they are older than anything received since).
+    pub fn hold_again(&self, events: Vec<Event>) -> usize {
+        let mut held = self.backlog();
+        if held.handed_over {
+            return self.count_dropped(events.len());
+        }
+        for event in events.into_iter().rev() {
+            held.items.push_front(event);
+        }
+        let overflow = held.items.len().saturating_sub(self.memory_bound());
+        held.items.truncate(self.memory_bound());
+        self.count_dropped(overflow)
+    }
+
+    pub fn take_backlog(&self) -> Vec<Event> {
+        self.backlog().items.drain(..).collect()
+    }
+
+    pub fn backlog_is_empty(&self) -> bool {
+        self.backlog().items.is_empty()
+    }
+
+    /// Everything this pipeline still holds in memory, for a successor. From
+    /// here on the stores refuse new items (counted as dropped).
+    pub fn hand_over(&self) -> Vec<Event> {
+        let mut leftovers: Vec<Event> = {
+            let mut outbox = self.memory_outbox();
+            outbox.handed_over = true;
+            outbox.items.take_all()
+        };
+        let mut backlog = self.backlog();
+        backlog.handed_over = true;
+        leftovers.extend(backlog.items.drain(..));
+        leftovers
+    }
+
+    pub fn count_dropped(&self, n: usize) -> usize {
+        if n > 0 {
+            Counters::add(&self.counters.dropped, n);
+        }
+        n
+    }
+}
+
+/// Unacknowledged events when there is no ledger to keep them in. Each gets a
+/// position so a flush can wait for "everything up to here".
+#[derive(Default)]
+pub(crate) struct MemoryOutbox {
+    items: VecDeque<(i64, Event)>,
+    last_seq: i64,
+}
+
+impl MemoryOutbox {
+    /// Add events up to `capacity`; returns how many did not fit.
+    pub fn push(&mut self, events: Vec<Event>, capacity: usize) -> usize {
+        let room = capacity.saturating_sub(self.items.len());
+        let overflow = events.len().saturating_sub(room);
+        for event in events.into_iter().take(room) {
+            self.last_seq += 1;
+            self.items.push_back((self.last_seq, event));
+        }
+        overflow
+    }
+
+    pub fn last_seq(&self) -> Option<i64> {
+        (self.last_seq > 0).then_some(self.last_seq)
+    }
+
+    /// Copies of the oldest `limit` events; they stay until acknowledged.
+    pub fn peek(&self, limit: usize) -> Vec<(i64, Event)> {
+        self.items.iter().take(limit).cloned().collect()
+    }
+
+    /// Drop the acknowledged (or rejected) events; `seqs` is ascending, as `peek` returned it.
+    pub fn remove(&mut self, seqs: &[i64]) {
+        self.items
+            .retain(|(seq, _)| seqs.binary_search(seq).is_err());
+    }
+
+    pub fn settled_through(&self, seq: i64) -> bool {
+        match self.items.front() {
+            Some((oldest, _)) => *oldest > seq,
+            None => true,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    fn take_all(&mut self) -> Vec<Event> {
+        self.items.drain(..).map(|(_, event)| event).collect()
+    }
+}
+
+/// A thread's own ledger connection, opened on first use and kept. A failed
+/// open (unwritable path) is retried on the next use.
+pub(crate) struct LazyLedger {
+    path: PathBuf,
+    ledger: Option<Ledger>,
+}
+
+impl LazyLedger {
+    pub fn new(path: PathBuf) -> LazyLedger {
+        LazyLedger { path, ledger: None }
+    }
+
+    #[cfg(test)]
+    pub fn opened(ledger: Ledger) -> LazyLedger {
+        LazyLedger {
+            path: ledger.path().to_path_buf(),
+            ledger: Some(ledger),
+        }
+    }
+
+    pub fn get(&mut self) -> Result<&mut Ledger> {
+        if self.ledger.is_none() {
+            self.ledger = Some(Ledger::open(&self.path)?);
+        }
+        Ok(self.ledger.as_mut().expect("opened above"))
+    }
+
+    /// The connection if it is open, without trying to open it.
+    pub fn if_open(&self) -> Option<&Ledger> {
+        self.ledger.as_ref()
+    }
+}

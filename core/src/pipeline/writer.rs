@@ -1,0 +1,372 @@
+//! The writer thread: drains the queue in batches into the store (the ledger,
+//! or the in-memory outbox when the ledger is off), keeps a batch it could not
+//! write for retry, answers flush markers, and tells the exporter when there
+//! is something new to send.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+
+use crate::event::Event;
+use crate::Result;
+
+use super::exporter::ExportSignal;
+use super::queue::Message;
+use super::shared::{Counters, FlushTicket, LazyLedger, Shared};
+
+/// How long the writer sleeps when idle before looking at the stop flag again.
+/// Only a safety net: a stop sends a wake-up, and dropping the pipeline
+/// disconnects the queue.
+const IDLE_WAKE: Duration = Duration::from_secs(30);
+
+/// Waits between attempts to write to a failing ledger; the last repeats. A
+/// flush retries at once regardless.
+const RETRY_WAITS: [Duration; 4] = [
+    Duration::from_millis(250),
+    Duration::from_secs(1),
+    Duration::from_secs(5),
+    Duration::from_secs(15),
+];
+
+pub(crate) fn run(
+    queue: Receiver<Message>,
+    shared: Arc<Shared>,
+    exporter: Option<Sender<ExportSignal>>,
+    _done: Sender<()>,
+) {
+    let store = Store::for_config(&shared);
+    let mut writer = Writer::new(shared, store, exporter);
+    writer.run(&queue);
+}
+
+/// Where received events go.
+pub(crate) enum Store {
+    Ledger {
+        ledger: LazyLedger,
+        for_export: bool,
+    },
+    /// Ledger off, collector set: keep events in memory until acknowledged.
+    /// `overflowing`: events are being dropped for lack of room (warned once).
+    Memory { overflowing: bool },
+    /// Ledger off, no collector: nothing to keep.
+    Discard,
+}
+
+impl Store {
+    fn for_config(shared: &Shared) -> Store {
+        let for_export = shared.config.base_url.is_some();
+        match shared.config.ledger.path() {
+            Some(path) => Store::Ledger {
+                ledger: LazyLedger::new(path),
+                for_export,
+            },
+            None if for_export => Store::Memory { overflowing: false },
+            None => Store::Discard,
+        }
+    }
+
+    fn write(
+        &mut self,
+        shared: &Shared,
+        events: Vec<Event>,
+    ) -> std::result::Result<(), (crate::Error, Vec<Event>)> {
+        match self {
+            Store::Ledger { ledger, for_export } => {
+                let written = ledger
+                    .get()
+                    .and_then(|ledger| ledger.insert(&events, *for_export));
+                match written {
+                    Ok(_) => {
+                        Counters::add(&shared.counters.written, events.len());
+                        Ok(())
+                    }
+                    Err(e) => Err((e, events)),
+                }
+            }
+            Store::Memory { overflowing } => {
+                let overflow = {
+                    let mut outbox = shared.memory_outbox();
+                    if outbox.handed_over {
+                        events.len()
+                    } else {
+                        outbox.items.push(events, shared.memory_bound())
+                    }
+                };
+                let was_overflowing =
+                    std::mem::replace(overflowing, shared.count_dropped(overflow) > 0);
+                if *overflowing && !was_overflowing {
+                    log::warn!(
+                        "costline: dropping events: the ledger is off and {} unacknowledged events already \
+                         wait for the collector (see stats: dropped)",
+                        shared.memory_bound()
+                    );
+                }
+                Ok(())
+            }
+            Store::Discard => Ok(()),
+        }
+    }
+
+    /// The outbox position a flush must see settled, after everything it
+    /// covers was written. `None`: nothing is owed to a collector.
+    fn export_target(&self, shared: &Shared) -> Result<Option<i64>> {
+        match self {
+            Store::Ledger {
+                ledger,
+                for_export: true,
+            } => match ledger.if_open() {
+                Some(ledger) => ledger.last_outbox_seq(),
+                None => Ok(None),
+            },
+            Store::Memory { .. } => Ok(shared.memory_outbox().items.last_seq()),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// The ledger is failing: when to try again, and how many tries so far.
+struct Failing {
+    retry_at: Instant,
+    attempts: usize,
+}
+
+pub(crate) struct Writer {
+    shared: Arc<Shared>,
+    store: Store,
+    exporter: Option<Sender<ExportSignal>>,
+    tickets: Vec<FlushTicket>,
+    failing: Option<Failing>,
+}
+
+impl Writer {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        store: Store,
+        exporter: Option<Sender<ExportSignal>>,
+    ) -> Writer {
+        Writer {
+            shared,
+            store,
+            exporter,
+            tickets: Vec::new(),
+            failing: None,
+        }
+    }
+
+    fn run(&mut self, queue: &Receiver<Message>) {
+        let batch_size = self.shared.config.batch_size;
+        loop {
+            let wait = self.failing.as_ref().map_or(IDLE_WAKE, |f| {
+                f.retry_at.saturating_duration_since(Instant::now())
+            });
+            let mut batch = Vec::new();
+            let mut urgent = false;
+            let disconnected = match queue.recv_timeout(wait) {
+                Ok(message) => {
+                    urgent |= self.receive(message, &mut batch);
+                    false
+                }
+                Err(RecvTimeoutError::Timeout) => false,
+                Err(RecvTimeoutError::Disconnected) => true,
+            };
+            while batch.len() < batch_size {
+                match queue.try_recv() {
+                    Ok(message) => urgent |= self.receive(message, &mut batch),
+                    Err(_) => break,
+                }
+            }
+            if queue.is_empty() {
+                self.shared.full_warned.store(false, Ordering::Relaxed);
+            }
+            self.write_or_hold(batch, urgent);
+            self.answer_tickets();
+            if disconnected || (self.shared.stopping() && queue.is_empty()) {
+                return;
+            }
+        }
+    }
+
+    /// Returns true when the message asks for an immediate retry of a failing ledger.
+    fn receive(&mut self, message: Message, batch: &mut Vec<Event>) -> bool {
+        match message {
+            Message::Event(event) => {
+                batch.push(*event);
+                false
+            }
+            Message::Flush(ticket) => {
+                self.tickets.push(ticket);
+                true
+            }
+            Message::Wake => true,
+        }
+    }
+
+    /// Write the backlog and then `batch`, if the ledger is healthy, its
+    /// retry time has come, or `urgent` (a flush is waiting). Otherwise, or if
+    /// the write fails, the events wait in the backlog.
+    pub(crate) fn write_or_hold(&mut self, batch: Vec<Event>, urgent: bool) {
+        let due = match &self.failing {
+            Some(failing) => urgent || Instant::now() >= failing.retry_at,
+            None => true,
+        };
+        if !due {
+            self.shared.hold(batch);
+            return;
+        }
+        let mut events = self.shared.take_backlog();
+        events.extend(batch);
+        if events.is_empty() {
+            return;
+        }
+        match self.store.write(&self.shared, events) {
+            Ok(()) => {
+                if let Some(failing) = self.failing.take() {
+                    log::info!(
+                        "costline: ledger writable again after {} failed attempts",
+                        failing.attempts
+                    );
+                }
+                if let Some(exporter) = &self.exporter {
+                    let _ = exporter.send(ExportSignal::Wake);
+                }
+            }
+            Err((error, events)) => {
+                let kept = events.len();
+                let dropped = self.shared.hold_again(events);
+                Counters::add(&self.shared.counters.failed_batches, 1);
+                let attempts = self.failing.as_ref().map_or(0, |f| f.attempts) + 1;
+                if attempts == 1 {
+                    log::warn!(
+                        "costline: could not write to the ledger ({error}); keeping {} events in memory and retrying{}",
+                        kept - dropped,
+                        if dropped > 0 { format!(" ({dropped} dropped: memory bound reached)") } else { String::new() }
+                    );
+                }
+                let wait = RETRY_WAITS[(attempts - 1).min(RETRY_WAITS.len() - 1)];
+                self.failing = Some(Failing {
+                    retry_at: Instant::now() + wait,
+                    attempts,
+                });
+            }
+        }
+    }
+
+    /// Flush tickets are answered once nothing received before them is still
+    /// unwritten; those waiting for the collector move on to the exporter.
+    fn answer_tickets(&mut self) {
+        self.tickets.retain(|t| !t.expired());
+        if self.tickets.is_empty() || !self.shared.backlog_is_empty() {
+            return;
+        }
+        let target = match self.store.export_target(&self.shared) {
+            Ok(target) => target,
+            Err(e) => {
+                log::debug!("costline: could not read the outbox position: {e}");
+                return;
+            }
+        };
+        for ticket in self.tickets.drain(..) {
+            match (&self.exporter, target) {
+                (Some(exporter), Some(target)) if ticket.through_export => {
+                    if let Err(unsent) = exporter.send(ExportSignal::Ticket(ticket, target)) {
+                        // The exporter is gone (stopping): it cannot settle anything more.
+                        drop(unsent);
+                    }
+                }
+                _ => ticket.complete(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, LedgerSetting};
+    use crate::event::{CostSource, Sdk, Status, UsageSource};
+    use crate::ledger::Ledger;
+
+    fn event(n: usize) -> Event {
+        Event {
+            event_id: format!("evt-{n:06}"),
+            timestamp: "2026-01-02T03:04:05.000Z".into(),
+            provider: "openai".into(),
+            operation: "chat".into(),
+            model: "gpt-4o".into(),
+            resolved_model: None,
+            input_tokens: 10,
+            output_tokens: 5,
+            cached_input_tokens: 0,
+            cache_write_input_tokens: 0,
+            reasoning_tokens: 0,
+            usage_source: UsageSource::Provider,
+            cost_usd: None,
+            cost_source: CostSource::Unknown,
+            catalog_version: "test".into(),
+            price_key: None,
+            latency_ms: 1,
+            stream: false,
+            status: Status::Ok,
+            error_type: None,
+            run_id: None,
+            agent: None,
+            agent_path: vec![],
+            // Wide rows so that a few hundred need new pages.
+            tags: [("padding".to_string(), "x".repeat(500))]
+                .into_iter()
+                .collect(),
+            sdk: Sdk {
+                lang: "python".into(),
+                version: "0".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn full_disk_keeps_batch_in_memory_until_space_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.db");
+        let ledger = Ledger::open(&path).unwrap();
+        let pages_now = ledger.set_max_page_count(1).unwrap();
+        assert!(pages_now >= 1);
+
+        let config = Config {
+            ledger: LedgerSetting::Path(path.clone()),
+            ..Config::default()
+        };
+        let shared = Arc::new(Shared::new(config, Arc::new(Counters::default())));
+        let store = Store::Ledger {
+            ledger: LazyLedger::opened(ledger),
+            for_export: false,
+        };
+        let mut writer = Writer::new(Arc::clone(&shared), store, None);
+
+        writer.write_or_hold((0..300).map(event).collect(), true);
+        assert!(
+            writer.failing.is_some(),
+            "the write must fail on a full file"
+        );
+        assert_eq!(
+            shared.backlog().items.len(),
+            300,
+            "the failed batch is kept in memory"
+        );
+        assert_eq!(shared.counters.snapshot().failed_batches, 1);
+        assert_eq!(Ledger::open(&path).unwrap().count_events().unwrap(), 0);
+
+        if let Store::Ledger { ledger, .. } = &writer.store {
+            ledger
+                .if_open()
+                .unwrap()
+                .set_max_page_count(1_000_000)
+                .unwrap();
+        }
+        writer.write_or_hold(Vec::new(), true);
+        assert!(writer.failing.is_none());
+        assert!(shared.backlog_is_empty());
+        assert_eq!(Ledger::open(&path).unwrap().count_events().unwrap(), 300);
+        assert_eq!(shared.counters.snapshot().written, 300);
+    }
+}

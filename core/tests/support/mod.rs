@@ -1,0 +1,253 @@
+//! Test scaffolding shared by the integration tests: valid events, and a tiny
+//! HTTP collector on 127.0.0.1 that answers as each test scripts it.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use costline_core::event::{
+    new_event_id, now_rfc3339, CostSource, Event, Sdk, Status, UsageSource,
+};
+use rust_decimal::Decimal;
+
+/// A valid event costing `cost` (None: unpriced).
+pub fn event_costing(cost: Option<&str>) -> Event {
+    Event {
+        event_id: new_event_id(),
+        timestamp: now_rfc3339(),
+        provider: "openai".into(),
+        operation: "chat".into(),
+        model: "gpt-4o".into(),
+        resolved_model: Some("gpt-4o-2024-08-06".into()),
+        input_tokens: 1000,
+        output_tokens: 500,
+        cached_input_tokens: 200,
+        cache_write_input_tokens: 0,
+        reasoning_tokens: 0,
+        usage_source: UsageSource::Provider,
+        cost_usd: cost.map(|c| Decimal::from_str(c).unwrap()),
+        cost_source: if cost.is_some() {
+            CostSource::Catalog
+        } else {
+            CostSource::Unknown
+        },
+        catalog_version: "test-1".into(),
+        price_key: cost.map(|_| "gpt-4o".to_string()),
+        latency_ms: 12,
+        stream: false,
+        status: Status::Ok,
+        error_type: None,
+        run_id: Some("run-1".into()),
+        agent: Some("triage".into()),
+        agent_path: vec!["triage".into()],
+        tags: BTreeMap::from([("customer".to_string(), "acme".to_string())]),
+        sdk: Sdk {
+            lang: "python".into(),
+            version: "0.1.0".into(),
+        },
+    }
+}
+
+pub fn event() -> Event {
+    event_costing(Some("0.00725"))
+}
+
+/// A base URL where nothing listens.
+pub fn unreachable_base_url() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+/// How the test collector answers one request.
+#[derive(Clone, Debug)]
+pub enum Reply {
+    Status(u16),
+    StatusWithRetryAfter(u16, &'static str),
+    /// Read the request, then never answer.
+    Hang,
+}
+
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub at: Instant,
+    pub method: String,
+    pub path: String,
+    pub authorization: Option<String>,
+    pub content_type: Option<String>,
+    pub event_ids: Vec<String>,
+    pub status: Option<u16>,
+}
+
+pub struct TestCollector {
+    pub base_url: String,
+    received: Arc<Mutex<Vec<Received>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl TestCollector {
+    /// Start a collector; `script(n)` says how to answer the n-th request (from 0).
+    pub fn start(script: impl Fn(usize) -> Reply + Send + Sync + 'static) -> TestCollector {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let script = Arc::new(script);
+        let count = Arc::new(AtomicUsize::new(0));
+        let (received2, stop2) = (Arc::clone(&received), Arc::clone(&stop));
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stop2.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(stream) = stream else { continue };
+                let (script, count, received, stop) = (
+                    Arc::clone(&script),
+                    Arc::clone(&count),
+                    Arc::clone(&received2),
+                    Arc::clone(&stop2),
+                );
+                thread::spawn(move || serve(stream, &*script, &count, &received, &stop));
+            }
+        });
+        TestCollector {
+            base_url,
+            received,
+            stop,
+        }
+    }
+
+    pub fn always(status: u16) -> TestCollector {
+        TestCollector::start(move |_| Reply::Status(status))
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Event ids the collector acknowledged (2xx), each once.
+    pub fn delivered_ids(&self) -> HashSet<String> {
+        self.received()
+            .into_iter()
+            .filter(|r| r.status.is_some_and(|s| (200..300).contains(&s)))
+            .flat_map(|r| r.event_ids)
+            .collect()
+    }
+}
+
+impl Drop for TestCollector {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Unblock the accept loop.
+        let _ = TcpStream::connect(self.base_url.trim_start_matches("http://"));
+    }
+}
+
+fn serve(
+    stream: TcpStream,
+    script: &(dyn Fn(usize) -> Reply + Send + Sync),
+    count: &AtomicUsize,
+    received: &Mutex<Vec<Received>>,
+    stop: &AtomicBool,
+) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+        return;
+    }
+    let mut parts = request_line.split_whitespace();
+    let method = parts.next().unwrap_or_default().to_string();
+    let path = parts.next().unwrap_or_default().to_string();
+    let (mut length, mut authorization, mut content_type) = (0usize, None, None);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            let value = value.trim().to_string();
+            match name.to_ascii_lowercase().as_str() {
+                "content-length" => length = value.parse().unwrap_or(0),
+                "authorization" => authorization = Some(value),
+                "content-type" => content_type = Some(value),
+                _ => {}
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    if reader.read_exact(&mut body).is_err() {
+        return;
+    }
+    let event_ids = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("events").and_then(|e| e.as_array()).cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|e| {
+            e.get("event_id")
+                .and_then(|id| id.as_str())
+                .map(String::from)
+        })
+        .collect();
+    let reply = script(count.fetch_add(1, Ordering::SeqCst));
+    let status = match &reply {
+        Reply::Status(s) | Reply::StatusWithRetryAfter(s, _) => Some(*s),
+        Reply::Hang => None,
+    };
+    received.lock().unwrap().push(Received {
+        at: Instant::now(),
+        method,
+        path,
+        authorization,
+        content_type,
+        event_ids,
+        status,
+    });
+    let mut stream = stream;
+    match reply {
+        Reply::Hang => {
+            while !stop.load(Ordering::SeqCst) {
+                thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Reply::Status(status) => respond(&mut stream, status, None),
+        Reply::StatusWithRetryAfter(status, after) => respond(&mut stream, status, Some(after)),
+    }
+}
+
+fn respond(stream: &mut TcpStream, status: u16, retry_after: Option<&str>) {
+    let body = "{}";
+    let retry = retry_after
+        .map(|a| format!("Retry-After: {a}\r\n"))
+        .unwrap_or_default();
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status} Scripted\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{retry}Connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.flush();
+}
+
+/// Poll `condition` until it holds or `timeout` passes; for outcomes that
+/// background threads produce without a flush to wait on.
+pub fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    condition()
+}
