@@ -6,7 +6,7 @@ passes. What differs per provider lives in an `Adapter`."""
 from __future__ import annotations
 
 import inspect
-from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from . import _native
 from ._call import Call
@@ -180,24 +180,29 @@ def _failed(started: _Started, exc: BaseException) -> None:
     started.call.finish(None, None, exc)
 
 
-class _MeteredClient:
-    """Shared by the sync and async mixins: options, copies, per-call agents."""
+def install(cls: type, adapter: Adapter, *, is_async: bool) -> type:
+    """Make `cls` (a direct subclass of an SDK client class) a metered client:
+    its `request()` meters every call; `costline=` options, `copy()` /
+    `with_options()` and `with_agent()` carry the options along.
 
-    _costline_adapter: ClassVar[Adapter]
-    _costline: ClientOptions = DEFAULT_OPTIONS
+    The methods are installed on a plain subclass rather than mixed in from a
+    second base, so that `instrument()` can switch an existing client's
+    `__class__` (CPython refuses that when a mixin comes first in the bases)."""
+    base = cls.__mro__[1]
+    base_init = base.__init__
+    base_copy = base.copy
+    base_request = base.request
 
-    def __init__(self, *args: Any, costline: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self: Any, *args: Any, costline: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> None:
+        base_init(self, *args, **kwargs)
         self._costline = ClientOptions.parse(costline)
 
-    def copy(self, *args: Any, **kwargs: Any) -> Any:
-        new = super().copy(*args, **kwargs)  # type: ignore[misc]
+    def copy(self: Any, *args: Any, **kwargs: Any) -> Any:
+        new = base_copy(self, *args, **kwargs)
         new._costline = self._costline
         return new
 
-    with_options = copy
-
-    def with_agent(self, name: str) -> Any:
+    def with_agent(self: Any, name: str) -> Any:
         """This client with its calls attributed to agent `name` (a sub-agent
         of the current run, or a run of its own outside any)."""
         if not isinstance(name, str) or not name:
@@ -210,40 +215,55 @@ class _MeteredClient:
             cache[name] = client
         return client
 
+    if is_async:
 
-class SyncMetered(_MeteredClient):
-    def request(self, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
-        started = guarded("starting a call", _start, self, options, bool(kwargs.get("stream", False)))
-        if started is None:
-            return super().request(cast_to, options, *args, **kwargs)  # type: ignore[misc]
-        try:
-            result = super().request(cast_to, started.options, *args, **kwargs)  # type: ignore[misc]
-        except BaseException as exc:
-            guarded("recording a failed call", _failed, started, exc)
-            raise
-        guarded("metering a response", _observe, started, result)
-        return result
+        async def request(self: Any, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
+            started = guarded("starting a call", _start, self, options, bool(kwargs.get("stream", False)))
+            if started is None:
+                return await base_request(self, cast_to, options, *args, **kwargs)
+            try:
+                result = await base_request(self, cast_to, started.options, *args, **kwargs)
+            except BaseException as exc:
+                guarded("recording a failed call", _failed, started, exc)
+                raise
+            guarded("metering a response", _observe, started, result)
+            return result
+
+    else:
+
+        def request(self: Any, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+            started = guarded("starting a call", _start, self, options, bool(kwargs.get("stream", False)))
+            if started is None:
+                return base_request(self, cast_to, options, *args, **kwargs)
+            try:
+                result = base_request(self, cast_to, started.options, *args, **kwargs)
+            except BaseException as exc:
+                guarded("recording a failed call", _failed, started, exc)
+                raise
+            guarded("metering a response", _observe, started, result)
+            return result
+
+    for fn in (__init__, copy, with_agent, request):
+        fn.__qualname__ = f"{cls.__qualname__}.{fn.__name__}"
+        setattr(cls, fn.__name__, fn)
+    cls.with_options = copy  # type: ignore[attr-defined]
+    cls._costline_adapter = adapter  # type: ignore[attr-defined]
+    cls._costline = DEFAULT_OPTIONS  # type: ignore[attr-defined]
+    cls._costline_metered = True  # type: ignore[attr-defined]
+    return cls
 
 
-class AsyncMetered(_MeteredClient):
-    async def request(self, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
-        started = guarded("starting a call", _start, self, options, bool(kwargs.get("stream", False)))
-        if started is None:
-            return await super().request(cast_to, options, *args, **kwargs)  # type: ignore[misc]
-        try:
-            result = await super().request(cast_to, started.options, *args, **kwargs)  # type: ignore[misc]
-        except BaseException as exc:
-            guarded("recording a failed call", _failed, started, exc)
-            raise
-        guarded("metering a response", _observe, started, result)
-        return result
+def is_metered(cls: type) -> bool:
+    """True for costline's classes and any subclass of them (never meter twice)."""
+    return bool(getattr(cls, "_costline_metered", False))
 
 
-def metered_class(base: type, mixin: type, adapter: Adapter, cache: Dict[type, type]) -> type:
-    """A subclass of an SDK client class with metering mixed in (for
-    `instrument()` on clients of classes costline has no drop-in for)."""
+def metered_class(base: type, adapter: Adapter, is_async: bool, cache: Dict[type, type]) -> type:
+    """A metered subclass of an SDK client class (for `instrument()` on
+    clients of classes costline has no drop-in for), made once per class."""
     cls = cache.get(base)
     if cls is None:
-        cls = type(base.__name__, (mixin, base), {"_costline_adapter": adapter, "__module__": __name__})
+        cls = install(type(base.__name__, (base,), {"__module__": base.__module__, "__qualname__": base.__qualname__}),
+                      adapter, is_async=is_async)
         cache[base] = cls
     return cls

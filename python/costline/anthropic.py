@@ -12,7 +12,7 @@ import anthropic as _anthropic
 from anthropic import _streaming as _anthropic_streaming
 
 from ._call import dump_usage
-from ._hook import Adapter, AsyncMetered, SyncMetered, metered_class
+from ._hook import Adapter, install, is_metered, metered_class
 from ._streams import Observer
 
 __all__ = ["Anthropic", "AsyncAnthropic"]
@@ -67,17 +67,16 @@ class AnthropicAdapter(Adapter):
 ADAPTER = AnthropicAdapter()
 
 
-class Anthropic(SyncMetered, _anthropic.Anthropic):
+class Anthropic(_anthropic.Anthropic):
     """`anthropic.Anthropic`, metered. Extra keyword: `costline={"tags": {...}, "agent": "..."}`."""
 
-    _costline_adapter = ADAPTER
 
-
-class AsyncAnthropic(AsyncMetered, _anthropic.AsyncAnthropic):
+class AsyncAnthropic(_anthropic.AsyncAnthropic):
     """`anthropic.AsyncAnthropic`, metered."""
 
-    _costline_adapter = ADAPTER
 
+install(Anthropic, ADAPTER, is_async=False)
+install(AsyncAnthropic, ADAPTER, is_async=True)
 
 _DROP_INS: Dict[type, type] = {
     _anthropic.Anthropic: Anthropic,
@@ -87,14 +86,14 @@ _DROP_INS: Dict[type, type] = {
 
 def metered_type(cls: type) -> Optional[type]:
     """The metered class for an `anthropic` client class, or None."""
-    if issubclass(cls, (SyncMetered, AsyncMetered)):
+    if is_metered(cls):
         return cls
     if cls in _DROP_INS:
         return _DROP_INS[cls]
     # Other clients (Bedrock, Vertex) share the request path; their own
     # request() override stays in the MRO after ours.
     if issubclass(cls, _anthropic._base_client.AsyncAPIClient):
-        return metered_class(cls, AsyncMetered, ADAPTER, _DROP_INS)
+        return metered_class(cls, ADAPTER, True, _DROP_INS)
     if issubclass(cls, _anthropic._base_client.SyncAPIClient):
-        return metered_class(cls, SyncMetered, ADAPTER, _DROP_INS)
+        return metered_class(cls, ADAPTER, False, _DROP_INS)
     return None

@@ -14,7 +14,7 @@ import openai as _openai
 from openai import _streaming as _openai_streaming
 
 from ._call import dump_usage
-from ._hook import Adapter, AsyncMetered, ClientOptions, SyncMetered, metered_class
+from ._hook import Adapter, ClientOptions, install, is_metered, metered_class
 from ._streams import Observer
 
 __all__ = ["OpenAI", "AsyncOpenAI", "AzureOpenAI", "AsyncAzureOpenAI"]
@@ -107,28 +107,27 @@ class OpenAIAdapter(Adapter):
 ADAPTER = OpenAIAdapter()
 
 
-class OpenAI(SyncMetered, _openai.OpenAI):
+class OpenAI(_openai.OpenAI):
     """`openai.OpenAI`, metered. Extra keyword: `costline={"tags": {...}, "agent": "..."}`."""
 
-    _costline_adapter = ADAPTER
 
-
-class AsyncOpenAI(AsyncMetered, _openai.AsyncOpenAI):
+class AsyncOpenAI(_openai.AsyncOpenAI):
     """`openai.AsyncOpenAI`, metered."""
 
-    _costline_adapter = ADAPTER
 
-
-class AzureOpenAI(SyncMetered, _openai.AzureOpenAI):
+class AzureOpenAI(_openai.AzureOpenAI):
     """`openai.AzureOpenAI`, metered (provider recorded as "openai"; Azure
     deployment names are priced by the model the response reports)."""
 
-    _costline_adapter = ADAPTER
+
+class AsyncAzureOpenAI(_openai.AsyncAzureOpenAI):
+    """`openai.AsyncAzureOpenAI`, metered."""
 
 
-class AsyncAzureOpenAI(AsyncMetered, _openai.AsyncAzureOpenAI):
-    _costline_adapter = ADAPTER
-
+install(OpenAI, ADAPTER, is_async=False)
+install(AsyncOpenAI, ADAPTER, is_async=True)
+install(AzureOpenAI, ADAPTER, is_async=False)
+install(AsyncAzureOpenAI, ADAPTER, is_async=True)
 
 _DROP_INS: Dict[type, type] = {
     _openai.OpenAI: OpenAI,
@@ -140,12 +139,12 @@ _DROP_INS: Dict[type, type] = {
 
 def metered_type(cls: type) -> Optional[type]:
     """The metered class for an `openai` client class, or None."""
-    if issubclass(cls, (SyncMetered, AsyncMetered)):
+    if is_metered(cls):
         return cls
     if cls in _DROP_INS:
         return _DROP_INS[cls]
     if issubclass(cls, _openai.AsyncOpenAI):
-        return metered_class(cls, AsyncMetered, ADAPTER, _DROP_INS)
+        return metered_class(cls, ADAPTER, True, _DROP_INS)
     if issubclass(cls, _openai.OpenAI):
-        return metered_class(cls, SyncMetered, ADAPTER, _DROP_INS)
+        return metered_class(cls, ADAPTER, False, _DROP_INS)
     return None

@@ -137,8 +137,8 @@ def test_collector_receives_bearer_auth_and_wire_events(mock, ledger):
         assert costline.flush(10)
         [event] = [e for e in mock.events() if e["event_id"] == tracked.event_id]
         assert event["cost_usd"] == str(tracked.cost_usd) and event["tags"] == {"k": "v"}
-        auth = [r for r in mock.requests() if r.get("path") == "/v1/events"][-1]
-        assert auth["headers"].get("authorization") == "Bearer collector-key"
+        post = mock.collector_state()["posts"][-1]
+        assert post["headers"].get("authorization") == "Bearer collector-key"
     finally:
         costline.configure(base_url="")
 
