@@ -169,6 +169,30 @@ fn pathological_runs_stay_within_a_token_per_chunk_of_stock() {
 }
 
 #[test]
+fn a_pretoken_over_the_cap_counts_as_its_chunks_counted_alone() {
+    // The documented rule, exactly: cut at MAX_PRETOKEN_BYTES (backing up to a character
+    // boundary), merge each chunk on its own. Repeated chunks are replayed, not re-merged;
+    // the result must be the same either way.
+    let mut random = Random(7);
+    let random_letters: String = (0..10_000).map(|_| (b'a' + random.below(26) as u8) as char).collect();
+    for text in ["a".repeat(10_000), " ".repeat(10_000), "\u{e9}".repeat(5_000), "\u{20ac}".repeat(4_000), random_letters] {
+        for encoding in Encoding::ALL {
+            let mut expected = Vec::new();
+            let mut rest = text.as_str();
+            while !rest.is_empty() {
+                let mut cut = rest.len().min(tokens::MAX_PRETOKEN_BYTES);
+                while !rest.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                expected.extend(stock(encoding).encode_ordinary(&rest[..cut]));
+                rest = &rest[cut..];
+            }
+            assert_eq!(ours(encoding).encode(&text), expected, "{} {:?}...", encoding.name(), &text[..8]);
+        }
+    }
+}
+
+#[test]
 fn embedded_tables_equal_the_stock_vocabularies() {
     for encoding in Encoding::ALL {
         let tokens = tokens::tokens_in_rank_order(encoding);

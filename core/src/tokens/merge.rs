@@ -68,13 +68,16 @@ pub(crate) struct Scratch {
     /// Linear merge: (start of part, rank of merging it with the next part).
     parts: Vec<(usize, Rank)>,
     /// Heap merge: end of the part starting at i (parts are identified by their start).
-    ends: Vec<usize>,
+    ends: Vec<u32>,
     /// Heap merge: start of the part before the part starting at i.
-    prevs: Vec<usize>,
+    prevs: Vec<u32>,
     /// Heap merge: rank of merging the part starting at i with the next one, NO_RANK if none
     /// (or if i is no longer the start of a part).
     pair_ranks: Vec<Rank>,
-    heap: BinaryHeap<Reverse<(Rank, usize)>>,
+    /// Long pieces: token lengths of the last chunk, replayed for an identical next chunk.
+    chunk_token_lengths: Vec<usize>,
+    /// Heap merge: candidate merges keyed by `heap_key`.
+    heap: BinaryHeap<Reverse<u64>>,
 }
 
 /// Emit the tokens of one pre-token.
@@ -82,6 +85,12 @@ pub(crate) fn encode_piece(ranks: &Ranks, piece: &[u8], scratch: &mut Scratch, s
     if piece.len() <= MAX_PIECE_BYTES {
         return encode_chunk(ranks, piece, scratch, sink);
     }
+    // A pre-token this long is nearly always one character (or a short pattern) repeated, so
+    // consecutive chunks are often byte-identical. Identical bytes merge into identical tokens:
+    // replay the previous chunk's token lengths instead of merging again.
+    let mut previous: &[u8] = &[];
+    let mut lengths = std::mem::take(&mut scratch.chunk_token_lengths);
+    lengths.clear();
     let mut rest = piece;
     while !rest.is_empty() {
         let mut cut = rest.len().min(MAX_PIECE_BYTES);
@@ -91,8 +100,32 @@ pub(crate) fn encode_piece(ranks: &Ranks, piece: &[u8], scratch: &mut Scratch, s
             cut -= 1;
         }
         let (chunk, tail) = rest.split_at(cut);
-        encode_chunk(ranks, chunk, scratch, sink);
+        if chunk == previous {
+            let mut start = 0;
+            for &len in &lengths {
+                sink.token(ranks, &chunk[start..start + len], None);
+                start += len;
+            }
+        } else {
+            lengths.clear();
+            encode_chunk(ranks, chunk, scratch, &mut Recording { inner: sink, lengths: &mut lengths });
+            previous = chunk;
+        }
         rest = tail;
+    }
+    scratch.chunk_token_lengths = lengths;
+}
+
+/// Passes tokens on and notes their lengths, for replaying an identical chunk.
+struct Recording<'a, S> {
+    inner: &'a mut S,
+    lengths: &'a mut Vec<usize>,
+}
+
+impl<S: TokenSink> TokenSink for Recording<'_, S> {
+    fn token(&mut self, ranks: &Ranks, bytes: &[u8], rank: Option<Rank>) {
+        self.lengths.push(bytes.len());
+        self.inner.token(ranks, bytes, rank);
     }
 }
 
@@ -165,53 +198,71 @@ fn merge_linear(ranks: &Ranks, piece: &[u8], scratch: &mut Scratch, sink: &mut i
 /// The heap merge: candidate merges in a min-heap by (rank, start), stale entries skipped
 /// when popped. O(n log n); the same merges in the same order as the linear scan.
 fn merge_with_heap(ranks: &Ranks, piece: &[u8], scratch: &mut Scratch, sink: &mut impl TokenSink) {
-    let n = piece.len();
+    // Positions fit in u32: pieces reaching this function are at most MAX_PIECE_BYTES long.
+    let n = piece.len() as u32;
     let Scratch { ends, prevs, pair_ranks, heap, .. } = scratch;
     ends.clear();
     prevs.clear();
     pair_ranks.clear();
-    heap.clear();
+    let mut candidates = std::mem::take(heap).into_vec();
+    candidates.clear();
     for i in 0..n {
         ends.push(i + 1);
         prevs.push(i.wrapping_sub(1));
-        let rank = if i + 1 < n { rank_of(ranks, &piece[i..i + 2]) } else { NO_RANK };
+        let rank = if i + 1 < n { rank_of(ranks, &piece[i as usize..i as usize + 2]) } else { NO_RANK };
         pair_ranks.push(rank);
         if rank != NO_RANK {
-            heap.push(Reverse((rank, i)));
+            candidates.push(Reverse(heap_key(rank, i)));
         }
     }
+    *heap = BinaryHeap::from(candidates); // heapify: O(n), cheaper than n pushes
 
-    while let Some(Reverse((rank, left))) = heap.pop() {
-        if pair_ranks[left] != rank {
+    while let Some(Reverse(key)) = heap.pop() {
+        let (rank, left) = ((key >> 32) as Rank, key as u32);
+        if pair_ranks[left as usize] != rank {
             continue; // stale: the part changed (or was absorbed) since this was pushed
         }
-        let right = ends[left];
-        let right_end = ends[right];
-        ends[left] = right_end;
-        pair_ranks[right] = NO_RANK; // `right` no longer starts a part
+        let right = ends[left as usize];
+        let right_end = ends[right as usize];
+        ends[left as usize] = right_end;
+        pair_ranks[right as usize] = NO_RANK; // `right` no longer starts a part
         if right_end < n {
-            prevs[right_end] = left;
+            prevs[right_end as usize] = left;
         }
         // The merged part's pair with its new right neighbour...
-        pair_ranks[left] = if right_end < n { rank_of(ranks, &piece[left..ends[right_end]]) } else { NO_RANK };
-        if pair_ranks[left] != NO_RANK {
-            heap.push(Reverse((pair_ranks[left], left)));
+        let next_rank = if right_end < n {
+            rank_of(ranks, &piece[left as usize..ends[right_end as usize] as usize])
+        } else {
+            NO_RANK
+        };
+        pair_ranks[left as usize] = next_rank;
+        if next_rank != NO_RANK {
+            heap.push(Reverse(heap_key(next_rank, left)));
         }
         // ...and its left neighbour's pair with it.
         if left > 0 {
-            let prev = prevs[left];
-            pair_ranks[prev] = rank_of(ranks, &piece[prev..right_end]);
-            if pair_ranks[prev] != NO_RANK {
-                heap.push(Reverse((pair_ranks[prev], prev)));
+            let prev = prevs[left as usize];
+            let prev_rank = rank_of(ranks, &piece[prev as usize..right_end as usize]);
+            pair_ranks[prev as usize] = prev_rank;
+            if prev_rank != NO_RANK {
+                heap.push(Reverse(heap_key(prev_rank, prev)));
             }
         }
     }
 
     let mut start = 0;
     while start < n {
-        sink.token(ranks, &piece[start..ends[start]], None);
-        start = ends[start];
+        let end = ends[start as usize];
+        sink.token(ranks, &piece[start as usize..end as usize], None);
+        start = end;
     }
+}
+
+/// Heap order is (rank, start): the lowest rank first, the leftmost among equal ranks. One u64
+/// compares faster than a tuple, and the heap moves half the bytes.
+#[inline]
+fn heap_key(rank: Rank, start: u32) -> u64 {
+    (u64::from(rank) << 32) | u64::from(start)
 }
 
 #[cfg(test)]
