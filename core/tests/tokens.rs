@@ -22,7 +22,12 @@ fn ours(encoding: Encoding) -> &'static tokens::Encoder {
 fn assert_same_tokens(encoding: Encoding, text: &str) {
     let expected = stock(encoding).encode_ordinary(text);
     let actual = ours(encoding).encode(text);
-    assert_eq!(actual, expected, "{} tokens differ for {text:?}", encoding.name());
+    assert_eq!(
+        actual,
+        expected,
+        "{} tokens differ for {text:?}",
+        encoding.name()
+    );
     assert_eq!(ours(encoding).count(text), expected.len());
 }
 
@@ -94,12 +99,19 @@ fn known_counts() {
     assert_eq!(tokens::count("", "gpt-4o"), 0);
     for (text, model) in [
         ("The quick brown fox jumps over the lazy dog.", "gpt-4o"),
-        ("The quick brown fox jumps over the lazy dog.", "gpt-3.5-turbo"),
+        (
+            "The quick brown fox jumps over the lazy dog.",
+            "gpt-3.5-turbo",
+        ),
         ("日本語のテキストです。", "gpt-4.1-mini"),
         ("日本語のテキストです。", "text-embedding-3-small"),
     ] {
         let encoding = tokens::encoding_for_model(model);
-        assert_eq!(tokens::count(text, model), stock(encoding).encode_ordinary(text).len(), "{model}");
+        assert_eq!(
+            tokens::count(text, model),
+            stock(encoding).encode_ordinary(text).len(),
+            "{model}"
+        );
     }
 }
 
@@ -109,9 +121,10 @@ fn random_text_matches_stock_tiktoken_token_for_token() {
     // each case, marks, digits, contractions, punctuation, every kind of whitespace, newlines.
     let fragments = [
         "a", "b", "z", "A", "Q", "é", "É", "ß", "ǅ", "ʰ", "中", "ア", "ก", "\u{301}", "\u{e31}",
-        "0", "7", "٣", "½", "'s", "'T", "'ll", "'", "\"", ".", ",", "!", "?", "/", "-", "_", "(", ")",
-        "{", "$", "€", "😀", "\u{200d}", " ", " ", " ", "  ", "\t", "\n", "\r", "\r\n", "\u{a0}",
-        "\u{3000}", "\u{2028}", "\u{b}", "\u{c}", "the", " the", "ing", "tion", "123", "2024",
+        "0", "7", "٣", "½", "'s", "'T", "'ll", "'", "\"", ".", ",", "!", "?", "/", "-", "_", "(",
+        ")", "{", "$", "€", "😀", "\u{200d}", " ", " ", " ", "  ", "\t", "\n", "\r", "\r\n",
+        "\u{a0}", "\u{3000}", "\u{2028}", "\u{b}", "\u{c}", "the", " the", "ing", "tion", "123",
+        "2024",
     ];
     let mut random = Random(0x9E37_79B9_7F4A_7C15);
     for round in 0..3000 {
@@ -130,7 +143,11 @@ fn long_pretokens_up_to_the_cap_match_stock_tiktoken() {
     let letters: Vec<char> = "abcdefghijklmnopqrstuvwxyzéàü".chars().collect();
     for length in [100, 255, 256, 257, 700, 1500, 3000] {
         let word: String = (0..length).map(|_| *random.pick(&letters)).collect();
-        let cut = word.char_indices().map(|(i, _)| i).take_while(|&i| i <= tokens::MAX_PRETOKEN_BYTES).last();
+        let cut = word
+            .char_indices()
+            .map(|(i, _)| i)
+            .take_while(|&i| i <= tokens::MAX_PRETOKEN_BYTES)
+            .last();
         let word = &word[..cut.unwrap_or(word.len())];
         for encoding in Encoding::ALL {
             assert_same_tokens(encoding, word);
@@ -152,7 +169,12 @@ fn pathological_runs_stay_within_a_token_per_chunk_of_stock() {
     // Long runs of one character are cut into MAX_PRETOKEN_BYTES chunks (linear time; wall
     // time is measured by the bench, not asserted here). The count stays within one token per
     // chunk of tiktoken's.
-    for text in ["a".repeat(100_000), " ".repeat(100_000), "\u{e9}".repeat(100_000), "ab".repeat(50_000)] {
+    for text in [
+        "a".repeat(100_000),
+        " ".repeat(100_000),
+        "\u{e9}".repeat(100_000),
+        "ab".repeat(50_000),
+    ] {
         let chunks = text.len().div_ceil(tokens::MAX_PRETOKEN_BYTES);
         for encoding in Encoding::ALL {
             let expected = stock(encoding).encode_ordinary(&text).len();
@@ -174,8 +196,16 @@ fn a_pretoken_over_the_cap_counts_as_its_chunks_counted_alone() {
     // boundary), merge each chunk on its own. Repeated chunks are replayed, not re-merged;
     // the result must be the same either way.
     let mut random = Random(7);
-    let random_letters: String = (0..10_000).map(|_| (b'a' + random.below(26) as u8) as char).collect();
-    for text in ["a".repeat(10_000), " ".repeat(10_000), "\u{e9}".repeat(5_000), "\u{20ac}".repeat(4_000), random_letters] {
+    let random_letters: String = (0..10_000)
+        .map(|_| (b'a' + random.below(26) as u8) as char)
+        .collect();
+    for text in [
+        "a".repeat(10_000),
+        " ".repeat(10_000),
+        "\u{e9}".repeat(5_000),
+        "\u{20ac}".repeat(4_000),
+        random_letters,
+    ] {
         for encoding in Encoding::ALL {
             let mut expected = Vec::new();
             let mut rest = text.as_str();
@@ -187,7 +217,13 @@ fn a_pretoken_over_the_cap_counts_as_its_chunks_counted_alone() {
                 expected.extend(stock(encoding).encode_ordinary(&rest[..cut]));
                 rest = &rest[cut..];
             }
-            assert_eq!(ours(encoding).encode(&text), expected, "{} {:?}...", encoding.name(), &text[..8]);
+            assert_eq!(
+                ours(encoding).encode(&text),
+                expected,
+                "{} {:?}...",
+                encoding.name(),
+                &text[..8]
+            );
         }
     }
 }
@@ -198,12 +234,24 @@ fn embedded_tables_equal_the_stock_vocabularies() {
         let tokens = tokens::tokens_in_rank_order(encoding);
         let bpe = stock(encoding);
         for (rank, token) in tokens.iter().enumerate() {
-            let expected = bpe.decode_bytes(&[rank as u32]).expect("rank exists in stock");
-            assert_eq!(*token, expected.as_slice(), "{} rank {rank}", encoding.name());
+            let expected = bpe
+                .decode_bytes(&[rank as u32])
+                .expect("rank exists in stock");
+            assert_eq!(
+                *token,
+                expected.as_slice(),
+                "{} rank {rank}",
+                encoding.name()
+            );
         }
         // The next rank is not an ordinary token in the stock vocabulary either.
         let next = tokens.len() as u32;
-        assert!(bpe.decode_bytes(&[next]).map_or(true, |b| b.starts_with(b"<|")), "{}", encoding.name());
+        assert!(
+            bpe.decode_bytes(&[next])
+                .map_or(true, |b| b.starts_with(b"<|")),
+            "{}",
+            encoding.name()
+        );
     }
 }
 
@@ -230,162 +278,107 @@ fn prewarm_and_concurrent_counts_agree() {
     assert_eq!(tokens::count(&text, "gpt-4o"), expected);
 }
 
-// ---- estimates ---------------------------------------------------------------------------
+// ---- build once, prewarm, fork ----------------------------------------------------------
 
-fn o200k(text: &str) -> u64 {
-    stock(Encoding::O200kBase).encode_ordinary(text).len() as u64
-}
+/// Set in a copy of this test binary started by `run_in_fresh_process`.
+const FRESH_PROCESS: &str = "COSTLINE_TOKENS_FRESH_PROCESS";
 
-fn cl100k(text: &str) -> u64 {
-    stock(Encoding::Cl100kBase).encode_ordinary(text).len() as u64
-}
-
-#[test]
-fn chat_estimate_follows_openais_message_accounting() {
-    let request = json!({
-        "model": "gpt-4o",
-        "messages": [
-            {"role": "system", "content": "You are terse."},
-            {"role": "user", "name": "ann", "content": "What is 2+2?"},
-        ],
-    });
-    let usage = tokens::estimate_usage("openai", "chat", "gpt-4o", &request, "4");
-    let expected = (3 + o200k("system") + o200k("You are terse."))
-        + (3 + o200k("user") + o200k("What is 2+2?") + o200k("ann") + 1)
-        + 3;
-    assert_eq!(usage.input_tokens, expected);
-    assert_eq!(usage.output_tokens, 1);
-    assert_eq!(usage.cached_input_tokens, 0);
-}
-
-#[test]
-fn chat_estimate_counts_text_parts_and_ignores_images() {
-    let with_image = json!({"messages": [{"role": "user", "content": [
-        {"type": "text", "text": "Describe this picture."},
-        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
-    ]}]});
-    let text_only = json!({"messages": [{"role": "user", "content": "Describe this picture."}]});
-    let a = tokens::estimate_usage("openai", "chat", "gpt-4o-mini", &with_image, "");
-    let b = tokens::estimate_usage("openai", "chat", "gpt-4o-mini", &text_only, "");
-    assert_eq!(a.input_tokens, b.input_tokens);
-    assert_eq!(a.input_tokens, 3 + o200k("user") + o200k("Describe this picture.") + 3);
-}
-
-#[test]
-fn chat_estimate_counts_tool_definitions_and_calls() {
-    let request = json!({
-        "model": "gpt-4",
-        "messages": [
-            {"role": "user", "content": "Weather in Paris?"},
-            {"role": "assistant", "content": null, "tool_calls": [
-                {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}
-            ]},
-            {"role": "tool", "tool_call_id": "call_1", "content": "18C, cloudy"},
-        ],
-        "tools": [{"type": "function", "function": {
-            "name": "get_weather",
-            "description": "Get the weather.",
-            "parameters": {"type": "object", "properties": {
-                "city": {"type": "string", "description": "City name."},
-                "unit": {"type": "string", "enum": ["c", "f"]},
-            }},
-        }}],
-    });
-    let usage = tokens::estimate_usage("openai", "chat", "", &request, "");
-    let messages = (3 + cl100k("user") + cl100k("Weather in Paris?"))
-        + (3 + cl100k("assistant") + cl100k("get_weather") + cl100k("{\"city\":\"Paris\"}"))
-        + (3 + cl100k("tool") + cl100k("18C, cloudy"))
-        + 3;
-    // gpt-4 is a cl100k model: 10 per function; the cookbook's formula otherwise.
-    let tools = 10
-        + cl100k("get_weather:Get the weather")
-        + 3
-        + (3 + cl100k("city:string:City name"))
-        + (3 - 3 + (3 + cl100k("c")) + (3 + cl100k("f")) + cl100k("unit:string:"))
-        + 12;
-    assert_eq!(usage.input_tokens, messages + tools as u64);
-}
-
-#[test]
-fn responses_estimate_counts_instructions_input_and_items() {
-    let plain = json!({"model": "gpt-4.1", "instructions": "Be brief.", "input": "Hi there"});
-    let usage = tokens::estimate_usage("openai", "responses", "gpt-4.1", &plain, "Hello!");
-    assert_eq!(
-        usage.input_tokens,
-        3 + (3 + o200k("developer") + o200k("Be brief.")) + (3 + o200k("user") + o200k("Hi there"))
-    );
-    assert_eq!(usage.output_tokens, o200k("Hello!"));
-
-    let items = json!({"input": [
-        {"role": "user", "content": [{"type": "input_text", "text": "Look:"}, {"type": "input_image", "image_url": "x"}]},
-        {"type": "function_call", "call_id": "c1", "name": "lookup", "arguments": "{}"},
-        {"type": "function_call_output", "call_id": "c1", "output": "found"},
-    ], "tools": [
-        {"type": "function", "name": "lookup", "description": "Look up", "parameters": {"type": "object", "properties": {}}},
-        {"type": "web_search"},
-    ]});
-    let usage = tokens::estimate_usage("openai", "responses", "gpt-5", &items, "");
-    let expected = 3
-        + (3 + o200k("user") + o200k("Look:"))
-        + (3 + o200k("lookup") + o200k("{}"))
-        + (3 + o200k("found"))
-        + (7 + o200k("lookup:Look up") + 12);
-    assert_eq!(usage.input_tokens, expected);
-}
-
-#[test]
-fn embeddings_estimate_counts_strings_and_token_ids_without_framing() {
-    let model = "text-embedding-3-small";
-    let one = json!({"model": model, "input": "embed me"});
-    assert_eq!(tokens::estimate_usage("openai", "embeddings", model, &one, "").input_tokens, cl100k("embed me"));
-    let many = json!({"input": ["one", "two words"]});
-    assert_eq!(
-        tokens::estimate_usage("openai", "embeddings", model, &many, "").input_tokens,
-        cl100k("one") + cl100k("two words")
-    );
-    let ids = json!({"input": [[1, 2, 3], [4, 5]]});
-    assert_eq!(tokens::estimate_usage("openai", "embeddings", model, &ids, "").input_tokens, 5);
-    let flat_ids = json!({"input": [10, 11, 12, 13]});
-    assert_eq!(tokens::estimate_usage("openai", "embeddings", model, &flat_ids, "").input_tokens, 4);
-}
-
-#[test]
-fn anthropic_estimate_counts_system_blocks_and_tools() {
-    let request = json!({
-        "model": "claude-sonnet-4-5",
-        "system": [{"type": "text", "text": "You are a poet."}],
-        "messages": [
-            {"role": "user", "content": "Write a haiku."},
-            {"role": "assistant", "content": [{"type": "text", "text": "Leaves fall."}, {"type": "tool_use", "id": "t1", "name": "rhyme", "input": {"word": "fall"}}]},
-            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "ball, call"}, {"type": "image", "source": {"type": "base64", "data": "AAAA"}}]},
-        ],
-        "tools": [{"name": "rhyme", "description": "Find rhymes", "input_schema": {"type": "object"}}],
-    });
-    let usage = tokens::estimate_usage("anthropic", "messages", "claude-sonnet-4-5", &request, "ok");
-    let expected = 3
-        + (3 + o200k("You are a poet."))
-        + (3 + o200k("user") + o200k("Write a haiku."))
-        + (3 + o200k("assistant") + o200k("Leaves fall.") + o200k("rhyme") + o200k("{\"word\":\"fall\"}"))
-        + (3 + o200k("user") + o200k("ball, call"))
-        + 346
-        + o200k("rhyme")
-        + o200k("Find rhymes")
-        + o200k("{\"type\":\"object\"}");
-    assert_eq!(usage.input_tokens, expected);
-    assert_eq!(usage.output_tokens, o200k("ok"));
-
-    let forced = json!({"system": "s", "messages": [], "tools": [{"name": "t"}], "tool_choice": {"type": "any"}});
-    let usage = tokens::estimate_usage("anthropic", "messages", "claude-opus-4-1", &forced, "");
-    assert_eq!(usage.input_tokens, 3 + (3 + o200k("s")) + 313 + o200k("t"));
-}
-
-#[test]
-fn estimate_of_an_unexpected_body_is_zero_input_not_an_error() {
-    for body in [json!(null), json!("text"), json!([1, 2]), json!({"messages": "not a list"}), json!({"messages": [7, null]})] {
-        let usage = tokens::estimate_usage("openai", "chat", "gpt-4o", &body, "out");
-        assert!(usage.input_tokens <= 3 + 2 * 3, "{body}");
-        assert_eq!(usage.output_tokens, o200k("out"));
+/// Run the test `name` alone in a new process of this test binary, where no encoder has been
+/// built yet (in this process other tests may have built them already). Returns false in that
+/// new process, where the test body should run.
+fn run_in_fresh_process(name: &str) -> bool {
+    if std::env::var_os(FRESH_PROCESS).is_some() {
+        return false;
     }
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--test-threads=1", "--nocapture"])
+        .env(FRESH_PROCESS, "1")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success() && String::from_utf8_lossy(&output.stdout).contains("1 passed"),
+        "{name} failed in its own process:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    true
+}
+
+#[test]
+fn counts_during_prewarm_wait_for_its_build_instead_of_repeating_it() {
+    if run_in_fresh_process("counts_during_prewarm_wait_for_its_build_instead_of_repeating_it") {
+        return;
+    }
+    tokens::prewarm();
+    let threads: Vec<_> = [
+        "gpt-4o",
+        "gpt-4",
+        "gpt-4o",
+        "gpt-3.5-turbo",
+        "claude-sonnet-4-5",
+    ]
+    .into_iter()
+    .map(|model| std::thread::spawn(move || tokens::count("hello world", model)))
+    .collect();
+    tokens::prewarm();
+    for thread in threads {
+        assert_eq!(thread.join().unwrap(), 2);
+    }
+    for encoding in Encoding::ALL {
+        // The prewarm thread may still be finishing cl100k; wait for it through a count.
+        assert_eq!(tokens::count_with(encoding, "hello world"), 2);
+        assert_eq!(
+            tokens::encoder_builds_started(encoding),
+            1,
+            "{}",
+            encoding.name()
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_child_forked_while_prewarm_builds_counts_without_waiting_for_it() {
+    if run_in_fresh_process("a_child_forked_while_prewarm_builds_counts_without_waiting_for_it") {
+        return;
+    }
+    tokens::prewarm();
+    // Let the prewarm thread get going: building takes several milliseconds, so the fork below
+    // lands in the middle of it, and the child inherits a build whose thread it does not have.
+    std::thread::sleep(std::time::Duration::from_millis(1));
+    // SAFETY: the child only counts (allocation, atomics, its own thread) and leaves with _exit.
+    let child = unsafe { libc::fork() };
+    assert!(child >= 0, "fork failed");
+    if child == 0 {
+        let code = if tokens::count("hello world", "gpt-4o") == 2 {
+            0
+        } else {
+            1
+        };
+        // SAFETY: ends the child without running the parent's exit handlers or test harness.
+        unsafe { libc::_exit(code) };
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        let mut status = 0;
+        // SAFETY: waits for our own child; `status` is a valid out pointer.
+        let done = unsafe { libc::waitpid(child, &mut status, libc::WNOHANG) };
+        if done == child {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            // SAFETY: kills our own child.
+            unsafe { libc::kill(child, libc::SIGKILL) };
+            panic!("the forked child never finished counting: deadlocked on the parent's build");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "child status {status}"
+    );
+    // The parent is unaffected: its own build completes and counts.
+    assert_eq!(tokens::count("hello world", "gpt-4o"), 2);
 }
 
 // ---- cross-language vectors --------------------------------------------------------------
@@ -400,23 +393,59 @@ fn vector_inputs() -> Vec<(String, &'static str)> {
         ("hello world".into(), "gpt-4o"),
         ("hello world".into(), "gpt-4"),
         (String::new(), "gpt-4o"),
-        ("The quick brown fox jumps over the lazy dog.".into(), "gpt-4o-mini"),
-        ("The quick brown fox jumps over the lazy dog.".into(), "gpt-3.5-turbo"),
-        ("Hello, World! How's it going? I'M FINE, they'll say.".into(), "openai/gpt-4.1"),
+        (
+            "The quick brown fox jumps over the lazy dog.".into(),
+            "gpt-4o-mini",
+        ),
+        (
+            "The quick brown fox jumps over the lazy dog.".into(),
+            "gpt-3.5-turbo",
+        ),
+        (
+            "Hello, World! How's it going? I'M FINE, they'll say.".into(),
+            "openai/gpt-4.1",
+        ),
         ("def f(x):\n    return x ** 2  # square\n\n".into(), "gpt-5"),
-        ("{\"role\": \"user\", \"content\": \"hi\"}".into(), "o3-mini"),
-        ("Prices: $1,234.56 on 2024-11-23 at 12:30:45".into(), "azure/gpt-4o"),
-        ("日本語のテキストです。東京は日本の首都です。".into(), "gpt-4o"),
-        ("日本語のテキストです。東京は日本の首都です。".into(), "text-embedding-3-large"),
+        (
+            "{\"role\": \"user\", \"content\": \"hi\"}".into(),
+            "o3-mini",
+        ),
+        (
+            "Prices: $1,234.56 on 2024-11-23 at 12:30:45".into(),
+            "azure/gpt-4o",
+        ),
+        (
+            "日本語のテキストです。東京は日本の首都です。".into(),
+            "gpt-4o",
+        ),
+        (
+            "日本語のテキストです。東京は日本の首都です。".into(),
+            "text-embedding-3-large",
+        ),
         ("Emoji 😀👍🏽 and symbols ©®™ ∑∫√".into(), "chatgpt-4o-latest"),
-        ("  spaces   before\n\n\n  and\tafter   ".into(), "gpt-4-turbo"),
+        (
+            "  spaces   before\n\n\n  and\tafter   ".into(),
+            "gpt-4-turbo",
+        ),
         ("<|endoftext|> counts as ordinary text".into(), "gpt-4o"),
-        ("Bonjour le monde, ça va très bien.".into(), "claude-sonnet-4-5"),
-        ("Bonjour le monde, ça va très bien.".into(), "gemini-2.5-pro"),
+        (
+            "Bonjour le monde, ça va très bien.".into(),
+            "claude-sonnet-4-5",
+        ),
+        (
+            "Bonjour le monde, ça va très bien.".into(),
+            "gemini-2.5-pro",
+        ),
         ("embedding input".into(), "text-embedding-ada-002"),
-        ("fine tuned".into(), "ft:gpt-4o-mini-2024-07-18:acme:support:abc123"),
+        (
+            "fine tuned".into(),
+            "ft:gpt-4o-mini-2024-07-18:acme:support:abc123",
+        ),
         ("fine tuned".into(), "ft:gpt-3.5-turbo-0125:acme::xyz"),
-        ("unknown model falls back to o200k".into(), "some-unknown-model"),
+        (
+            "unknown model falls back to o200k".into(),
+            "some-unknown-model",
+        ),
     ];
     let paragraph = ORDINARY_TEXTS.join("\n");
     inputs.push((paragraph.clone(), "gpt-4o"));
@@ -434,8 +463,13 @@ fn token_vectors_hold_stock_counts_and_replay() {
         let model = vector["model"].as_str().unwrap();
         let expected = vector["tokens"].as_u64().unwrap() as usize;
         // The file's numbers are the stock encoder's...
-        let stock_count = stock(tokens::encoding_for_model(model)).encode_ordinary(text).len();
-        assert_eq!(stock_count, expected, "vector {model} {text:?} is not the stock count");
+        let stock_count = stock(tokens::encoding_for_model(model))
+            .encode_ordinary(text)
+            .len();
+        assert_eq!(
+            stock_count, expected,
+            "vector {model} {text:?} is not the stock count"
+        );
         // ...and costline reproduces them.
         assert_eq!(tokens::count(text, model), expected, "{model} {text:?}");
     }
@@ -449,7 +483,9 @@ fn write_token_vectors() {
     let vectors: Vec<Value> = vector_inputs()
         .into_iter()
         .map(|(text, model)| {
-            let count = stock(tokens::encoding_for_model(model)).encode_ordinary(&text).len();
+            let count = stock(tokens::encoding_for_model(model))
+                .encode_ordinary(&text)
+                .len();
             json!({"text": text, "model": model, "tokens": count})
         })
         .collect();

@@ -70,8 +70,21 @@ pub fn encoder(encoding: Encoding) -> Option<&'static Encoder> {
 /// received, for a call whose provider reported no usage. Input and output tokens only; the
 /// body shapes understood, the framing overheads added and what is left out are described in
 /// `estimate.rs`. `model` picks the encoding (the body's own `model` when empty).
-pub fn estimate_usage(provider: &str, operation: &str, model: &str, request: &Value, output_text: &str) -> Usage {
+pub fn estimate_usage(
+    provider: &str,
+    operation: &str,
+    model: &str,
+    request: &Value,
+    output_text: &str,
+) -> Usage {
     estimate::estimate_usage(provider, operation, model, request, output_text)
+}
+
+/// How many times this process has started building `encoding`'s encoder: once, normally.
+/// For tests of the build-once and fork behaviour.
+#[doc(hidden)]
+pub fn encoder_builds_started(encoding: Encoding) -> usize {
+    registry::builds_started(encoding)
 }
 
 /// Start building the encoders (o200k_base, then cl100k_base) on a background thread and return

@@ -21,7 +21,7 @@
 
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::thread;
 
@@ -38,12 +38,17 @@ struct Build {
 
 impl Build {
     fn new(pid: u32) -> Self {
-        Self { pid, encoder: OnceLock::new(), prewarm_claimed: AtomicBool::new(false) }
+        Self {
+            pid,
+            encoder: OnceLock::new(),
+            prewarm_claimed: AtomicBool::new(false),
+        }
     }
 }
 
 /// One slot per encoding, indexed by `Encoding::index`.
-static SLOTS: [AtomicPtr<Build>; Encoding::ALL.len()] = [const { AtomicPtr::new(ptr::null_mut()) }; 2];
+static SLOTS: [AtomicPtr<Build>; Encoding::ALL.len()] =
+    [const { AtomicPtr::new(ptr::null_mut()) }; 2];
 
 /// What `prewarm()` builds, in order: o200k first, as every current model and every
 /// approximation uses it.
@@ -63,16 +68,20 @@ pub(crate) fn prewarm() {
     let pending: Vec<(Encoding, &'static Build)> = PREWARMED
         .into_iter()
         .map(|encoding| (encoding, current_build(encoding)))
-        .filter(|(_, build)| build.encoder.get().is_none() && !build.prewarm_claimed.swap(true, Ordering::AcqRel))
+        .filter(|(_, build)| {
+            build.encoder.get().is_none() && !build.prewarm_claimed.swap(true, Ordering::AcqRel)
+        })
         .collect();
     if pending.is_empty() {
         return;
     }
-    let spawned = thread::Builder::new().name("costline-tokens-prewarm".into()).spawn(move || {
-        for (encoding, build) in pending {
-            build.encoder.get_or_init(|| build_encoder(encoding));
-        }
-    });
+    let spawned = thread::Builder::new()
+        .name("costline-tokens-prewarm".into())
+        .spawn(move || {
+            for (encoding, build) in pending {
+                build.encoder.get_or_init(|| build_encoder(encoding));
+            }
+        });
     if let Err(e) = spawned {
         // Not fatal: the first count builds in its own thread instead.
         log::debug!("costline: could not start the token prewarm thread: {e}");
@@ -108,7 +117,17 @@ fn current_build(encoding: Encoding) -> &'static Build {
     }
 }
 
+/// How many encoder builds each encoding has started in this process (inherited across fork).
+static BUILDS_STARTED: [AtomicUsize; Encoding::ALL.len()] = [const { AtomicUsize::new(0) }; 2];
+
+/// How many times this process started building `encoding` (tests check that builds are not
+/// duplicated; a forked child also counts the builds its parent had started).
+pub(crate) fn builds_started(encoding: Encoding) -> usize {
+    BUILDS_STARTED[encoding.index()].load(Ordering::Relaxed)
+}
+
 fn build_encoder(encoding: Encoding) -> Result<Encoder, String> {
+    BUILDS_STARTED[encoding.index()].fetch_add(1, Ordering::Relaxed);
     // A panic here would be a bug; it must not reach the caller of `count` (which promises never
     // to panic) nor leave later callers waiting, so it becomes an error like any other.
     panic::catch_unwind(AssertUnwindSafe(|| Encoder::build(encoding)))
@@ -137,7 +156,10 @@ mod tests {
         let before = slot.swap(orphan_ptr, Ordering::AcqRel);
         let encoder = encoder(Encoding::O200kBase).expect("built in the calling thread");
         assert_eq!(encoder.count("hello world"), 2);
-        assert!(!ptr::eq(slot.load(Ordering::Acquire), orphan_ptr), "the orphan was replaced");
+        assert!(
+            !ptr::eq(slot.load(Ordering::Acquire), orphan_ptr),
+            "the orphan was replaced"
+        );
         // Leave the slot as other tests expect it: a finished build either way.
         if !before.is_null() {
             slot.store(before, Ordering::Release);
