@@ -12,9 +12,11 @@ use costline_core::tokens::{self, Encoder, Encoding};
 
 fn main() {
     // Must come first: the first count of the process pays for building the encoder.
+    let resident_before = resident_kb();
     let started = Instant::now();
     black_box(tokens::count("hello world", "gpt-4o"));
     let first_count = started.elapsed();
+    let resident_o200k = resident_kb();
 
     println!("token counting (release build; median of rounds)\n");
     println!(
@@ -36,6 +38,26 @@ fn main() {
             ms(stock)
         );
     }
+
+    if let (Some(before), Some(after)) = (resident_before, resident_o200k) {
+        println!(
+            "resident memory of the o200k encoder        costline {:>7.1} MB",
+            (after - before) as f64 / 1024.0
+        );
+    }
+    let calls = 200_000;
+    let short = median(3, || {
+        for _ in 0..calls {
+            black_box(tokens::count(
+                black_box("Hello, how are you today?"),
+                black_box("gpt-4o"),
+            ));
+        }
+    });
+    println!(
+        "count(\"Hello, how are you today?\", \"gpt-4o\")  costline {:>7.2} us per call",
+        short.as_secs_f64() * 1e6 / calls as f64
+    );
 
     let ours = tokens::encoder(Encoding::O200kBase).expect("builds");
     let stock = tiktoken_rs::o200k_base_singleton();
@@ -90,6 +112,13 @@ fn main() {
             stock.encode_ordinary(&text).len()
         );
     }
+}
+
+/// Resident set size from /proc (Linux); None elsewhere.
+fn resident_kb() -> Option<i64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn median(rounds: usize, mut run: impl FnMut()) -> Duration {

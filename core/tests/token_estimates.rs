@@ -192,3 +192,19 @@ fn estimate_of_an_unexpected_body_is_zero_input_not_an_error() {
         assert_eq!(usage.output_tokens, o200k("out"));
     }
 }
+
+#[test]
+fn completions_estimate_counts_the_prompt_for_either_provider() {
+    let legacy = json!({"model": "claude-2.1", "prompt": "\n\nHuman: Hi\n\nAssistant:"});
+    let usage = tokens::estimate_usage("anthropic", "completions", "claude-2.1", &legacy, "Hello");
+    assert_eq!(usage.input_tokens, o200k("\n\nHuman: Hi\n\nAssistant:"));
+    let openai = json!({"model": "gpt-3.5-turbo-instruct", "prompt": ["Say hi", "Say bye"]});
+    let usage = tokens::estimate_usage(
+        "openai",
+        "completions",
+        "gpt-3.5-turbo-instruct",
+        &openai,
+        "",
+    );
+    assert_eq!(usage.input_tokens, cl100k("Say hi") + cl100k("Say bye"));
+}

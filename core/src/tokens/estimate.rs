@@ -58,7 +58,7 @@ pub(crate) fn estimate_usage(
         "" => request.get("model").and_then(Value::as_str).unwrap_or(""),
         named => named,
     };
-    let counter = Counter {
+    let counter = RequestCounter {
         encoding: super::encoding_for_model(model),
     };
     let input = match request.as_object() {
@@ -72,11 +72,12 @@ pub(crate) fn estimate_usage(
     }
 }
 
-struct Counter {
+/// Counts the tokens of one request body with one encoding.
+struct RequestCounter {
     encoding: Encoding,
 }
 
-impl Counter {
+impl RequestCounter {
     fn text(&self, text: &str) -> i64 {
         super::count_with(self.encoding, text) as i64
     }
@@ -96,10 +97,11 @@ impl Counter {
 
     fn request(&self, provider: &str, operation: &str, body: &Map<String, Value>) -> i64 {
         match (provider, operation) {
-            ("anthropic", _) | (_, "messages") => self.anthropic_messages(body),
+            // OpenAI embeddings and completions, and Anthropic's legacy text completions.
             (_, "embeddings") | (_, "completions") => {
                 self.prompt(body.get("input").or_else(|| body.get("prompt")))
             }
+            ("anthropic", _) | (_, "messages") => self.anthropic_messages(body),
             (_, "responses") => self.responses(body),
             (_, "chat") => self.chat(body),
             // An operation this module does not know: go by the body's shape.

@@ -4,21 +4,27 @@
 //! with the stock tiktoken-rs encoders token for token).
 //!
 //! Why costline merges itself instead of calling tiktoken-rs: the crate's only public merge,
-//! `byte_pair_split`, is its quadratic variant, allocates per call and wants the
-//! `HashMap<Vec<u8>, Rank>` that costs 30-50 ms to build; its heap-based variant for long pieces
-//! is reachable only through `CoreBPE`, whose constructor alone takes 80-145 ms here (the
-//! 100 ms build target). Measured with tiktoken-rs 0.12.1, see core/benches/tokens.rs.
+//! `byte_pair_split`, is its quadratic variant, allocates per call and wants a
+//! `HashMap<Vec<u8>, Rank>`, which takes 30-50 ms to build; its heap-based variant for long
+//! pieces is reachable only through `CoreBPE`, whose constructor alone takes 80-145 ms here even
+//! from a ready map, against a 100 ms target for the whole build. (tiktoken-rs 0.12.1; the
+//! bench in core/benches/tokens.rs shows the totals.)
 //!
-//! Two strategies, same result: a linear scan for short pieces (almost all of them; the scan is
-//! cache-friendly and allocation-free), and a heap of candidate merges for long ones, where the
-//! scan's O(n²) would show.
+//! Two strategies, same result: a linear scan for short pieces (almost all of them; the scan
+//! is cache-friendly and allocation-free), and from 100 bytes on, as in tiktoken, a heap of
+//! candidate merges, where the scan's O(n²) starts to show (measured: 250-byte pieces merge
+//! 2.5x faster with the heap).
 //!
-//! Pathological input: a long run of one character (`"a" * 100_000`) is a single pre-token, and
-//! even an O(n log n) merge over 100 KB costs tens of milliseconds. So a pre-token longer than
-//! [`MAX_PIECE_BYTES`] is cut into consecutive chunks of at most that many bytes (at character
-//! boundaries), each merged on its own. Only such pre-tokens can be counted differently from
-//! tiktoken, by about one token per cut at most; ordinary text (words, numbers, punctuation,
-//! indentation, CJK sentences) never has pre-tokens that long and is counted exactly.
+//! Pathological input: a long run of one character (`"a" * 100_000`) is a single pre-token,
+//! and even an O(n log n) merge over 100 KB takes 20-40 ms. So a pre-token longer than
+//! [`MAX_PIECE_BYTES`] is cut into consecutive chunks of at most that many bytes (backing up
+//! to a character boundary), each merged on its own, which bounds the work per byte. Such a
+//! run then consists of identical chunks, and identical bytes merge into identical tokens, so
+//! a chunk equal to the one before it replays that one's tokens instead of merging again:
+//! 100 KB of one character costs about a millisecond. Only pre-tokens over the cap can be
+//! counted differently from tiktoken, typically by a token or so per cut (the tests hold long
+//! runs to at most one per chunk); ordinary text (words, numbers, punctuation, indentation,
+//! CJK sentences) has no pre-token that long and is counted exactly.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -29,7 +35,7 @@ use super::vocab::{Rank, Ranks};
 pub(crate) const MAX_PIECE_BYTES: usize = 4096;
 
 /// Pieces at least this long use the heap-based merge.
-const HEAP_MERGE_MIN_BYTES: usize = 256;
+const HEAP_MERGE_MIN_BYTES: usize = 100;
 
 /// "No pair here": ranks are dense from 0, far below this.
 const NO_RANK: Rank = Rank::MAX;

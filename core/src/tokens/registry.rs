@@ -92,11 +92,18 @@ pub(crate) fn prewarm() {
 /// belongs to this process, otherwise a fresh one installed for this process.
 fn current_build(encoding: Encoding) -> &'static Build {
     let slot = &SLOTS[encoding.index()];
-    let pid = std::process::id();
     let mut seen = slot.load(Ordering::Acquire);
+    // SAFETY (both derefs): every non-null pointer stored in a slot comes from `Box::leak`
+    // below and is never freed, so it is valid for the rest of the process.
+    if let Some(build) = unsafe { seen.as_ref() } {
+        // The common case, checked before asking for the pid (a system call).
+        if build.encoder.get().is_some() {
+            return build;
+        }
+    }
+    let pid = std::process::id();
     loop {
-        // SAFETY: every non-null pointer stored in a slot comes from `Box::leak` below and is
-        // never freed, so it is valid for the rest of the process.
+        // SAFETY: as above.
         if let Some(build) = unsafe { seen.as_ref() } {
             if build.encoder.get().is_some() || build.pid == pid {
                 return build;
