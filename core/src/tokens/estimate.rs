@@ -17,6 +17,13 @@
 //!   the item's tokens per enum item; 12 once after all functions. Nested schemas (object or
 //!   array properties) add the tokens of their compact JSON, an approximation.
 //!
+//! Responses API bodies are counted the same way: `instructions` as a developer message, a
+//! string `input` as a user message, input items as messages (function calls and their outputs
+//! get the 3-token framing too), function tools as above. Embeddings `input` and completions
+//! `prompt` are plain text with no framing; arrays of token ids count one token per id. Output
+//! tokens are the tokens of the output text. Cached, cache-write and reasoning tokens cannot be
+//! told apart from a body and stay 0.
+//!
 //! Anthropic's chat format is not published; its messages get the same per-message framing,
 //! and a request with tools adds the tool-use system prompt Anthropic documents for Claude 4
 //! models: 346 tokens (tool_choice auto or none), 313 (any or tool). Anthropic counts are
