@@ -263,9 +263,4 @@ impl LazyLedger {
         }
         Ok(self.ledger.as_mut().expect("opened above"))
     }
-
-    /// The connection if it is open, without trying to open it.
-    pub fn if_open(&self) -> Option<&Ledger> {
-        self.ledger.as_ref()
-    }
 }

@@ -110,16 +110,15 @@ impl Store {
     }
 
     /// The outbox position a flush must see settled, after everything it
-    /// covers was written. `None`: nothing is owed to a collector.
-    fn export_target(&self, shared: &Shared) -> Result<Option<i64>> {
+    /// covers was written. `None`: nothing is owed to a collector. The ledger
+    /// is opened if this pipeline has not written yet: its outbox may hold
+    /// events an earlier configuration or process could not deliver.
+    fn export_target(&mut self, shared: &Shared) -> Result<Option<i64>> {
         match self {
             Store::Ledger {
                 ledger,
                 for_export: true,
-            } => match ledger.if_open() {
-                Some(ledger) => ledger.last_outbox_seq(),
-                None => Ok(None),
-            },
+            } => ledger.get()?.last_outbox_seq(),
             Store::Memory { .. } => Ok(shared.memory_outbox().items.last_seq()),
             _ => Ok(None),
         }
