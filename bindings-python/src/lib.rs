@@ -254,6 +254,20 @@ fn exit_shutdown(py: Python<'_>, timeout_s: f64) -> bool {
     done
 }
 
+/// Called in the parent just before `os.fork()`: the pipeline's threads close
+/// their SQLite connections (SQLite must not be carried across fork).
+/// Bounded (2 s); the GIL is released while it waits.
+#[pyfunction]
+fn before_fork(py: Python<'_>) {
+    py.detach(pipeline::before_fork);
+}
+
+/// Called in the parent right after `os.fork()`: the threads resume.
+#[pyfunction]
+fn after_fork_parent() {
+    pipeline::after_fork_parent();
+}
+
 /// Called in a child right after `os.fork()`: a fresh pipeline for the child.
 #[pyfunction]
 fn after_fork() {
@@ -307,6 +321,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(flush, m)?)?;
     m.add_function(wrap_pyfunction!(shutdown, m)?)?;
     m.add_function(wrap_pyfunction!(after_fork, m)?)?;
+    m.add_function(wrap_pyfunction!(before_fork, m)?)?;
+    m.add_function(wrap_pyfunction!(after_fork_parent, m)?)?;
     m.add_function(wrap_pyfunction!(exit_shutdown, m)?)?;
     m.add_function(wrap_pyfunction!(stats, m)?)?;
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;

@@ -4,7 +4,7 @@
 mod support;
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use costline_core::config::{Config, LedgerSetting};
 use costline_core::ledger::Ledger;
@@ -18,6 +18,21 @@ fn config(ledger: &Path) -> Config {
         ledger: LedgerSetting::Path(ledger.to_path_buf()),
         ..Config::default()
     }
+}
+
+/// The fork hooks twice in a row: with no pipeline running there is nothing
+/// to wait for, and the next pipeline must not start paused.
+fn fork_hooks_twice_return_at_once() {
+    let started = Instant::now();
+    for _ in 0..2 {
+        pipeline::before_fork();
+        pipeline::after_fork_parent();
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "the fork hooks waited {:?} with no pipeline",
+        started.elapsed()
+    );
 }
 
 fn rows(path: &Path) -> u64 {
@@ -34,6 +49,7 @@ fn process_pipeline_lifecycle() {
     // Nothing configured yet: flush and shutdown have nothing to wait for.
     assert!(pipeline::flush(Duration::from_millis(100)));
     assert!(pipeline::shutdown(Duration::from_millis(100)));
+    fork_hooks_twice_return_at_once();
 
     pipeline::configure(&config(&first)).unwrap();
     for _ in 0..20 {
@@ -52,6 +68,7 @@ fn process_pipeline_lifecycle() {
     // last configuration instead of being lost.
     assert!(pipeline::shutdown(PATIENCE));
     assert!(pipeline::shutdown(PATIENCE));
+    fork_hooks_twice_return_at_once();
     assert!(pipeline::enqueue(event()));
     assert!(pipeline::flush(PATIENCE));
     assert_eq!(rows(&second), 6);

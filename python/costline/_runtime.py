@@ -113,10 +113,18 @@ def _at_exit() -> None:
     guarded("exit flush", _native.exit_shutdown, _exit_timeout_s)
 
 
+def _before_fork() -> None:
+    guarded("fork", _native.before_fork)
+
+
+def _after_fork_in_parent() -> None:
+    guarded("fork", _native.after_fork_parent)
+
+
 def _after_fork_in_child() -> None:
     guarded("fork", _native.after_fork)
 
 
 atexit.register(_at_exit)
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child)

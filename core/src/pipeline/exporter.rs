@@ -12,18 +12,27 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::event::Event;
 use crate::ledger::{ExportOutcome, Outgoing};
-use crate::Result;
 
+use super::fork::PAUSE_POLL;
 use super::http::{retry_delay, Collector, Delivery};
-use super::shared::{Counters, FlushTicket, LazyLedger, Shared};
+use super::shared::{Counters, FlushTicket, LazyLedger, Shared, Unavailable};
 
 /// How often an idle exporter looks at a shared ledger's outbox for events
 /// other processes left behind.
 const IDLE_POLL: Duration = Duration::from_secs(30);
 
+/// How often a waiting flush looks at the outbox again. It may wait on rows
+/// another process's exporter has claimed, and nothing tells this one when
+/// that exporter settles them.
+const FLUSH_POLL: Duration = Duration::from_millis(100);
+
 /// How long a claim on outbox rows keeps other exporters away, beyond the
 /// attempt's own timeout.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
+
+/// How long recording the collector's answer waits for a fork to end. Past
+/// it the claim lapses and the batch is sent again (the collector dedupes).
+const RECORD_AFTER_FORK_WAIT: Duration = Duration::from_secs(5);
 
 pub(crate) enum ExportSignal {
     /// New events were stored.
@@ -69,11 +78,14 @@ struct Exporter {
 impl Exporter {
     fn run(&mut self, signals: &Receiver<ExportSignal>) {
         loop {
-            let wait = if self.maybe_pending {
+            let mut wait = if self.maybe_pending {
                 self.next_attempt.saturating_duration_since(Instant::now())
             } else {
                 IDLE_POLL
             };
+            if !self.tickets.is_empty() {
+                wait = wait.min(FLUSH_POLL);
+            }
             match signals.recv_timeout(wait) {
                 Ok(signal) => self.receive(signal),
                 Err(RecvTimeoutError::Timeout) => self.maybe_pending = true,
@@ -105,7 +117,13 @@ impl Exporter {
         let lease = config.timeout + LEASE_MARGIN;
         let batch = match self.outbox.claim(&self.shared, config.batch_size, lease) {
             Ok(batch) => batch,
-            Err(e) => return self.failed(None, &format!("could not read the outbox: {e}")),
+            Err(Unavailable::PausedForFork) => {
+                self.next_attempt = Instant::now() + PAUSE_POLL;
+                return;
+            }
+            Err(Unavailable::Failed(e)) => {
+                return self.failed(None, &format!("could not read the outbox: {e}"))
+            }
         };
         if batch.is_empty() {
             self.maybe_pending = false;
@@ -199,10 +217,12 @@ enum Outbox {
     Memory,
 }
 
+type Result<T> = std::result::Result<T, Unavailable>;
+
 impl Outbox {
     fn claim(&mut self, shared: &Shared, limit: usize, lease: Duration) -> Result<Vec<Outgoing>> {
         match self {
-            Outbox::Ledger(ledger) => ledger.get()?.claim_for_export(limit, lease),
+            Outbox::Ledger(ledger) => ledger.with(|ledger| ledger.claim_for_export(limit, lease)),
             // One exporter per memory outbox: no lease needed.
             Outbox::Memory => Ok(shared
                 .memory_outbox()
@@ -214,9 +234,13 @@ impl Outbox {
         }
     }
 
+    /// The collector has answered: recording it is worth waiting out a fork.
     fn finish(&mut self, shared: &Shared, seqs: &[i64], outcome: ExportOutcome) -> Result<()> {
         match self {
-            Outbox::Ledger(ledger) => ledger.get()?.finish_export(seqs, outcome),
+            Outbox::Ledger(ledger) => ledger
+                .with_after_pause(Instant::now() + RECORD_AFTER_FORK_WAIT, |ledger| {
+                    ledger.finish_export(seqs, outcome)
+                }),
             Outbox::Memory => {
                 shared.memory_outbox().items.remove(seqs);
                 Ok(())
@@ -227,21 +251,24 @@ impl Outbox {
     /// Give a failed batch back for the next attempt (memory events never left).
     fn release(&mut self, seqs: &[i64]) -> Result<()> {
         match self {
-            Outbox::Ledger(ledger) => ledger.get()?.release_claims(seqs),
+            Outbox::Ledger(ledger) => ledger
+                .with_after_pause(Instant::now() + RECORD_AFTER_FORK_WAIT, |ledger| {
+                    ledger.release_claims(seqs)
+                }),
             Outbox::Memory => Ok(()),
         }
     }
 
     fn settled_through(&mut self, shared: &Shared, target: i64) -> Result<bool> {
         match self {
-            Outbox::Ledger(ledger) => ledger.get()?.outbox_settled_through(target),
+            Outbox::Ledger(ledger) => ledger.with(|ledger| ledger.outbox_settled_through(target)),
             Outbox::Memory => Ok(shared.memory_outbox().items.settled_through(target)),
         }
     }
 
     fn pending(&mut self, shared: &Shared) -> Result<u64> {
         match self {
-            Outbox::Ledger(ledger) => ledger.get()?.pending_export(),
+            Outbox::Ledger(ledger) => ledger.with(|ledger| ledger.pending_export()),
             Outbox::Memory => Ok(shared.memory_outbox().items.len() as u64),
         }
     }

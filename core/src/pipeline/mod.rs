@@ -11,11 +11,15 @@
 //!   what it had (bounded wait) and carries over anything still only in memory;
 //! - `shutdown` flushes and stops it; a later `enqueue` starts a new one, so a
 //!   library that calls `shutdown` cannot break metering for the application;
-//! - `after_fork_child` abandons the parent's pipeline (its threads do not
-//!   exist in the child) without running its destructors; the child's first
-//!   `enqueue` starts a fresh one.
+//! - around `fork()`: `before_fork` closes the threads' SQLite connections
+//!   (SQLite must not carry an open connection across fork) and holds them
+//!   closed; `after_fork_parent` lets the threads reopen them on their next
+//!   batch; `after_fork_child` abandons the parent's pipeline (its threads do
+//!   not exist in the child) without running its destructors; the child's
+//!   first `enqueue` starts a fresh one.
 
 mod exporter;
+mod fork;
 mod http;
 mod queue;
 mod shared;
@@ -154,12 +158,43 @@ pub fn shutdown(timeout: Duration) -> bool {
     }
 }
 
+/// The longest `before_fork` waits for ledger operations in progress.
+const BEFORE_FORK_WAIT: Duration = Duration::from_secs(2);
+
+/// Call right before `fork()` (Python: `os.register_at_fork(before=...)`),
+/// then `after_fork_parent` in the parent and `after_fork_child` in the child.
+///
+/// SQLite must not carry an open connection across fork: a child inheriting
+/// the parent's open connections finds the ledger "locked" forever. So this
+/// waits for the ledger operation in progress, if any, and closes every
+/// connection the pipeline's threads hold; until the matching
+/// `after_fork_parent` they open none and keep new events in memory (a
+/// `flush` that needs the ledger meanwhile waits for the resume). Waits at
+/// most 2 s for a write in progress, then proceeds anyway and logs once. Takes no lock `enqueue` takes, and returns at once
+/// when no pipeline runs. Calls may nest (two threads forking at once).
+pub fn before_fork() {
+    fork::pause_process(BEFORE_FORK_WAIT);
+}
+
+/// Call in the parent right after `fork()` (also when it failed): the
+/// pipeline's threads reopen the ledger on their next batch and write what
+/// they kept during the fork.
+pub fn after_fork_parent() {
+    fork::gate().resume();
+    if let Some(pipeline) = CURRENT.load().as_ref() {
+        pipeline.wake();
+    }
+}
+
 /// Call in a child process right after `fork()`. The parent's threads do not
 /// exist here and its locks may be held forever, so the parent's pipeline is
 /// abandoned as it is (leaked: its destructors could block on those locks or
 /// close the parent's SQLite connection) and the child starts its own on its
-/// first event. Events the parent had queued are the parent's to write.
+/// first event. Events the parent had queued are the parent's to write. The
+/// pause of `before_fork` stays with the parent: the child's pipeline starts
+/// unpaused. Nothing here waits for the parent's threads.
 pub fn after_fork_child() {
+    fork::reset_in_child();
     std::mem::forget(CONTROL.swap(Arc::new(Mutex::new(()))));
     std::mem::forget(COUNTERS.swap(Arc::new(Counters::default())));
     std::mem::forget(CURRENT.swap(None));

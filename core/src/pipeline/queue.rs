@@ -220,6 +220,11 @@ impl Pipeline {
         Stopped { clean, leftovers }
     }
 
+    /// Have the writer look at its backlog now (after a pause for fork).
+    pub(crate) fn wake(&self) {
+        let _ = self.queue.try_send(Message::Wake);
+    }
+
     /// Take over events a previous pipeline could not store; they are written
     /// (and exported) ahead of anything newer.
     pub(crate) fn adopt(&self, events: Vec<Event>) {

@@ -13,8 +13,9 @@ use crossbeam_channel::Sender;
 use crate::config::Config;
 use crate::event::Event;
 use crate::ledger::Ledger;
-use crate::Result;
+use crate::{Error, Result};
 
+use super::fork::{self, ForkGate, ParkedLedger};
 use super::Stats;
 
 /// Process-wide counters, carried from one pipeline to the next when the
@@ -237,30 +238,94 @@ impl MemoryOutbox {
     }
 }
 
-/// A thread's own ledger connection, opened on first use and kept. A failed
-/// open (unwritable path) is retried on the next use.
+/// Why a thread could not use its ledger connection just now.
+#[derive(Debug)]
+pub(crate) enum Unavailable {
+    /// `before_fork` closed the connections and the fork is not over: keep
+    /// events in memory, try again shortly. Not a failure.
+    PausedForFork,
+    /// Opening the ledger or the operation failed.
+    Failed(Error),
+}
+
+impl std::fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unavailable::PausedForFork => f.write_str("paused for fork"),
+            Unavailable::Failed(e) => e.fmt(f),
+        }
+    }
+}
+
+/// A thread's own ledger connection, opened on first use and kept between
+/// operations, except across a fork: it waits in a place the fork gate can
+/// close it from (see `fork`). A failed open (unwritable path) is retried on
+/// the next use.
 pub(crate) struct LazyLedger {
     path: PathBuf,
-    ledger: Option<Ledger>,
+    gate: Arc<ForkGate>,
+    parked: Arc<ParkedLedger>,
 }
 
 impl LazyLedger {
     pub fn new(path: PathBuf) -> LazyLedger {
-        LazyLedger { path, ledger: None }
+        LazyLedger::with_gate(path, fork::gate())
+    }
+
+    pub fn with_gate(path: PathBuf, gate: Arc<ForkGate>) -> LazyLedger {
+        let parked = gate.register();
+        LazyLedger {
+            path,
+            gate,
+            parked,
+        }
     }
 
     #[cfg(test)]
     pub fn opened(ledger: Ledger) -> LazyLedger {
-        LazyLedger {
-            path: ledger.path().to_path_buf(),
-            ledger: Some(ledger),
-        }
+        let mut lazy = LazyLedger::new(ledger.path().to_path_buf());
+        *fork::lock(&lazy.parked) = Some(ledger);
+        lazy
     }
 
-    pub fn get(&mut self) -> Result<&mut Ledger> {
-        if self.ledger.is_none() {
-            self.ledger = Some(Ledger::open(&self.path)?);
+    /// Run one operation on the connection, opening it first when needed.
+    pub fn with<T>(
+        &mut self,
+        op: impl FnOnce(&mut Ledger) -> Result<T>,
+    ) -> std::result::Result<T, Unavailable> {
+        // Dropped last: the connection counts as in use until it is parked or closed.
+        let _in_use = self.gate.enter().ok_or(Unavailable::PausedForFork)?;
+        let parked = fork::lock(&self.parked).take();
+        let mut ledger = match parked {
+            Some(ledger) => ledger,
+            None => Ledger::open(&self.path).map_err(Unavailable::Failed)?,
+        };
+        let result = op(&mut ledger).map_err(Unavailable::Failed);
+        // A pause began during the operation: close the connection here (the
+        // pause counts it in use until then) rather than park it across the fork.
+        if !self.gate.paused() {
+            *fork::lock(&self.parked) = Some(ledger);
         }
-        Ok(self.ledger.as_mut().expect("opened above"))
+        result
+    }
+
+    /// Like `with`, but first wait (until `deadline`) for a pause for fork to
+    /// end: for work that cannot simply be retried later.
+    pub fn with_after_pause<T>(
+        &mut self,
+        deadline: Instant,
+        op: impl FnOnce(&mut Ledger) -> Result<T>,
+    ) -> std::result::Result<T, Unavailable> {
+        self.gate.wait_until_resumed(deadline);
+        self.with(op)
+    }
+
+    pub fn paused_for_fork(&self) -> bool {
+        self.gate.paused()
+    }
+
+    #[cfg(test)]
+    pub fn is_parked(&self) -> bool {
+        fork::lock(&self.parked).is_some()
     }
 }

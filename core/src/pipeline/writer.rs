@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::event::Event;
-use crate::Result;
 
 use super::exporter::ExportSignal;
+use super::fork::PAUSE_POLL;
 use super::queue::Message;
-use super::shared::{Counters, FlushTicket, LazyLedger, Shared};
+use super::shared::{Counters, FlushTicket, LazyLedger, Shared, Unavailable};
 
 /// How long the writer sleeps when idle before looking at the stop flag again.
 /// Only a safety net: a stop sends a wake-up, and dropping the pipeline
@@ -67,16 +67,23 @@ impl Store {
         }
     }
 
+    /// Paused for fork: the ledger's connection must stay closed for now.
+    fn paused_for_fork(&self) -> bool {
+        match self {
+            Store::Ledger { ledger, .. } => ledger.paused_for_fork(),
+            // Nothing here touches SQLite.
+            Store::Memory { .. } | Store::Discard => false,
+        }
+    }
+
     fn write(
         &mut self,
         shared: &Shared,
         events: Vec<Event>,
-    ) -> std::result::Result<(), (crate::Error, Vec<Event>)> {
+    ) -> Result<(), (Unavailable, Vec<Event>)> {
         match self {
             Store::Ledger { ledger, for_export } => {
-                let written = ledger
-                    .get()
-                    .and_then(|ledger| ledger.insert(&events, *for_export));
+                let written = ledger.with(|ledger| ledger.insert(&events, *for_export));
                 match written {
                     Ok(_) => {
                         Counters::add(&shared.counters.written, events.len());
@@ -113,12 +120,12 @@ impl Store {
     /// covers was written. `None`: nothing is owed to a collector. The ledger
     /// is opened if this pipeline has not written yet: its outbox may hold
     /// events an earlier configuration or process could not deliver.
-    fn export_target(&mut self, shared: &Shared) -> Result<Option<i64>> {
+    fn export_target(&mut self, shared: &Shared) -> Result<Option<i64>, Unavailable> {
         match self {
             Store::Ledger {
                 ledger,
                 for_export: true,
-            } => ledger.get()?.last_outbox_seq(),
+            } => ledger.with(|ledger| ledger.last_outbox_seq()),
             Store::Memory { .. } => Ok(shared.memory_outbox().items.last_seq()),
             _ => Ok(None),
         }
@@ -157,9 +164,16 @@ impl Writer {
     fn run(&mut self, queue: &Receiver<Message>) {
         let batch_size = self.shared.config.batch_size;
         loop {
-            let wait = self.failing.as_ref().map_or(IDLE_WAKE, |f| {
+            let mut wait = self.failing.as_ref().map_or(IDLE_WAKE, |f| {
                 f.retry_at.saturating_duration_since(Instant::now())
             });
+            // Held back by a fork: write as soon as the pause ends, even if
+            // `after_fork_parent`'s wake-up went to another pipeline.
+            if self.store.paused_for_fork()
+                && !(self.tickets.is_empty() && self.shared.backlog_is_empty())
+            {
+                wait = wait.min(PAUSE_POLL);
+            }
             let mut batch = Vec::new();
             let mut urgent = false;
             let disconnected = match queue.recv_timeout(wait) {
@@ -204,12 +218,12 @@ impl Writer {
 
     /// Write the backlog and then `batch`, if the ledger is healthy, its
     /// retry time has come, or `urgent` (a flush is waiting). Otherwise, or if
-    /// the write fails, the events wait in the backlog.
+    /// the write fails, or while paused for fork, the events wait in the backlog.
     pub(crate) fn write_or_hold(&mut self, batch: Vec<Event>, urgent: bool) {
         let due = match &self.failing {
             Some(failing) => urgent || Instant::now() >= failing.retry_at,
             None => true,
-        };
+        } && !self.store.paused_for_fork();
         if !due {
             self.shared.hold(batch);
             return;
@@ -231,7 +245,11 @@ impl Writer {
                     let _ = exporter.send(ExportSignal::Wake);
                 }
             }
-            Err((error, events)) => {
+            // The pause began after the check above; not a failure either.
+            Err((Unavailable::PausedForFork, events)) => {
+                self.shared.hold_again(events);
+            }
+            Err((Unavailable::Failed(error), events)) => {
                 let kept = events.len();
                 let dropped = self.shared.hold_again(events);
                 Counters::add(&self.shared.counters.failed_batches, 1);
@@ -261,7 +279,9 @@ impl Writer {
         }
         let target = match self.store.export_target(&self.shared) {
             Ok(target) => target,
-            Err(e) => {
+            // Answered once the fork is over and the ledger can be read.
+            Err(Unavailable::PausedForFork) => return,
+            Err(Unavailable::Failed(e)) => {
                 log::debug!("costline: could not read the outbox position: {e}");
                 return;
             }
@@ -355,11 +375,9 @@ mod tests {
         assert_eq!(shared.counters.snapshot().failed_batches, 1);
         assert_eq!(Ledger::open(&path).unwrap().count_events().unwrap(), 0);
 
-        if let Store::Ledger { ledger, .. } = &writer.store {
+        if let Store::Ledger { ledger, .. } = &mut writer.store {
             ledger
-                .if_open()
-                .unwrap()
-                .set_max_page_count(1_000_000)
+                .with(|ledger| ledger.set_max_page_count(1_000_000))
                 .unwrap();
         }
         writer.write_or_hold(Vec::new(), true);
