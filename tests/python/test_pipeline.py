@@ -167,7 +167,6 @@ def test_unwritable_ledger_keeps_events_until_it_is_fixed(tmp_path):
     assert costline.flush(0.5) is False  # cannot write, but returns
     good = tmp_path / "good.db"
     costline.configure(ledger=str(good))
-    print("STATS", costline._native.stats(), good.exists(), costline.settings())
     assert ids <= {e["event_id"] for e in read_events(good)}
 
 
