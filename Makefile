@@ -40,7 +40,8 @@ bench: build-release ## overhead vs the raw SDK, cost() and token counting, side
 lint: $(STAMP) ## rustfmt, clippy, ruff
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	$(VENV)/bin/ruff check python tests benches examples || true
+	$(VENV)/bin/ruff check python tests benches examples scripts
+	$(VENV)/bin/ruff format --check python tests benches examples scripts
 
 prices: $(STAMP) ## regenerate core/data/prices.json from the public litellm price list
 	$(PY) scripts/gen_prices.py

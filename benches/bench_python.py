@@ -25,28 +25,50 @@ from openai import _base_client  # noqa: E402
 import costline  # noqa: E402
 from costline.openai import OpenAI  # noqa: E402
 
-httpx = getattr(_base_client, "httpx2", None) or getattr(_base_client, "httpx")
+httpx = getattr(_base_client, "httpx2", None) or _base_client.httpx
 
-COMPLETION = json.dumps({
-    "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o-2024-08-06",
-    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello there."}, "finish_reason": "stop"}],
-    "usage": {"prompt_tokens": 1000, "completion_tokens": 500, "total_tokens": 1500,
-              "prompt_tokens_details": {"cached_tokens": 200, "audio_tokens": 0},
-              "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0}},
-}).encode()
+COMPLETION = json.dumps(
+    {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "gpt-4o-2024-08-06",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello there."}, "finish_reason": "stop"}],
+        "usage": {
+            "prompt_tokens": 1000,
+            "completion_tokens": 500,
+            "total_tokens": 1500,
+            "prompt_tokens_details": {"cached_tokens": 200, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
+        },
+    }
+).encode()
 
 
 def sse(include_usage: bool) -> bytes:
     chunks = []
     for word in ["Hello", " from", " the", " fake", " transport"]:
-        c = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-2024-08-06",
-             "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]}
+        c = {
+            "id": "c",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "gpt-4o-2024-08-06",
+            "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}],
+        }
         if include_usage:
             c["usage"] = None
         chunks.append(c)
     if include_usage:
-        chunks.append({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-2024-08-06",
-                       "choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
+        chunks.append(
+            {
+                "id": "c",
+                "object": "chat.completion.chunk",
+                "created": 1,
+                "model": "gpt-4o-2024-08-06",
+                "choices": [],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+            }
+        )
     return b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
 
 
@@ -57,13 +79,19 @@ def handler(request):
     body = json.loads(request.content)
     if body.get("stream"):
         include = bool((body.get("stream_options") or {}).get("include_usage"))
-        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=SSE_USAGE if include else SSE_PLAIN)
+        return httpx.Response(
+            200, headers={"content-type": "text/event-stream"}, content=SSE_USAGE if include else SSE_PLAIN
+        )
     return httpx.Response(200, headers={"content-type": "application/json"}, content=COMPLETION)
 
 
 def make(cls):
-    return cls(api_key="k", base_url="http://127.0.0.1:9/v1", max_retries=0,
-               http_client=httpx.Client(transport=httpx.MockTransport(handler)))
+    return cls(
+        api_key="k",
+        base_url="http://127.0.0.1:9/v1",
+        max_retries=0,
+        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
+    )
 
 
 MESSAGES = [{"role": "user", "content": "Say hello."}]
@@ -91,26 +119,44 @@ def side_by_side(label: str, raw_fn, ours_fn, n: int = 2000, rounds: int = 7) ->
 
 def bench_overhead() -> None:
     raw, ours = make(openai.OpenAI), make(OpenAI)
-    side_by_side("chat.completions.create, non-stream",
-                 lambda: raw.chat.completions.create(model="gpt-4o", messages=MESSAGES),
-                 lambda: ours.chat.completions.create(model="gpt-4o", messages=MESSAGES))
-    side_by_side("chat stream, 5 chunks + usage (include_usage)",
-                 lambda: list(raw.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True,
-                                                          stream_options={"include_usage": True})),
-                 lambda: list(ours.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True,
-                                                           stream_options={"include_usage": True})))
-    side_by_side("chat stream, caller did not ask for usage",
-                 lambda: list(raw.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True)),
-                 lambda: list(ours.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True)))
+    side_by_side(
+        "chat.completions.create, non-stream",
+        lambda: raw.chat.completions.create(model="gpt-4o", messages=MESSAGES),
+        lambda: ours.chat.completions.create(model="gpt-4o", messages=MESSAGES),
+    )
+    side_by_side(
+        "chat stream, 5 chunks + usage (include_usage)",
+        lambda: list(
+            raw.chat.completions.create(
+                model="gpt-4o", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+            )
+        ),
+        lambda: list(
+            ours.chat.completions.create(
+                model="gpt-4o", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+            )
+        ),
+    )
+    side_by_side(
+        "chat stream, caller did not ask for usage",
+        lambda: list(raw.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True)),
+        lambda: list(ours.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True)),
+    )
     with costline.run("bench", tags={"k": "v"}):
-        side_by_side("non-stream inside a run (attribution + total)",
-                     lambda: raw.chat.completions.create(model="gpt-4o", messages=MESSAGES),
-                     lambda: ours.chat.completions.create(model="gpt-4o", messages=MESSAGES))
+        side_by_side(
+            "non-stream inside a run (attribution + total)",
+            lambda: raw.chat.completions.create(model="gpt-4o", messages=MESSAGES),
+            lambda: ours.chat.completions.create(model="gpt-4o", messages=MESSAGES),
+        )
 
 
 def bench_cost() -> None:
-    tuples = [("gpt-4o", 1000, 500, 200), ("claude-sonnet-4-5", 3000, 200, 0), ("gpt-4o-mini", 12, 40, 0),
-              ("o3", 5000, 2000, 1000)]
+    tuples = [
+        ("gpt-4o", 1000, 500, 200),
+        ("claude-sonnet-4-5", 3000, 200, 0),
+        ("gpt-4o-mini", 12, 40, 0),
+        ("o3", 5000, 2000, 1000),
+    ]
     n = 50_000
     start = time.perf_counter()
     for _ in range(n // len(tuples)):
@@ -135,17 +181,27 @@ def bench_cost() -> None:
 
 def bench_tokens() -> None:
     first = subprocess.run(
-        [sys.executable, "-c", "import time, costline; t=time.perf_counter(); costline.count_tokens('hi', 'gpt-4o');"
-         " print((time.perf_counter()-t)*1000)"], capture_output=True, text=True, env=os.environ)
+        [
+            sys.executable,
+            "-c",
+            "import time, costline; t=time.perf_counter(); costline.count_tokens('hi', 'gpt-4o');"
+            " print((time.perf_counter()-t)*1000)",
+        ],
+        capture_output=True,
+        text=True,
+        env=os.environ,
+    )
     print(f"{'first count_tokens (o200k encoder build)':<44} {float(first.stdout.strip() or 'nan'):8.1f} ms")
-    words = ("the quick brown fox jumps over the lazy dog while a costline meter counts every token "
-             "spent by agents in production at scale, exactly and offline").split()
+    words = (
+        "the quick brown fox jumps over the lazy dog while a costline meter counts every token "
+        "spent by agents in production at scale, exactly and offline"
+    ).split()
     text = " ".join(words[(i * 7) % len(words)] for i in range(200_000))
     size = len(text.encode())
     best = min(_timed(lambda: costline.count_tokens(text, "gpt-4o")) for _ in range(3))
     print(f"{'count_tokens English (o200k)':<44} {size / best / 1e6:8.1f} MB/s")
     for label, s in (("'a' x 100 KB", "a" * 100_000), ("' ' x 100 KB", " " * 100_000)):
-        t = min(_timed(lambda: costline.count_tokens(s, "gpt-4o")) for _ in range(3))
+        t = min(_timed(lambda s=s: costline.count_tokens(s, "gpt-4o")) for _ in range(3))
         print(f"{'count_tokens ' + label:<44} {t * 1000:8.1f} ms")
 
 
@@ -184,8 +240,10 @@ def bench_rss() -> None:
     elapsed = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     dropped = costline._native.stats()["dropped"]
-    print(f"{'1M track() events to the ledger':<44} {elapsed / n * 1e6:8.2f} µs/event   max RSS growth "
-          f"{(after - before) / 1024:6.1f} MB   dropped {dropped}")
+    print(
+        f"{'1M track() events to the ledger':<44} {elapsed / n * 1e6:8.2f} µs/event   max RSS growth "
+        f"{(after - before) / 1024:6.1f} MB   dropped {dropped}"
+    )
 
 
 if __name__ == "__main__":

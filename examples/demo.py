@@ -43,7 +43,7 @@ def main() -> None:
                 openai_client.with_agent("writer").responses.create(
                     model="gpt-4o-mini", input="Draft the reply.", extra_headers={"x-mock-reasoning-tokens": "0"}
                 )
-                for chunk in openai_client.chat.completions.create(
+                for _chunk in openai_client.chat.completions.create(
                     model="gpt-4o-mini", messages=[{"role": "user", "content": "Summarise."}], stream=True
                 ):
                     pass
@@ -54,7 +54,9 @@ def main() -> None:
     print()
     print(f"$ costline report --by agent,model   (ledger: {LEDGER.relative_to(ROOT)})")
     sys.stdout.flush()
-    subprocess.run([sys.executable, "-m", "costline", "report", "--ledger", str(LEDGER), "--by", "agent,model"], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "costline", "report", "--ledger", str(LEDGER), "--by", "agent,model"], check=True
+    )
 
 
 async def lookup(base_url: str, customer: str) -> None:

@@ -24,9 +24,7 @@ pub fn tags(dict: Option<&Bound<'_, PyDict>>) -> PyResult<BTreeMap<String, Strin
     let mut out = BTreeMap::new();
     if let Some(dict) = dict {
         for (k, v) in dict.iter() {
-            let key: String = k
-                .extract()
-                .map_err(|_| PyTypeError::new_err("tag keys must be strings"))?;
+            let key: String = k.extract().map_err(|_| PyTypeError::new_err("tag keys must be strings"))?;
             let value: String = match v.extract::<String>() {
                 Ok(s) => s,
                 Err(_) => v.str()?.to_string(),

@@ -181,7 +181,8 @@ fn cost_of(
 ) -> PyResult<Option<String>> {
     if cached_input_tokens + cache_write_input_tokens > input_tokens {
         return Err(errors::to_py(costline_core::Error::InvalidEvent(
-            "cached_input_tokens + cache_write_input_tokens exceed input_tokens (input includes cached)".into(),
+            "cached_input_tokens + cache_write_input_tokens exceed input_tokens (input includes cached)"
+                .into(),
         )));
     }
     let usage = Usage {

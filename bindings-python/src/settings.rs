@@ -101,10 +101,15 @@ pub fn configure(
         }
         Some(p) if p.is_instance_of::<PyDict>() => {
             let table = convert::json_value(p)?;
-            py.detach(|| catalog::configure(cfg.prices_path.as_deref(), Some(&table))).map_err(errors::to_py)?;
+            py.detach(|| catalog::configure(cfg.prices_path.as_deref(), Some(&table)))
+                .map_err(errors::to_py)?;
         }
         Some(p) => {
-            let path: PathBuf = if p.is_instance_of::<PyString>() { PathBuf::from(p.extract::<String>()?) } else { p.extract()? };
+            let path: PathBuf = if p.is_instance_of::<PyString>() {
+                PathBuf::from(p.extract::<String>()?)
+            } else {
+                p.extract()?
+            };
             cfg.prices_path = Some(path);
             py.detach(|| catalog::configure(cfg.prices_path.as_deref(), None)).map_err(errors::to_py)?;
         }

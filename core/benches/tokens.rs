@@ -19,10 +19,7 @@ fn main() {
     let resident_o200k = resident_kb();
 
     println!("token counting (release build; median of rounds)\n");
-    println!(
-        "first count, o200k (builds the encoder)   costline {}",
-        ms(first_count)
-    );
+    println!("first count, o200k (builds the encoder)   costline {}", ms(first_count));
     for encoding in Encoding::ALL {
         let ours = median(5, || {
             black_box(Encoder::build(encoding).expect("builds"));
@@ -48,10 +45,7 @@ fn main() {
     let calls = 200_000;
     let short = median(3, || {
         for _ in 0..calls {
-            black_box(tokens::count(
-                black_box("Hello, how are you today?"),
-                black_box("gpt-4o"),
-            ));
+            black_box(tokens::count(black_box("Hello, how are you today?"), black_box("gpt-4o")));
         }
     });
     println!(
@@ -62,15 +56,8 @@ fn main() {
     let ours = tokens::encoder(Encoding::O200kBase).expect("builds");
     let stock = tiktoken_rs::o200k_base_singleton();
     println!();
-    for (name, text) in [
-        ("English-like text", english_like(4_000_000)),
-        ("CJK text", cjk_like(1_000_000)),
-    ] {
-        assert_eq!(
-            ours.count(&text),
-            stock.encode_ordinary(&text).len(),
-            "counts must match on {name}"
-        );
+    for (name, text) in [("English-like text", english_like(4_000_000)), ("CJK text", cjk_like(1_000_000))] {
+        assert_eq!(ours.count(&text), stock.encode_ordinary(&text).len(), "counts must match on {name}");
         let ours_time = median(5, || {
             black_box(ours.count(black_box(&text)));
         });
@@ -87,9 +74,7 @@ fn main() {
 
     println!();
     let mut random = Random(11);
-    let random_letters: String = (0..100_000)
-        .map(|_| (b'a' + random.below(26) as u8) as char)
-        .collect();
+    let random_letters: String = (0..100_000).map(|_| (b'a' + random.below(26) as u8) as char).collect();
     for (name, text) in [
         ("\"a\" x 100_000", "a".repeat(100_000)),
         ("\" \" x 100_000", " ".repeat(100_000)),
@@ -174,8 +159,7 @@ fn english_like(bytes: usize) -> String {
         wood main enough plain girl usual young ready above ever red list though feel talk bird soon body dog \
         family direct pose leave song measure door product black short numeral class wind question happen \
         complete ship area half rock order fire south problem piece told knew pass since top whole king space";
-    const RARE: &str =
-        "photosynthesis infrastructure Kubernetes idempotency tokenizer serialization \
+    const RARE: &str = "photosynthesis infrastructure Kubernetes idempotency tokenizer serialization \
         Zurawicki heteroscedasticity Mississippi anthropomorphic cryptocurrency Copenhagen \
         electroencephalography thermodynamics Schwarzenegger microarchitecture reimbursement";
     let common: Vec<&str> = COMMON.split_whitespace().collect();

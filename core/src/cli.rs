@@ -18,11 +18,7 @@ use crate::report::{parse_since, GroupBy, Report};
 use crate::Error;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "costline",
-    version,
-    about = "Cost of every LLM call, metered at the call site."
-)]
+#[command(name = "costline", version, about = "Cost of every LLM call, metered at the call site.")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -125,22 +121,11 @@ pub fn run(args: Vec<String>, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         }
     };
     let result = match cli.command {
-        Command::Report {
-            ledger,
-            by,
-            since,
-            json,
-        } => report(ledger.as_deref(), &by, since.as_deref(), json, out),
-        Command::Export {
-            ledger,
-            format,
-            since,
-        } => export(ledger.as_deref(), format, since.as_deref(), out),
-        Command::Prices {
-            model,
-            provider,
-            json,
-        } => prices(model.as_deref(), provider.as_deref(), json, out),
+        Command::Report { ledger, by, since, json } => {
+            report(ledger.as_deref(), &by, since.as_deref(), json, out)
+        }
+        Command::Export { ledger, format, since } => export(ledger.as_deref(), format, since.as_deref(), out),
+        Command::Prices { model, provider, json } => prices(model.as_deref(), provider.as_deref(), json, out),
     };
     let result = result.and_then(|()| out.flush().map_err(Failure::Output));
     match result {
@@ -170,14 +155,11 @@ fn report(
     out: &mut dyn Write,
 ) -> Result<(), Failure> {
     let by = GroupBy::parse_list(by)?;
-    let since = since
-        .map(|s| parse_since(s, chrono::Utc::now()))
-        .transpose()?;
+    let since = since.map(|s| parse_since(s, chrono::Utc::now())).transpose()?;
     let ledger = open_ledger(ledger)?;
     let report = Report::from_ledger(&ledger, by, since)?;
     if json {
-        let text =
-            serde_json::to_string_pretty(&report.to_json()).expect("a report always serialises");
+        let text = serde_json::to_string_pretty(&report.to_json()).expect("a report always serialises");
         writeln!(out, "{text}")?;
     } else {
         write!(out, "{}", report.render_table())?;
@@ -191,21 +173,15 @@ fn export(
     since: Option<&str>,
     out: &mut dyn Write,
 ) -> Result<(), Failure> {
-    let since_ms = since
-        .map(|s| parse_since(s, chrono::Utc::now()))
-        .transpose()?
-        .map(|t| t.timestamp_millis());
+    let since_ms =
+        since.map(|s| parse_since(s, chrono::Utc::now())).transpose()?.map(|t| t.timestamp_millis());
     let ledger = open_ledger(ledger)?;
     match format {
-        ExportFormat::Jsonl => write_each(&ledger, since_ms, |event| {
-            writeln!(out, "{}", event.to_json())
-        })?,
+        ExportFormat::Jsonl => write_each(&ledger, since_ms, |event| writeln!(out, "{}", event.to_json()))?,
         ExportFormat::Csv => {
             let mut csv = csv::Writer::from_writer(out);
             csv.write_record(CSV_COLUMNS)?;
-            write_each(&ledger, since_ms, |event| {
-                csv.write_record(csv_record(&event))
-            })?;
+            write_each(&ledger, since_ms, |event| csv.write_record(csv_record(&event)))?;
             csv.flush()?;
         }
     }
@@ -288,20 +264,14 @@ fn prices(
     let pricing = crate::catalog::current();
     let Some(model) = model else {
         if json {
-            writeln!(
-                out,
-                "{}",
-                serde_json::json!({ "catalog_version": pricing.version() })
-            )?;
+            writeln!(out, "{}", serde_json::json!({ "catalog_version": pricing.version() }))?;
         } else {
             writeln!(out, "catalog version {}", pricing.version())?;
         }
         return Ok(());
     };
     let providers = provider.map_or_else(|| KNOWN_PROVIDERS.to_vec(), |p| vec![p]);
-    let found = providers
-        .iter()
-        .find_map(|p| pricing.resolve(p, model).map(|r| (*p, r)));
+    let found = providers.iter().find_map(|p| pricing.resolve(p, model).map(|r| (*p, r)));
     let Some((provider, resolved)) = found else {
         return Err(Failure::Runtime(format!(
             "no price for model {model:?} in catalog version {}",
@@ -334,9 +304,7 @@ fn open_ledger(explicit: Option<&Path>) -> Result<Ledger, Failure> {
     let path = match explicit {
         Some(path) => path.to_path_buf(),
         None => Config::from_env()?.ledger.path().ok_or_else(|| {
-            Failure::Usage(
-                "the ledger is off (COSTLINE_LEDGER=off); pass --ledger PATH to read one".into(),
-            )
+            Failure::Usage("the ledger is off (COSTLINE_LEDGER=off); pass --ledger PATH to read one".into())
         })?,
     };
     Ok(Ledger::open_existing(&path)?)

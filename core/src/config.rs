@@ -107,12 +107,9 @@ impl Config {
             c.disabled = parse_bool("COSTLINE_DISABLED", &v)?;
         }
         if let Some(v) = non_empty("COSTLINE_QUEUE_SIZE") {
-            c.queue_size = v
-                .trim()
-                .parse()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| Error::Config(format!("COSTLINE_QUEUE_SIZE={v:?} is not a positive integer")))?;
+            c.queue_size = v.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                Error::Config(format!("COSTLINE_QUEUE_SIZE={v:?} is not a positive integer"))
+            })?;
         }
         Ok(c)
     }

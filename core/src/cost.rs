@@ -64,7 +64,8 @@ pub fn effective_rates(price: &Price, input_tokens: u64, tier: ServiceTier) -> E
 /// service tier comes from `usage.service_tier`. Counts that do not add up (more
 /// cached than input) never make a token count negative: the uncached share stops at 0.
 pub fn price_usage(price: &Price, usage: &Usage) -> Decimal {
-    let rates = effective_rates(price, usage.input_tokens, ServiceTier::from_name(usage.service_tier.as_deref()));
+    let rates =
+        effective_rates(price, usage.input_tokens, ServiceTier::from_name(usage.service_tier.as_deref()));
     let uncached_input = usage
         .input_tokens
         .saturating_sub(usage.cached_input_tokens)
@@ -144,14 +145,18 @@ mod tests {
 
     #[test]
     fn cached_tokens_are_priced_once_at_the_cache_rate() {
-        let usage = Usage { input_tokens: 100, cached_input_tokens: 40, output_tokens: 5, ..Usage::default() };
+        let usage =
+            Usage { input_tokens: 100, cached_input_tokens: 40, output_tokens: 5, ..Usage::default() };
         // 60 x 1 + 40 x 0.1 + 5 x 10
         assert_eq!(price_usage(&tiered_price(), &usage), d("114"));
     }
 
     #[test]
     fn missing_cache_and_audio_rates_fall_back_to_input_and_output() {
-        let price = Price { standard: RateSet { rates: rates("1", "10"), context_tiers: vec![] }, ..Price::default() };
+        let price = Price {
+            standard: RateSet { rates: rates("1", "10"), context_tiers: vec![] },
+            ..Price::default()
+        };
         let usage = Usage {
             input_tokens: 11,
             cached_input_tokens: 2,
@@ -183,7 +188,12 @@ mod tests {
 
     #[test]
     fn service_tier_rates_apply_when_the_model_has_them() {
-        let flex = Usage { input_tokens: 10, output_tokens: 1, service_tier: Some("flex".into()), ..Usage::default() };
+        let flex = Usage {
+            input_tokens: 10,
+            output_tokens: 1,
+            service_tier: Some("flex".into()),
+            ..Usage::default()
+        };
         assert_eq!(price_usage(&tiered_price(), &flex), d("10"));
         let batch = Usage { service_tier: Some("batch".into()), ..flex.clone() };
         assert_eq!(price_usage(&tiered_price(), &batch), d("20"), "no batch rates: standard");
@@ -193,8 +203,12 @@ mod tests {
 
     #[test]
     fn service_tier_with_long_context_takes_its_own_tier_then_its_base() {
-        let usage =
-            Usage { input_tokens: 2000, output_tokens: 1, service_tier: Some("priority".into()), ..Usage::default() };
+        let usage = Usage {
+            input_tokens: 2000,
+            output_tokens: 1,
+            service_tier: Some("priority".into()),
+            ..Usage::default()
+        };
         // input 2000 x 6 (priority's long-context tier), output 1 x 30 (priority base)
         assert_eq!(price_usage(&tiered_price(), &usage), d("12030"));
     }

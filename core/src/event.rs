@@ -175,8 +175,7 @@ impl Event {
 
     /// Parse and validate one wire-format event.
     pub fn from_json(text: &str) -> Result<Event> {
-        let event: Event =
-            serde_json::from_str(text).map_err(|e| Error::InvalidEvent(e.to_string()))?;
+        let event: Event = serde_json::from_str(text).map_err(|e| Error::InvalidEvent(e.to_string()))?;
         event.validate()?;
         Ok(event)
     }

@@ -118,10 +118,7 @@ impl Ledger {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| ledger_error(path, e))?;
-        let mut ledger = Ledger {
-            conn,
-            path: path.to_path_buf(),
-        };
+        let mut ledger = Ledger { conn, path: path.to_path_buf() };
         ledger.prepare_connection()?;
         ledger.ensure_schema()?;
         Ok(ledger)
@@ -144,17 +141,14 @@ impl Ledger {
     }
 
     fn prepare_connection(&mut self) -> Result<()> {
-        self.conn
-            .busy_timeout(BUSY_TIMEOUT)
-            .map_err(|e| self.error(e))?;
+        self.conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| self.error(e))?;
         // Changing the journal mode can report "busy" without consulting the
         // busy handler while another process is creating the same file, so
         // retry it for as long as any other statement would wait.
         let started = Instant::now();
         loop {
             let mode: rusqlite::Result<String> =
-                self.conn
-                    .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0));
+                self.conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0));
             match mode {
                 Ok(_) => break,
                 Err(e) if is_busy(&e) && started.elapsed() < BUSY_TIMEOUT => {
@@ -165,9 +159,7 @@ impl Ledger {
         }
         // WAL with synchronous=NORMAL stays consistent after a crash and only
         // the last commits can be lost on power failure; it avoids an fsync per batch.
-        self.conn
-            .pragma_update(None, "synchronous", "NORMAL")
-            .map_err(|e| self.error(e))?;
+        self.conn.pragma_update(None, "synchronous", "NORMAL").map_err(|e| self.error(e))?;
         Ok(())
     }
 
@@ -182,10 +174,7 @@ impl Ledger {
                     return Ok(version);
                 }
                 tx.execute_batch(SCHEMA)?;
-                tx.execute(
-                    "INSERT INTO schema_version (version) VALUES (?1)",
-                    [SCHEMA_VERSION],
-                )?;
+                tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [SCHEMA_VERSION])?;
                 Ok(SCHEMA_VERSION)
             })?,
         };
@@ -270,9 +259,7 @@ impl Ledger {
 
     /// The newest outbox position, or `None` when nothing was ever queued.
     pub fn last_outbox_seq(&self) -> Result<Option<i64>> {
-        self.conn
-            .query_row("SELECT max(seq) FROM outbox", [], |r| r.get(0))
-            .map_err(|e| self.error(e))
+        self.conn.query_row("SELECT max(seq) FROM outbox", [], |r| r.get(0)).map_err(|e| self.error(e))
     }
 
     /// True when no event at or before outbox position `seq` is still owed
@@ -327,8 +314,7 @@ impl Ledger {
                     Err(message) => unreadable.push((seq, message)),
                 }
             }
-            let mut claim =
-                tx.prepare_cached("UPDATE outbox SET claimed_until_ms = ?1 WHERE seq = ?2")?;
+            let mut claim = tx.prepare_cached("UPDATE outbox SET claimed_until_ms = ?1 WHERE seq = ?2")?;
             for item in &claimed {
                 claim.execute(params![until, item.seq])?;
             }
@@ -355,8 +341,7 @@ impl Ledger {
     /// any exporter may take them at once.
     pub fn release_claims(&mut self, seqs: &[i64]) -> Result<()> {
         self.in_write_transaction(|tx| {
-            let mut release =
-                tx.prepare_cached("UPDATE outbox SET claimed_until_ms = 0 WHERE seq = ?1")?;
+            let mut release = tx.prepare_cached("UPDATE outbox SET claimed_until_ms = 0 WHERE seq = ?1")?;
             for seq in seqs {
                 release.execute([seq])?;
             }
@@ -377,9 +362,7 @@ impl Ledger {
                 "SELECT {EVENT_COLUMNS} FROM events WHERE timestamp_ms >= ?1 ORDER BY timestamp_ms, seq"
             ))
             .map_err(|e| self.error(e))?;
-        let mut rows = select
-            .query([since_ms.unwrap_or(i64::MIN)])
-            .map_err(|e| self.error(e))?;
+        let mut rows = select.query([since_ms.unwrap_or(i64::MIN)]).map_err(|e| self.error(e))?;
         while let Some(row) = rows.next().map_err(|e| self.error(e))? {
             let event = event_from_row(row, 0).map_err(|m| self.error(m))?;
             if visit(event).is_break() {
@@ -401,11 +384,7 @@ impl Ledger {
     /// collector, else "pending", "exported" or "rejected".
     pub fn export_status(&self, event_id: &str) -> Result<Option<String>> {
         self.conn
-            .query_row(
-                "SELECT export_status FROM events WHERE event_id = ?1",
-                [event_id],
-                |r| r.get(0),
-            )
+            .query_row("SELECT export_status FROM events WHERE event_id = ?1", [event_id], |r| r.get(0))
             .optional()
             .map(Option::flatten)
             .map_err(|e| self.error(e))
@@ -428,16 +407,10 @@ impl Ledger {
 
 /// The recorded schema version; `None` for a new, empty file.
 fn schema_version(conn: &Connection) -> Option<i64> {
-    conn.query_row("SELECT max(version) FROM schema_version", [], |r| r.get(0))
-        .ok()
-        .flatten()
+    conn.query_row("SELECT max(version) FROM schema_version", [], |r| r.get(0)).ok().flatten()
 }
 
-fn settle(
-    tx: &rusqlite::Transaction<'_>,
-    seqs: &[i64],
-    outcome: ExportOutcome,
-) -> rusqlite::Result<()> {
+fn settle(tx: &rusqlite::Transaction<'_>, seqs: &[i64], outcome: ExportOutcome) -> rusqlite::Result<()> {
     let status = match outcome {
         ExportOutcome::Exported => EXPORT_DONE,
         ExportOutcome::Rejected => EXPORT_REJECTED,
@@ -454,25 +427,15 @@ fn settle(
 }
 
 fn ledger_error(path: &Path, e: impl Display) -> Error {
-    Error::Ledger {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    }
+    Error::Ledger { path: path.display().to_string(), message: e.to_string() }
 }
 
 fn is_busy(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_error_code(),
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
-    )
+    matches!(e.sqlite_error_code(), Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked))
 }
 
 fn prefixed_columns(prefix: &str) -> String {
-    EVENT_COLUMNS
-        .split(", ")
-        .map(|c| format!("{prefix}{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    EVENT_COLUMNS.split(", ").map(|c| format!("{prefix}{c}")).collect::<Vec<_>>().join(", ")
 }
 
 fn now_millis() -> i64 {
@@ -482,9 +445,7 @@ fn now_millis() -> i64 {
 /// Unix milliseconds of an RFC 3339 timestamp, for range queries. Events are
 /// validated before they reach the ledger, so the fallback is never expected.
 fn timestamp_millis(timestamp: &str) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(timestamp)
-        .map(|t| t.timestamp_millis())
-        .unwrap_or(0)
+    chrono::DateTime::parse_from_rfc3339(timestamp).map(|t| t.timestamp_millis()).unwrap_or(0)
 }
 
 /// SQLite integers are signed; token counts beyond i64 are not real usage.
@@ -500,19 +461,14 @@ fn json_text<T: serde::Serialize>(value: &T) -> String {
 fn event_from_row(row: &Row<'_>, at: usize) -> std::result::Result<Event, String> {
     let col = |i: usize| at + i;
     let s = |i: usize| row.get::<_, String>(col(i)).map_err(|e| e.to_string());
-    let opt = |i: usize| {
-        row.get::<_, Option<String>>(col(i))
-            .map_err(|e| e.to_string())
-    };
+    let opt = |i: usize| row.get::<_, Option<String>>(col(i)).map_err(|e| e.to_string());
     let count = |i: usize| {
         let n: i64 = row.get(col(i)).map_err(|e| e.to_string())?;
         u64::try_from(n).map_err(|_| format!("negative count {n} in column {}", col(i)))
     };
     let cost_usd = match opt(12)? {
         None => None,
-        Some(text) => {
-            Some(Decimal::from_str(&text).map_err(|e| format!("cost_usd {text:?}: {e}"))?)
-        }
+        Some(text) => Some(Decimal::from_str(&text).map_err(|e| format!("cost_usd {text:?}: {e}"))?),
     };
     Ok(Event {
         event_id: s(0)?,
@@ -546,8 +502,7 @@ fn event_from_row(row: &Row<'_>, at: usize) -> std::result::Result<Event, String
 /// The wire enums (usage_source, cost_source, status) are stored as their
 /// wire strings; serde already knows the mapping back.
 fn enum_from_text<T: DeserializeOwned>(text: &str) -> std::result::Result<T, String> {
-    serde_json::from_value(serde_json::Value::String(text.to_owned()))
-        .map_err(|e| format!("{text:?}: {e}"))
+    serde_json::from_value(serde_json::Value::String(text.to_owned())).map_err(|e| format!("{text:?}: {e}"))
 }
 
 fn from_json_text<T: DeserializeOwned>(text: &str) -> std::result::Result<T, String> {

@@ -88,9 +88,8 @@ pub fn build_event(call: Call) -> Result<Event> {
 
     let pricing = catalog::current();
     let priced_name = call.resolved_model.as_deref().unwrap_or(&call.model);
-    let resolved = pricing
-        .resolve(&call.provider, priced_name)
-        .or_else(|| pricing.resolve(&call.provider, &call.model));
+    let resolved =
+        pricing.resolve(&call.provider, priced_name).or_else(|| pricing.resolve(&call.provider, &call.model));
     let (cost_usd, cost_source, price_key) = match resolved {
         Some(r) => (Some(cost::price_usage(r.price, &usage).normalize()), r.source, Some(r.key.to_string())),
         None => {

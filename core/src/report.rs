@@ -50,7 +50,9 @@ impl GroupBy {
             "operation" => GroupBy::Operation,
             "day" => GroupBy::Day,
             _ => match name.split_once(':') {
-                Some((prefix, key)) if prefix.eq_ignore_ascii_case("tag") && !key.is_empty() => GroupBy::Tag(key.to_owned()),
+                Some((prefix, key)) if prefix.eq_ignore_ascii_case("tag") && !key.is_empty() => {
+                    GroupBy::Tag(key.to_owned())
+                }
                 _ => {
                     return Err(Error::Cli(format!(
                         "cannot group by {name:?}: use agent, model, provider, run, operation, day or tag:KEY"
@@ -110,20 +112,13 @@ pub fn parse_since(spec: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
                 'w' => chrono::Duration::try_weeks(n),
                 _ => None,
             };
-            return span
-                .and_then(|span| now.checked_sub_signed(span))
-                .ok_or_else(invalid);
+            return span.and_then(|span| now.checked_sub_signed(span)).ok_or_else(invalid);
         }
     }
     if let Ok(date) = NaiveDate::parse_from_str(spec, "%Y-%m-%d") {
-        return Ok(date
-            .and_hms_opt(0, 0, 0)
-            .expect("midnight exists")
-            .and_utc());
+        return Ok(date.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
     }
-    DateTime::parse_from_rfc3339(spec)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| invalid())
+    DateTime::parse_from_rfc3339(spec).map(|t| t.with_timezone(&Utc)).map_err(|_| invalid())
 }
 
 /// Sums over a set of calls.
@@ -159,8 +154,7 @@ impl Totals {
 
     /// The cost of the priced calls; `None` when no call was priced (unknown, not zero).
     pub fn cost_usd(&self) -> Option<Decimal> {
-        (self.priced_calls > 0 || self.unpriced_calls == 0)
-            .then(|| self.priced_cost_usd.normalize())
+        (self.priced_calls > 0 || self.unpriced_calls == 0).then(|| self.priced_cost_usd.normalize())
     }
 
     fn to_json(&self) -> Map<String, Value> {
@@ -168,16 +162,9 @@ impl Totals {
         map.insert("calls".into(), json!(self.calls));
         map.insert("errors".into(), json!(self.errors));
         map.insert("input_tokens".into(), json!(self.input_tokens));
-        map.insert(
-            "cached_input_tokens".into(),
-            json!(self.cached_input_tokens),
-        );
+        map.insert("cached_input_tokens".into(), json!(self.cached_input_tokens));
         map.insert("output_tokens".into(), json!(self.output_tokens));
-        map.insert(
-            "cost_usd".into(),
-            self.cost_usd()
-                .map_or(Value::Null, |c| Value::String(c.to_string())),
-        );
+        map.insert("cost_usd".into(), self.cost_usd().map_or(Value::Null, |c| Value::String(c.to_string())));
         map.insert("unpriced_calls".into(), json!(self.unpriced_calls));
         map
     }
@@ -211,11 +198,7 @@ impl Report {
     }
 
     /// Read the ledger's events at or after `since` and group them.
-    pub fn from_ledger(
-        ledger: &Ledger,
-        by: Vec<GroupBy>,
-        since: Option<DateTime<Utc>>,
-    ) -> Result<Report> {
+    pub fn from_ledger(ledger: &Ledger, by: Vec<GroupBy>, since: Option<DateTime<Utc>>) -> Result<Report> {
         let mut builder = Builder::new(by, since);
         ledger.for_each_event(since.map(|t| t.timestamp_millis()), |event| {
             builder.add(&event);
@@ -233,9 +216,7 @@ impl Report {
                     .by
                     .iter()
                     .zip(&row.key)
-                    .map(|(by, value)| {
-                        (by.label(), value.clone().map_or(Value::Null, Value::String))
-                    })
+                    .map(|(by, value)| (by.label(), value.clone().map_or(Value::Null, Value::String)))
                     .collect();
                 let mut map = Map::new();
                 map.insert("group".into(), Value::Object(group));
@@ -269,9 +250,7 @@ impl Report {
             header.push(String::new());
         }
         let key_columns = header.len();
-        header.extend(
-            ["calls", "errors", "input", "cached", "output", "cost (USD)"].map(String::from),
-        );
+        header.extend(["calls", "errors", "input", "cached", "output", "cost (USD)"].map(String::from));
         if show_unpriced {
             header.push("unpriced".into());
         }
@@ -282,8 +261,7 @@ impl Report {
                 thousands(t.input_tokens),
                 thousands(t.cached_input_tokens),
                 thousands(t.output_tokens),
-                t.cost_usd()
-                    .map_or_else(|| "unknown".into(), |c| format!("${c}")),
+                t.cost_usd().map_or_else(|| "unknown".into(), |c| format!("${c}")),
             ];
             if show_unpriced {
                 cells.push(thousands(t.unpriced_calls));
@@ -293,11 +271,8 @@ impl Report {
         let mut lines: Vec<Vec<String>> = vec![header];
         if !self.by.is_empty() {
             for row in &self.rows {
-                let mut cells: Vec<String> = row
-                    .key
-                    .iter()
-                    .map(|v| v.clone().unwrap_or_else(|| "-".into()))
-                    .collect();
+                let mut cells: Vec<String> =
+                    row.key.iter().map(|v| v.clone().unwrap_or_else(|| "-".into())).collect();
                 cells.extend(figures(&row.totals));
                 lines.push(cells);
             }
@@ -319,12 +294,7 @@ struct Builder {
 
 impl Builder {
     fn new(by: Vec<GroupBy>, since: Option<DateTime<Utc>>) -> Builder {
-        Builder {
-            by,
-            since,
-            groups: HashMap::new(),
-            totals: Totals::default(),
-        }
+        Builder { by, since, groups: HashMap::new(), totals: Totals::default() }
     }
 
     fn add(&mut self, event: &Event) {
@@ -334,11 +304,7 @@ impl Builder {
     }
 
     fn finish(self) -> Report {
-        let mut rows: Vec<Row> = self
-            .groups
-            .into_iter()
-            .map(|(key, totals)| Row { key, totals })
-            .collect();
+        let mut rows: Vec<Row> = self.groups.into_iter().map(|(key, totals)| Row { key, totals }).collect();
         if self.by.first() == Some(&GroupBy::Day) {
             // A time series reads in time order.
             rows.sort_by(|a, b| a.key.cmp(&b.key));
@@ -351,12 +317,7 @@ impl Builder {
                     .then(a.key.cmp(&b.key))
             });
         }
-        Report {
-            by: self.by,
-            since: self.since,
-            rows,
-            totals: self.totals,
-        }
+        Report { by: self.by, since: self.since, rows, totals: self.totals }
     }
 }
 
@@ -364,14 +325,7 @@ impl Builder {
 fn align(lines: &[Vec<String>], key_columns: usize) -> String {
     let columns = lines.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
-        .map(|c| {
-            lines
-                .iter()
-                .filter_map(|l| l.get(c))
-                .map(|s| s.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
+        .map(|c| lines.iter().filter_map(|l| l.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
     for line in lines {
@@ -421,28 +375,15 @@ mod tests {
 
     #[test]
     fn since_accepts_durations_dates_and_rfc3339() {
-        let now = DateTime::parse_from_rfc3339("2026-11-10T12:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
+        let now = DateTime::parse_from_rfc3339("2026-11-10T12:00:00Z").unwrap().with_timezone(&Utc);
         let at = |s: &str| parse_since(s, now).unwrap().to_rfc3339();
         assert_eq!(at("7d"), "2026-11-03T12:00:00+00:00");
         assert_eq!(at("24h"), "2026-11-09T12:00:00+00:00");
         assert_eq!(at("30m"), "2026-11-10T11:30:00+00:00");
         assert_eq!(at("2026-11-01"), "2026-11-01T00:00:00+00:00");
         assert_eq!(at("2026-11-01T08:00:00+02:00"), "2026-11-01T06:00:00+00:00");
-        for bad in [
-            "",
-            "d",
-            "7x",
-            "-7d",
-            "yesterday",
-            "2026-13-01",
-            "99999999999999999999d",
-        ] {
-            assert!(
-                matches!(parse_since(bad, now), Err(Error::Cli(_))),
-                "{bad:?} must be rejected"
-            );
+        for bad in ["", "d", "7x", "-7d", "yesterday", "2026-13-01", "99999999999999999999d"] {
+            assert!(matches!(parse_since(bad, now), Err(Error::Cli(_))), "{bad:?} must be rejected");
         }
     }
 
@@ -450,12 +391,7 @@ mod tests {
     fn group_keys_parse_and_reject_unknown_names() {
         assert_eq!(
             GroupBy::parse_list("agent, model,tag:customer,day").unwrap(),
-            vec![
-                GroupBy::Agent,
-                GroupBy::Model,
-                GroupBy::Tag("customer".into()),
-                GroupBy::Day
-            ]
+            vec![GroupBy::Agent, GroupBy::Model, GroupBy::Tag("customer".into()), GroupBy::Day]
         );
         assert!(GroupBy::parse_list("agent,colour").is_err());
         assert!(GroupBy::parse_list("tag:").is_err());

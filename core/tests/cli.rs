@@ -21,16 +21,8 @@ struct Output {
 
 fn costline(args: &[&str]) -> Output {
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = cli::run(
-        args.iter().map(|s| s.to_string()).collect(),
-        &mut out,
-        &mut err,
-    );
-    Output {
-        code,
-        stdout: String::from_utf8(out).unwrap(),
-        stderr: String::from_utf8(err).unwrap(),
-    }
+    let code = cli::run(args.iter().map(|s| s.to_string()).collect(), &mut out, &mut err);
+    Output { code, stdout: String::from_utf8(out).unwrap(), stderr: String::from_utf8(err).unwrap() }
 }
 
 fn costing(cost: Option<&str>, agent: &str, model: &str) -> Event {
@@ -47,9 +39,7 @@ fn ledger_with(path: &Path, events: &[Event]) {
 
 #[test]
 fn report_totals_are_exact_decimal_sums() {
-    let events: Vec<Event> = (0..3)
-        .map(|_| costing(Some("0.1"), "triage", "gpt-4o"))
-        .collect();
+    let events: Vec<Event> = (0..3).map(|_| costing(Some("0.1"), "triage", "gpt-4o")).collect();
     let report = Report::build(vec![GroupBy::Agent], None, events);
     assert_eq!(report.totals.cost_usd(), Some(Decimal::new(3, 1)));
     assert_eq!(report.totals.cost_usd().unwrap().to_string(), "0.3");
@@ -64,30 +54,19 @@ fn unpriced_calls_are_counted_and_never_shown_as_zero() {
         costing(Some("0.25"), "triage", "gpt-4o"),
     ];
     let report = Report::build(vec![GroupBy::Model], None, events);
-    let mystery = report
-        .rows
-        .iter()
-        .find(|r| r.key == vec![Some("mystery-model".to_string())])
-        .unwrap();
+    let mystery = report.rows.iter().find(|r| r.key == vec![Some("mystery-model".to_string())]).unwrap();
     assert_eq!(mystery.totals.cost_usd(), None);
     assert_eq!(mystery.totals.unpriced_calls, 2);
     assert_eq!(report.totals.cost_usd().unwrap().to_string(), "0.25");
     assert_eq!(report.totals.unpriced_calls, 2);
 
     let table = report.render_table();
-    let line = table
-        .lines()
-        .find(|l| l.starts_with("mystery-model"))
-        .unwrap();
+    let line = table.lines().find(|l| l.starts_with("mystery-model")).unwrap();
     assert!(line.contains("unknown") && !line.contains('$'), "{line}");
     assert!(table.lines().next().unwrap().contains("unpriced"));
     let json = report.to_json();
-    let row = json["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["group"]["model"] == "mystery-model")
-        .unwrap();
+    let row =
+        json["rows"].as_array().unwrap().iter().find(|r| r["group"]["model"] == "mystery-model").unwrap();
     assert!(row["cost_usd"].is_null());
 }
 
@@ -109,32 +88,14 @@ fn report_groups_by_combinations_and_prints_an_aligned_table_with_totals() {
             costing(Some("0.0003"), "summarizer", "gpt-4o-mini"),
         ],
     );
-    let out = costline(&[
-        "report",
-        "--ledger",
-        path.to_str().unwrap(),
-        "--by",
-        "agent,model",
-    ]);
+    let out = costline(&["report", "--ledger", path.to_str().unwrap(), "--by", "agent,model"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(lines.len(), 4, "{}", out.stdout);
-    assert!(
-        lines[0].starts_with("agent")
-            && lines[0].contains("model")
-            && lines[0].contains("cost (USD)")
-    );
-    assert!(
-        lines[1].starts_with("triage") && lines[1].contains("$0.0165"),
-        "{}",
-        lines[1]
-    );
+    assert!(lines[0].starts_with("agent") && lines[0].contains("model") && lines[0].contains("cost (USD)"));
+    assert!(lines[1].starts_with("triage") && lines[1].contains("$0.0165"), "{}", lines[1]);
     assert!(lines[2].starts_with("summarizer") && lines[2].contains("$0.0003"));
-    assert!(
-        lines[3].starts_with("total") && lines[3].contains("$0.0168"),
-        "{}",
-        lines[3]
-    );
+    assert!(lines[3].starts_with("total") && lines[3].contains("$0.0168"), "{}", lines[3]);
     assert!(
         lines[1].contains("2,000") && lines[3].contains("3,000"),
         "tokens with separators: {}",
@@ -144,14 +105,7 @@ fn report_groups_by_combinations_and_prints_an_aligned_table_with_totals() {
     let width = lines[0].len();
     assert!(lines.iter().all(|l| l.len() == width), "{}", out.stdout);
 
-    let out = costline(&[
-        "report",
-        "--ledger",
-        path.to_str().unwrap(),
-        "--by",
-        "tag:customer",
-        "--json",
-    ]);
+    let out = costline(&["report", "--ledger", path.to_str().unwrap(), "--by", "tag:customer", "--json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(json["by"], serde_json::json!(["tag:customer"]));
@@ -169,14 +123,7 @@ fn since_filters_out_older_calls() {
     old.timestamp = "2020-01-01T00:00:00.000Z".into();
     ledger_with(&path, &[old, costing(Some("0.5"), "triage", "gpt-4o")]);
     for since in ["7d", "2021-01-01", "2021-01-01T00:00:00Z"] {
-        let out = costline(&[
-            "report",
-            "--ledger",
-            path.to_str().unwrap(),
-            "--since",
-            since,
-            "--json",
-        ]);
+        let out = costline(&["report", "--ledger", path.to_str().unwrap(), "--since", since, "--json"]);
         let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
         assert_eq!(json["totals"]["calls"], 1, "--since {since}");
         assert_eq!(json["totals"]["cost_usd"], "0.5");
@@ -193,18 +140,9 @@ fn since_filters_out_older_calls() {
 fn export_jsonl_is_the_wire_format_and_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.db");
-    let events = vec![
-        costing(Some("0.00725"), "triage", "gpt-4o"),
-        costing(None, "lookup", "mystery"),
-    ];
+    let events = vec![costing(Some("0.00725"), "triage", "gpt-4o"), costing(None, "lookup", "mystery")];
     ledger_with(&path, &events);
-    let out = costline(&[
-        "export",
-        "--ledger",
-        path.to_str().unwrap(),
-        "--format",
-        "jsonl",
-    ]);
+    let out = costline(&["export", "--ledger", path.to_str().unwrap(), "--format", "jsonl"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(lines, events.iter().map(Event::to_json).collect::<Vec<_>>());
@@ -217,17 +155,9 @@ fn export_csv_has_a_header_and_one_row_per_event() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.db");
     let mut tagged = costing(Some("0.1"), "triage", "gpt-4o");
-    tagged
-        .tags
-        .insert("note".into(), "has, a comma and \"quotes\"".into());
+    tagged.tags.insert("note".into(), "has, a comma and \"quotes\"".into());
     ledger_with(&path, &[tagged.clone()]);
-    let out = costline(&[
-        "export",
-        "--ledger",
-        path.to_str().unwrap(),
-        "--format",
-        "csv",
-    ]);
+    let out = costline(&["export", "--ledger", path.to_str().unwrap(), "--format", "csv"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
 
     let mut reader = csv::Reader::from_reader(out.stdout.as_bytes());
@@ -239,20 +169,14 @@ fn export_csv_has_a_header_and_one_row_per_event() {
     assert_eq!(cell("event_id"), tagged.event_id);
     assert_eq!(cell("cost_usd"), "0.1");
     assert_eq!(cell("stream"), "false");
-    let tags: std::collections::BTreeMap<String, String> =
-        serde_json::from_str(&cell("tags")).unwrap();
+    let tags: std::collections::BTreeMap<String, String> = serde_json::from_str(&cell("tags")).unwrap();
     assert_eq!(tags, tagged.tags);
 }
 
 #[test]
 fn csv_columns_are_exactly_the_wire_fields() {
     let wire = serde_json::to_value(costing(Some("1"), "a", "m")).unwrap();
-    let mut fields: Vec<&str> = wire
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let mut fields: Vec<&str> = wire.as_object().unwrap().keys().map(String::as_str).collect();
     let mut columns = cli::CSV_COLUMNS.to_vec();
     fields.sort_unstable();
     columns.sort_unstable();
@@ -278,14 +202,8 @@ fn usage_errors_exit_2_with_a_clear_message() {
     ledger_with(&path, &[]);
     let ledger = path.to_str().unwrap();
     for (args, needle) in [
-        (
-            vec!["report", "--ledger", ledger, "--by", "colour"],
-            "cannot group by \"colour\"",
-        ),
-        (
-            vec!["report", "--ledger", ledger, "--since", "yesterday"],
-            "--since \"yesterday\"",
-        ),
+        (vec!["report", "--ledger", ledger, "--by", "colour"], "cannot group by \"colour\""),
+        (vec!["report", "--ledger", ledger, "--since", "yesterday"], "--since \"yesterday\""),
         (vec!["export", "--ledger", ledger, "--format", "xml"], "xml"),
         (vec!["frobnicate"], "frobnicate"),
         (vec![], "Usage"),
@@ -325,17 +243,9 @@ impl Write for ClosedPipe {
 fn closed_stdout_ends_quietly() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.db");
-    ledger_with(
-        &path,
-        &(0..10)
-            .map(|_| costing(Some("0.1"), "a", "m"))
-            .collect::<Vec<_>>(),
-    );
-    for args in [
-        ["export", "--format", "jsonl"],
-        ["export", "--format", "csv"],
-        ["report", "--by", "agent"],
-    ] {
+    ledger_with(&path, &(0..10).map(|_| costing(Some("0.1"), "a", "m")).collect::<Vec<_>>());
+    for args in [["export", "--format", "jsonl"], ["export", "--format", "csv"], ["report", "--by", "agent"]]
+    {
         let mut err = Vec::new();
         let mut full_args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         full_args.extend(["--ledger".to_string(), path.to_str().unwrap().to_string()]);

@@ -26,10 +26,7 @@ fn wait_for(child: libc::pid_t) -> i32 {
         // SAFETY: waitpid on our own child with a valid status pointer.
         let done = unsafe { libc::waitpid(child, &mut status, libc::WNOHANG) };
         if done == child {
-            assert!(
-                libc::WIFEXITED(status),
-                "child ended abnormally: status {status}"
-            );
+            assert!(libc::WIFEXITED(status), "child ended abnormally: status {status}");
             return libc::WEXITSTATUS(status);
         }
         if Instant::now() > deadline {
@@ -45,11 +42,7 @@ fn wait_for(child: libc::pid_t) -> i32 {
 fn child_after_fork_records_its_events() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.db");
-    pipeline::configure(&Config {
-        ledger: LedgerSetting::Path(path.clone()),
-        ..Config::default()
-    })
-    .unwrap();
+    pipeline::configure(&Config { ledger: LedgerSetting::Path(path.clone()), ..Config::default() }).unwrap();
     for _ in 0..10 {
         assert!(pipeline::enqueue(event()));
     }
@@ -62,11 +55,7 @@ fn child_after_fork_records_its_events() {
     if child == 0 {
         pipeline::after_fork_child();
         let recorded = (0..5).all(|_| pipeline::enqueue(event())) && pipeline::flush(PATIENCE);
-        let code = if recorded && pipeline::shutdown(PATIENCE) {
-            0
-        } else {
-            1
-        };
+        let code = if recorded && pipeline::shutdown(PATIENCE) { 0 } else { 1 };
         // SAFETY: leave the child at once, without the parent's atexit handlers.
         unsafe { libc::_exit(code) };
     }

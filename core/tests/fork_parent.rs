@@ -51,11 +51,7 @@ fn fork_recording_child() -> libc::pid_t {
     if child == 0 {
         pipeline::after_fork_child();
         let recorded = enqueue_all(EVENTS_PER_CHILD) && pipeline::flush(CHILD_PATIENCE);
-        let code = if recorded && pipeline::shutdown(CHILD_PATIENCE) {
-            0
-        } else {
-            1
-        };
+        let code = if recorded && pipeline::shutdown(CHILD_PATIENCE) { 0 } else { 1 };
         // SAFETY: leave the child at once, without the parent's atexit handlers.
         unsafe { libc::_exit(code) };
     }
@@ -70,10 +66,7 @@ fn wait_for(child: libc::pid_t) -> i32 {
         // SAFETY: waitpid on our own child with a valid status pointer.
         let done = unsafe { libc::waitpid(child, &mut status, libc::WNOHANG) };
         if done == child {
-            assert!(
-                libc::WIFEXITED(status),
-                "child ended abnormally: status {status}"
-            );
+            assert!(libc::WIFEXITED(status), "child ended abnormally: status {status}");
             return libc::WEXITSTATUS(status);
         }
         if Instant::now() > deadline {
@@ -88,11 +81,7 @@ fn wait_for(child: libc::pid_t) -> i32 {
 fn timed_before_fork() {
     let started = Instant::now();
     pipeline::before_fork();
-    assert!(
-        started.elapsed() < BEFORE_FORK_BOUND,
-        "before_fork took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < BEFORE_FORK_BOUND, "before_fork took {:?}", started.elapsed());
 }
 
 /// The multiprocessing pattern: the parent is busy writing, pauses, forks two
@@ -112,16 +101,9 @@ fn fork_two_recording_children_and_keep_writing(path: &Path) -> u64 {
     assert!(enqueue_all(10));
     assert!(pipeline::flush(PATIENCE), "the parent's pipeline resumes");
     for child in children {
-        assert_eq!(
-            wait_for(child),
-            0,
-            "a child could not record its events in the shared ledger"
-        );
+        assert_eq!(wait_for(child), 0, "a child could not record its events in the shared ledger");
     }
-    assert!(
-        !wal_left_open,
-        "before_fork left a connection to the ledger open"
-    );
+    assert!(!wal_left_open, "before_fork left a connection to the ledger open");
     (BURST + 3 + 10 + 2 * EVENTS_PER_CHILD) as u64
 }
 
@@ -129,11 +111,7 @@ fn fork_two_recording_children_and_keep_writing(path: &Path) -> u64 {
 fn workers_forked_between_before_fork_and_after_fork_parent_write_to_the_parents_ledger() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.db");
-    pipeline::configure(&Config {
-        ledger: LedgerSetting::Path(path.clone()),
-        ..Config::default()
-    })
-    .unwrap();
+    pipeline::configure(&Config { ledger: LedgerSetting::Path(path.clone()), ..Config::default() }).unwrap();
     assert!(enqueue_all(10));
     assert!(pipeline::flush(PATIENCE));
     let mut expected = 10;

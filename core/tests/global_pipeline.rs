@@ -14,10 +14,7 @@ use support::{event, unreachable_base_url};
 const PATIENCE: Duration = Duration::from_secs(60);
 
 fn config(ledger: &Path) -> Config {
-    Config {
-        ledger: LedgerSetting::Path(ledger.to_path_buf()),
-        ..Config::default()
-    }
+    Config { ledger: LedgerSetting::Path(ledger.to_path_buf()), ..Config::default() }
 }
 
 /// The fork hooks twice in a row: with no pipeline running there is nothing
@@ -36,9 +33,7 @@ fn fork_hooks_twice_return_at_once() {
 }
 
 fn rows(path: &Path) -> u64 {
-    Ledger::open(path)
-        .map(|l| l.count_events().unwrap())
-        .unwrap_or(0)
+    Ledger::open(path).map(|l| l.count_events().unwrap()).unwrap_or(0)
 }
 
 #[test]
@@ -74,29 +69,18 @@ fn process_pipeline_lifecycle() {
     assert_eq!(rows(&second), 6);
 
     let stats = pipeline::stats();
-    assert_eq!(
-        (stats.enqueued, stats.written, stats.dropped),
-        (26, 26, 0),
-        "counters span reconfigurations"
-    );
+    assert_eq!((stats.enqueued, stats.written, stats.dropped), (26, 26, 0), "counters span reconfigurations");
 
     // As in a child after fork(): the old pipeline is abandoned, a fresh one
     // (own thread, own connection) starts on the next event.
     pipeline::after_fork_child();
-    assert_eq!(
-        pipeline::stats().enqueued,
-        0,
-        "the child counts its own events"
-    );
+    assert_eq!(pipeline::stats().enqueued, 0, "the child counts its own events");
     assert!(pipeline::enqueue(event()));
     assert!(pipeline::flush(PATIENCE));
     assert_eq!(rows(&second), 7);
 
     // A bad configuration is refused and leaves the running pipeline alone.
-    let bad = Config {
-        base_url: Some("not a url".into()),
-        ..config(&first)
-    };
+    let bad = Config { base_url: Some("not a url".into()), ..config(&first) };
     assert!(pipeline::configure(&bad).is_err());
     assert!(pipeline::enqueue(event()));
     assert!(pipeline::shutdown(PATIENCE));

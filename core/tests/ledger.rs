@@ -33,17 +33,11 @@ fn stored_events_read_back_identical() {
     unpriced.resolved_model = None;
     unpriced.error_type = Some("RateLimitError".into());
     let priced = event_costing(Some("0.000012500"));
-    ledger
-        .insert(&[priced.clone(), unpriced.clone()], false)
-        .unwrap();
+    ledger.insert(&[priced.clone(), unpriced.clone()], false).unwrap();
 
     let back = read_all(&ledger);
     assert_eq!(back, vec![priced.clone(), unpriced]);
-    assert_eq!(
-        back[0].cost_usd.unwrap().to_string(),
-        "0.000012500",
-        "the decimal is stored exactly"
-    );
+    assert_eq!(back[0].cost_usd.unwrap().to_string(), "0.000012500", "the decimal is stored exactly");
 }
 
 #[test]
@@ -84,11 +78,7 @@ fn full_disk_fails_the_write_cleanly_and_space_lets_it_through() {
 
     let error = ledger.insert(&batch, true).unwrap_err();
     assert!(matches!(error, Error::Ledger { .. }), "{error:?}");
-    assert_eq!(
-        ledger.count_events().unwrap(),
-        0,
-        "a failed batch leaves nothing half-written"
-    );
+    assert_eq!(ledger.count_events().unwrap(), 0, "a failed batch leaves nothing half-written");
 
     ledger.set_max_page_count(1_000_000).unwrap();
     assert_eq!(ledger.insert(&batch, true).unwrap(), 500);
@@ -109,8 +99,7 @@ fn ledger_from_a_newer_costline_is_refused() {
     let path = dir.path().join("ledger.db");
     drop(Ledger::open(&path).unwrap());
     let raw = rusqlite::Connection::open(&path).unwrap();
-    raw.execute("UPDATE schema_version SET version = 99", [])
-        .unwrap();
+    raw.execute("UPDATE schema_version SET version = 99", []).unwrap();
     drop(raw);
     let error = Ledger::open(&path).unwrap_err().to_string();
     assert!(error.contains("newer costline"), "{error}");
@@ -127,45 +116,19 @@ fn claimed_outbox_events_are_invisible_to_other_exporters_until_released() {
 
     let claimed = first.claim_for_export(2, Duration::from_secs(600)).unwrap();
     assert_eq!(claimed.len(), 2);
-    let rest = second
-        .claim_for_export(10, Duration::from_secs(600))
-        .unwrap();
-    assert_eq!(
-        rest.len(),
-        1,
-        "the other exporter only sees the unclaimed event"
-    );
+    let rest = second.claim_for_export(10, Duration::from_secs(600)).unwrap();
+    assert_eq!(rest.len(), 1, "the other exporter only sees the unclaimed event");
 
     first.release_claims(&[claimed[1].seq]).unwrap();
-    first
-        .finish_export(&[claimed[0].seq], ExportOutcome::Exported)
-        .unwrap();
-    second
-        .finish_export(&[rest[0].seq], ExportOutcome::Rejected)
-        .unwrap();
+    first.finish_export(&[claimed[0].seq], ExportOutcome::Exported).unwrap();
+    second.finish_export(&[rest[0].seq], ExportOutcome::Rejected).unwrap();
     assert!(!first.outbox_settled_through(last).unwrap());
-    let again = second
-        .claim_for_export(10, Duration::from_secs(600))
-        .unwrap();
+    let again = second.claim_for_export(10, Duration::from_secs(600)).unwrap();
     assert_eq!(again.len(), 1);
-    second
-        .finish_export(&[again[0].seq], ExportOutcome::Exported)
-        .unwrap();
+    second.finish_export(&[again[0].seq], ExportOutcome::Exported).unwrap();
     assert!(first.outbox_settled_through(last).unwrap());
-    assert_eq!(
-        first
-            .export_status(&claimed[0].event.event_id)
-            .unwrap()
-            .as_deref(),
-        Some("exported")
-    );
-    assert_eq!(
-        first
-            .export_status(&rest[0].event.event_id)
-            .unwrap()
-            .as_deref(),
-        Some("rejected")
-    );
+    assert_eq!(first.export_status(&claimed[0].event.event_id).unwrap().as_deref(), Some("exported"));
+    assert_eq!(first.export_status(&rest[0].event.event_id).unwrap().as_deref(), Some("rejected"));
 }
 
 #[test]
@@ -188,15 +151,8 @@ fn malformed_events_are_rejected_with_a_clear_error() {
     let cases = [
         ("{not json", "key must be a string"),
         (missing_field.to_string().as_str(), "missing field `model`"),
-        (
-            good.replace("\"ok\"", "\"fine\"").as_str(),
-            "unknown variant `fine`",
-        ),
-        (
-            good.replace("\"input_tokens\":1000", "\"input_tokens\":10")
-                .as_str(),
-            "exceed input_tokens",
-        ),
+        (good.replace("\"ok\"", "\"fine\"").as_str(), "unknown variant `fine`"),
+        (good.replace("\"input_tokens\":1000", "\"input_tokens\":10").as_str(), "exceed input_tokens"),
     ]
     .map(|(text, needle)| (text.to_string(), needle));
     for (text, needle) in cases {

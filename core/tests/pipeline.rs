@@ -18,20 +18,14 @@ const PATIENCE: Duration = Duration::from_secs(60);
 const MARGIN: Duration = Duration::from_secs(5);
 
 fn config(ledger: &Path) -> Config {
-    Config {
-        ledger: LedgerSetting::Path(ledger.to_path_buf()),
-        ..Config::default()
-    }
+    Config { ledger: LedgerSetting::Path(ledger.to_path_buf()), ..Config::default() }
 }
 
 fn with_collector(ledger: &Path, base_url: &str, backoff_ms: &[u64]) -> Config {
     Config {
         base_url: Some(base_url.to_string()),
         api_key: Some("test-key".into()),
-        backoff: backoff_ms
-            .iter()
-            .map(|ms| Duration::from_millis(*ms))
-            .collect(),
+        backoff: backoff_ms.iter().map(|ms| Duration::from_millis(*ms)).collect(),
         ..config(ledger)
     }
 }
@@ -71,20 +65,14 @@ fn flush_returns_within_timeout_when_collector_is_unreachable() {
     let ids = enqueue_all(&pipeline, 3);
 
     let started = Instant::now();
-    assert!(
-        !pipeline.flush(Duration::from_secs(1)),
-        "nothing can be acknowledged"
-    );
+    assert!(!pipeline.flush(Duration::from_secs(1)), "nothing can be acknowledged");
     assert!(started.elapsed() < Duration::from_secs(1) + MARGIN);
 
     // Written first, still owed to the collector.
     let ledger = Ledger::open(&path).unwrap();
     assert_eq!(ledger.count_events().unwrap(), 3);
     for id in &ids {
-        assert_eq!(
-            ledger.export_status(id).unwrap().as_deref(),
-            Some("pending")
-        );
+        assert_eq!(ledger.export_status(id).unwrap().as_deref(), Some("pending"));
     }
     let started = Instant::now();
     assert!(!pipeline.shutdown(Duration::from_secs(1)));
@@ -96,10 +84,8 @@ fn flush_and_shutdown_return_within_timeout_when_collector_never_answers() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.db");
     let collector = TestCollector::start(|_| Reply::Hang);
-    let config = Config {
-        timeout: Duration::from_secs(120),
-        ..with_collector(&path, &collector.base_url, &[50])
-    };
+    let config =
+        Config { timeout: Duration::from_secs(120), ..with_collector(&path, &collector.base_url, &[50]) };
     let pipeline = Pipeline::start(config).unwrap();
     enqueue_all(&pipeline, 3);
 
@@ -109,45 +95,26 @@ fn flush_and_shutdown_return_within_timeout_when_collector_never_answers() {
     let started = Instant::now();
     assert!(!pipeline.shutdown(Duration::from_secs(1)));
     assert!(started.elapsed() < Duration::from_secs(1) + MARGIN);
-    assert_eq!(
-        count_rows(&path),
-        3,
-        "the ledger write does not wait for the collector"
-    );
+    assert_eq!(count_rows(&path), 3, "the ledger write does not wait for the collector");
 }
 
 #[test]
 fn collector_outage_then_recovery_delivers_every_event() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.db");
-    let collector = TestCollector::start(|n| {
-        if n < 3 {
-            Reply::Status(503)
-        } else {
-            Reply::Status(200)
-        }
-    });
-    let config = Config {
-        batch_size: 7,
-        ..with_collector(&path, &collector.base_url, &[10, 20])
-    };
+    let collector = TestCollector::start(|n| if n < 3 { Reply::Status(503) } else { Reply::Status(200) });
+    let config = Config { batch_size: 7, ..with_collector(&path, &collector.base_url, &[10, 20]) };
     let pipeline = Pipeline::start(config).unwrap();
     let ids = enqueue_all(&pipeline, 100);
 
     assert!(pipeline.flush(PATIENCE));
-    assert_eq!(
-        collector.delivered_ids(),
-        ids,
-        "zero loss: every event acknowledged"
-    );
+    assert_eq!(collector.delivered_ids(), ids, "zero loss: every event acknowledged");
     let stats = pipeline.stats();
     assert_eq!(stats.exported, 100);
     assert_eq!(stats.pending_export, 0);
     assert!(stats.failed_batches >= 3);
     let ledger = Ledger::open(&path).unwrap();
-    assert!(ids
-        .iter()
-        .all(|id| ledger.export_status(id).unwrap().as_deref() == Some("exported")));
+    assert!(ids.iter().all(|id| ledger.export_status(id).unwrap().as_deref() == Some("exported")));
 }
 
 #[test]
@@ -174,25 +141,24 @@ fn requests_carry_bearer_key_and_json_body() {
 fn retry_after_is_honoured() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.db");
-    let collector = TestCollector::start(|n| {
-        if n == 0 {
-            Reply::StatusWithRetryAfter(429, "1")
-        } else {
-            Reply::Status(200)
-        }
-    });
+    let collector =
+        TestCollector::start(
+            |n| {
+                if n == 0 {
+                    Reply::StatusWithRetryAfter(429, "1")
+                } else {
+                    Reply::Status(200)
+                }
+            },
+        );
     // The backoff alone would retry after 10 ms; the server asks for 1 s.
-    let pipeline =
-        Pipeline::start(with_collector(&path, &collector.base_url, &[10, 5_000])).unwrap();
+    let pipeline = Pipeline::start(with_collector(&path, &collector.base_url, &[10, 5_000])).unwrap();
     let ids = enqueue_all(&pipeline, 1);
     assert!(pipeline.flush(PATIENCE));
 
     let received = collector.received();
     assert_eq!(received.len(), 2);
-    assert!(
-        received[1].at - received[0].at >= Duration::from_millis(900),
-        "retried before Retry-After"
-    );
+    assert!(received[1].at - received[0].at >= Duration::from_millis(900), "retried before Retry-After");
     assert_eq!(collector.delivered_ids(), ids);
 }
 
@@ -209,10 +175,7 @@ fn retry_after_is_capped_at_the_longest_backoff() {
     });
     let pipeline = Pipeline::start(with_collector(&path, &collector.base_url, &[10, 200])).unwrap();
     let ids = enqueue_all(&pipeline, 1);
-    assert!(
-        pipeline.flush(PATIENCE),
-        "an hour-long Retry-After must be capped"
-    );
+    assert!(pipeline.flush(PATIENCE), "an hour-long Retry-After must be capped");
     assert_eq!(collector.delivered_ids(), ids);
 }
 
@@ -224,14 +187,9 @@ fn rejected_batch_is_marked_and_not_retried() {
     let pipeline = Pipeline::start(with_collector(&path, &collector.base_url, &[10])).unwrap();
     let ids = enqueue_all(&pipeline, 3);
 
-    assert!(
-        pipeline.flush(PATIENCE),
-        "a rejected batch is settled, not pending"
-    );
+    assert!(pipeline.flush(PATIENCE), "a rejected batch is settled, not pending");
     let ledger = Ledger::open(&path).unwrap();
-    assert!(ids
-        .iter()
-        .all(|id| ledger.export_status(id).unwrap().as_deref() == Some("rejected")));
+    assert!(ids.iter().all(|id| ledger.export_status(id).unwrap().as_deref() == Some("rejected")));
     let sent: usize = collector.received().iter().map(|r| r.event_ids.len()).sum();
     assert_eq!(sent, 3, "each rejected event was sent once");
     assert_eq!(pipeline.stats().exported, 0);
@@ -247,45 +205,28 @@ fn full_queue_drops_and_counts_without_blocking() {
     let blocker = rusqlite::Connection::open(&path).unwrap();
     blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
 
-    let config = Config {
-        queue_size: 10,
-        batch_size: 10,
-        ..config(&path)
-    };
+    let config = Config { queue_size: 10, batch_size: 10, ..config(&path) };
     let pipeline = Pipeline::start(config).unwrap();
     let started = Instant::now();
     let refused = (0..1000).filter(|_| !pipeline.enqueue(event())).count();
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "enqueue must never wait for the writer"
-    );
+    assert!(started.elapsed() < Duration::from_secs(5), "enqueue must never wait for the writer");
     assert!(refused > 0);
     assert!(pipeline.stats().dropped >= refused as u64);
 
     blocker.execute_batch("COMMIT").unwrap();
     assert!(pipeline.flush(PATIENCE));
     let stats = pipeline.stats();
-    assert_eq!(
-        count_rows(&path) + stats.dropped,
-        1000,
-        "each event is either written or counted as dropped"
-    );
+    assert_eq!(count_rows(&path) + stats.dropped, 1000, "each event is either written or counted as dropped");
 }
 
 #[test]
 fn every_accepted_event_is_written_even_when_batches_outgrow_the_queue() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.db");
-    let pipeline = Pipeline::start(Config {
-        queue_size: 8,
-        batch_size: 256,
-        ..config(&path)
-    })
-    .unwrap();
+    let pipeline = Pipeline::start(Config { queue_size: 8, batch_size: 256, ..config(&path) }).unwrap();
     let accepted: usize = std::thread::scope(|s| {
-        let producers: Vec<_> = (0..2)
-            .map(|_| s.spawn(|| (0..2000).filter(|_| pipeline.enqueue(event())).count()))
-            .collect();
+        let producers: Vec<_> =
+            (0..2).map(|_| s.spawn(|| (0..2000).filter(|_| pipeline.enqueue(event())).count())).collect();
         producers.into_iter().map(|p| p.join().unwrap()).sum()
     });
     assert!(pipeline.flush(PATIENCE));
@@ -359,22 +300,13 @@ fn a_later_pipeline_exports_what_an_earlier_one_could_not() {
     let collector = TestCollector::always(200);
     let later = Pipeline::start(with_collector(&path, &collector.base_url, &[10])).unwrap();
     ids.extend(enqueue_all(&later, 1));
-    assert!(
-        later.flush(PATIENCE),
-        "flush covers the older outbox entries too"
-    );
+    assert!(later.flush(PATIENCE), "flush covers the older outbox entries too");
     assert_eq!(collector.delivered_ids(), ids);
 }
 
 #[test]
 fn ledger_off_keeps_unacknowledged_events_in_memory_and_retries() {
-    let collector = TestCollector::start(|n| {
-        if n < 2 {
-            Reply::Status(500)
-        } else {
-            Reply::Status(200)
-        }
-    });
+    let collector = TestCollector::start(|n| if n < 2 { Reply::Status(500) } else { Reply::Status(200) });
     let config = Config {
         ledger: LedgerSetting::Off,
         base_url: Some(collector.base_url.clone()),
@@ -397,10 +329,7 @@ fn shutdown_is_idempotent_and_later_enqueues_are_dropped_and_counted() {
     assert!(pipeline.shutdown(PATIENCE));
     assert!(pipeline.shutdown(PATIENCE));
     assert_eq!(count_rows(&path), 3, "shutdown flushed");
-    assert!(
-        !pipeline.enqueue(event()),
-        "a stopped instance takes nothing"
-    );
+    assert!(!pipeline.enqueue(event()), "a stopped instance takes nothing");
     assert_eq!(pipeline.stats().dropped, 1);
 }
 
@@ -417,39 +346,12 @@ fn dropping_a_pipeline_still_writes_what_it_queued() {
 #[test]
 fn invalid_settings_are_refused_with_a_clear_error() {
     for (config, needle) in [
-        (
-            Config {
-                queue_size: 0,
-                ..Config::default()
-            },
-            "queue_size",
-        ),
-        (
-            Config {
-                batch_size: 0,
-                ..Config::default()
-            },
-            "batch_size",
-        ),
-        (
-            Config {
-                base_url: Some("ftp://example.invalid".into()),
-                ..Config::default()
-            },
-            "http://",
-        ),
-        (
-            Config {
-                base_url: Some("not a url".into()),
-                ..Config::default()
-            },
-            "not a URL",
-        ),
+        (Config { queue_size: 0, ..Config::default() }, "queue_size"),
+        (Config { batch_size: 0, ..Config::default() }, "batch_size"),
+        (Config { base_url: Some("ftp://example.invalid".into()), ..Config::default() }, "http://"),
+        (Config { base_url: Some("not a url".into()), ..Config::default() }, "not a URL"),
     ] {
         let error = Pipeline::start(config).unwrap_err().to_string();
-        assert!(
-            error.contains(needle),
-            "{error:?} should mention {needle:?}"
-        );
+        assert!(error.contains(needle), "{error:?} should mention {needle:?}");
     }
 }

@@ -49,10 +49,7 @@ fn chat_estimate_counts_text_parts_and_ignores_images() {
     let a = tokens::estimate_usage("openai", "chat", "gpt-4o-mini", &with_image, "");
     let b = tokens::estimate_usage("openai", "chat", "gpt-4o-mini", &text_only, "");
     assert_eq!(a.input_tokens, b.input_tokens);
-    assert_eq!(
-        a.input_tokens,
-        3 + o200k("user") + o200k("Describe this picture.") + 3
-    );
+    assert_eq!(a.input_tokens, 3 + o200k("user") + o200k("Describe this picture.") + 3);
 }
 
 #[test]
@@ -133,15 +130,9 @@ fn embeddings_estimate_counts_strings_and_token_ids_without_framing() {
         cl100k("one") + cl100k("two words")
     );
     let ids = json!({"input": [[1, 2, 3], [4, 5]]});
-    assert_eq!(
-        tokens::estimate_usage("openai", "embeddings", model, &ids, "").input_tokens,
-        5
-    );
+    assert_eq!(tokens::estimate_usage("openai", "embeddings", model, &ids, "").input_tokens, 5);
     let flat_ids = json!({"input": [10, 11, 12, 13]});
-    assert_eq!(
-        tokens::estimate_usage("openai", "embeddings", model, &flat_ids, "").input_tokens,
-        4
-    );
+    assert_eq!(tokens::estimate_usage("openai", "embeddings", model, &flat_ids, "").input_tokens, 4);
 }
 
 #[test]
@@ -156,15 +147,11 @@ fn anthropic_estimate_counts_system_blocks_and_tools() {
         ],
         "tools": [{"name": "rhyme", "description": "Find rhymes", "input_schema": {"type": "object"}}],
     });
-    let usage =
-        tokens::estimate_usage("anthropic", "messages", "claude-sonnet-4-5", &request, "ok");
+    let usage = tokens::estimate_usage("anthropic", "messages", "claude-sonnet-4-5", &request, "ok");
     let expected = 3
         + (3 + o200k("You are a poet."))
         + (3 + o200k("user") + o200k("Write a haiku."))
-        + (3 + o200k("assistant")
-            + o200k("Leaves fall.")
-            + o200k("rhyme")
-            + o200k("{\"word\":\"fall\"}"))
+        + (3 + o200k("assistant") + o200k("Leaves fall.") + o200k("rhyme") + o200k("{\"word\":\"fall\"}"))
         + (3 + o200k("user") + o200k("ball, call"))
         + 346
         + o200k("rhyme")
@@ -173,7 +160,8 @@ fn anthropic_estimate_counts_system_blocks_and_tools() {
     assert_eq!(usage.input_tokens, expected);
     assert_eq!(usage.output_tokens, o200k("ok"));
 
-    let forced = json!({"system": "s", "messages": [], "tools": [{"name": "t"}], "tool_choice": {"type": "any"}});
+    let forced =
+        json!({"system": "s", "messages": [], "tools": [{"name": "t"}], "tool_choice": {"type": "any"}});
     let usage = tokens::estimate_usage("anthropic", "messages", "claude-opus-4-1", &forced, "");
     assert_eq!(usage.input_tokens, 3 + (3 + o200k("s")) + 313 + o200k("t"));
 }
@@ -199,12 +187,6 @@ fn completions_estimate_counts_the_prompt_for_either_provider() {
     let usage = tokens::estimate_usage("anthropic", "completions", "claude-2.1", &legacy, "Hello");
     assert_eq!(usage.input_tokens, o200k("\n\nHuman: Hi\n\nAssistant:"));
     let openai = json!({"model": "gpt-3.5-turbo-instruct", "prompt": ["Say hi", "Say bye"]});
-    let usage = tokens::estimate_usage(
-        "openai",
-        "completions",
-        "gpt-3.5-turbo-instruct",
-        &openai,
-        "",
-    );
+    let usage = tokens::estimate_usage("openai", "completions", "gpt-3.5-turbo-instruct", &openai, "");
     assert_eq!(usage.input_tokens, cl100k("Say hi") + cl100k("Say bye"));
 }

@@ -22,12 +22,7 @@ fn ours(encoding: Encoding) -> &'static tokens::Encoder {
 fn assert_same_tokens(encoding: Encoding, text: &str) {
     let expected = stock(encoding).encode_ordinary(text);
     let actual = ours(encoding).encode(text);
-    assert_eq!(
-        actual,
-        expected,
-        "{} tokens differ for {text:?}",
-        encoding.name()
-    );
+    assert_eq!(actual, expected, "{} tokens differ for {text:?}", encoding.name());
     assert_eq!(ours(encoding).count(text), expected.len());
 }
 
@@ -99,19 +94,12 @@ fn known_counts() {
     assert_eq!(tokens::count("", "gpt-4o"), 0);
     for (text, model) in [
         ("The quick brown fox jumps over the lazy dog.", "gpt-4o"),
-        (
-            "The quick brown fox jumps over the lazy dog.",
-            "gpt-3.5-turbo",
-        ),
+        ("The quick brown fox jumps over the lazy dog.", "gpt-3.5-turbo"),
         ("日本語のテキストです。", "gpt-4.1-mini"),
         ("日本語のテキストです。", "text-embedding-3-small"),
     ] {
         let encoding = tokens::encoding_for_model(model);
-        assert_eq!(
-            tokens::count(text, model),
-            stock(encoding).encode_ordinary(text).len(),
-            "{model}"
-        );
+        assert_eq!(tokens::count(text, model), stock(encoding).encode_ordinary(text).len(), "{model}");
     }
 }
 
@@ -120,11 +108,10 @@ fn random_text_matches_stock_tiktoken_token_for_token() {
     // Fragments chosen to hit every branch of both split patterns and their edges: letters of
     // each case, marks, digits, contractions, punctuation, every kind of whitespace, newlines.
     let fragments = [
-        "a", "b", "z", "A", "Q", "é", "É", "ß", "ǅ", "ʰ", "中", "ア", "ก", "\u{301}", "\u{e31}",
-        "0", "7", "٣", "½", "'s", "'T", "'ll", "'", "\"", ".", ",", "!", "?", "/", "-", "_", "(",
-        ")", "{", "$", "€", "😀", "\u{200d}", " ", " ", " ", "  ", "\t", "\n", "\r", "\r\n",
-        "\u{a0}", "\u{3000}", "\u{2028}", "\u{b}", "\u{c}", "the", " the", "ing", "tion", "123",
-        "2024",
+        "a", "b", "z", "A", "Q", "é", "É", "ß", "ǅ", "ʰ", "中", "ア", "ก", "\u{301}", "\u{e31}", "0", "7",
+        "٣", "½", "'s", "'T", "'ll", "'", "\"", ".", ",", "!", "?", "/", "-", "_", "(", ")", "{", "$", "€",
+        "😀", "\u{200d}", " ", " ", " ", "  ", "\t", "\n", "\r", "\r\n", "\u{a0}", "\u{3000}", "\u{2028}",
+        "\u{b}", "\u{c}", "the", " the", "ing", "tion", "123", "2024",
     ];
     let mut random = Random(0x9E37_79B9_7F4A_7C15);
     for round in 0..3000 {
@@ -143,11 +130,7 @@ fn long_pretokens_up_to_the_cap_match_stock_tiktoken() {
     let letters: Vec<char> = "abcdefghijklmnopqrstuvwxyzéàü".chars().collect();
     for length in [100, 255, 256, 257, 700, 1500, 3000] {
         let word: String = (0..length).map(|_| *random.pick(&letters)).collect();
-        let cut = word
-            .char_indices()
-            .map(|(i, _)| i)
-            .take_while(|&i| i <= tokens::MAX_PRETOKEN_BYTES)
-            .last();
+        let cut = word.char_indices().map(|(i, _)| i).take_while(|&i| i <= tokens::MAX_PRETOKEN_BYTES).last();
         let word = &word[..cut.unwrap_or(word.len())];
         for encoding in Encoding::ALL {
             assert_same_tokens(encoding, word);
@@ -169,12 +152,7 @@ fn pathological_runs_stay_within_a_token_per_chunk_of_stock() {
     // Long runs of one character are cut into MAX_PRETOKEN_BYTES chunks (linear time; wall
     // time is measured by the bench, not asserted here). The count stays within one token per
     // chunk of tiktoken's.
-    for text in [
-        "a".repeat(100_000),
-        " ".repeat(100_000),
-        "\u{e9}".repeat(100_000),
-        "ab".repeat(50_000),
-    ] {
+    for text in ["a".repeat(100_000), " ".repeat(100_000), "\u{e9}".repeat(100_000), "ab".repeat(50_000)] {
         let chunks = text.len().div_ceil(tokens::MAX_PRETOKEN_BYTES);
         for encoding in Encoding::ALL {
             let expected = stock(encoding).encode_ordinary(&text).len();
@@ -196,9 +174,7 @@ fn a_pretoken_over_the_cap_counts_as_its_chunks_counted_alone() {
     // boundary), merge each chunk on its own. Repeated chunks are replayed, not re-merged;
     // the result must be the same either way.
     let mut random = Random(7);
-    let random_letters: String = (0..10_000)
-        .map(|_| (b'a' + random.below(26) as u8) as char)
-        .collect();
+    let random_letters: String = (0..10_000).map(|_| (b'a' + random.below(26) as u8) as char).collect();
     for text in [
         "a".repeat(10_000),
         " ".repeat(10_000),
@@ -217,13 +193,7 @@ fn a_pretoken_over_the_cap_counts_as_its_chunks_counted_alone() {
                 expected.extend(stock(encoding).encode_ordinary(&rest[..cut]));
                 rest = &rest[cut..];
             }
-            assert_eq!(
-                ours(encoding).encode(&text),
-                expected,
-                "{} {:?}...",
-                encoding.name(),
-                &text[..8]
-            );
+            assert_eq!(ours(encoding).encode(&text), expected, "{} {:?}...", encoding.name(), &text[..8]);
         }
     }
 }
@@ -234,24 +204,12 @@ fn embedded_tables_equal_the_stock_vocabularies() {
         let tokens = tokens::tokens_in_rank_order(encoding);
         let bpe = stock(encoding);
         for (rank, token) in tokens.iter().enumerate() {
-            let expected = bpe
-                .decode_bytes(&[rank as u32])
-                .expect("rank exists in stock");
-            assert_eq!(
-                *token,
-                expected.as_slice(),
-                "{} rank {rank}",
-                encoding.name()
-            );
+            let expected = bpe.decode_bytes(&[rank as u32]).expect("rank exists in stock");
+            assert_eq!(*token, expected.as_slice(), "{} rank {rank}", encoding.name());
         }
         // The next rank is not an ordinary token in the stock vocabulary either.
         let next = tokens.len() as u32;
-        assert!(
-            bpe.decode_bytes(&[next])
-                .map_or(true, |b| b.starts_with(b"<|")),
-            "{}",
-            encoding.name()
-        );
+        assert!(bpe.decode_bytes(&[next]).map_or(true, |b| b.starts_with(b"<|")), "{}", encoding.name());
     }
 }
 
@@ -310,16 +268,10 @@ fn counts_during_prewarm_wait_for_its_build_instead_of_repeating_it() {
         return;
     }
     tokens::prewarm();
-    let threads: Vec<_> = [
-        "gpt-4o",
-        "gpt-4",
-        "gpt-4o",
-        "gpt-3.5-turbo",
-        "claude-sonnet-4-5",
-    ]
-    .into_iter()
-    .map(|model| std::thread::spawn(move || tokens::count("hello world", model)))
-    .collect();
+    let threads: Vec<_> = ["gpt-4o", "gpt-4", "gpt-4o", "gpt-3.5-turbo", "claude-sonnet-4-5"]
+        .into_iter()
+        .map(|model| std::thread::spawn(move || tokens::count("hello world", model)))
+        .collect();
     tokens::prewarm();
     for thread in threads {
         assert_eq!(thread.join().unwrap(), 2);
@@ -327,12 +279,7 @@ fn counts_during_prewarm_wait_for_its_build_instead_of_repeating_it() {
     for encoding in Encoding::ALL {
         // The prewarm thread may still be finishing cl100k; wait for it through a count.
         assert_eq!(tokens::count_with(encoding, "hello world"), 2);
-        assert_eq!(
-            tokens::encoder_builds_started(encoding),
-            1,
-            "{}",
-            encoding.name()
-        );
+        assert_eq!(tokens::encoder_builds_started(encoding), 1, "{}", encoding.name());
     }
 }
 
@@ -350,11 +297,7 @@ fn a_child_forked_while_prewarm_builds_counts_without_waiting_for_it() {
     let child = unsafe { libc::fork() };
     assert!(child >= 0, "fork failed");
     if child == 0 {
-        let code = if tokens::count("hello world", "gpt-4o") == 2 {
-            0
-        } else {
-            1
-        };
+        let code = if tokens::count("hello world", "gpt-4o") == 2 { 0 } else { 1 };
         // SAFETY: ends the child without running the parent's exit handlers or test harness.
         unsafe { libc::_exit(code) };
     }
@@ -373,10 +316,7 @@ fn a_child_forked_while_prewarm_builds_counts_without_waiting_for_it() {
         }
         std::thread::sleep(std::time::Duration::from_millis(5));
     };
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "child status {status}"
-    );
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "child status {status}");
     // The parent is unaffected: its own build completes and counts.
     assert_eq!(tokens::count("hello world", "gpt-4o"), 2);
 }
@@ -393,59 +333,23 @@ fn vector_inputs() -> Vec<(String, &'static str)> {
         ("hello world".into(), "gpt-4o"),
         ("hello world".into(), "gpt-4"),
         (String::new(), "gpt-4o"),
-        (
-            "The quick brown fox jumps over the lazy dog.".into(),
-            "gpt-4o-mini",
-        ),
-        (
-            "The quick brown fox jumps over the lazy dog.".into(),
-            "gpt-3.5-turbo",
-        ),
-        (
-            "Hello, World! How's it going? I'M FINE, they'll say.".into(),
-            "openai/gpt-4.1",
-        ),
+        ("The quick brown fox jumps over the lazy dog.".into(), "gpt-4o-mini"),
+        ("The quick brown fox jumps over the lazy dog.".into(), "gpt-3.5-turbo"),
+        ("Hello, World! How's it going? I'M FINE, they'll say.".into(), "openai/gpt-4.1"),
         ("def f(x):\n    return x ** 2  # square\n\n".into(), "gpt-5"),
-        (
-            "{\"role\": \"user\", \"content\": \"hi\"}".into(),
-            "o3-mini",
-        ),
-        (
-            "Prices: $1,234.56 on 2024-11-23 at 12:30:45".into(),
-            "azure/gpt-4o",
-        ),
-        (
-            "日本語のテキストです。東京は日本の首都です。".into(),
-            "gpt-4o",
-        ),
-        (
-            "日本語のテキストです。東京は日本の首都です。".into(),
-            "text-embedding-3-large",
-        ),
+        ("{\"role\": \"user\", \"content\": \"hi\"}".into(), "o3-mini"),
+        ("Prices: $1,234.56 on 2024-11-23 at 12:30:45".into(), "azure/gpt-4o"),
+        ("日本語のテキストです。東京は日本の首都です。".into(), "gpt-4o"),
+        ("日本語のテキストです。東京は日本の首都です。".into(), "text-embedding-3-large"),
         ("Emoji 😀👍🏽 and symbols ©®™ ∑∫√".into(), "chatgpt-4o-latest"),
-        (
-            "  spaces   before\n\n\n  and\tafter   ".into(),
-            "gpt-4-turbo",
-        ),
+        ("  spaces   before\n\n\n  and\tafter   ".into(), "gpt-4-turbo"),
         ("<|endoftext|> counts as ordinary text".into(), "gpt-4o"),
-        (
-            "Bonjour le monde, ça va très bien.".into(),
-            "claude-sonnet-4-5",
-        ),
-        (
-            "Bonjour le monde, ça va très bien.".into(),
-            "gemini-2.5-pro",
-        ),
+        ("Bonjour le monde, ça va très bien.".into(), "claude-sonnet-4-5"),
+        ("Bonjour le monde, ça va très bien.".into(), "gemini-2.5-pro"),
         ("embedding input".into(), "text-embedding-ada-002"),
-        (
-            "fine tuned".into(),
-            "ft:gpt-4o-mini-2024-07-18:acme:support:abc123",
-        ),
+        ("fine tuned".into(), "ft:gpt-4o-mini-2024-07-18:acme:support:abc123"),
         ("fine tuned".into(), "ft:gpt-3.5-turbo-0125:acme::xyz"),
-        (
-            "unknown model falls back to o200k".into(),
-            "some-unknown-model",
-        ),
+        ("unknown model falls back to o200k".into(), "some-unknown-model"),
     ];
     let paragraph = ORDINARY_TEXTS.join("\n");
     inputs.push((paragraph.clone(), "gpt-4o"));
@@ -463,13 +367,8 @@ fn token_vectors_hold_stock_counts_and_replay() {
         let model = vector["model"].as_str().unwrap();
         let expected = vector["tokens"].as_u64().unwrap() as usize;
         // The file's numbers are the stock encoder's...
-        let stock_count = stock(tokens::encoding_for_model(model))
-            .encode_ordinary(text)
-            .len();
-        assert_eq!(
-            stock_count, expected,
-            "vector {model} {text:?} is not the stock count"
-        );
+        let stock_count = stock(tokens::encoding_for_model(model)).encode_ordinary(text).len();
+        assert_eq!(stock_count, expected, "vector {model} {text:?} is not the stock count");
         // ...and costline reproduces them.
         assert_eq!(tokens::count(text, model), expected, "{model} {text:?}");
     }
@@ -483,9 +382,7 @@ fn write_token_vectors() {
     let vectors: Vec<Value> = vector_inputs()
         .into_iter()
         .map(|(text, model)| {
-            let count = stock(tokens::encoding_for_model(model))
-                .encode_ordinary(&text)
-                .len();
+            let count = stock(tokens::encoding_for_model(model)).encode_ordinary(&text).len();
             json!({"text": text, "model": model, "tokens": count})
         })
         .collect();

@@ -69,12 +69,15 @@ fn usage_cost_vectors() {
             Some((cost, source, key)) => (Some(*cost), source.as_str(), Some(key.as_str())),
             None => (None, "unknown", None),
         };
-        let want_cost = expected["cost_usd"].as_str().map(|c| Decimal::from_str(c).expect("decimal cost_usd"));
+        let want_cost =
+            expected["cost_usd"].as_str().map(|c| Decimal::from_str(c).expect("decimal cost_usd"));
         if got_cost != want_cost {
-            failures.push(format!("{name}: cost_usd = {got_cost:?}, expected {want_cost:?}; {}", vector["note"]));
+            failures
+                .push(format!("{name}: cost_usd = {got_cost:?}, expected {want_cost:?}; {}", vector["note"]));
         }
         if got_source != text(expected, "cost_source") {
-            failures.push(format!("{name}: cost_source = {got_source}, expected {}", expected["cost_source"]));
+            failures
+                .push(format!("{name}: cost_source = {got_source}, expected {}", expected["cost_source"]));
         }
         if got_key != expected["price_key"].as_str() {
             failures.push(format!("{name}: price_key = {got_key:?}, expected {}", expected["price_key"]));
@@ -94,7 +97,10 @@ fn model_resolution_vectors() {
         let want = case["expected_price_key"].as_str();
         let got = pricing.resolve(provider, model).map(|r| r.key);
         if got != want {
-            failures.push(format!("{model:?} via {provider:?}: got {got:?}, expected {want:?} ({})", case["step"]));
+            failures.push(format!(
+                "{model:?} via {provider:?}: got {got:?}, expected {want:?} ({})",
+                case["step"]
+            ));
         }
     }
     assert!(failures.is_empty(), "{} failures{hint}:\n{}", failures.len(), failures.join("\n"));

@@ -1,11 +1,11 @@
 """costline: the cost meter for LLM applications, in-process.
 
-    from costline.openai import OpenAI
-    import costline
+from costline.openai import OpenAI
+import costline
 
-    with costline.run("triage", tags={"customer": "acme"}) as r:
-        OpenAI().chat.completions.create(model="gpt-4o", messages=[...])
-    print(r.cost_usd)
+with costline.run("triage", tags={"customer": "acme"}) as r:
+    OpenAI().chat.completions.create(model="gpt-4o", messages=[...])
+print(r.cost_usd)
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from . import _native
 from ._api import Tracked, cost, count_tokens, track
 from ._context import Run, run, with_agent
 from ._instrument import instrument
-from ._runtime import configure, flush, settings, shutdown
 from ._native import (
     ConfigError,
     CostlineError,
@@ -23,6 +22,7 @@ from ._native import (
     PricesError,
     UsageError,
 )
+from ._runtime import configure, flush, settings, shutdown
 
 __version__: str = _native.__version__
 

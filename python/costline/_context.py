@@ -23,7 +23,7 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 class _Frame:
     __slots__ = ("run", "run_id", "path", "tags")
 
-    def __init__(self, run: "Run", run_id: str, path: Tuple[str, ...], tags: Mapping[str, str]) -> None:
+    def __init__(self, run: Run, run_id: str, path: Tuple[str, ...], tags: Mapping[str, str]) -> None:
         self.run = run
         self.run_id = run_id
         self.path = path
@@ -98,7 +98,7 @@ class Run:
                 self._cost += cost
 
     # -- context management --------------------------------------------
-    def _push(self) -> "Run":
+    def _push(self) -> Run:
         parent = _frames.get()
         if parent:
             outer = parent[-1]
@@ -123,13 +123,13 @@ class Run:
             # generator finalised elsewhere): drop our frame from this one.
             _frames.set(tuple(f for f in _frames.get() if f.run is not self))
 
-    def __enter__(self) -> "Run":
+    def __enter__(self) -> Run:
         return self._push()
 
     def __exit__(self, *exc: Any) -> None:
         self._pop()
 
-    async def __aenter__(self) -> "Run":
+    async def __aenter__(self) -> Run:
         return self._push()
 
     async def __aexit__(self, *exc: Any) -> None:

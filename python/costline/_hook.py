@@ -27,23 +27,21 @@ class ClientOptions:
         self.stream_usage = stream_usage
 
     @classmethod
-    def parse(cls, value: Optional[Mapping[str, Any]]) -> "ClientOptions":
+    def parse(cls, value: Optional[Mapping[str, Any]]) -> ClientOptions:
         if value is None:
             return DEFAULT_OPTIONS
         if not isinstance(value, Mapping):
             raise TypeError("costline= takes a dict of options, e.g. costline={'tags': {...}}")
         unknown = sorted(set(value) - set(cls.KEYS))
         if unknown:
-            raise ValueError(
-                f"unknown costline option(s) {unknown}; this version supports {list(cls.KEYS)}"
-            )
+            raise ValueError(f"unknown costline option(s) {unknown}; this version supports {list(cls.KEYS)}")
         tags = {str(k): str(v) for k, v in (value.get("tags") or {}).items()}
         agent = value.get("agent")
         if agent is not None and not isinstance(agent, str):
             raise TypeError("costline={'agent': ...} must be a string")
         return cls(tags, agent, bool(value.get("stream_usage", True)))
 
-    def with_agent(self, agent: str) -> "ClientOptions":
+    def with_agent(self, agent: str) -> ClientOptions:
         return ClientOptions(self.tags, agent, self.stream_usage)
 
 
@@ -263,7 +261,10 @@ def metered_class(base: type, adapter: Adapter, is_async: bool, cache: Dict[type
     clients of classes costline has no drop-in for), made once per class."""
     cls = cache.get(base)
     if cls is None:
-        cls = install(type(base.__name__, (base,), {"__module__": base.__module__, "__qualname__": base.__qualname__}),
-                      adapter, is_async=is_async)
+        cls = install(
+            type(base.__name__, (base,), {"__module__": base.__module__, "__qualname__": base.__qualname__}),
+            adapter,
+            is_async=is_async,
+        )
         cache[base] = cls
     return cls

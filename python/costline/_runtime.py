@@ -45,11 +45,11 @@ def guarded(what: str, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> Opti
 
 def configure(
     *,
-    ledger: Optional[Union[str, "os.PathLike[str]"]] = None,
+    ledger: Optional[Union[str, os.PathLike[str]]] = None,
     base_url: Optional[str] = None,
     api_key: Optional[str] = None,
     otlp_endpoint: Optional[str] = None,
-    prices: Optional[Union[str, "os.PathLike[str]", Mapping[str, Any]]] = None,
+    prices: Optional[Union[str, os.PathLike[str], Mapping[str, Any]]] = None,
     tags: Optional[Mapping[str, str]] = None,
     timeout_s: Optional[float] = None,
     backoff_s: Optional[Sequence[float]] = None,

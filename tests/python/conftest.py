@@ -10,7 +10,7 @@ TESTS_DIR = Path(__file__).resolve().parent.parent
 if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
 
-from mock_provider import MockProvider
+from mock_provider import MockProvider  # noqa: E402  (after the path insert)
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +25,7 @@ def _fresh_mock(request):
     """Each test that uses `mock` starts with no recorded requests or events."""
     if "mock" in request.fixturenames:
         request.getfixturevalue("mock").reset()
+
 
 # costline's own fixtures (a fresh ledger per test; no writes to the user's ledger).
 from costline_fixtures import ledger  # noqa: E402,F401

@@ -51,7 +51,9 @@ def test_message_identical_and_cache_tokens_normalised(client, raw, ledger):
 
 
 def test_stream_events_identical_and_usage_from_start_and_delta(client, raw, ledger):
-    kwargs = dict(model="claude-sonnet-4-5", max_tokens=100, messages=MESSAGES, stream=True, extra_headers=CACHE_HEADERS)
+    kwargs = dict(
+        model="claude-sonnet-4-5", max_tokens=100, messages=MESSAGES, stream=True, extra_headers=CACHE_HEADERS
+    )
     ours = [dump(e) for e in client.messages.create(**kwargs)]
     theirs = [dump(e) for e in raw.messages.create(**kwargs)]
     assert ours == theirs

@@ -93,7 +93,9 @@ def test_runs_follow_asyncio_tasks_without_leaking_between_them(mock, ledger):
 def test_threads_started_with_copied_context_keep_the_run(client, ledger):
     with costline.run("parent") as r:
         ctx = contextvars.copy_context()
-        t = threading.Thread(target=ctx.run, args=(client.chat.completions.create,), kwargs=dict(model="gpt-4o", messages=MESSAGES))
+        t = threading.Thread(
+            target=ctx.run, args=(client.chat.completions.create,), kwargs=dict(model="gpt-4o", messages=MESSAGES)
+        )
         t.start()
         t.join()
     [event] = read_events(ledger)
@@ -110,8 +112,14 @@ def test_client_tags_sit_between_process_and_run_tags(mock, ledger):
 
 def test_track_records_a_call_no_drop_in_made(ledger):
     with costline.run("batch-job") as r:
-        tracked = costline.track(provider="openai", model="gpt-4o", input_tokens=1000, output_tokens=500,
-                                 cached_input_tokens=200, tags={"source": "batch"})
+        tracked = costline.track(
+            provider="openai",
+            model="gpt-4o",
+            input_tokens=1000,
+            output_tokens=500,
+            cached_input_tokens=200,
+            tags={"source": "batch"},
+        )
     assert tracked.cost_usd == Decimal("0.00725") and r.cost_usd == Decimal("0.00725")
     [event] = read_events(ledger)
     assert event["event_id"] == tracked.event_id and event["agent"] == "batch-job"

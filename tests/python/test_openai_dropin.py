@@ -240,6 +240,4 @@ def test_unknown_costline_option_is_rejected_at_construction(mock):
 
 
 def test_cost_helper_matches_the_event(client, ledger):
-    assert costline.cost("gpt-4o", input_tokens=1000, output_tokens=500, cached_input_tokens=200) == Decimal(
-        "0.00725"
-    )
+    assert costline.cost("gpt-4o", input_tokens=1000, output_tokens=500, cached_input_tokens=200) == Decimal("0.00725")

@@ -24,7 +24,9 @@ REPO = Path(__file__).resolve().parents[2]
 def run_script(code: str, env_extra: dict, timeout: float = 120) -> subprocess.CompletedProcess:
     env = {**os.environ, **env_extra}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO / "tests"), env.get("PYTHONPATH", "")])
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def track_one(**kw):
@@ -62,7 +64,8 @@ def test_fork_child_records_its_events(tmp_path):
         pid = os.fork()
         if pid == 0:
             for _ in range(3):
-                costline.track(provider="openai", model="gpt-4o", input_tokens=1, output_tokens=1, tags={"who": "child"})
+                costline.track(provider="openai", model="gpt-4o", input_tokens=1, output_tokens=1,
+                               tags={"who": "child"})
             sys.exit(0)  # the exit hook flushes in the child too
         _, status = os.waitpid(pid, 0)
         assert os.WEXITSTATUS(status) == 0
@@ -175,7 +178,11 @@ def test_prompts_outputs_and_keys_never_reach_the_ledger(mock, ledger, caplog):
     client = OpenAI(base_url=mock.openai_base_url, api_key=SECRET_KEY, max_retries=0)
     with caplog.at_level("DEBUG", logger="costline"):
         resp = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": secret_prompt}])
-        list(client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": secret_prompt}], stream=True))
+        list(
+            client.chat.completions.create(
+                model="gpt-4o", messages=[{"role": "user", "content": secret_prompt}], stream=True
+            )
+        )
     assert len(read_events(ledger)) == 2
     costline.shutdown(5)
     output = resp.choices[0].message.content

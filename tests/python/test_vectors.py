@@ -34,7 +34,13 @@ def test_usage_cost_vector(case):
         )
     )
     expected = case["expected"]
-    for field in ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_input_tokens", "reasoning_tokens"):
+    for field in (
+        "input_tokens",
+        "output_tokens",
+        "cached_input_tokens",
+        "cache_write_input_tokens",
+        "reasoning_tokens",
+    ):
         if field in expected:
             assert event[field] == expected[field], field
     if expected.get("cost_usd") is None:
@@ -46,12 +52,12 @@ def test_usage_cost_vector(case):
         assert event["price_key"] == expected["price_key"]
 
 
-@pytest.mark.parametrize("case", load("model_resolution.json"), ids=lambda c: f'{c["provider"]}:{c["model"]}')
+@pytest.mark.parametrize("case", load("model_resolution.json"), ids=lambda c: f"{c['provider']}:{c['model']}")
 def test_model_resolution_vector(case):
     assert _native.price_key(case["provider"], case["model"]) == case["expected_price_key"]
 
 
-@pytest.mark.parametrize("case", load("tokens.json"), ids=lambda c: f'{c["model"]}:{c["text"][:20]!r}')
+@pytest.mark.parametrize("case", load("tokens.json"), ids=lambda c: f"{c['model']}:{c['text'][:20]!r}")
 def test_token_count_vector(case):
     assert costline.count_tokens(case["text"], case["model"]) == case["tokens"]
 

@@ -98,7 +98,9 @@ impl ServiceTier {
         match name.map(str::trim) {
             Some(n) if n.eq_ignore_ascii_case("flex") => ServiceTier::Flex,
             Some(n) if n.eq_ignore_ascii_case("priority") => ServiceTier::Priority,
-            Some(n) if n.eq_ignore_ascii_case("batch") || n.eq_ignore_ascii_case("batches") => ServiceTier::Batch,
+            Some(n) if n.eq_ignore_ascii_case("batch") || n.eq_ignore_ascii_case("batches") => {
+                ServiceTier::Batch
+            }
             _ => ServiceTier::Standard,
         }
     }
@@ -245,7 +247,9 @@ impl Pricing {
             return Some(self.resolved(hit));
         }
         let cache_key = resolve::cache_key(family, model);
-        if let Some(cached) = self.fallback_cache.read().unwrap_or_else(|p| p.into_inner()).get(cache_key.as_str()) {
+        if let Some(cached) =
+            self.fallback_cache.read().unwrap_or_else(|p| p.into_inner()).get(cache_key.as_str())
+        {
             return cached.map(|hit| self.resolved(hit));
         }
         let found = resolve::fallback(self, family, model);
@@ -294,8 +298,11 @@ impl Pricing {
     }
 
     fn resolved(&self, hit: Hit) -> Resolved<'_> {
-        let (index, source) =
-            if hit.is_override { (&self.overrides, CostSource::Override) } else { (&*self.catalog, CostSource::Catalog) };
+        let (index, source) = if hit.is_override {
+            (&self.overrides, CostSource::Override)
+        } else {
+            (&*self.catalog, CostSource::Catalog)
+        };
         let position = hit.position as usize;
         Resolved { key: &index.keys[position], price: &index.prices[position], source }
     }
@@ -316,8 +323,10 @@ static EMBEDDED: Lazy<Embedded> = Lazy::new(|| match load_embedded() {
 });
 
 fn load_embedded() -> Result<Embedded> {
-    let value: Value = serde_json::from_str(EMBEDDED_CATALOG)
-        .map_err(|e| Error::Prices { source_name: EMBEDDED_NAME.to_string(), message: format!("invalid JSON: {e}") })?;
+    let value: Value = serde_json::from_str(EMBEDDED_CATALOG).map_err(|e| Error::Prices {
+        source_name: EMBEDDED_NAME.to_string(),
+        message: format!("invalid JSON: {e}"),
+    })?;
     let table = parse::parse_table(EMBEDDED_NAME, &value)?;
     let version = table.catalog_version.ok_or_else(|| Error::Prices {
         source_name: EMBEDDED_NAME.to_string(),
@@ -368,10 +377,14 @@ fn build_pricing(prices_path: Option<&Path>, inline: Option<&Value>) -> Result<P
     let mut fingerprint = resolve::Fnv1a::default();
     if let Some(path) = prices_path {
         let source_name = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::Prices { source_name: source_name.clone(), message: format!("cannot read: {e}") })?;
-        let value: Value = serde_json::from_str(&text)
-            .map_err(|e| Error::Prices { source_name: source_name.clone(), message: format!("invalid JSON: {e}") })?;
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Prices {
+            source_name: source_name.clone(),
+            message: format!("cannot read: {e}"),
+        })?;
+        let value: Value = serde_json::from_str(&text).map_err(|e| Error::Prices {
+            source_name: source_name.clone(),
+            message: format!("invalid JSON: {e}"),
+        })?;
         merged.extend(parse::parse_table(&source_name, &value)?.models);
         fingerprint.write(text.as_bytes());
     }

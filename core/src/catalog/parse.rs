@@ -57,10 +57,13 @@ pub(crate) struct ParsedTable {
 /// Parse one table; `source_name` names the file (or "inline prices") in errors.
 pub(crate) fn parse_table(source_name: &str, value: &Value) -> Result<ParsedTable> {
     let fail = |message: String| Error::Prices { source_name: source_name.to_string(), message };
-    let top = value.as_object().ok_or_else(|| fail(format!("expected a JSON object, got {}", kind(value))))?;
+    let top =
+        value.as_object().ok_or_else(|| fail(format!("expected a JSON object, got {}", kind(value))))?;
 
     let wrapped_models = match top.get("models") {
-        Some(Value::Object(models)) if top.keys().all(|key| META_FIELDS.contains(&key.as_str())) => Some(models),
+        Some(Value::Object(models)) if top.keys().all(|key| META_FIELDS.contains(&key.as_str())) => {
+            Some(models)
+        }
         _ => None,
     };
     let (models, catalog_version) = match wrapped_models {
@@ -68,7 +71,9 @@ pub(crate) fn parse_table(source_name: &str, value: &Value) -> Result<ParsedTabl
             let version = match top.get("catalog_version") {
                 None => None,
                 Some(Value::String(v)) => Some(v.clone()),
-                Some(other) => return Err(fail(format!("catalog_version: expected a string, got {}", kind(other)))),
+                Some(other) => {
+                    return Err(fail(format!("catalog_version: expected a string, got {}", kind(other))))
+                }
             };
             (models, version)
         }
@@ -110,7 +115,9 @@ fn parse_entry(entry: &Value) -> FieldResult<Price> {
         return Err("no input price (give \"input\" or \"input_per_million\")".to_string());
     }
     if price.standard.rates.output.is_none() {
-        return Err("no output price (give \"output\" or \"output_per_million\"; \"0\" for embeddings)".to_string());
+        return Err(
+            "no output price (give \"output\" or \"output_per_million\"; \"0\" for embeddings)".to_string()
+        );
     }
     Ok(price)
 }
@@ -123,7 +130,11 @@ fn parse_service_tiers(value: &Value, price: &mut Price) -> FieldResult<()> {
             "batch" => &mut price.batch,
             "flex" => &mut price.flex,
             "priority" => &mut price.priority,
-            other => return Err(format!("service_tiers: unknown tier {other:?} (expected batch, flex or priority)")),
+            other => {
+                return Err(format!(
+                    "service_tiers: unknown tier {other:?} (expected batch, flex or priority)"
+                ))
+            }
         };
         *slot = Some(rate_set);
     }
@@ -159,7 +170,8 @@ fn parse_context_tiers(value: &Value, path: &str) -> FieldResult<Vec<ContextTier
         tiers.push(ContextTier { above_input_tokens: threshold, rates });
     }
     tiers.sort_by_key(|tier| tier.above_input_tokens);
-    if let Some(pair) = tiers.windows(2).find(|pair| pair[0].above_input_tokens == pair[1].above_input_tokens) {
+    if let Some(pair) = tiers.windows(2).find(|pair| pair[0].above_input_tokens == pair[1].above_input_tokens)
+    {
         return Err(format!("{path}: two tiers above {} input tokens", pair[0].above_input_tokens));
     }
     Ok(tiers)
@@ -173,8 +185,9 @@ fn parse_rates(object: &Map<String, Value>, path: &str, skip: &[&str]) -> FieldR
             continue;
         }
         if field == "cache_write_1h_derived" {
-            rates.cache_write_1h_derived =
-                value.as_bool().ok_or_else(|| format!("{path}{field}: expected a boolean, got {}", kind(value)))?;
+            rates.cache_write_1h_derived = value
+                .as_bool()
+                .ok_or_else(|| format!("{path}{field}: expected a boolean, got {}", kind(value)))?;
             continue;
         }
         let (name, per_million) = match field.strip_suffix(PER_MILLION_SUFFIX) {
@@ -202,12 +215,16 @@ fn parse_rates(object: &Map<String, Value>, path: &str, skip: &[&str]) -> FieldR
         }
         let amount = parse_amount(value).map_err(|message| format!("{path}{field}: {message}"))?;
         let per_token = if per_million {
-            amount.checked_div(Decimal::from(1_000_000)).ok_or_else(|| format!("{path}{field}: out of range"))?
+            amount
+                .checked_div(Decimal::from(1_000_000))
+                .ok_or_else(|| format!("{path}{field}: out of range"))?
         } else {
             amount
         };
         if per_token > MAX_RATE_PER_TOKEN {
-            return Err(format!("{path}{field}: {amount} is above the limit of {MAX_RATE_PER_TOKEN} USD per token"));
+            return Err(format!(
+                "{path}{field}: {amount} is above the limit of {MAX_RATE_PER_TOKEN} USD per token"
+            ));
         }
         *slot = Some(per_token.normalize());
     }
@@ -244,7 +261,11 @@ fn parse_decimal_text(text: &str) -> FieldResult<Decimal> {
     if !well_formed {
         return Err(format!("{text:?} is not a decimal number"));
     }
-    let parsed = if text.contains(['e', 'E']) { Decimal::from_scientific(text) } else { Decimal::from_str_exact(text) };
+    let parsed = if text.contains(['e', 'E']) {
+        Decimal::from_scientific(text)
+    } else {
+        Decimal::from_str_exact(text)
+    };
     parsed.map_err(|e| format!("{text:?} is not a usable decimal number ({e})"))
 }
 
@@ -253,7 +274,10 @@ fn as_object<'a>(value: &'a Value, what: &str) -> FieldResult<&'a Map<String, Va
 }
 
 fn as_string(value: &Value, field: &str) -> FieldResult<String> {
-    value.as_str().map(str::to_string).ok_or_else(|| format!("{field}: expected a string, got {}", kind(value)))
+    value
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| format!("{field}: expected a string, got {}", kind(value)))
 }
 
 fn as_count(value: &Value, field: &str) -> FieldResult<u64> {

@@ -119,7 +119,8 @@ fn is_date(digits: &[u8]) -> bool {
     if digits.len() != 8 || !digits.iter().all(u8::is_ascii_digit) {
         return false;
     }
-    let number = |range: std::ops::Range<usize>| digits[range].iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
+    let number =
+        |range: std::ops::Range<usize>| digits[range].iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
     let (century, month, day) = (number(0..2), number(4..6), number(6..8));
     century == 20 && (1..=12).contains(&month) && (1..=31).contains(&day)
 }

@@ -62,7 +62,10 @@ fn exact_dated_snapshot_keeps_its_own_price() {
 fn provider_prefix_is_stripped() {
     let pricing = catalog_only();
     assert_eq!(key_of(&pricing, "openai", "openai/gpt-4o").as_deref(), Some("gpt-4o"));
-    assert_eq!(key_of(&pricing, "anthropic", "anthropic/claude-sonnet-4-5").as_deref(), Some("claude-sonnet-4-5"));
+    assert_eq!(
+        key_of(&pricing, "anthropic", "anthropic/claude-sonnet-4-5").as_deref(),
+        Some("claude-sonnet-4-5")
+    );
     assert_eq!(key_of(&pricing, "openai", "openai/openai/gpt-4o-mini").as_deref(), Some("gpt-4o-mini"));
 }
 
@@ -108,8 +111,14 @@ fn fine_tuned_base_falls_back_to_its_undated_fine_tuning_entry() {
 #[test]
 fn date_suffix_is_stripped_to_the_base_model() {
     let pricing = catalog_only();
-    assert_eq!(key_of(&pricing, "anthropic", "claude-haiku-4-5-20991231").as_deref(), Some("claude-haiku-4-5"));
-    assert_eq!(key_of(&pricing, "anthropic", "claude-sonnet-4-6@20990101").as_deref(), Some("claude-sonnet-4-6"));
+    assert_eq!(
+        key_of(&pricing, "anthropic", "claude-haiku-4-5-20991231").as_deref(),
+        Some("claude-haiku-4-5")
+    );
+    assert_eq!(
+        key_of(&pricing, "anthropic", "claude-sonnet-4-6@20990101").as_deref(),
+        Some("claude-sonnet-4-6")
+    );
     assert_eq!(key_of(&pricing, "openai", "gpt-4o-mini-2099-01-01").as_deref(), Some("gpt-4o-mini"));
     assert_eq!(key_of(&pricing, "openai", "openai/gpt-4o-mini-2099-01-01").as_deref(), Some("gpt-4o-mini"));
 }
@@ -135,7 +144,8 @@ fn fallback_resolutions_are_cached_per_provider_family() {
 
 #[test]
 fn simple_override_per_million_adds_a_model() {
-    let pricing = with_inline(json!({"my-model": {"input_per_million": "1.5", "output_per_million": 3}})).unwrap();
+    let pricing =
+        with_inline(json!({"my-model": {"input_per_million": "1.5", "output_per_million": 3}})).unwrap();
     let resolved = pricing.resolve("openai", "my-model").unwrap();
     assert_eq!(resolved.source, CostSource::Override);
     assert_eq!(resolved.price.input_rate(), d("0.0000015"));
@@ -182,7 +192,8 @@ fn override_in_the_catalog_shape_with_tiers_is_accepted() {
 #[test]
 fn inline_overrides_win_over_the_file() {
     let mut file = tempfile::NamedTempFile::new().unwrap();
-    write!(file, r#"{{"m1": {{"input": "1", "output": "1"}}, "m2": {{"input": "2", "output": "2"}}}}"#).unwrap();
+    write!(file, r#"{{"m1": {{"input": "1", "output": "1"}}, "m2": {{"input": "2", "output": "2"}}}}"#)
+        .unwrap();
     let inline = json!({"m2": {"input": "3", "output": "3"}});
     let pricing = build_pricing(Some(file.path()), Some(&inline)).unwrap();
     assert_eq!(pricing.get("m1").unwrap().price.input_rate(), d("1"));
@@ -200,7 +211,8 @@ fn bad_json_file_names_the_file() {
 
 #[test]
 fn missing_file_is_a_prices_error() {
-    let (source, message) = prices_error_message(build_pricing(Some(Path::new("/no/such/prices.json")), None));
+    let (source, message) =
+        prices_error_message(build_pricing(Some(Path::new("/no/such/prices.json")), None));
     assert_eq!(source, "/no/such/prices.json");
     assert!(message.contains("cannot read"), "{message}");
 }
@@ -209,14 +221,18 @@ fn missing_file_is_a_prices_error() {
 fn negative_price_is_rejected() {
     let (source, message) = prices_error_message(with_inline(json!({"m": {"input": "-0.1", "output": "1"}})));
     assert_eq!(source, "inline prices");
-    assert!(message.contains("\"m\"") && message.contains("input") && message.contains("negative"), "{message}");
+    assert!(
+        message.contains("\"m\"") && message.contains("input") && message.contains("negative"),
+        "{message}"
+    );
     let (_, message) = prices_error_message(with_inline(json!({"m": {"input": 1, "output": -2}})));
     assert!(message.contains("negative"), "{message}");
 }
 
 #[test]
 fn non_numeric_price_is_rejected() {
-    for bad in [json!("cheap"), json!("1,5"), json!("1_000"), json!(""), json!(true), json!(null), json!([1])] {
+    for bad in [json!("cheap"), json!("1,5"), json!("1_000"), json!(""), json!(true), json!(null), json!([1])]
+    {
         let (_, message) = prices_error_message(with_inline(json!({"m": {"input": bad, "output": "1"}})));
         assert!(message.contains("input"), "{message}");
     }
@@ -224,7 +240,8 @@ fn non_numeric_price_is_rejected() {
 
 #[test]
 fn unknown_field_is_rejected_with_its_path() {
-    let (_, message) = prices_error_message(with_inline(json!({"m": {"input": "1", "output": "1", "inptu": "1"}})));
+    let (_, message) =
+        prices_error_message(with_inline(json!({"m": {"input": "1", "output": "1", "inptu": "1"}})));
     assert!(message.contains("inptu") && message.contains("unknown field"), "{message}");
     let (_, message) = prices_error_message(with_inline(
         json!({"m": {"input": "1", "output": "1", "service_tiers": {"flex": {"input": "1", "speed": 2}}}}),

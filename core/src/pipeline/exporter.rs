@@ -137,10 +137,7 @@ impl Exporter {
                 self.settle(&seqs, ExportOutcome::Exported);
                 Counters::add(&self.shared.counters.exported, seqs.len());
                 if self.failures > 0 {
-                    log::info!(
-                        "costline: collector reachable again after {} failed attempts",
-                        self.failures
-                    );
+                    log::info!("costline: collector reachable again after {} failed attempts", self.failures);
                 }
                 self.failures = 0;
                 self.next_attempt = Instant::now();
@@ -201,10 +198,7 @@ impl Exporter {
 
     fn update_pending_gauge(&mut self) {
         if let Ok(pending) = self.outbox.pending(&self.shared) {
-            self.shared
-                .counters
-                .pending_export
-                .store(pending, Ordering::Relaxed);
+            self.shared.counters.pending_export.store(pending, Ordering::Relaxed);
         }
     }
 }

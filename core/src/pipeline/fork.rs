@@ -115,11 +115,7 @@ impl ForkGate {
         let closing: Vec<Ledger> = {
             let mut places = lock(&self.parked);
             places.retain(|p| p.strong_count() > 0);
-            places
-                .iter()
-                .filter_map(Weak::upgrade)
-                .filter_map(|place| lock(&place).take())
-                .collect()
+            places.iter().filter_map(Weak::upgrade).filter_map(|place| lock(&place).take()).collect()
         };
         drop(closing);
         released
@@ -127,9 +123,7 @@ impl ForkGate {
 
     /// End one pause; extra calls are harmless.
     pub fn resume(&self) {
-        let _ = self
-            .pauses
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        let _ = self.pauses.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
     }
 
     /// Wait (at most until `deadline`) for a pause to end. True if not paused.
@@ -181,10 +175,7 @@ mod tests {
 
         assert!(gate.pause(Duration::from_secs(2)));
         assert!(!ledger.is_parked(), "the connection was closed");
-        assert!(matches!(
-            ledger.with(|l| l.count_events()),
-            Err(Unavailable::PausedForFork)
-        ));
+        assert!(matches!(ledger.with(|l| l.count_events()), Err(Unavailable::PausedForFork)));
         assert!(!ledger.is_parked(), "nothing reopened while paused");
 
         gate.resume();

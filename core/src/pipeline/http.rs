@@ -17,10 +17,7 @@ pub(crate) enum Delivery {
     Acknowledged,
     /// 408, 429, 5xx, or no answer: try again later; `after` is the server's
     /// Retry-After when it sent one.
-    Retry {
-        after: Option<Duration>,
-        reason: String,
-    },
+    Retry { after: Option<Duration>, reason: String },
     /// Any other 4xx: retrying the same batch cannot succeed.
     Rejected { status: u16 },
 }
@@ -50,12 +47,7 @@ impl Collector {
     pub(crate) fn post(&mut self, events: &[Event]) -> Delivery {
         let client = match self.client() {
             Ok(client) => client,
-            Err(reason) => {
-                return Delivery::Retry {
-                    after: None,
-                    reason,
-                }
-            }
+            Err(reason) => return Delivery::Retry { after: None, reason },
         };
         let mut request = client.post(&self.url).json(&Batch { events });
         if let Some(key) = &self.api_key {
@@ -63,10 +55,7 @@ impl Collector {
         }
         match request.send() {
             Ok(response) => classify(response.status(), response.headers()),
-            Err(e) => Delivery::Retry {
-                after: None,
-                reason: describe(&e.without_url()),
-            },
+            Err(e) => Delivery::Retry { after: None, reason: describe(&e.without_url()) },
         }
     }
 
@@ -80,12 +69,7 @@ impl Collector {
                 .connect_timeout(self.timeout)
                 .user_agent(concat!("costline/", env!("CARGO_PKG_VERSION")))
                 .build()
-                .map_err(|e| {
-                    format!(
-                        "could not build the HTTP client: {}",
-                        describe(&e.without_url())
-                    )
-                })?;
+                .map_err(|e| format!("could not build the HTTP client: {}", describe(&e.without_url())))?;
             self.client = Some(client);
         }
         // A clone shares the connection pool.
@@ -101,18 +85,10 @@ pub(crate) fn classify(status: StatusCode, headers: &HeaderMap) -> Delivery {
         || status == StatusCode::TOO_MANY_REQUESTS
         || status == StatusCode::REQUEST_TIMEOUT
     {
-        let after = headers
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_retry_after);
-        return Delivery::Retry {
-            after,
-            reason: format!("HTTP {}", status.as_u16()),
-        };
+        let after = headers.get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
+        return Delivery::Retry { after, reason: format!("HTTP {}", status.as_u16()) };
     }
-    Delivery::Rejected {
-        status: status.as_u16(),
-    }
+    Delivery::Rejected { status: status.as_u16() }
 }
 
 /// Retry-After in seconds. (The HTTP-date form is rare from APIs and is
@@ -124,21 +100,9 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
 
 /// The wait before the next attempt: the server's Retry-After when given,
 /// else the configured backoff step; never more than the longest step.
-pub(crate) fn retry_delay(
-    backoff: &[Duration],
-    failures: usize,
-    retry_after: Option<Duration>,
-) -> Duration {
-    let longest = backoff
-        .iter()
-        .max()
-        .copied()
-        .unwrap_or(Duration::from_secs(1));
-    let step = backoff
-        .get(failures.saturating_sub(1))
-        .or(backoff.last())
-        .copied()
-        .unwrap_or(longest);
+pub(crate) fn retry_delay(backoff: &[Duration], failures: usize, retry_after: Option<Duration>) -> Duration {
+    let longest = backoff.iter().max().copied().unwrap_or(Duration::from_secs(1));
+    let step = backoff.get(failures.saturating_sub(1)).or(backoff.last()).copied().unwrap_or(longest);
     retry_after.unwrap_or(step).min(longest)
 }
 
@@ -196,13 +160,9 @@ mod tests {
     #[test]
     fn retry_after_seconds_are_read() {
         let delivery = classify(StatusCode::TOO_MANY_REQUESTS, &with_retry_after("7"));
-        assert!(
-            matches!(delivery, Delivery::Retry { after: Some(d), .. } if d == Duration::from_secs(7))
-        );
-        let date = classify(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &with_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
-        );
+        assert!(matches!(delivery, Delivery::Retry { after: Some(d), .. } if d == Duration::from_secs(7)));
+        let date =
+            classify(StatusCode::SERVICE_UNAVAILABLE, &with_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"));
         assert!(matches!(date, Delivery::Retry { after: None, .. }));
     }
 
@@ -212,14 +172,8 @@ mod tests {
         assert_eq!(retry_delay(&backoff, 1, None), Duration::from_secs(1));
         assert_eq!(retry_delay(&backoff, 2, None), Duration::from_secs(2));
         assert_eq!(retry_delay(&backoff, 9, None), Duration::from_secs(4));
-        assert_eq!(
-            retry_delay(&backoff, 1, Some(Duration::from_secs(3))),
-            Duration::from_secs(3)
-        );
-        assert_eq!(
-            retry_delay(&backoff, 1, Some(Duration::from_secs(3600))),
-            Duration::from_secs(4)
-        );
+        assert_eq!(retry_delay(&backoff, 1, Some(Duration::from_secs(3))), Duration::from_secs(3));
+        assert_eq!(retry_delay(&backoff, 1, Some(Duration::from_secs(3600))), Duration::from_secs(4));
         assert_eq!(retry_delay(&[], 1, None), Duration::from_secs(1));
     }
 }

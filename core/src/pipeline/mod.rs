@@ -86,10 +86,7 @@ fn lock(mutex: &Mutex<()>) -> MutexGuard<'_, ()> {
 pub fn configure(config: &Config) -> Result<()> {
     let control = control();
     let guard = lock(&control);
-    let fresh = Arc::new(Pipeline::start_with_counters(
-        config.clone(),
-        COUNTERS.load_full(),
-    )?);
+    let fresh = Arc::new(Pipeline::start_with_counters(config.clone(), COUNTERS.load_full())?);
     CONFIGURED.store(Some(Arc::new(config.clone())));
     let previous = CURRENT.swap(Some(Arc::clone(&fresh)));
     drop(guard);
@@ -127,10 +124,7 @@ pub fn enqueue(event: Event) -> bool {
             }
         }
     }
-    COUNTERS
-        .load()
-        .dropped
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    COUNTERS.load().dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     false
 }
 
@@ -232,10 +226,7 @@ fn start_lazily() -> bool {
 fn replace_if_current(closed: &Arc<Pipeline>) {
     let control = control();
     let guard = lock(&control);
-    let is_current = CURRENT
-        .load()
-        .as_ref()
-        .is_some_and(|p| Arc::ptr_eq(p, closed));
+    let is_current = CURRENT.load().as_ref().is_some_and(|p| Arc::ptr_eq(p, closed));
     if !is_current {
         return;
     }
@@ -261,10 +252,7 @@ fn config_from_env() -> Config {
         Ok(()) => config,
         Err(e) => {
             log::warn!("costline: {e}; events will not be sent to a collector");
-            Config {
-                base_url: None,
-                ..config
-            }
+            Config { base_url: None, ..config }
         }
     }
 }

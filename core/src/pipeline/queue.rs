@@ -61,9 +61,7 @@ pub struct Pipeline {
 
 impl std::fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pipeline")
-            .field("stats", &self.stats())
-            .finish_non_exhaustive()
+        f.debug_struct("Pipeline").field("stats", &self.stats()).finish_non_exhaustive()
     }
 }
 
@@ -85,17 +83,13 @@ impl Pipeline {
         let export_signals = if exports {
             let (signals, signals_rx) = crossbeam_channel::unbounded();
             let (shared, done) = (Arc::clone(&shared), done_tx.clone());
-            spawn("costline-exporter", move || {
-                exporter::run(signals_rx, shared, done)
-            })?;
+            spawn("costline-exporter", move || exporter::run(signals_rx, shared, done))?;
             Some(signals)
         } else {
             None
         };
         let writer_shared = Arc::clone(&shared);
-        spawn("costline-writer", move || {
-            writer::run(queue_rx, writer_shared, export_signals, done_tx)
-        })?;
+        spawn("costline-writer", move || writer::run(queue_rx, writer_shared, export_signals, done_tx))?;
 
         Ok(Pipeline {
             queue,
@@ -187,7 +181,9 @@ impl Pipeline {
         let stopped = self.stop(deadline_after(timeout), true);
         let lost = self.shared.count_dropped(stopped.leftovers.len());
         if lost > 0 {
-            log::warn!("costline: shutdown left {lost} events that could not be stored or exported; they are lost");
+            log::warn!(
+                "costline: shutdown left {lost} events that could not be stored or exported; they are lost"
+            );
         }
         stopped.clean
     }
@@ -197,10 +193,7 @@ impl Pipeline {
     /// memory. Waits no longer than `deadline`.
     pub(crate) fn stop(&self, deadline: Instant, through_export: bool) -> Stopped {
         if let Some(clean) = *self.stopped.lock().unwrap_or_else(|p| p.into_inner()) {
-            return Stopped {
-                clean,
-                leftovers: Vec::new(),
-            };
+            return Stopped { clean, leftovers: Vec::new() };
         }
         self.closed.store(true, Ordering::SeqCst);
         // Producers never block inside `offer`, so this wait is a few instructions long.
@@ -210,10 +203,7 @@ impl Pipeline {
         let flushed = self.flush_until(deadline, through_export);
         self.shared.stopping.store(true, Ordering::SeqCst);
         let _ = self.queue.try_send(Message::Wake);
-        let exited = matches!(
-            self.threads_done.recv_deadline(deadline),
-            Err(RecvTimeoutError::Disconnected)
-        );
+        let exited = matches!(self.threads_done.recv_deadline(deadline), Err(RecvTimeoutError::Disconnected));
         let leftovers = self.shared.hand_over();
         let clean = flushed && exited && leftovers.is_empty();
         *self.stopped.lock().unwrap_or_else(|p| p.into_inner()) = Some(clean);
@@ -250,8 +240,7 @@ fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> Result<()> {
 /// `now + timeout`, saturating for absurdly long timeouts.
 pub(crate) fn deadline_after(timeout: Duration) -> Instant {
     let now = Instant::now();
-    now.checked_add(timeout)
-        .unwrap_or(now + Duration::from_secs(86_400 * 365))
+    now.checked_add(timeout).unwrap_or(now + Duration::from_secs(86_400 * 365))
 }
 
 /// Reject settings the pipeline cannot run with, with a message naming them.

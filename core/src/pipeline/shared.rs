@@ -59,11 +59,7 @@ pub(crate) struct FlushTicket {
 
 impl FlushTicket {
     pub fn new(done: Sender<()>, deadline: Instant, through_export: bool) -> FlushTicket {
-        FlushTicket {
-            done,
-            deadline,
-            through_export,
-        }
+        FlushTicket { done, deadline, through_export }
     }
 
     pub fn complete(self) {
@@ -218,8 +214,7 @@ impl MemoryOutbox {
 
     /// Drop the acknowledged (or rejected) events; `seqs` is ascending, as `peek` returned it.
     pub fn remove(&mut self, seqs: &[i64]) {
-        self.items
-            .retain(|(seq, _)| seqs.binary_search(seq).is_err());
+        self.items.retain(|(seq, _)| seqs.binary_search(seq).is_err());
     }
 
     pub fn settled_through(&self, seq: i64) -> bool {
@@ -274,16 +269,12 @@ impl LazyLedger {
 
     pub fn with_gate(path: PathBuf, gate: Arc<ForkGate>) -> LazyLedger {
         let parked = gate.register();
-        LazyLedger {
-            path,
-            gate,
-            parked,
-        }
+        LazyLedger { path, gate, parked }
     }
 
     #[cfg(test)]
     pub fn opened(ledger: Ledger) -> LazyLedger {
-        let mut lazy = LazyLedger::new(ledger.path().to_path_buf());
+        let lazy = LazyLedger::new(ledger.path().to_path_buf());
         *fork::lock(&lazy.parked) = Some(ledger);
         lazy
     }

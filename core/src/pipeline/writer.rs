@@ -23,12 +23,8 @@ const IDLE_WAKE: Duration = Duration::from_secs(30);
 
 /// Waits between attempts to write to a failing ledger; the last repeats. A
 /// flush retries at once regardless.
-const RETRY_WAITS: [Duration; 4] = [
-    Duration::from_millis(250),
-    Duration::from_secs(1),
-    Duration::from_secs(5),
-    Duration::from_secs(15),
-];
+const RETRY_WAITS: [Duration; 4] =
+    [Duration::from_millis(250), Duration::from_secs(1), Duration::from_secs(5), Duration::from_secs(15)];
 
 pub(crate) fn run(
     queue: Receiver<Message>,
@@ -49,7 +45,9 @@ pub(crate) enum Store {
     },
     /// Ledger off, collector set: keep events in memory until acknowledged.
     /// `overflowing`: events are being dropped for lack of room (warned once).
-    Memory { overflowing: bool },
+    Memory {
+        overflowing: bool,
+    },
     /// Ledger off, no collector: nothing to keep.
     Discard,
 }
@@ -58,10 +56,7 @@ impl Store {
     fn for_config(shared: &Shared) -> Store {
         let for_export = shared.config.base_url.is_some();
         match shared.config.ledger.path() {
-            Some(path) => Store::Ledger {
-                ledger: LazyLedger::new(path),
-                for_export,
-            },
+            Some(path) => Store::Ledger { ledger: LazyLedger::new(path), for_export },
             None if for_export => Store::Memory { overflowing: false },
             None => Store::Discard,
         }
@@ -76,11 +71,7 @@ impl Store {
         }
     }
 
-    fn write(
-        &mut self,
-        shared: &Shared,
-        events: Vec<Event>,
-    ) -> Result<(), (Unavailable, Vec<Event>)> {
+    fn write(&mut self, shared: &Shared, events: Vec<Event>) -> Result<(), (Unavailable, Vec<Event>)> {
         match self {
             Store::Ledger { ledger, for_export } => {
                 let written = ledger.with(|ledger| ledger.insert(&events, *for_export));
@@ -101,8 +92,7 @@ impl Store {
                         outbox.items.push(events, shared.memory_bound())
                     }
                 };
-                let was_overflowing =
-                    std::mem::replace(overflowing, shared.count_dropped(overflow) > 0);
+                let was_overflowing = std::mem::replace(overflowing, shared.count_dropped(overflow) > 0);
                 if *overflowing && !was_overflowing {
                     log::warn!(
                         "costline: dropping events: the ledger is off and {} unacknowledged events already \
@@ -122,10 +112,7 @@ impl Store {
     /// events an earlier configuration or process could not deliver.
     fn export_target(&mut self, shared: &Shared) -> Result<Option<i64>, Unavailable> {
         match self {
-            Store::Ledger {
-                ledger,
-                for_export: true,
-            } => ledger.with(|ledger| ledger.last_outbox_seq()),
+            Store::Ledger { ledger, for_export: true } => ledger.with(|ledger| ledger.last_outbox_seq()),
             Store::Memory { .. } => Ok(shared.memory_outbox().items.last_seq()),
             _ => Ok(None),
         }
@@ -147,31 +134,20 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub(crate) fn new(
-        shared: Arc<Shared>,
-        store: Store,
-        exporter: Option<Sender<ExportSignal>>,
-    ) -> Writer {
-        Writer {
-            shared,
-            store,
-            exporter,
-            tickets: Vec::new(),
-            failing: None,
-        }
+    pub(crate) fn new(shared: Arc<Shared>, store: Store, exporter: Option<Sender<ExportSignal>>) -> Writer {
+        Writer { shared, store, exporter, tickets: Vec::new(), failing: None }
     }
 
     fn run(&mut self, queue: &Receiver<Message>) {
         let batch_size = self.shared.config.batch_size;
         loop {
-            let mut wait = self.failing.as_ref().map_or(IDLE_WAKE, |f| {
-                f.retry_at.saturating_duration_since(Instant::now())
-            });
+            let mut wait = self
+                .failing
+                .as_ref()
+                .map_or(IDLE_WAKE, |f| f.retry_at.saturating_duration_since(Instant::now()));
             // Held back by a fork: write as soon as the pause ends, even if
             // `after_fork_parent`'s wake-up went to another pipeline.
-            if self.store.paused_for_fork()
-                && !(self.tickets.is_empty() && self.shared.backlog_is_empty())
-            {
+            if self.store.paused_for_fork() && !(self.tickets.is_empty() && self.shared.backlog_is_empty()) {
                 wait = wait.min(PAUSE_POLL);
             }
             let mut batch = Vec::new();
@@ -236,10 +212,7 @@ impl Writer {
         match self.store.write(&self.shared, events) {
             Ok(()) => {
                 if let Some(failing) = self.failing.take() {
-                    log::info!(
-                        "costline: ledger writable again after {} failed attempts",
-                        failing.attempts
-                    );
+                    log::info!("costline: ledger writable again after {} failed attempts", failing.attempts);
                 }
                 if let Some(exporter) = &self.exporter {
                     let _ = exporter.send(ExportSignal::Wake);
@@ -262,10 +235,7 @@ impl Writer {
                     );
                 }
                 let wait = RETRY_WAITS[(attempts - 1).min(RETRY_WAITS.len() - 1)];
-                self.failing = Some(Failing {
-                    retry_at: Instant::now() + wait,
-                    attempts,
-                });
+                self.failing = Some(Failing { retry_at: Instant::now() + wait, attempts });
             }
         }
     }
@@ -333,13 +303,8 @@ mod tests {
             agent: None,
             agent_path: vec![],
             // Wide rows so that a few hundred need new pages.
-            tags: [("padding".to_string(), "x".repeat(500))]
-                .into_iter()
-                .collect(),
-            sdk: Sdk {
-                lang: "python".into(),
-                version: "0".into(),
-            },
+            tags: [("padding".to_string(), "x".repeat(500))].into_iter().collect(),
+            sdk: Sdk { lang: "python".into(), version: "0".into() },
         }
     }
 
@@ -351,34 +316,19 @@ mod tests {
         let pages_now = ledger.set_max_page_count(1).unwrap();
         assert!(pages_now >= 1);
 
-        let config = Config {
-            ledger: LedgerSetting::Path(path.clone()),
-            ..Config::default()
-        };
+        let config = Config { ledger: LedgerSetting::Path(path.clone()), ..Config::default() };
         let shared = Arc::new(Shared::new(config, Arc::new(Counters::default())));
-        let store = Store::Ledger {
-            ledger: LazyLedger::opened(ledger),
-            for_export: false,
-        };
+        let store = Store::Ledger { ledger: LazyLedger::opened(ledger), for_export: false };
         let mut writer = Writer::new(Arc::clone(&shared), store, None);
 
         writer.write_or_hold((0..300).map(event).collect(), true);
-        assert!(
-            writer.failing.is_some(),
-            "the write must fail on a full file"
-        );
-        assert_eq!(
-            shared.backlog().items.len(),
-            300,
-            "the failed batch is kept in memory"
-        );
+        assert!(writer.failing.is_some(), "the write must fail on a full file");
+        assert_eq!(shared.backlog().items.len(), 300, "the failed batch is kept in memory");
         assert_eq!(shared.counters.snapshot().failed_batches, 1);
         assert_eq!(Ledger::open(&path).unwrap().count_events().unwrap(), 0);
 
         if let Store::Ledger { ledger, .. } = &mut writer.store {
-            ledger
-                .with(|ledger| ledger.set_max_page_count(1_000_000))
-                .unwrap();
+            ledger.with(|ledger| ledger.set_max_page_count(1_000_000)).unwrap();
         }
         writer.write_or_hold(Vec::new(), true);
         assert!(writer.failing.is_none());

@@ -17,11 +17,7 @@ pub struct Encoder {
 impl Encoder {
     /// Build `encoding` from its embedded table. Errors only if the embedded data is corrupt.
     pub fn build(encoding: Encoding) -> Result<Self, String> {
-        Ok(Self {
-            encoding,
-            ranks: vocab::load(encoding)?,
-            splitter: Splitter::new(encoding)?,
-        })
+        Ok(Self { encoding, ranks: vocab::load(encoding)?, splitter: Splitter::new(encoding)? })
     }
 
     pub fn encoding(&self) -> Encoding {

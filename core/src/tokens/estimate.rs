@@ -65,18 +65,12 @@ pub(crate) fn estimate_usage(
         "" => request.get("model").and_then(Value::as_str).unwrap_or(""),
         named => named,
     };
-    let counter = RequestCounter {
-        encoding: super::encoding_for_model(model),
-    };
+    let counter = RequestCounter { encoding: super::encoding_for_model(model) };
     let input = match request.as_object() {
         Some(body) => counter.request(provider, operation, body).max(0) as u64,
         None => 0,
     };
-    Usage {
-        input_tokens: input,
-        output_tokens: counter.text(output_text) as u64,
-        ..Usage::default()
-    }
+    Usage { input_tokens: input, output_tokens: counter.text(output_text) as u64, ..Usage::default() }
 }
 
 /// Counts the tokens of one request body with one encoding.
@@ -139,25 +133,14 @@ impl RequestCounter {
 
     fn chat(&self, body: &Map<String, Value>) -> i64 {
         let messages = body.get("messages").and_then(Value::as_array);
-        let mut total: i64 = messages
-            .into_iter()
-            .flatten()
-            .map(|m| self.chat_message(m))
-            .sum();
+        let mut total: i64 = messages.into_iter().flatten().map(|m| self.chat_message(m)).sum();
         total += REPLY_PRIMING;
-        let tools = body
-            .get("tools")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten();
+        let tools = body.get("tools").and_then(Value::as_array).into_iter().flatten();
         // Chat tools nest the function: {"type": "function", "function": {...}}; the legacy
         // `functions` parameter lists the functions themselves.
-        let functions = tools.filter_map(|tool| tool.get("function")).chain(
-            body.get("functions")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten(),
-        );
+        let functions = tools
+            .filter_map(|tool| tool.get("function"))
+            .chain(body.get("functions").and_then(Value::as_array).into_iter().flatten());
         total + self.openai_functions(functions)
     }
 
@@ -168,17 +151,9 @@ impl RequestCounter {
         if let Some(name) = message.get("name").and_then(Value::as_str) {
             total += self.text(name) + TOKENS_PER_NAME;
         }
-        let calls = message
-            .get("tool_calls")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten();
-        for function in calls
-            .filter_map(|call| call.get("function"))
-            .chain(message.get("function_call"))
-        {
-            total +=
-                self.value_text(function.get("name")) + self.value_text(function.get("arguments"));
+        let calls = message.get("tool_calls").and_then(Value::as_array).into_iter().flatten();
+        for function in calls.filter_map(|call| call.get("function")).chain(message.get("function_call")) {
+            total += self.value_text(function.get("name")) + self.value_text(function.get("arguments"));
         }
         total
     }
@@ -217,17 +192,9 @@ impl RequestCounter {
             any = true;
             total += function_init;
             let name = function.get("name").and_then(Value::as_str).unwrap_or("");
-            let description = function
-                .get("description")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            total += self.text(&format!(
-                "{name}:{}",
-                description.strip_suffix('.').unwrap_or(description)
-            ));
-            let properties = function
-                .pointer("/parameters/properties")
-                .and_then(Value::as_object);
+            let description = function.get("description").and_then(Value::as_str).unwrap_or("");
+            total += self.text(&format!("{name}:{}", description.strip_suffix('.').unwrap_or(description)));
+            let properties = function.pointer("/parameters/properties").and_then(Value::as_object);
             if let Some(properties) = properties.filter(|p| !p.is_empty()) {
                 total += PROPERTIES_INIT;
                 for (key, schema) in properties {
@@ -251,21 +218,13 @@ impl RequestCounter {
         }
         let kind = match schema.get("type") {
             Some(Value::String(s)) => s.clone(),
-            Some(Value::Array(kinds)) => kinds
-                .iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join(" | "),
+            Some(Value::Array(kinds)) => {
+                kinds.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" | ")
+            }
             _ => String::new(),
         };
-        let description = schema
-            .get("description")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        total += self.text(&format!(
-            "{key}:{kind}:{}",
-            description.strip_suffix('.').unwrap_or(description)
-        ));
+        let description = schema.get("description").and_then(Value::as_str).unwrap_or("");
+        total += self.text(&format!("{key}:{kind}:{}", description.strip_suffix('.').unwrap_or(description)));
         for nested in ["properties", "items", "anyOf", "oneOf", "allOf"] {
             if let Some(value) = schema.get(nested) {
                 total += self.json(value);
@@ -282,27 +241,17 @@ impl RequestCounter {
             total += TOKENS_PER_MESSAGE + self.text("developer") + self.text(instructions);
         }
         match body.get("input") {
-            Some(Value::String(text)) => {
-                total += TOKENS_PER_MESSAGE + self.text("user") + self.text(text)
-            }
+            Some(Value::String(text)) => total += TOKENS_PER_MESSAGE + self.text("user") + self.text(text),
             Some(Value::Array(items)) => {
-                total += items
-                    .iter()
-                    .map(|item| self.responses_item(item))
-                    .sum::<i64>()
+                total += items.iter().map(|item| self.responses_item(item)).sum::<i64>()
             }
             _ => {}
         }
         // Responses tools are flat: {"type": "function", "name", "description", "parameters"}.
-        let tools = body
-            .get("tools")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten();
+        let tools = body.get("tools").and_then(Value::as_array).into_iter().flatten();
         total
-            + self.openai_functions(
-                tools.filter(|t| t.get("type").and_then(Value::as_str) == Some("function")),
-            )
+            + self
+                .openai_functions(tools.filter(|t| t.get("type").and_then(Value::as_str) == Some("function")))
     }
 
     fn responses_item(&self, item: &Value) -> i64 {
@@ -314,17 +263,11 @@ impl RequestCounter {
             }
             Some("function_call_output") => TOKENS_PER_MESSAGE + self.content(item.get("output")),
             Some("reasoning") => {
-                let summary = item
-                    .get("summary")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten();
+                let summary = item.get("summary").and_then(Value::as_array).into_iter().flatten();
                 summary.map(|part| self.value_text(part.get("text"))).sum()
             }
             Some("message") | None if item.get("role").is_some() => {
-                TOKENS_PER_MESSAGE
-                    + self.value_text(item.get("role"))
-                    + self.content(item.get("content"))
+                TOKENS_PER_MESSAGE + self.value_text(item.get("role")) + self.content(item.get("content"))
             }
             _ => 0,
         }
@@ -337,40 +280,20 @@ impl RequestCounter {
         if let Some(system) = body.get("system") {
             total += TOKENS_PER_MESSAGE + self.anthropic_content(system);
         }
-        for message in body
-            .get("messages")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
+        for message in body.get("messages").and_then(Value::as_array).into_iter().flatten() {
             total += TOKENS_PER_MESSAGE + self.value_text(message.get("role"));
-            total += message
-                .get("content")
-                .map_or(0, |c| self.anthropic_content(c));
+            total += message.get("content").map_or(0, |c| self.anthropic_content(c));
         }
-        let tools = body
-            .get("tools")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
+        let tools = body.get("tools").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
         if !tools.is_empty() {
             let forced = matches!(
-                body.get("tool_choice")
-                    .and_then(|c| c.get("type"))
-                    .and_then(Value::as_str),
+                body.get("tool_choice").and_then(|c| c.get("type")).and_then(Value::as_str),
                 Some("any" | "tool")
             );
-            total += if forced {
-                ANTHROPIC_TOOL_PROMPT_FORCED
-            } else {
-                ANTHROPIC_TOOL_PROMPT_AUTO
-            };
+            total += if forced { ANTHROPIC_TOOL_PROMPT_FORCED } else { ANTHROPIC_TOOL_PROMPT_AUTO };
             for tool in tools {
-                total +=
-                    self.value_text(tool.get("name")) + self.value_text(tool.get("description"));
-                total += tool
-                    .get("input_schema")
-                    .map_or(0, |schema| self.json(schema));
+                total += self.value_text(tool.get("name")) + self.value_text(tool.get("description"));
+                total += tool.get("input_schema").map_or(0, |schema| self.json(schema));
             }
         }
         total
@@ -392,13 +315,9 @@ impl RequestCounter {
             Some("tool_use") => {
                 self.value_text(block.get("name")) + block.get("input").map_or(0, |i| self.json(i))
             }
-            Some("tool_result") => block
-                .get("content")
-                .map_or(0, |c| self.anthropic_content(c)),
+            Some("tool_result") => block.get("content").map_or(0, |c| self.anthropic_content(c)),
             // A plain-text document is text; PDFs, images and the like are not counted.
-            Some("document")
-                if block.pointer("/source/type").and_then(Value::as_str) == Some("text") =>
-            {
+            Some("document") if block.pointer("/source/type").and_then(Value::as_str) == Some("text") => {
                 self.value_text(block.pointer("/source/data"))
             }
             _ => 0,

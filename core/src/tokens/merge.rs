@@ -64,10 +64,7 @@ pub(crate) struct Collector(pub Vec<Rank>);
 impl TokenSink for Collector {
     fn token(&mut self, ranks: &Ranks, bytes: &[u8], rank: Option<Rank>) {
         // Every final part of a merge is a token (single bytes all are); NO_RANK cannot occur.
-        self.0.push(
-            rank.or_else(|| ranks.get(bytes).copied())
-                .unwrap_or(NO_RANK),
-        );
+        self.0.push(rank.or_else(|| ranks.get(bytes).copied()).unwrap_or(NO_RANK));
     }
 }
 
@@ -90,12 +87,7 @@ pub(crate) struct Scratch {
 }
 
 /// Emit the tokens of one pre-token.
-pub(crate) fn encode_piece(
-    ranks: &Ranks,
-    piece: &[u8],
-    scratch: &mut Scratch,
-    sink: &mut impl TokenSink,
-) {
+pub(crate) fn encode_piece(ranks: &Ranks, piece: &[u8], scratch: &mut Scratch, sink: &mut impl TokenSink) {
     if piece.len() <= MAX_PIECE_BYTES {
         return encode_chunk(ranks, piece, scratch, sink);
     }
@@ -122,15 +114,7 @@ pub(crate) fn encode_piece(
             }
         } else {
             lengths.clear();
-            encode_chunk(
-                ranks,
-                chunk,
-                scratch,
-                &mut Recording {
-                    inner: sink,
-                    lengths: &mut lengths,
-                },
-            );
+            encode_chunk(ranks, chunk, scratch, &mut Recording { inner: sink, lengths: &mut lengths });
             previous = chunk;
         }
         rest = tail;
@@ -222,13 +206,7 @@ fn merge_linear(ranks: &Ranks, piece: &[u8], scratch: &mut Scratch, sink: &mut i
 fn merge_with_heap(ranks: &Ranks, piece: &[u8], scratch: &mut Scratch, sink: &mut impl TokenSink) {
     // Positions fit in u32: pieces reaching this function are at most MAX_PIECE_BYTES long.
     let n = piece.len() as u32;
-    let Scratch {
-        ends,
-        prevs,
-        pair_ranks,
-        heap,
-        ..
-    } = scratch;
+    let Scratch { ends, prevs, pair_ranks, heap, .. } = scratch;
     ends.clear();
     prevs.clear();
     pair_ranks.clear();
@@ -237,11 +215,7 @@ fn merge_with_heap(ranks: &Ranks, piece: &[u8], scratch: &mut Scratch, sink: &mu
     for i in 0..n {
         ends.push(i + 1);
         prevs.push(i.wrapping_sub(1));
-        let rank = if i + 1 < n {
-            rank_of(ranks, &piece[i as usize..i as usize + 2])
-        } else {
-            NO_RANK
-        };
+        let rank = if i + 1 < n { rank_of(ranks, &piece[i as usize..i as usize + 2]) } else { NO_RANK };
         pair_ranks.push(rank);
         if rank != NO_RANK {
             candidates.push(Reverse(heap_key(rank, i)));
@@ -263,10 +237,7 @@ fn merge_with_heap(ranks: &Ranks, piece: &[u8], scratch: &mut Scratch, sink: &mu
         }
         // The merged part's pair with its new right neighbour...
         let next_rank = if right_end < n {
-            rank_of(
-                ranks,
-                &piece[left as usize..ends[right_end as usize] as usize],
-            )
+            rank_of(ranks, &piece[left as usize..ends[right_end as usize] as usize])
         } else {
             NO_RANK
         };
@@ -306,9 +277,8 @@ mod tests {
 
     fn toy_ranks() -> Ranks {
         let mut ranks = Ranks::default();
-        for (i, token) in [&b"a"[..], b"b", b"c", b"ab", b"bc", b"abc", b"aa", b"aaaa"]
-            .into_iter()
-            .enumerate()
+        for (i, token) in
+            [&b"a"[..], b"b", b"c", b"ab", b"bc", b"abc", b"aa", b"aaaa"].into_iter().enumerate()
         {
             ranks.insert(token, i as Rank);
         }
@@ -358,12 +328,7 @@ mod tests {
                 .flat_map(|s| [b'a', b'b', b'c'].map(|c| [s.clone(), vec![c]].concat()))
                 .collect();
             for s in &longer {
-                assert_eq!(
-                    split(s, false),
-                    split(s, true),
-                    "{}",
-                    String::from_utf8_lossy(s)
-                );
+                assert_eq!(split(s, false), split(s, true), "{}", String::from_utf8_lossy(s));
             }
             strings = longer;
         }
@@ -381,25 +346,13 @@ mod tests {
         // three, so a cut at exactly that length would split a character into partial tokens.
         let text = "\u{20ac}".repeat(2000);
         let mut ranks = Ranks::default();
-        for (i, token) in [
-            &b"\xe2"[..],
-            b"\x82",
-            b"\xac",
-            b"\xe2\x82",
-            "\u{20ac}".as_bytes(),
-        ]
-        .into_iter()
-        .enumerate()
+        for (i, token) in
+            [&b"\xe2"[..], b"\x82", b"\xac", b"\xe2\x82", "\u{20ac}".as_bytes()].into_iter().enumerate()
         {
             ranks.insert(token, i as Rank);
         }
         let mut lengths = Lengths(Vec::new());
-        encode_piece(
-            &ranks,
-            text.as_bytes(),
-            &mut Scratch::default(),
-            &mut lengths,
-        );
+        encode_piece(&ranks, text.as_bytes(), &mut Scratch::default(), &mut lengths);
         assert_eq!(lengths.0, vec![3; 2000]);
     }
 }

@@ -127,32 +127,17 @@ mod tests {
     #[test]
     fn provider_prefixes_and_case_are_ignored() {
         assert_eq!(encoding_for_model("openai/gpt-4"), Encoding::Cl100kBase);
-        assert_eq!(
-            encoding_for_model("azure/gpt-3.5-turbo"),
-            Encoding::Cl100kBase
-        );
-        assert_eq!(
-            encoding_for_model("openrouter/openai/gpt-4-turbo"),
-            Encoding::Cl100kBase
-        );
+        assert_eq!(encoding_for_model("azure/gpt-3.5-turbo"), Encoding::Cl100kBase);
+        assert_eq!(encoding_for_model("openrouter/openai/gpt-4-turbo"), Encoding::Cl100kBase);
         assert_eq!(encoding_for_model("  GPT-4  "), Encoding::Cl100kBase);
         assert_eq!(encoding_for_model("openai/gpt-4o"), Encoding::O200kBase);
     }
 
     #[test]
     fn fine_tuned_models_use_their_base_encoding() {
-        assert_eq!(
-            encoding_for_model("ft:gpt-3.5-turbo-0125:acme::9abc"),
-            Encoding::Cl100kBase
-        );
-        assert_eq!(
-            encoding_for_model("ft:gpt-4o-mini-2024-07-18:acme:support:AbC123"),
-            Encoding::O200kBase
-        );
-        assert_eq!(
-            encoding_for_model("openai/ft:gpt-4-0613:acme::x1"),
-            Encoding::Cl100kBase
-        );
+        assert_eq!(encoding_for_model("ft:gpt-3.5-turbo-0125:acme::9abc"), Encoding::Cl100kBase);
+        assert_eq!(encoding_for_model("ft:gpt-4o-mini-2024-07-18:acme:support:AbC123"), Encoding::O200kBase);
+        assert_eq!(encoding_for_model("openai/ft:gpt-4-0613:acme::x1"), Encoding::Cl100kBase);
     }
 
     #[test]

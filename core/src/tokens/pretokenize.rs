@@ -75,12 +75,8 @@ impl Splitter {
             Encoding::O200kBase => O200K_PATTERN,
             Encoding::Cl100kBase => CL100K_PATTERN,
         };
-        let regex =
-            Regex::new(pattern).map_err(|e| format!("{} split pattern: {e}", encoding.name()))?;
-        Ok(Self {
-            regex,
-            id: NEXT_SPLITTER_ID.fetch_add(1, Ordering::Relaxed),
-        })
+        let regex = Regex::new(pattern).map_err(|e| format!("{} split pattern: {e}", encoding.name()))?;
+        Ok(Self { regex, id: NEXT_SPLITTER_ID.fetch_add(1, Ordering::Relaxed) })
     }
 
     /// Call `piece` with each pre-token of `text`, in order; together they cover `text`.
@@ -146,18 +142,13 @@ mod tests {
 
     fn pieces(encoding: Encoding, text: &str) -> Vec<String> {
         let mut out = Vec::new();
-        Splitter::new(encoding)
-            .unwrap()
-            .for_each_piece(text, |p| out.push(p.to_string()));
+        Splitter::new(encoding).unwrap().for_each_piece(text, |p| out.push(p.to_string()));
         out
     }
 
     #[test]
     fn o200k_pattern_is_tiktoken_rs_pattern_without_the_lookahead_branch() {
-        assert_eq!(
-            tiktoken_rs::O200K_BASE_PAT_STR.replace(r"|\s+(?!\S)", ""),
-            O200K_PATTERN
-        );
+        assert_eq!(tiktoken_rs::O200K_BASE_PAT_STR.replace(r"|\s+(?!\S)", ""), O200K_PATTERN);
     }
 
     #[test]
@@ -175,29 +166,17 @@ mod tests {
 
     #[test]
     fn newlines_end_their_own_piece() {
-        assert_eq!(
-            pieces(Encoding::O200kBase, "a \n\n  b"),
-            ["a", " \n\n", " ", " b"]
-        );
-        assert_eq!(
-            pieces(Encoding::Cl100kBase, "a \n\n  b"),
-            ["a", " \n\n", " ", " b"]
-        );
+        assert_eq!(pieces(Encoding::O200kBase, "a \n\n  b"), ["a", " \n\n", " ", " b"]);
+        assert_eq!(pieces(Encoding::Cl100kBase, "a \n\n  b"), ["a", " \n\n", " ", " b"]);
     }
 
     #[test]
     fn one_space_before_a_digit_is_its_own_piece() {
-        assert_eq!(
-            pieces(Encoding::O200kBase, "x 2024"),
-            ["x", " ", "202", "4"]
-        );
+        assert_eq!(pieces(Encoding::O200kBase, "x 2024"), ["x", " ", "202", "4"]);
     }
 
     #[test]
     fn multibyte_whitespace_is_given_back_whole() {
-        assert_eq!(
-            pieces(Encoding::O200kBase, "a\u{3000}\u{3000}b"),
-            ["a", "\u{3000}", "\u{3000}b"]
-        );
+        assert_eq!(pieces(Encoding::O200kBase, "a\u{3000}\u{3000}b"), ["a", "\u{3000}", "\u{3000}b"]);
     }
 }

@@ -39,17 +39,12 @@ struct Build {
 
 impl Build {
     fn new(pid: u32) -> Self {
-        Self {
-            pid,
-            encoder: OnceLock::new(),
-            prewarm_claimed: AtomicBool::new(false),
-        }
+        Self { pid, encoder: OnceLock::new(), prewarm_claimed: AtomicBool::new(false) }
     }
 }
 
 /// One slot per encoding, indexed by `Encoding::index`.
-static SLOTS: [AtomicPtr<Build>; Encoding::ALL.len()] =
-    [const { AtomicPtr::new(ptr::null_mut()) }; 2];
+static SLOTS: [AtomicPtr<Build>; Encoding::ALL.len()] = [const { AtomicPtr::new(ptr::null_mut()) }; 2];
 
 /// What `prewarm()` builds, in order: o200k first, as every current model and every
 /// approximation uses it.
@@ -76,13 +71,11 @@ pub(crate) fn prewarm() {
     if pending.is_empty() {
         return;
     }
-    let spawned = thread::Builder::new()
-        .name("costline-tokens-prewarm".into())
-        .spawn(move || {
-            for (encoding, build) in pending {
-                build.encoder.get_or_init(|| build_encoder(encoding));
-            }
-        });
+    let spawned = thread::Builder::new().name("costline-tokens-prewarm".into()).spawn(move || {
+        for (encoding, build) in pending {
+            build.encoder.get_or_init(|| build_encoder(encoding));
+        }
+    });
     if let Err(e) = spawned {
         // Not fatal: the first count builds in its own thread instead.
         log::debug!("costline: could not start the token prewarm thread: {e}");
@@ -158,16 +151,12 @@ mod tests {
         // What a forked child sees: the parent's build in the slot, never to be finished
         // (its thread did not survive the fork), stamped with the parent's pid.
         let slot = &SLOTS[Encoding::O200kBase.index()];
-        let orphan: &'static mut Build =
-            Box::leak(Box::new(Build::new(std::process::id().wrapping_add(1))));
+        let orphan: &'static mut Build = Box::leak(Box::new(Build::new(std::process::id().wrapping_add(1))));
         let orphan_ptr: *mut Build = orphan;
         let before = slot.swap(orphan_ptr, Ordering::AcqRel);
         let encoder = encoder(Encoding::O200kBase).expect("built in the calling thread");
         assert_eq!(encoder.count("hello world"), 2);
-        assert!(
-            !ptr::eq(slot.load(Ordering::Acquire), orphan_ptr),
-            "the orphan was replaced"
-        );
+        assert!(!ptr::eq(slot.load(Ordering::Acquire), orphan_ptr), "the orphan was replaced");
         // Leave the slot as other tests expect it: a finished build either way.
         if !before.is_null() {
             slot.store(before, Ordering::Release);

@@ -56,10 +56,7 @@ fn parse(table: &'static [u8]) -> Result<Ranks, String> {
 }
 
 fn header(table: &[u8]) -> Result<usize, String> {
-    let bytes: [u8; 4] = table
-        .get(..4)
-        .and_then(|b| b.try_into().ok())
-        .ok_or("no header")?;
+    let bytes: [u8; 4] = table.get(..4).and_then(|b| b.try_into().ok()).ok_or("no header")?;
     Ok(u32::from_le_bytes(bytes) as usize)
 }
 
@@ -98,15 +95,7 @@ mod tests {
         assert!(parse(b"\x02\x00\x00\x00\x01").is_err());
         assert!(parse(b"\x01\x00\x00\x00\x02a").is_err());
         assert!(parse(b"\x01\x00\x00\x00\x01ab").is_err());
-        assert!(
-            parse(b"\x02\x00\x00\x00\x01\x01aa").is_err(),
-            "duplicate tokens"
-        );
-        assert_eq!(
-            parse(b"\x02\x00\x00\x00\x01\x02abc")
-                .unwrap()
-                .get(&b"bc"[..]),
-            Some(&1)
-        );
+        assert!(parse(b"\x02\x00\x00\x00\x01\x01aa").is_err(), "duplicate tokens");
+        assert_eq!(parse(b"\x02\x00\x00\x00\x01\x02abc").unwrap().get(&b"bc"[..]), Some(&1));
     }
 }

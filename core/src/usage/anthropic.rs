@@ -87,9 +87,13 @@ mod tests {
 
     #[test]
     fn writes_without_a_breakdown_are_five_minute_writes() {
-        let usage = normalize(&json!({"input_tokens": 10, "output_tokens": 1, "cache_creation_input_tokens": 40}))
-            .unwrap();
-        assert_eq!((usage.input_tokens, usage.cache_write_5m_tokens, usage.cache_write_1h_tokens), (50, 40, 0));
+        let usage =
+            normalize(&json!({"input_tokens": 10, "output_tokens": 1, "cache_creation_input_tokens": 40}))
+                .unwrap();
+        assert_eq!(
+            (usage.input_tokens, usage.cache_write_5m_tokens, usage.cache_write_1h_tokens),
+            (50, 40, 0)
+        );
     }
 
     #[test]

@@ -44,11 +44,16 @@ pub fn normalize(obj: &Value) -> Result<Usage> {
         // Some compatible servers send only a total for embeddings.
         count(obj, &["total_tokens"], PROVIDER)?.saturating_sub(output_tokens)
     };
-    expect_object_or_null(obj.get(input_details).unwrap_or(&Value::Null), "cache_write_tokens_details", PROVIDER)?;
+    expect_object_or_null(
+        obj.get(input_details).unwrap_or(&Value::Null),
+        "cache_write_tokens_details",
+        PROVIDER,
+    )?;
     let written = count(obj, &[input_details, "cache_write_tokens"], PROVIDER)?;
     let written_30m = count(obj, &[input_details, "cache_write_tokens_details", "ttl_30m_tokens"], PROVIDER)?;
     let written_12h = count(obj, &[input_details, "cache_write_tokens_details", "ttl_12h_tokens"], PROVIDER)?;
-    let (default_ttl_writes, long_ttl_writes) = split_cache_writes(written, written_30m, written_12h, PROVIDER)?;
+    let (default_ttl_writes, long_ttl_writes) =
+        split_cache_writes(written, written_30m, written_12h, PROVIDER)?;
     let usage = Usage {
         input_tokens,
         output_tokens,
@@ -94,7 +99,12 @@ pub(crate) fn service_tier(obj: &Value, provider: &str) -> Result<Option<String>
 
 /// Cache writes as (default TTL, long TTL) from a total and its optional split: the
 /// larger of the total and the split's sum counts, any remainder at the default TTL.
-pub(crate) fn split_cache_writes(total: u64, default_part: u64, long_part: u64, provider: &str) -> Result<(u64, u64)> {
+pub(crate) fn split_cache_writes(
+    total: u64,
+    default_part: u64,
+    long_part: u64,
+    provider: &str,
+) -> Result<(u64, u64)> {
     let split_sum = default_part.checked_add(long_part).ok_or_else(|| Error::Usage {
         provider: provider.to_string(),
         message: format!("cache write counts {default_part} + {long_part} overflow"),
@@ -198,7 +208,8 @@ mod tests {
 
     #[test]
     fn service_tier_copied_into_the_payload_is_kept() {
-        let usage = normalize(&json!({"prompt_tokens": 5, "completion_tokens": 1, "service_tier": "flex"})).unwrap();
+        let usage =
+            normalize(&json!({"prompt_tokens": 5, "completion_tokens": 1, "service_tier": "flex"})).unwrap();
         assert_eq!(usage.service_tier.as_deref(), Some("flex"));
     }
 

@@ -11,9 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use costline_core::event::{
-    new_event_id, now_rfc3339, CostSource, Event, Sdk, Status, UsageSource,
-};
+use costline_core::event::{new_event_id, now_rfc3339, CostSource, Event, Sdk, Status, UsageSource};
 use rust_decimal::Decimal;
 
 /// A valid event costing `cost` (None: unpriced).
@@ -32,11 +30,7 @@ pub fn event_costing(cost: Option<&str>) -> Event {
         reasoning_tokens: 0,
         usage_source: UsageSource::Provider,
         cost_usd: cost.map(|c| Decimal::from_str(c).unwrap()),
-        cost_source: if cost.is_some() {
-            CostSource::Catalog
-        } else {
-            CostSource::Unknown
-        },
+        cost_source: if cost.is_some() { CostSource::Catalog } else { CostSource::Unknown },
         catalog_version: "test-1".into(),
         price_key: cost.map(|_| "gpt-4o".to_string()),
         latency_ms: 12,
@@ -47,10 +41,7 @@ pub fn event_costing(cost: Option<&str>) -> Event {
         agent: Some("triage".into()),
         agent_path: vec!["triage".into()],
         tags: BTreeMap::from([("customer".to_string(), "acme".to_string())]),
-        sdk: Sdk {
-            lang: "python".into(),
-            version: "0.1.0".into(),
-        },
+        sdk: Sdk { lang: "python".into(), version: "0.1.0".into() },
     }
 }
 
@@ -108,20 +99,12 @@ impl TestCollector {
                     return;
                 }
                 let Ok(stream) = stream else { continue };
-                let (script, count, received, stop) = (
-                    Arc::clone(&script),
-                    Arc::clone(&count),
-                    Arc::clone(&received2),
-                    Arc::clone(&stop2),
-                );
+                let (script, count, received, stop) =
+                    (Arc::clone(&script), Arc::clone(&count), Arc::clone(&received2), Arc::clone(&stop2));
                 thread::spawn(move || serve(stream, &*script, &count, &received, &stop));
             }
         });
-        TestCollector {
-            base_url,
-            received,
-            stop,
-        }
+        TestCollector { base_url, received, stop }
     }
 
     pub fn always(status: u16) -> TestCollector {
@@ -194,11 +177,7 @@ fn serve(
         .and_then(|v| v.get("events").and_then(|e| e.as_array()).cloned())
         .unwrap_or_default()
         .iter()
-        .filter_map(|e| {
-            e.get("event_id")
-                .and_then(|id| id.as_str())
-                .map(String::from)
-        })
+        .filter_map(|e| e.get("event_id").and_then(|id| id.as_str()).map(String::from))
         .collect();
     let reply = script(count.fetch_add(1, Ordering::SeqCst));
     let status = match &reply {
@@ -228,9 +207,7 @@ fn serve(
 
 fn respond(stream: &mut TcpStream, status: u16, retry_after: Option<&str>) {
     let body = "{}";
-    let retry = retry_after
-        .map(|a| format!("Retry-After: {a}\r\n"))
-        .unwrap_or_default();
+    let retry = retry_after.map(|a| format!("Retry-After: {a}\r\n")).unwrap_or_default();
     let _ = write!(
         stream,
         "HTTP/1.1 {status} Scripted\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{retry}Connection: close\r\n\r\n{body}",
