@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.deps-stamp
 
-.PHONY: help demo test test-rust test-python bench lint prices build build-release wheel clean
+.PHONY: help demo test test-rust test-python test-wheel bench lint prices build build-release wheel clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -25,13 +25,16 @@ build-release: $(STAMP)
 demo: build ## run the demo app against the local mock provider, then `costline report`
 	$(PY) examples/demo.py
 
-test: test-rust test-python ## run every test (Rust core, then Python against the mock provider)
+test: test-rust test-python test-wheel ## run every test (Rust core, Python against the mock provider, the wheel)
 
 test-rust:
 	cargo test -p costline-core
 
 test-python: build
 	$(PY) -m pytest tests/python -q
+
+test-wheel: $(STAMP)
+	bash scripts/check_wheel.sh
 
 bench: build-release ## overhead vs the raw SDK, cost() and token counting, side by side
 	$(PY) benches/bench_python.py
