@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::intern;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
 use serde_json::Value;
 
 /// A Python dict/list/str/int/float/bool/None tree as JSON.
@@ -13,9 +14,68 @@ pub fn json_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
     pythonize::depythonize(obj).map_err(|e| PyTypeError::new_err(format!("not JSON-like: {e}")))
 }
 
-/// A list of usage payload parts (each a dict).
+/// A list of usage payload parts: dicts, or the SDK's pydantic usage objects
+/// read field by field (cheaper than `model_dump()` on the hot path).
 pub fn json_parts(list: &Bound<'_, PyList>) -> PyResult<Vec<Value>> {
-    list.iter().map(|item| json_value(&item)).collect()
+    list.iter().map(|item| usage_value(&item, 0)).collect()
+}
+
+/// Deep enough for any provider's usage object; deeper is a caller's mistake.
+const MAX_DEPTH: usize = 32;
+
+/// A request body for token estimation. Never fails: a body that cannot be
+/// read (an exotic object inside) estimates as an empty prompt rather than
+/// losing the call's event.
+pub fn request_value(obj: &Bound<'_, PyAny>) -> Value {
+    usage_value(obj, 0).unwrap_or(Value::Null)
+}
+
+fn usage_value(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
+    if depth > MAX_DEPTH {
+        return Err(PyTypeError::new_err("usage payload is nested too deeply"));
+    }
+    if obj.is_none() {
+        return Ok(Value::Null);
+    }
+    if let Ok(dict) = obj.cast::<PyDict>() {
+        return dict_value(dict, depth);
+    }
+    if obj.is_instance_of::<PyBool>() || obj.is_instance_of::<PyInt>() || obj.is_instance_of::<PyFloat>()
+        || obj.is_instance_of::<PyString>()
+    {
+        return json_value(obj);
+    }
+    if let Ok(list) = obj.cast::<PyList>() {
+        return list.iter().map(|item| usage_value(&item, depth + 1)).collect::<PyResult<Vec<_>>>().map(Value::Array);
+    }
+    // A pydantic model: its fields live in `__dict__`, fields the SDK
+    // version does not know yet in `__pydantic_extra__`.
+    let mut map = match obj.getattr(intern!(obj.py(), "__dict__")) {
+        Ok(fields) => match fields.cast::<PyDict>() {
+            Ok(fields) => dict_map(fields, depth)?,
+            Err(_) => return json_value(obj),
+        },
+        Err(_) => return json_value(obj),
+    };
+    if let Ok(extra) = obj.getattr(intern!(obj.py(), "__pydantic_extra__")) {
+        if let Ok(extra) = extra.cast::<PyDict>() {
+            map.extend(dict_map(extra, depth)?);
+        }
+    }
+    Ok(Value::Object(map))
+}
+
+fn dict_value(dict: &Bound<'_, PyDict>, depth: usize) -> PyResult<Value> {
+    dict_map(dict, depth).map(Value::Object)
+}
+
+fn dict_map(dict: &Bound<'_, PyDict>, depth: usize) -> PyResult<serde_json::Map<String, Value>> {
+    let mut map = serde_json::Map::with_capacity(dict.len());
+    for (k, v) in dict.iter() {
+        let key: String = k.extract().map_err(|_| PyTypeError::new_err("usage keys must be strings"))?;
+        map.insert(key, usage_value(&v, depth + 1)?);
+    }
+    Ok(map)
 }
 
 /// A `dict[str, str]` of tags. Values that are not strings are converted with

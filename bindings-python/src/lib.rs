@@ -57,7 +57,7 @@ fn record(
     let usage = match (usage_parts, estimate_request) {
         (Some(parts), _) if !parts.is_empty() => CallUsage::Raw(convert::json_parts(parts)?),
         (_, Some(request)) => CallUsage::Estimate {
-            request: convert::json_value(request)?,
+            request: convert::request_value(request),
             output_text: estimate_output.unwrap_or_default(),
         },
         _ => CallUsage::None,

@@ -4,7 +4,7 @@ Turns the outcome into exactly one `_native.record(...)`."""
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, List, Mapping, Optional
+from typing import Any, List, Mapping, Optional
 
 from . import _native
 from ._context import Attribution
@@ -88,12 +88,12 @@ def _error_type(error: Optional[BaseException]) -> Optional[str]:
     return type(error).__name__
 
 
-def dump_usage(usage: Any, service_tier: Optional[str] = None) -> Optional[dict]:
-    """A provider usage object (pydantic model or dict) as a plain dict."""
+def usage_parts(usage: Any, service_tier: Optional[str] = None) -> Optional[List[Any]]:
+    """The usage payload parts of a response, as the core takes them: the
+    SDK's usage object itself (the binding reads its fields; no `model_dump()`
+    on the hot path), plus the response's service tier as a later part."""
     if usage is None:
         return None
-    dump: Callable[[], Any] = getattr(usage, "model_dump", None) or (lambda: dict(usage))
-    data = dump()
-    if service_tier and "service_tier" not in data:
-        data["service_tier"] = service_tier
-    return data
+    if service_tier:
+        return [usage, {"service_tier": service_tier}]
+    return [usage]

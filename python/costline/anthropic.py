@@ -11,7 +11,7 @@ from typing import Any, Dict, Optional, Tuple
 import anthropic as _anthropic
 from anthropic import _streaming as _anthropic_streaming
 
-from ._call import dump_usage
+from ._call import usage_parts
 from ._hook import Adapter, install, is_metered, metered_class
 from ._streams import Observer
 
@@ -26,8 +26,8 @@ class _MessagesObserver(Observer):
 
     def __init__(self) -> None:
         super().__init__()
-        self.start: Optional[dict] = None
-        self.delta: Optional[dict] = None
+        self.start: Any = None
+        self.delta: Any = None
 
     def observe(self, event: Any) -> bool:
         kind = getattr(event, "type", "")
@@ -38,10 +38,10 @@ class _MessagesObserver(Observer):
         elif kind == "message_start":
             message = event.message
             self.resolved_model = getattr(message, "model", None) or None
-            self.start = dump_usage(getattr(message, "usage", None))
+            self.start = getattr(message, "usage", None)
             self._update()
         elif kind == "message_delta":
-            self.delta = dump_usage(getattr(event, "usage", None))
+            self.delta = getattr(event, "usage", None)
             self._update()
         return False
 
@@ -54,11 +54,7 @@ class AnthropicAdapter(Adapter):
     stream_classes = (_anthropic_streaming.Stream, _anthropic_streaming.AsyncStream)
 
     def response_usage(self, operation: str, obj: Any) -> Tuple[Optional[list], Optional[str]]:
-        usage = getattr(obj, "usage", None)
-        resolved = getattr(obj, "model", None) or None
-        if usage is None:
-            return None, resolved
-        return [dump_usage(usage)], resolved
+        return usage_parts(getattr(obj, "usage", None)), getattr(obj, "model", None) or None
 
     def observer(self, operation: str, hide_usage: bool) -> Observer:
         return _MessagesObserver()

@@ -13,7 +13,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 import openai as _openai
 from openai import _streaming as _openai_streaming
 
-from ._call import dump_usage
+from ._call import usage_parts
 from ._hook import Adapter, ClientOptions, install, is_metered, metered_class
 from ._streams import Observer
 
@@ -33,7 +33,7 @@ class _ChatObserver(Observer):
         usage = getattr(chunk, "usage", None)
         choices = getattr(chunk, "choices", None) or ()
         if usage is not None:
-            self.parts = [dump_usage(usage, getattr(chunk, "service_tier", None))]
+            self.parts = usage_parts(usage, getattr(chunk, "service_tier", None))
             if self.hide and not choices:
                 return True
         elif self.hide:
@@ -63,7 +63,7 @@ class _ResponsesObserver(Observer):
                 self.resolved_model = getattr(response, "model", None) or self.resolved_model
                 usage = getattr(response, "usage", None)
                 if usage is not None:
-                    self.parts = [dump_usage(usage, getattr(response, "service_tier", None))]
+                    self.parts = usage_parts(usage, getattr(response, "service_tier", None))
         return False
 
 
@@ -92,11 +92,8 @@ class OpenAIAdapter(Adapter):
         return new_options, True
 
     def response_usage(self, operation: str, obj: Any) -> Tuple[Optional[list], Optional[str]]:
-        usage = getattr(obj, "usage", None)
         resolved = getattr(obj, "model", None) or None
-        if usage is None:
-            return None, resolved
-        return [dump_usage(usage, getattr(obj, "service_tier", None))], resolved
+        return usage_parts(getattr(obj, "usage", None), getattr(obj, "service_tier", None)), resolved
 
     def observer(self, operation: str, hide_usage: bool) -> Observer:
         if operation == "responses":
