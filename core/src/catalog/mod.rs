@@ -14,6 +14,7 @@
 
 mod parse;
 mod resolve;
+pub mod view;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
