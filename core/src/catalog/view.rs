@@ -145,14 +145,19 @@ impl ModelPrice<'_, '_> {
         self.resolved.price
     }
 
-    /// A stable code for the rule, for JSON.
-    fn rule_code(&self) -> &'static str {
+    /// The rule that priced the name: a stable code (JSON) and in words (`None` for
+    /// an exact name).
+    fn rule(&self) -> (&'static str, Option<&'static str>) {
         match self.resolution.rule {
-            Rule::Exact if self.resolved.key != self.base_name() => "provider_entry",
-            Rule::Exact => "exact",
-            Rule::FineTuned => "fine_tuned",
-            Rule::FineTunedUndated => "fine_tuned_undated",
-            Rule::DateSuffix => "date_suffix",
+            Rule::Exact if self.resolved.key != self.base_name() => {
+                ("provider_entry", Some("the provider's own entry"))
+            }
+            Rule::Exact => ("exact", None),
+            Rule::FineTuned => ("fine_tuned", Some("fine-tuned: its base model's fine-tuning price")),
+            Rule::FineTunedUndated => {
+                ("fine_tuned_undated", Some("fine-tuned: the fine-tuning price of its base without the date"))
+            }
+            Rule::DateSuffix => ("date_suffix", Some("date suffix stripped")),
         }
     }
 
@@ -167,15 +172,7 @@ impl ModelPrice<'_, '_> {
         if !self.resolution.stripped_prefix.is_empty() {
             reasons.push(format!("provider prefix \"{}\" stripped", self.resolution.stripped_prefix));
         }
-        match self.rule_code() {
-            "provider_entry" => reasons.push("the provider's own entry".to_string()),
-            "fine_tuned" => reasons.push("fine-tuned: its base model's fine-tuning price".to_string()),
-            "fine_tuned_undated" => {
-                reasons.push("fine-tuned: the fine-tuning price of its base without the date".to_string())
-            }
-            "date_suffix" => reasons.push("date suffix stripped".to_string()),
-            _ => {}
-        }
+        reasons.extend(self.rule().1.map(str::to_string));
         if reasons.is_empty() {
             "exact name".to_string()
         } else {
@@ -286,7 +283,7 @@ impl ModelPrice<'_, '_> {
             "model": self.requested,
             "price_key": self.resolved.key,
             "resolution": {
-                "rule": self.rule_code(),
+                "rule": self.rule().0,
                 "stripped_prefix": Some(self.resolution.stripped_prefix).filter(|p| !p.is_empty()),
                 "explanation": self.explanation(),
             },
