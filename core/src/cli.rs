@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::Value;
 
+use crate::catalog::{self, view};
 use crate::config::Config;
 use crate::event::Event;
 use crate::ledger::Ledger;
@@ -50,13 +51,20 @@ enum Command {
         #[arg(long, value_name = "WHEN")]
         since: Option<String>,
     },
-    /// Show the price catalog's version, or how a model's name resolves in it.
+    /// What a model costs (USD per 1M tokens) and how its name resolves; without a
+    /// model, a table of every model in the catalog.
     Prices {
         /// A model name as an application would pass it.
         model: Option<String>,
-        /// The provider to look the model up for (default: try each known provider).
+        /// With a model: the provider it is called through (default: try each known
+        /// provider). Without: list only models billed by this provider (`google`
+        /// covers gemini and vertex_ai, `azure` covers azure_ai).
         #[arg(long)]
         provider: Option<String>,
+        /// List only models whose name contains TEXT (case-insensitive).
+        #[arg(long, value_name = "TEXT", conflicts_with = "model")]
+        search: Option<String>,
+        /// Print JSON (rates as decimal strings) instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -125,7 +133,9 @@ pub fn run(args: Vec<String>, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
             report(ledger.as_deref(), &by, since.as_deref(), json, out)
         }
         Command::Export { ledger, format, since } => export(ledger.as_deref(), format, since.as_deref(), out),
-        Command::Prices { model, provider, json } => prices(model.as_deref(), provider.as_deref(), json, out),
+        Command::Prices { model, provider, search, json } => {
+            prices(model.as_deref(), provider.as_deref(), search.as_deref(), json, out)
+        }
     };
     let result = result.and_then(|()| out.flush().map_err(Failure::Output));
     match result {
@@ -252,51 +262,45 @@ fn csv_record(event: &Event) -> Vec<String> {
         .collect()
 }
 
-/// Look up how a model's name resolves in the current catalog. Kept minimal
-/// and apart: the catalog's richer rendering comes with the catalog module.
+/// One model's price and how its name resolved, or the table of models
+/// (`catalog::view` renders both).
 fn prices(
     model: Option<&str>,
     provider: Option<&str>,
+    search: Option<&str>,
     json: bool,
     out: &mut dyn Write,
 ) -> Result<(), Failure> {
-    const KNOWN_PROVIDERS: [&str; 5] = ["openai", "anthropic", "google", "mistral", "bedrock"];
-    let pricing = crate::catalog::current();
-    let Some(model) = model else {
-        if json {
-            writeln!(out, "{}", serde_json::json!({ "catalog_version": pricing.version() }))?;
-        } else {
-            writeln!(out, "catalog version {}", pricing.version())?;
+    // The language layers apply COSTLINE_PRICES on a background thread at load; the
+    // answer must include those overrides, so apply them here before looking.
+    if let Some(path) = Config::from_env()?.prices_path {
+        catalog::configure(Some(&path), None)?;
+    }
+    let pricing = catalog::current();
+    match model {
+        Some(model) => {
+            let found =
+                view::lookup(&pricing, model, provider).map_err(|e| Failure::Runtime(e.to_string()))?;
+            if json {
+                writeln!(out, "{}", pretty_json(&found.to_json()))?;
+            } else {
+                write!(out, "{}", found.to_text())?;
+            }
         }
-        return Ok(());
-    };
-    let providers = provider.map_or_else(|| KNOWN_PROVIDERS.to_vec(), |p| vec![p]);
-    let found = providers.iter().find_map(|p| pricing.resolve(p, model).map(|r| (*p, r)));
-    let Some((provider, resolved)) = found else {
-        return Err(Failure::Runtime(format!(
-            "no price for model {model:?} in catalog version {}",
-            pricing.version()
-        )));
-    };
-    if json {
-        let answer = serde_json::json!({
-            "model": model,
-            "provider": provider,
-            "price_key": resolved.key,
-            "cost_source": resolved.source.as_str(),
-            "catalog_version": pricing.version(),
-        });
-        writeln!(out, "{answer}")?;
-    } else {
-        writeln!(
-            out,
-            "{model} ({provider}): price key {}, source {}, catalog version {}",
-            resolved.key,
-            resolved.source.as_str(),
-            pricing.version()
-        )?;
+        None => {
+            let entries = view::list(&pricing, view::ListFilter { provider, search });
+            if json {
+                writeln!(out, "{}", pretty_json(&view::list_json(&entries)))?;
+            } else {
+                write!(out, "{}", view::list_text(&entries, pricing.version()))?;
+            }
+        }
     }
     Ok(())
+}
+
+fn pretty_json(value: &Value) -> String {
+    serde_json::to_string_pretty(value).expect("a JSON value always serialises")
 }
 
 /// The ledger to read: `--ledger`, else the configured one. Never creates one.

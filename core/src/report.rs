@@ -322,7 +322,7 @@ impl Builder {
 }
 
 /// Pad cells into columns: text keys left-aligned, figures right-aligned.
-fn align(lines: &[Vec<String>], key_columns: usize) -> String {
+pub(crate) fn align(lines: &[Vec<String>], key_columns: usize) -> String {
     let columns = lines.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| lines.iter().filter_map(|l| l.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
@@ -346,7 +346,7 @@ fn align(lines: &[Vec<String>], key_columns: usize) -> String {
     out
 }
 
-fn thousands(n: u64) -> String {
+pub(crate) fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let lead = match digits.len() % 3 {
         0 => 3.min(digits.len()),

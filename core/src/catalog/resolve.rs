@@ -59,9 +59,38 @@ pub(super) fn cache_key(family: Option<Family>, model: &str) -> String {
     key
 }
 
-/// Steps 2-4 for a name that missed the exact lookup.
-pub(super) fn fallback(pricing: &Pricing, family: Option<Family>, model: &str) -> Option<Hit> {
+/// Which rule found a name's price entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// Step 1: an entry with exactly this name, or the provider's own entry for it
+    /// (`gpt-4o` called through Azure priced as `azure/gpt-4o`).
+    Exact,
+    /// Step 3: `ft:BASE:org:suffix:id` priced by the entry `ft:BASE`.
+    FineTuned,
+    /// Step 3: priced by `ft:BASE` without the base's date suffix.
+    FineTunedUndated,
+    /// Step 4: a date suffix stripped.
+    DateSuffix,
+}
+
+/// How a name found its price entry: what `costline prices` explains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resolution<'n> {
+    /// The provider prefixes step 2 stripped from the front of the name (`openai/`,
+    /// `azure/openai/`); empty when none were.
+    pub stripped_prefix: &'n str,
+    pub rule: Rule,
+}
+
+/// Steps 2-4 for a name that missed the exact lookup, with the rule that matched.
+pub(super) fn fallback<'n>(
+    pricing: &Pricing,
+    family: Option<Family>,
+    model: &'n str,
+) -> Option<(Hit, Resolution<'n>)> {
     let (mut family, mut name) = (family, model);
+    let found =
+        |rule: Rule, name: &str| Resolution { stripped_prefix: &model[..model.len() - name.len()], rule };
     // A loop rather than recursion: a hostile name may repeat prefixes many times.
     while let Some((prefix, rest)) = name.split_once('/') {
         match Family::parse(prefix) {
@@ -69,25 +98,26 @@ pub(super) fn fallback(pricing: &Pricing, family: Option<Family>, model: &str) -
                 family = Some(prefixed);
                 name = rest;
                 if let Some(hit) = pricing.exact(family, name) {
-                    return Some(hit);
+                    return Some((hit, found(Rule::Exact, name)));
                 }
             }
             _ => break,
         }
     }
     if let Some(fine_tuned) = name.strip_prefix("ft:") {
-        return fine_tuned_entry(pricing, family, fine_tuned);
+        return fine_tuned_entry(pricing, family, fine_tuned).map(|(hit, rule)| (hit, found(rule, name)));
     }
-    strip_date_suffix(name).and_then(|base| pricing.exact(family, base))
+    let base = strip_date_suffix(name)?;
+    pricing.exact(family, base).map(|hit| (hit, found(Rule::DateSuffix, name)))
 }
 
-fn fine_tuned_entry(pricing: &Pricing, family: Option<Family>, rest: &str) -> Option<Hit> {
+fn fine_tuned_entry(pricing: &Pricing, family: Option<Family>, rest: &str) -> Option<(Hit, Rule)> {
     let base = rest.split(':').next().filter(|base| !base.is_empty())?;
     if let Some(hit) = pricing.exact(family, &format!("ft:{base}")) {
-        return Some(hit);
+        return Some((hit, Rule::FineTuned));
     }
     let undated = strip_date_suffix(base)?;
-    pricing.exact(family, &format!("ft:{undated}"))
+    pricing.exact(family, &format!("ft:{undated}")).map(|hit| (hit, Rule::FineTunedUndated))
 }
 
 /// `name` without a trailing date (`-2024-08-06`, `-20241022`, `@20241022`), when it has one.

@@ -106,6 +106,8 @@ fn fine_tuned_name_without_fine_tuning_price_is_unknown_never_the_base_price() {
 fn fine_tuned_base_falls_back_to_its_undated_fine_tuning_entry() {
     let pricing = with_inline(json!({"ft:my-base": {"input": "1", "output": "2"}})).unwrap();
     assert_eq!(key_of(&pricing, "openai", "ft:my-base-2031-02-03:acme::x").as_deref(), Some("ft:my-base"));
+    let (_, resolution) = pricing.resolve_explained("openai", "ft:my-base-2031-02-03:acme::x").unwrap();
+    assert_eq!(resolution.rule, Rule::FineTunedUndated);
 }
 
 #[test]
@@ -289,4 +291,23 @@ fn configure_keeps_previous_overrides_when_the_new_file_is_bad() {
     configure(None, None).unwrap();
     assert!(current().resolve("", "costline-test-configure-model").is_none());
     assert_eq!(current().version(), catalog_version());
+}
+
+#[test]
+fn resolve_explained_finds_what_resolve_finds_and_names_the_rule() {
+    let pricing = catalog_only();
+    for (provider, model, key, stripped, rule) in [
+        ("openai", "gpt-4o", "gpt-4o", "", Rule::Exact),
+        ("azure", "gpt-4o", "azure/gpt-4o", "", Rule::Exact),
+        ("openai", "openai/gpt-4o", "gpt-4o", "openai/", Rule::Exact),
+        ("openai", "gpt-4o-2099-01-01", "gpt-4o", "", Rule::DateSuffix),
+        ("", "openai/gpt-4o-2099-01-01", "gpt-4o", "openai/", Rule::DateSuffix),
+        ("openai", "ft:gpt-4o-2024-08-06:acme:support:9xYz1", "ft:gpt-4o-2024-08-06", "", Rule::FineTuned),
+    ] {
+        let (resolved, resolution) = pricing.resolve_explained(provider, model).unwrap();
+        assert_eq!(resolved.key, key, "{model}");
+        assert_eq!(pricing.resolve(provider, model).unwrap().key, key, "{model}");
+        assert_eq!(resolution, Resolution { stripped_prefix: stripped, rule }, "{model}");
+    }
+    assert!(pricing.resolve_explained("openai", "no-such-model-xyz").is_none());
 }
