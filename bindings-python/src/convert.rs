@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use pyo3::exceptions::PyTypeError;
-use pyo3::prelude::*;
 use pyo3::intern;
+use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
 use serde_json::Value;
 
@@ -40,13 +40,19 @@ fn usage_value(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
     if let Ok(dict) = obj.cast::<PyDict>() {
         return dict_value(dict, depth);
     }
-    if obj.is_instance_of::<PyBool>() || obj.is_instance_of::<PyInt>() || obj.is_instance_of::<PyFloat>()
+    if obj.is_instance_of::<PyBool>()
+        || obj.is_instance_of::<PyInt>()
+        || obj.is_instance_of::<PyFloat>()
         || obj.is_instance_of::<PyString>()
     {
         return json_value(obj);
     }
     if let Ok(list) = obj.cast::<PyList>() {
-        return list.iter().map(|item| usage_value(&item, depth + 1)).collect::<PyResult<Vec<_>>>().map(Value::Array);
+        return list
+            .iter()
+            .map(|item| usage_value(&item, depth + 1))
+            .collect::<PyResult<Vec<_>>>()
+            .map(Value::Array);
     }
     // A pydantic model: its fields live in `__dict__`, fields the SDK
     // version does not know yet in `__pydantic_extra__`.

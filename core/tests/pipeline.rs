@@ -58,6 +58,31 @@ fn enqueued_events_are_in_the_ledger_after_flush() {
 }
 
 #[test]
+fn events_reach_the_ledger_without_a_flush() {
+    // The writer is not woken per event; its batch interval still stores them.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    let pipeline = Pipeline::start(config(&path)).unwrap();
+    enqueue_all(&pipeline, 3);
+    assert!(eventually(PATIENCE, || path.exists() && count_rows(&path) == 3));
+}
+
+#[test]
+fn a_burst_past_half_the_queue_is_written_in_full() {
+    // A half-full queue rings the writer at once instead of waiting for the interval.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    let mut cfg = config(&path);
+    cfg.queue_size = 1_000;
+    let pipeline = Pipeline::start(cfg).unwrap();
+    let accepted = (0..900).filter(|_| pipeline.enqueue(event())).count();
+    assert_eq!(accepted, 900);
+    assert!(pipeline.flush(PATIENCE));
+    assert_eq!(count_rows(&path), 900);
+    assert_eq!(pipeline.stats().dropped, 0);
+}
+
+#[test]
 fn flush_returns_within_timeout_when_collector_is_unreachable() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.db");

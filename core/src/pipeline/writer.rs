@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
 use crate::event::Event;
 
@@ -21,6 +21,10 @@ use super::shared::{Counters, FlushTicket, LazyLedger, Shared, Unavailable};
 /// disconnects the queue.
 const IDLE_WAKE: Duration = Duration::from_secs(30);
 
+/// How long an event may wait in the queue before the writer stores it
+/// without being asked (a flush, a stop or a half-full queue asks at once).
+const BATCH_INTERVAL: Duration = Duration::from_millis(100);
+
 /// Waits between attempts to write to a failing ledger; the last repeats. A
 /// flush retries at once regardless.
 const RETRY_WAITS: [Duration; 4] =
@@ -28,13 +32,14 @@ const RETRY_WAITS: [Duration; 4] =
 
 pub(crate) fn run(
     queue: Receiver<Message>,
+    doorbell: Receiver<()>,
     shared: Arc<Shared>,
     exporter: Option<Sender<ExportSignal>>,
     _done: Sender<()>,
 ) {
     let store = Store::for_config(&shared);
     let mut writer = Writer::new(shared, store, exporter);
-    writer.run(&queue);
+    writer.run(&queue, &doorbell);
 }
 
 /// Where received events go.
@@ -138,7 +143,7 @@ impl Writer {
         Writer { shared, store, exporter, tickets: Vec::new(), failing: None }
     }
 
-    fn run(&mut self, queue: &Receiver<Message>) {
+    fn run(&mut self, queue: &Receiver<Message>, doorbell: &Receiver<()>) {
         let batch_size = self.shared.config.batch_size;
         loop {
             let mut wait = self
@@ -150,20 +155,22 @@ impl Writer {
             if self.store.paused_for_fork() && !(self.tickets.is_empty() && self.shared.backlog_is_empty()) {
                 wait = wait.min(PAUSE_POLL);
             }
+            if queue.is_empty() {
+                // Sleep until the batch interval ends or the doorbell rings;
+                // a new event alone does not wake the writer.
+                let _ = doorbell.recv_timeout(wait.min(BATCH_INTERVAL));
+            }
             let mut batch = Vec::new();
             let mut urgent = false;
-            let disconnected = match queue.recv_timeout(wait) {
-                Ok(message) => {
-                    urgent |= self.receive(message, &mut batch);
-                    false
-                }
-                Err(RecvTimeoutError::Timeout) => false,
-                Err(RecvTimeoutError::Disconnected) => true,
-            };
+            let mut disconnected = false;
             while batch.len() < batch_size {
                 match queue.try_recv() {
                     Ok(message) => urgent |= self.receive(message, &mut batch),
-                    Err(_) => break,
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        disconnected = true;
+                        break;
+                    }
                 }
             }
             if queue.is_empty() {
