@@ -97,24 +97,30 @@ def make(cls):
 MESSAGES = [{"role": "user", "content": "Say hello."}]
 
 
-def per_call_us(fn, n: int) -> float:
-    start = time.perf_counter()
-    for _ in range(n):
-        fn()
-    return (time.perf_counter() - start) / n * 1e6
-
-
-def side_by_side(label: str, raw_fn, ours_fn, n: int = 2000, rounds: int = 7) -> None:
+def side_by_side(label: str, raw_fn, ours_fn, n: int = 3000, rounds: int = 3) -> None:
+    """Raw and drop-in calls alternate one by one, so both see the same machine
+    state; each round reports the median per-call time; the figure printed is
+    the median of the rounds' medians (as the peers' figures in ANCHORS.md)."""
     for fn in (raw_fn, ours_fn):
-        per_call_us(fn, 200)  # warm up
-    raw_t, ours_t = [], []
+        for _ in range(200):
+            fn()  # warm up
+    raw_rounds, ours_rounds = [], []
+    clock = time.perf_counter
     for _ in range(rounds):
         gc.collect()
-        raw_t.append(per_call_us(raw_fn, n))
-        ours_t.append(per_call_us(ours_fn, n))
+        raw_t, ours_t = [], []
+        for _ in range(n):
+            start = clock()
+            raw_fn()
+            mid = clock()
+            ours_fn()
+            ours_t.append(clock() - mid)
+            raw_t.append(mid - start)
+        raw_rounds.append(statistics.median(raw_t) * 1e6)
+        ours_rounds.append(statistics.median(ours_t) * 1e6)
         costline.flush(10)
-    r, o = statistics.median(raw_t), statistics.median(ours_t)
-    print(f"{label:<44} raw {r:8.1f} µs   costline {o:8.1f} µs   added {o - r:+7.1f} µs   ratio {o / r:5.3f}")
+    r, o = statistics.median(raw_rounds), statistics.median(ours_rounds)
+    print(f"{label:<46} raw {r:8.1f} µs   costline {o:8.1f} µs   added {o - r:+7.1f} µs   ratio {o / r:5.3f}")
 
 
 def bench_overhead() -> None:
@@ -234,8 +240,8 @@ def bench_rss() -> None:
     start = time.perf_counter()
     for i in range(n):
         costline.track(provider="openai", model="gpt-4o", input_tokens=i % 5000, output_tokens=7)
-        if i % 100_000 == 0:
-            costline.flush(30)
+        if i % 5_000 == 0:
+            costline.flush(30)  # pace the producer to the writer: measure recorded events, not drops
     costline.flush(60)
     elapsed = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -211,9 +211,11 @@ fn new_id() -> String {
     costline_core::event::new_event_id()
 }
 
+/// Parse the price catalog on a background thread (called when the first
+/// metered client is built).
 #[pyfunction]
 fn prewarm() {
-    tokens::prewarm();
+    costline_core::prewarm();
 }
 
 #[pyfunction]

@@ -22,11 +22,15 @@ pub mod usage;
 pub use error::{Error, Result};
 
 /// Start-up work a language layer runs once when it loads: apply the
-/// environment's price overrides (`COSTLINE_PRICES`) and parse the catalog on
-/// a background thread so the first call does not pay for it. A bad price
-/// file is logged, not fatal: loading costline must never break the host;
-/// `configure(prices=...)` is where a bad file raises.
+/// environment's price overrides (`COSTLINE_PRICES`), on a background thread.
+/// A bad price file is logged, not fatal: loading costline must never break
+/// the host; `configure(prices=...)` is where a bad file raises. The catalog
+/// itself is parsed by `prewarm` (first client) or on first use, not here:
+/// work at import showed up as ~25 ms on `import` in short-lived processes.
 pub fn init_from_env() {
+    if std::env::var_os("COSTLINE_PRICES").is_none_or(|v| v.is_empty()) {
+        return;
+    }
     std::thread::Builder::new()
         .name("costline-init".into())
         .spawn(|| {
@@ -42,8 +46,16 @@ pub fn init_from_env() {
                     log::error!("costline: {e}; prices from the catalog only");
                 }
             }
-            catalog::prewarm();
         })
         .map(|_| ())
         .unwrap_or_else(|e| log::warn!("costline: could not start the init thread: {e}"));
+}
+
+/// Parse the price catalog off the call path, once (a client was created:
+/// calls are coming). Token encoders stay lazy: most calls never estimate.
+pub fn prewarm() {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        let _ = std::thread::Builder::new().name("costline-prewarm".into()).spawn(catalog::prewarm);
+    });
 }

@@ -54,6 +54,8 @@ class Adapter:
 
     provider: str = ""
     stream_classes: Tuple[type, ...] = ()
+    # The SDK's response model base: a parsed, non-stream response.
+    model_classes: Tuple[type, ...] = ()
 
     def prepare(self, operation: str, options: Any, stream: bool, opts: ClientOptions) -> Tuple[Any, bool]:
         """Adjust the request options before sending; returns (options,
@@ -119,6 +121,12 @@ def _start(client: Any, options: Any, stream: bool) -> Optional[_Started]:
 def _observe(started: _Started, result: Any) -> None:
     """Meter whatever the SDK's request() returned, in place."""
     adapter, call = started.adapter, started.call
+    if isinstance(result, adapter.model_classes):
+        # The common case first; probing a pydantic model for attributes it
+        # lacks (`parse`) costs microseconds through its __getattr__.
+        parts, resolved = adapter.response_usage(call.operation, result)
+        call.finish(parts, resolved)
+        return
     if isinstance(result, adapter.stream_classes):
         _attach(started, result)
         return
@@ -194,6 +202,7 @@ def install(cls: type, adapter: Adapter, *, is_async: bool) -> type:
     def __init__(self: Any, *args: Any, costline: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> None:
         base_init(self, *args, **kwargs)
         self._costline = ClientOptions.parse(costline)
+        _native.prewarm()
 
     def copy(self: Any, *args: Any, **kwargs: Any) -> Any:
         new = base_copy(self, *args, **kwargs)

@@ -32,9 +32,9 @@ class _MessagesObserver(Observer):
     def observe(self, event: Any) -> bool:
         kind = getattr(event, "type", "")
         if kind == "content_block_delta":
-            text = getattr(event.delta, "text", None)
-            if text:
-                self.texts.append(text)
+            delta = event.delta
+            if delta.type == "text_delta":
+                self.texts.append(delta.text)
         elif kind == "message_start":
             message = event.message
             self.resolved_model = getattr(message, "model", None) or None
@@ -52,6 +52,7 @@ class _MessagesObserver(Observer):
 class AnthropicAdapter(Adapter):
     provider = "anthropic"
     stream_classes = (_anthropic_streaming.Stream, _anthropic_streaming.AsyncStream)
+    model_classes = (_anthropic.BaseModel,)
 
     def response_usage(self, operation: str, obj: Any) -> Tuple[Optional[list], Optional[str]]:
         return usage_parts(getattr(obj, "usage", None)), getattr(obj, "model", None) or None

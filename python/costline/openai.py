@@ -70,6 +70,7 @@ class _ResponsesObserver(Observer):
 class OpenAIAdapter(Adapter):
     provider = "openai"
     stream_classes = (_openai_streaming.Stream, _openai_streaming.AsyncStream)
+    model_classes = (_openai.BaseModel,)
 
     def prepare(self, operation: str, options: Any, stream: bool, opts: ClientOptions) -> Tuple[Any, bool]:
         if not (stream and operation in ("chat", "completions") and opts.stream_usage):
