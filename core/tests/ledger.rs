@@ -33,6 +33,8 @@ fn stored_events_read_back_identical() {
     unpriced.resolved_model = None;
     unpriced.error_type = Some("RateLimitError".into());
     let priced = event_costing(Some("0.000012500"));
+    // Reads come back in time order, then insertion order: give both one timestamp.
+    unpriced.timestamp = priced.timestamp.clone();
     ledger.insert(&[priced.clone(), unpriced.clone()], false).unwrap();
 
     let back = read_all(&ledger);
