@@ -63,9 +63,6 @@ fn record(
         _ => CallUsage::None,
     };
     let call = Call {
-        provider,
-        operation,
-        model,
         resolved_model,
         usage,
         latency_ms,
@@ -76,7 +73,7 @@ fn record(
         agent,
         agent_path,
         tags: convert::tags(tags)?,
-        sdk: sdk(),
+        ..Call::new(provider, operation, model, sdk())
     };
     let recorded = recorder::record(call).map_err(errors::to_py)?;
     Ok(recorded.cost_usd.map(|c| c.to_string()))
@@ -94,20 +91,9 @@ fn preview_event(
     usage_parts: &Bound<'_, PyList>,
 ) -> PyResult<String> {
     let call = Call {
-        provider,
-        operation,
-        model,
         resolved_model,
         usage: CallUsage::Raw(convert::json_parts(usage_parts)?),
-        latency_ms: 0,
-        stream: false,
-        status: Status::Ok,
-        error_type: None,
-        run_id: None,
-        agent: None,
-        agent_path: Vec::new(),
-        tags: Default::default(),
-        sdk: sdk(),
+        ..Call::new(provider, operation, model, sdk())
     };
     Ok(recorder::build_event(call).map_err(errors::to_py)?.to_json())
 }
@@ -147,9 +133,6 @@ fn track(
         ..Usage::default()
     };
     let call = Call {
-        provider,
-        operation,
-        model,
         resolved_model,
         usage: CallUsage::Counted(counted),
         latency_ms,
@@ -160,7 +143,7 @@ fn track(
         agent,
         agent_path,
         tags: convert::tags(tags)?,
-        sdk: sdk(),
+        ..Call::new(provider, operation, model, sdk())
     };
     let recorded = recorder::record(call).map_err(errors::to_py)?;
     Ok((recorded.event_id, recorded.cost_usd.map(|c| c.to_string())))

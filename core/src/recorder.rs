@@ -38,6 +38,29 @@ pub struct Call {
     pub sdk: Sdk,
 }
 
+impl Call {
+    /// A successful call with no usage, timing or attribution yet; the
+    /// language layers fill in what they know with struct update syntax.
+    pub fn new(provider: String, operation: String, model: String, sdk: Sdk) -> Call {
+        Call {
+            provider,
+            operation,
+            model,
+            resolved_model: None,
+            usage: CallUsage::None,
+            latency_ms: 0,
+            stream: false,
+            status: Status::Ok,
+            error_type: None,
+            run_id: None,
+            agent: None,
+            agent_path: Vec::new(),
+            tags: BTreeMap::new(),
+            sdk,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum CallUsage {
     /// No usage (the call failed or was blocked): zero tokens.

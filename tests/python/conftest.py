@@ -29,3 +29,18 @@ def _fresh_mock(request):
 
 # costline's own fixtures (a fresh ledger per test; no writes to the user's ledger).
 from costline_fixtures import ledger  # noqa: E402,F401
+
+
+# Raw SDK clients against the mock (the mock provider's own tests use them).
+@pytest.fixture
+def oai(mock):
+    import openai
+
+    return openai.OpenAI(base_url=mock.openai_base_url, api_key="test", max_retries=0)
+
+
+@pytest.fixture
+def claude(mock):
+    import anthropic
+
+    return anthropic.Anthropic(base_url=mock.anthropic_base_url, api_key="test", max_retries=0)
