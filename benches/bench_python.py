@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # litellm offline, for the cost() comparison
 os.environ.setdefault("COSTLINE_LEDGER", os.path.join(tempfile.mkdtemp(prefix="costline-bench-"), "bench.db"))
 
 import openai  # noqa: E402
