@@ -245,7 +245,13 @@ fn exit_shutdown(py: Python<'_>, timeout_s: f64) -> bool {
 /// Bounded (2 s); the GIL is released while it waits.
 #[pyfunction]
 fn before_fork(py: Python<'_>) {
-    py.detach(pipeline::before_fork);
+    py.detach(|| {
+        // A catalog parse in flight on the prewarm thread would leave the
+        // child waiting on a lazy value no thread of its own will finish:
+        // finish it here, in the parent, first (about 10 ms, once).
+        catalog::prewarm();
+        pipeline::before_fork();
+    });
 }
 
 /// Called in the parent right after `os.fork()`: the threads resume.

@@ -237,3 +237,27 @@ def test_ledger_is_real_sqlite_with_decimal_text_costs(ledger):
     with sqlite3.connect(ledger) as db:
         (cost_type,) = db.execute("select typeof(cost_usd) from events").fetchone()
     assert cost_type == "text"
+
+
+def test_fork_right_after_the_first_client_is_built(tmp_path, mock):
+    # The first client starts parsing the catalog on a thread; a fork at that
+    # moment (gunicorn --preload) must leave the child able to price calls.
+    path = tmp_path / "preload.db"
+    proc = run_script(
+        f"""
+        import os, sys, costline
+        from costline.openai import OpenAI
+        client = OpenAI(base_url={mock.openai_base_url!r}, api_key="k", max_retries=0)
+        pid = os.fork()
+        if pid == 0:
+            client.chat.completions.create(model="gpt-4o", messages=[{{"role": "user", "content": "hi"}}])
+            sys.exit(0 if costline.flush(10) else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.WEXITSTATUS(status) == 0
+        """,
+        {"COSTLINE_LEDGER": str(path)},
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    [event] = read_events(path)
+    assert event["cost_source"] == "catalog"
