@@ -5,37 +5,17 @@
 mod support;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use costline_core::config::{Config, LedgerSetting};
 use costline_core::ledger::Ledger;
 use costline_core::pipeline;
-use support::event;
+use support::{event, wait_for_child};
 
 const PATIENCE: Duration = Duration::from_secs(60);
 
 fn rows(path: &Path) -> u64 {
     Ledger::open(path).unwrap().count_events().unwrap()
-}
-
-/// Wait for the child; kill it and fail if it hangs (a deadlock).
-fn wait_for(child: libc::pid_t) -> i32 {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let mut status = 0;
-        // SAFETY: waitpid on our own child with a valid status pointer.
-        let done = unsafe { libc::waitpid(child, &mut status, libc::WNOHANG) };
-        if done == child {
-            assert!(libc::WIFEXITED(status), "child ended abnormally: status {status}");
-            return libc::WEXITSTATUS(status);
-        }
-        if Instant::now() > deadline {
-            // SAFETY: signalling our own child process.
-            unsafe { libc::kill(child, libc::SIGKILL) };
-            panic!("the child process hung (deadlock after fork?)");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]
@@ -60,7 +40,7 @@ fn child_after_fork_records_its_events() {
         unsafe { libc::_exit(code) };
     }
 
-    assert_eq!(wait_for(child), 0, "the child could not record its events");
+    assert_eq!(wait_for_child(child), 0, "the child could not record its events");
     // The parent's pipeline still works too.
     assert!(pipeline::enqueue(event()));
     assert!(pipeline::flush(PATIENCE));

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use costline_core::config::{Config, LedgerSetting};
 use costline_core::ledger::Ledger;
 use costline_core::pipeline;
-use support::{event, TestCollector};
+use support::{event, wait_for_child, TestCollector};
 
 const PATIENCE: Duration = Duration::from_secs(60);
 /// A child's flush; without fork safety it never succeeds, so keep it short.
@@ -58,26 +58,6 @@ fn fork_recording_child() -> libc::pid_t {
     child
 }
 
-/// Wait for the child; kill it and fail if it hangs (a deadlock).
-fn wait_for(child: libc::pid_t) -> i32 {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let mut status = 0;
-        // SAFETY: waitpid on our own child with a valid status pointer.
-        let done = unsafe { libc::waitpid(child, &mut status, libc::WNOHANG) };
-        if done == child {
-            assert!(libc::WIFEXITED(status), "child ended abnormally: status {status}");
-            return libc::WEXITSTATUS(status);
-        }
-        if Instant::now() > deadline {
-            // SAFETY: signalling our own child process.
-            unsafe { libc::kill(child, libc::SIGKILL) };
-            panic!("the child process hung (deadlock after fork?)");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn timed_before_fork() {
     let started = Instant::now();
     pipeline::before_fork();
@@ -101,7 +81,7 @@ fn fork_two_recording_children_and_keep_writing(path: &Path) -> u64 {
     assert!(enqueue_all(10));
     assert!(pipeline::flush(PATIENCE), "the parent's pipeline resumes");
     for child in children {
-        assert_eq!(wait_for(child), 0, "a child could not record its events in the shared ledger");
+        assert_eq!(wait_for_child(child), 0, "a child could not record its events in the shared ledger");
     }
     assert!(!wal_left_open, "before_fork left a connection to the ledger open");
     (BURST + 3 + 10 + 2 * EVENTS_PER_CHILD) as u64

@@ -228,3 +228,24 @@ pub fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool) -> boo
     }
     condition()
 }
+
+/// Wait for a forked child's exit code; kill it and fail if it hangs (a
+/// deadlock after fork is the bug these tests look for).
+pub fn wait_for_child(child: libc::pid_t) -> i32 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid on our own child with a valid status pointer.
+        let done = unsafe { libc::waitpid(child, &mut status, libc::WNOHANG) };
+        if done == child {
+            assert!(libc::WIFEXITED(status), "child ended abnormally: status {status}");
+            return libc::WEXITSTATUS(status);
+        }
+        if Instant::now() > deadline {
+            // SAFETY: signalling our own child process.
+            unsafe { libc::kill(child, libc::SIGKILL) };
+            panic!("the child process hung (deadlock after fork?)");
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
