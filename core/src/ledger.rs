@@ -13,12 +13,17 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
+use rusqlite::config::DbConfig;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Row};
 use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 
 use crate::event::{Event, Sdk};
 use crate::{Error, Result};
+
+pub(crate) mod files;
+
+pub use files::{FileId, LedgerFiles};
 
 /// The schema this code writes. A file with a higher version was written by a
 /// newer costline; we refuse it rather than guess at its columns.
@@ -99,6 +104,8 @@ pub enum ExportOutcome {
 pub struct Ledger {
     conn: Connection,
     path: PathBuf,
+    /// The files this connection works on (see `files`).
+    files: LedgerFiles,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -117,10 +124,21 @@ impl Ledger {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let before = LedgerFiles::on_disk(path);
         let conn = Connection::open_with_flags(path, flags).map_err(|e| ledger_error(path, e))?;
-        let mut ledger = Ledger { conn, path: path.to_path_buf() };
+        let mut ledger = Ledger { conn, path: path.to_path_buf(), files: before };
         ledger.prepare_connection()?;
         ledger.ensure_schema()?;
+        // The connection has its WAL open now. A file that existed before the
+        // open must still be the same one: if it was replaced meanwhile, which
+        // one SQLite opened is unknown, and keeping the older identity makes
+        // the first `files_replaced` check say so.
+        let after = LedgerFiles::on_disk(path);
+        ledger.files = LedgerFiles {
+            db: before.db.or(after.db),
+            wal: before.wal.or(after.wal),
+            shm: before.shm.or(after.shm),
+        };
         Ok(ledger)
     }
 
@@ -140,7 +158,35 @@ impl Ledger {
         &self.path
     }
 
+    /// The identities of the files this connection opened.
+    pub fn files(&self) -> LedgerFiles {
+        self.files
+    }
+
+    /// True when the ledger's paths no longer name the files this connection
+    /// works on: another SQLite library in the process deleted the WAL (see
+    /// `files`), or the ledger was moved or deleted. What this connection
+    /// writes from then on is invisible to everyone else; it must be closed
+    /// and the writes done again through a new one.
+    pub fn files_replaced(&self) -> bool {
+        LedgerFiles::on_disk(&self.path) != self.files
+    }
+
+    /// Copy what the WAL holds into the database file without waiting for
+    /// readers or writers (`PASSIVE`). Connections never checkpoint on close
+    /// (see `prepare_connection`), so a writer does it when it stops.
+    pub fn checkpoint(&self) -> Result<()> {
+        self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())).map_err(|e| self.error(e))
+    }
+
     fn prepare_connection(&mut self) -> Result<()> {
+        // Closing a connection must never checkpoint and delete the WAL: our
+        // library cannot see another SQLite library's connections in this
+        // process (the host app's), so "the last connection" may be wrong
+        // and the WAL still in use. Writers checkpoint explicitly instead.
+        self.conn
+            .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+            .map_err(|e| self.error(e))?;
         self.conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| self.error(e))?;
         // Changing the journal mode can report "busy" without consulting the
         // busy handler while another process is creating the same file, so

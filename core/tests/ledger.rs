@@ -166,3 +166,23 @@ fn malformed_events_are_rejected_with_a_clear_error() {
         }
     }
 }
+
+/// The WAL is shared with connections our SQLite library cannot see (another
+/// library in the process, the host app's): closing ours must leave it alone.
+#[test]
+fn closing_a_connection_never_checkpoints_or_deletes_the_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    let wal = dir.path().join("ledger.db-wal");
+    let mut ledger = Ledger::open(&path).unwrap();
+    ledger.insert(&[event(), event()], false).unwrap();
+    let wal_size = std::fs::metadata(&wal).unwrap().len();
+    drop(ledger);
+    assert_eq!(std::fs::metadata(&wal).map(|m| m.len()).ok(), Some(wal_size), "the WAL is untouched");
+
+    // An explicit checkpoint moves the events into the database file itself.
+    Ledger::open(&path).unwrap().checkpoint().unwrap();
+    let copy = dir.path().join("copy.db");
+    std::fs::copy(&path, &copy).unwrap();
+    assert_eq!(Ledger::open(&copy).unwrap().count_events().unwrap(), 2);
+}

@@ -17,6 +17,8 @@
 //! gate with a fresh one (`reset_in_child`): nothing paused or locked by the
 //! parent's threads, which do not exist there, carries over.
 
+use std::collections::HashMap;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread;
@@ -25,7 +27,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use once_cell::sync::Lazy;
 
-use crate::ledger::Ledger;
+use crate::ledger::{FileId, Ledger, LedgerFiles};
 
 /// How often a thread holding events (or a flush) looks whether a pause for
 /// fork has ended. A pause lasts as long as a `fork()`: milliseconds.
@@ -61,6 +63,12 @@ pub(crate) struct ForkGate {
     /// Every thread's parking place, so `pause` can close what they hold.
     /// Locked only by `pause` and by threads registering at their start.
     parked: Mutex<Vec<Weak<ParkedLedger>>>,
+    /// Per database (by its file's identity): the WAL and shared-memory files
+    /// the process's connections opened. SQLite shares one mapping of the
+    /// shared-memory file between all connections of the process to a
+    /// database, so a connection opened while others still hold a replaced
+    /// one would pair that stale mapping with the new WAL. See `recycle`.
+    known: Mutex<HashMap<FileId, LedgerFiles>>,
 }
 
 /// Proof that the gate was open when a ledger operation began; the operation
@@ -119,6 +127,35 @@ impl ForkGate {
         };
         drop(closing);
         released
+    }
+
+    /// Close every connection of the process (waiting at most `patience` for
+    /// those in use), so that the next ones start on the files the paths name
+    /// now: for files replaced under the process (`ledger::files`). Threads
+    /// asking for their connection meanwhile are told to wait, as for a fork.
+    /// False when a connection was still in use at the deadline: opening a
+    /// new one now is not safe.
+    pub fn recycle(&self, patience: Duration) -> bool {
+        let released = self.pause(patience);
+        lock(&self.known).clear();
+        self.resume();
+        released
+    }
+
+    /// Before opening a connection to the ledger at `path`: true when the
+    /// process's connections to it work on other files than the ones on disk
+    /// now, and must be recycled first.
+    pub fn others_work_on_replaced_files(&self, path: &Path) -> bool {
+        let on_disk = LedgerFiles::on_disk(path);
+        let Some(db) = on_disk.db else { return false };
+        lock(&self.known).get(&db).is_some_and(|known| *known != on_disk)
+    }
+
+    /// A connection was opened on `files`.
+    pub fn remember(&self, files: LedgerFiles) {
+        if let Some(db) = files.db {
+            lock(&self.known).insert(db, files);
+        }
     }
 
     /// End one pause; extra calls are harmless.

@@ -40,6 +40,7 @@ pub(crate) fn run(
     let store = Store::for_config(&shared);
     let mut writer = Writer::new(shared, store, exporter);
     writer.run(&queue, &doorbell);
+    writer.store.checkpoint();
 }
 
 /// Where received events go.
@@ -64,6 +65,16 @@ impl Store {
             Some(path) => Store::Ledger { ledger: LazyLedger::new(path), for_export },
             None if for_export => Store::Memory { overflowing: false },
             None => Store::Discard,
+        }
+    }
+
+    /// Move the WAL's content into the database file as the writer stops:
+    /// connections never checkpoint on close (see `Ledger::open`).
+    fn checkpoint(&mut self) {
+        if let Store::Ledger { ledger, .. } = self {
+            if let Err(e) = ledger.with(|ledger| ledger.checkpoint()) {
+                log::debug!("costline: no checkpoint as the writer stops: {e}");
+            }
         }
     }
 
