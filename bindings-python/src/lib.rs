@@ -6,6 +6,7 @@ use std::time::Duration;
 
 mod convert;
 mod errors;
+mod ledger_api;
 mod settings;
 
 use costline_core::event::{Sdk, Status};
@@ -320,5 +321,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;
     m.add_function(wrap_pyfunction!(settings::configure, m)?)?;
     m.add_function(wrap_pyfunction!(settings::current_settings, m)?)?;
+    m.add_function(wrap_pyfunction!(ledger_api::read_report, m)?)?;
+    m.add_function(wrap_pyfunction!(ledger_api::read_events, m)?)?;
     Ok(())
 }

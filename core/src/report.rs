@@ -121,6 +121,11 @@ pub fn parse_since(spec: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(spec).map(|t| t.with_timezone(&Utc)).map_err(|_| invalid())
 }
 
+/// `parse_since` from the current time.
+pub fn parse_since_now(spec: &str) -> Result<DateTime<Utc>> {
+    parse_since(spec, Utc::now())
+}
+
 /// Sums over a set of calls.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Totals {

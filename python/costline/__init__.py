@@ -14,6 +14,7 @@ from . import _native
 from ._api import Tracked, cost, count_tokens, track
 from ._context import Run, run, with_agent
 from ._instrument import instrument
+from ._ledger import Report, events, report
 from ._native import (
     ConfigError,
     CostlineError,
@@ -32,6 +33,7 @@ __all__ = [
     "InvalidEventError",
     "LedgerError",
     "PricesError",
+    "Report",
     "Run",
     "Tracked",
     "UsageError",
@@ -39,8 +41,10 @@ __all__ = [
     "configure",
     "cost",
     "count_tokens",
+    "events",
     "flush",
     "instrument",
+    "report",
     "run",
     "settings",
     "shutdown",

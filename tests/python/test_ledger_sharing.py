@@ -109,3 +109,71 @@ def test_another_process_sharing_the_ledger_keeps_seeing_and_adding_events_aroun
     expected = ["app-1"] * 2 + ["app-2"] * 2 + ["app-3"] * 2 + ["worker-1"] * 3 + ["worker-2"] * 3
     assert batches == expected
     assert peek_with_stdlib_sqlite(ledger) == 12
+
+
+def test_report_reads_the_spend_in_process_with_decimal_costs_and_no_flush_of_its_own(ledger):
+    import datetime as dt
+    from decimal import Decimal
+
+    costline.track(provider="openai", model="gpt-4o", input_tokens=1000, output_tokens=100, agent="triage")
+    costline.track(provider="openai", model="gpt-4o", input_tokens=2000, output_tokens=0, agent="writer")
+    costline.track(provider="openai", model="no-such-model-xyz", input_tokens=5, output_tokens=5, agent="writer")
+    expected_triage = costline.cost("gpt-4o", input_tokens=1000, output_tokens=100)
+    expected_writer = costline.cost("gpt-4o", input_tokens=2000, output_tokens=0)
+
+    report = costline.report(by=["agent", "model"])
+    assert report.by == ["agent", "model"]
+    rows = {(r["agent"], r["model"]): r for r in report}
+    assert rows[("triage", "gpt-4o")]["cost_usd"] == expected_triage
+    assert isinstance(rows[("writer", "gpt-4o")]["cost_usd"], Decimal)
+    assert rows[("writer", "no-such-model-xyz")]["cost_usd"] is None, "unknown, never $0"
+    assert report.totals["calls"] == 3 and report.totals["unpriced_calls"] == 1
+    assert report.totals["cost_usd"] == expected_triage + expected_writer
+
+    assert [r["agent"] for r in costline.report(by="agent")] in (["writer", "triage"], ["triage", "writer"])
+    assert costline.report(by=[], since="1h").totals["calls"] == 3
+    future = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)
+    assert costline.report(since=future).totals["calls"] == 0
+    assert costline.report(since=dt.date.today() - dt.timedelta(days=1)).totals["calls"] == 3
+
+
+def test_events_are_wire_dicts_with_decimal_costs_oldest_first(ledger):
+    from decimal import Decimal
+
+    ids = [track_tagged_one(i).event_id for i in range(4)]
+    events = costline.events()
+    assert [e["event_id"] for e in events] == ids
+    assert all(isinstance(e["cost_usd"], Decimal) for e in events)
+    assert events[0]["tags"] == {"n": "0"} and events[0]["sdk"]["lang"] == "python"
+    assert [e["event_id"] for e in costline.events(limit=2)] == ids[:2]
+    assert costline.events(since="2000-01-01", limit=0) == []
+
+
+def track_tagged_one(n: int):
+    return costline.track(provider="openai", model="gpt-4o", input_tokens=10, output_tokens=5, tags={"n": str(n)})
+
+
+def test_read_api_rejects_bad_arguments_and_a_ledger_that_is_off(ledger):
+    import pytest
+
+    with pytest.raises(ValueError, match="colour"):
+        costline.report(by=["colour"])
+    with pytest.raises(ValueError, match="since"):
+        costline.events(since="yesterday")
+    with pytest.raises(ValueError):
+        costline.events(limit=-1)
+    costline.configure(ledger="off")
+    try:
+        with pytest.raises(costline.LedgerError, match="off"):
+            costline.report()
+    finally:
+        costline.configure(ledger=str(ledger))
+
+
+def test_reading_in_process_keeps_the_ledger_visible_to_other_processes(ledger):
+    track_tagged("before", 2)
+    assert costline.report().totals["calls"] == 2
+    assert len(costline.events()) == 2
+    track_tagged("after", 3)
+    assert costline.flush(10)
+    assert len(events_seen_by_another_process(ledger)) == 5

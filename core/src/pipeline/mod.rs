@@ -22,6 +22,7 @@ mod exporter;
 mod fork;
 mod http;
 mod queue;
+mod read;
 mod shared;
 mod writer;
 
@@ -37,6 +38,7 @@ use crate::event::Event;
 use crate::Result;
 
 pub use queue::Pipeline;
+pub use read::{events, ledger_path, report};
 pub use shared::Counters;
 
 use queue::Offer;
@@ -189,6 +191,7 @@ pub fn after_fork_parent() {
 /// unpaused. Nothing here waits for the parent's threads.
 pub fn after_fork_child() {
     fork::reset_in_child();
+    read::reset_in_child();
     std::mem::forget(CONTROL.swap(Arc::new(Mutex::new(()))));
     std::mem::forget(COUNTERS.swap(Arc::new(Counters::default())));
     std::mem::forget(CURRENT.swap(None));

@@ -171,6 +171,12 @@ impl Pipeline {
         self.flush_until(deadline_after(timeout), true)
     }
 
+    /// Like `flush`, but only until the events are in the ledger: for readers
+    /// of the ledger, who need not wait for the collector.
+    pub fn flush_to_ledger(&self, timeout: Duration) -> bool {
+        self.flush_until(deadline_after(timeout), false)
+    }
+
     fn flush_until(&self, deadline: Instant, through_export: bool) -> bool {
         if let Some(clean) = *self.stopped.lock().unwrap_or_else(|p| p.into_inner()) {
             return clean;

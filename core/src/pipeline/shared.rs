@@ -380,6 +380,15 @@ impl LazyLedger {
         self.gate.paused()
     }
 
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Registered with `gate` (a child after fork has a new gate).
+    pub fn uses_gate(&self, gate: &Arc<ForkGate>) -> bool {
+        Arc::ptr_eq(&self.gate, gate)
+    }
+
     #[cfg(test)]
     pub fn is_parked(&self) -> bool {
         fork::lock(&self.parked).is_some()
