@@ -6,7 +6,7 @@
 //! its rows for a lease before posting them, so they rarely send twice (and
 //! the collector dedupes on `event_id` when they do).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Display;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -106,6 +106,8 @@ pub struct Ledger {
     path: PathBuf,
     /// The files this connection works on (see `files`).
     files: LedgerFiles,
+    /// Whatever must live exactly as long as the connection (dropped after it).
+    companion: Option<Box<dyn Send>>,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -126,7 +128,7 @@ impl Ledger {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let before = LedgerFiles::on_disk(path);
         let conn = Connection::open_with_flags(path, flags).map_err(|e| ledger_error(path, e))?;
-        let mut ledger = Ledger { conn, path: path.to_path_buf(), files: before };
+        let mut ledger = Ledger { conn, path: path.to_path_buf(), files: before, companion: None };
         ledger.prepare_connection()?;
         ledger.ensure_schema()?;
         // The connection has its WAL open now. A file that existed before the
@@ -161,6 +163,12 @@ impl Ledger {
     /// The identities of the files this connection opened.
     pub fn files(&self) -> LedgerFiles {
         self.files
+    }
+
+    /// Keep `companion` until this connection is closed (the pipeline counts
+    /// the process's open connections with it).
+    pub(crate) fn keep_until_closed(&mut self, companion: Box<dyn Send>) {
+        self.companion = Some(companion);
     }
 
     /// True when the ledger's paths no longer name the files this connection
@@ -252,6 +260,18 @@ impl Ledger {
     /// outbox for the collector. Idempotent on `event_id`: an event already in
     /// the ledger is skipped. Returns how many rows were new.
     pub fn insert(&mut self, events: &[Event], for_export: bool) -> Result<usize> {
+        self.insert_settled(events, for_export, &HashMap::new())
+    }
+
+    /// `insert`, where the collector already answered for some events (sent
+    /// from memory while the ledger could not take them): those are stored
+    /// with that outcome and not queued for export again.
+    pub fn insert_settled(
+        &mut self,
+        events: &[Event],
+        for_export: bool,
+        settled: &HashMap<String, ExportOutcome>,
+    ) -> Result<usize> {
         self.in_write_transaction(|tx| {
             let mut insert_event = tx.prepare_cached(&format!(
                 "INSERT OR IGNORE INTO events ({EVENT_COLUMNS}, timestamp_ms, export_status) \
@@ -260,9 +280,13 @@ impl Ledger {
             ))?;
             let mut insert_outbox =
                 tx.prepare_cached("INSERT OR IGNORE INTO outbox (event_id) VALUES (?1)")?;
-            let export_status = for_export.then_some(EXPORT_PENDING);
             let mut inserted = 0;
             for e in events {
+                let answered = settled.get(&e.event_id).copied();
+                let export_status = match answered {
+                    Some(outcome) => Some(outcome_status(outcome)),
+                    None => for_export.then_some(EXPORT_PENDING),
+                };
                 let changed = insert_event.execute(params![
                     e.event_id,
                     e.timestamp,
@@ -294,7 +318,7 @@ impl Ledger {
                 ])?;
                 if changed == 1 {
                     inserted += 1;
-                    if for_export {
+                    if for_export && answered.is_none() {
                         insert_outbox.execute([&e.event_id])?;
                     }
                 }
@@ -383,6 +407,21 @@ impl Ledger {
         self.in_write_transaction(|tx| settle(tx, seqs, outcome))
     }
 
+    /// Settle events by id, wherever they are: the collector answered for
+    /// events sent from memory (the ledger was failing), which may have been
+    /// written as pending since. Unknown ids are skipped.
+    pub fn settle_events(&mut self, event_ids: &[String], outcome: ExportOutcome) -> Result<()> {
+        self.in_write_transaction(|tx| {
+            let mut mark = tx.prepare_cached("UPDATE events SET export_status = ?1 WHERE event_id = ?2")?;
+            let mut remove = tx.prepare_cached("DELETE FROM outbox WHERE event_id = ?1")?;
+            for id in event_ids {
+                mark.execute(params![outcome_status(outcome), id])?;
+                remove.execute([id])?;
+            }
+            Ok(())
+        })
+    }
+
     /// Give claimed events back (the attempt failed and will be retried), so
     /// any exporter may take them at once.
     pub fn release_claims(&mut self, seqs: &[i64]) -> Result<()> {
@@ -456,11 +495,15 @@ fn schema_version(conn: &Connection) -> Option<i64> {
     conn.query_row("SELECT max(version) FROM schema_version", [], |r| r.get(0)).ok().flatten()
 }
 
-fn settle(tx: &rusqlite::Transaction<'_>, seqs: &[i64], outcome: ExportOutcome) -> rusqlite::Result<()> {
-    let status = match outcome {
+fn outcome_status(outcome: ExportOutcome) -> &'static str {
+    match outcome {
         ExportOutcome::Exported => EXPORT_DONE,
         ExportOutcome::Rejected => EXPORT_REJECTED,
-    };
+    }
+}
+
+fn settle(tx: &rusqlite::Transaction<'_>, seqs: &[i64], outcome: ExportOutcome) -> rusqlite::Result<()> {
+    let status = outcome_status(outcome);
     let mut mark = tx.prepare_cached(
         "UPDATE events SET export_status = ?1 WHERE event_id = (SELECT event_id FROM outbox WHERE seq = ?2)",
     )?;

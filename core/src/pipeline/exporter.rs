@@ -121,11 +121,20 @@ impl Exporter {
                 self.next_attempt = Instant::now() + PAUSE_POLL;
                 return;
             }
+            // The writer reports a failing ledger; the collector is not at fault.
             Err(Unavailable::Failed(e)) => {
-                return self.failed(None, &format!("could not read the outbox: {e}"))
+                log::debug!("costline: could not read the outbox: {e}");
+                if !self.export_held() {
+                    let wait = self.shared.config.backoff.first().copied().unwrap_or(Duration::from_secs(1));
+                    self.next_attempt = Instant::now() + wait;
+                }
+                return;
             }
         };
         if batch.is_empty() {
+            if self.export_held() {
+                return;
+            }
             self.maybe_pending = false;
             self.update_pending_gauge();
             return;
@@ -151,6 +160,7 @@ impl Exporter {
             Delivery::Rejected { status } => {
                 self.settle(&seqs, ExportOutcome::Rejected);
                 Counters::add(&self.shared.counters.failed_batches, 1);
+                Counters::add(&self.shared.counters.rejected, seqs.len());
                 log::warn!(
                     "costline: the collector rejected a batch of {} events (HTTP {status}); they are marked \
                      rejected in the ledger and will not be sent again",
@@ -159,6 +169,47 @@ impl Exporter {
             }
         }
         self.update_pending_gauge();
+    }
+
+    /// Send events the writer holds in memory because the ledger cannot take
+    /// them; the ledger stores them as settled once it can. False when there
+    /// were none.
+    fn export_held(&mut self) -> bool {
+        if !matches!(self.outbox, Outbox::Ledger(_)) {
+            return false;
+        }
+        let events = self.shared.held_for_export(self.shared.config.batch_size);
+        if events.is_empty() {
+            return false;
+        }
+        let ids: Vec<String> = events.iter().map(|e| e.event_id.clone()).collect();
+        let outcome = match self.collector.post(&events) {
+            Delivery::Acknowledged => {
+                Counters::add(&self.shared.counters.exported, ids.len());
+                self.failures = 0;
+                self.next_attempt = Instant::now();
+                ExportOutcome::Exported
+            }
+            Delivery::Retry { after, reason } => {
+                self.failed(after, &reason);
+                return true;
+            }
+            Delivery::Rejected { status } => {
+                Counters::add(&self.shared.counters.failed_batches, 1);
+                Counters::add(&self.shared.counters.rejected, ids.len());
+                log::warn!(
+                    "costline: the collector rejected a batch of {} events (HTTP {status}); they will not be sent again",
+                    ids.len()
+                );
+                ExportOutcome::Rejected
+            }
+        };
+        // The writer may have stored some meanwhile (as pending): settle those too.
+        if let Outbox::Ledger(ledger) = &mut self.outbox {
+            let _ = ledger.with(|ledger| ledger.settle_events(&ids, outcome));
+        }
+        self.shared.settle_in_memory(ids, outcome);
+        true
     }
 
     fn settle(&mut self, seqs: &[i64], outcome: ExportOutcome) {
@@ -173,6 +224,7 @@ impl Exporter {
     fn failed(&mut self, retry_after: Option<Duration>, reason: &str) {
         self.failures += 1;
         Counters::add(&self.shared.counters.failed_batches, 1);
+        self.shared.counters.set_last_error(format_args!("collector: {reason}"));
         let wait = retry_delay(&self.shared.config.backoff, self.failures, retry_after);
         if self.failures == 1 {
             log::warn!(

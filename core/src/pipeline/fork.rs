@@ -68,7 +68,26 @@ pub(crate) struct ForkGate {
     /// shared-memory file between all connections of the process to a
     /// database, so a connection opened while others still hold a replaced
     /// one would pair that stale mapping with the new WAL. See `recycle`.
-    known: Mutex<HashMap<FileId, LedgerFiles>>,
+    /// Each with the number of connections open on it.
+    known: Mutex<HashMap<FileId, (LedgerFiles, usize)>>,
+}
+
+/// One open connection, counted in `ForkGate::known` until dropped.
+pub(crate) struct OpenConnection {
+    gate: Arc<ForkGate>,
+    db: FileId,
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        let mut known = lock(&self.gate.known);
+        if let Some((_, open)) = known.get_mut(&self.db) {
+            *open = open.saturating_sub(1);
+            if *open == 0 {
+                known.remove(&self.db);
+            }
+        }
+    }
 }
 
 /// Proof that the gate was open when a ledger operation began; the operation
@@ -137,25 +156,33 @@ impl ForkGate {
     /// new one now is not safe.
     pub fn recycle(&self, patience: Duration) -> bool {
         let released = self.pause(patience);
-        lock(&self.known).clear();
         self.resume();
         released
     }
 
     /// Before opening a connection to the ledger at `path`: true when the
-    /// process's connections to it work on other files than the ones on disk
-    /// now, and must be recycled first.
+    /// process has connections to it open that work on other files than the
+    /// ones on disk now; they must be recycled first.
     pub fn others_work_on_replaced_files(&self, path: &Path) -> bool {
         let on_disk = LedgerFiles::on_disk(path);
         let Some(db) = on_disk.db else { return false };
-        lock(&self.known).get(&db).is_some_and(|known| *known != on_disk)
+        lock(&self.known).get(&db).is_some_and(|(known, _)| *known != on_disk)
     }
 
-    /// A connection was opened on `files`.
-    pub fn remember(&self, files: LedgerFiles) {
-        if let Some(db) = files.db {
-            lock(&self.known).insert(db, files);
-        }
+    /// A connection was opened on `files`; it counts as open on them until
+    /// the returned value is dropped (keep it with the connection).
+    pub fn remember(self: &Arc<Self>, files: LedgerFiles) -> Option<OpenConnection> {
+        let db = files.db?;
+        let mut known = lock(&self.known);
+        let entry = known.entry(db).or_insert((files, 0));
+        *entry = (files, entry.1 + 1);
+        Some(OpenConnection { gate: Arc::clone(self), db })
+    }
+
+    /// Databases with connections open, as `known` counts them.
+    #[cfg(test)]
+    pub fn databases_open(&self) -> usize {
+        lock(&self.known).len()
     }
 
     /// End one pause; extra calls are harmless.

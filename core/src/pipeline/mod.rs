@@ -44,7 +44,7 @@ pub use shared::Counters;
 use queue::Offer;
 
 /// Counters of the process's pipeline, across reconfigurations.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Stats {
     /// Events accepted into the queue.
     pub enqueued: u64,
@@ -58,6 +58,10 @@ pub struct Stats {
     pub failed_batches: u64,
     /// Events waiting for the collector's acknowledgement (as last seen by the exporter).
     pub pending_export: u64,
+    /// Events the collector refused for good.
+    pub rejected: u64,
+    /// The latest failure of the ledger or the collector ("<RFC 3339 time> <message>").
+    pub last_error: Option<String>,
 }
 
 /// The longest `configure` waits for the old pipeline to write what it holds.

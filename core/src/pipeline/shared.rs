@@ -2,7 +2,7 @@
 //! Only the background threads and `Pipeline::stop` take these locks; the
 //! hot path (`Pipeline::offer`) touches atomics only.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -12,7 +12,7 @@ use crossbeam_channel::Sender;
 
 use crate::config::Config;
 use crate::event::Event;
-use crate::ledger::Ledger;
+use crate::ledger::{ExportOutcome, Ledger};
 use crate::{Error, Result};
 
 use super::fork::{self, ForkGate, ParkedLedger};
@@ -29,6 +29,11 @@ pub struct Counters {
     pub(crate) failed_batches: AtomicU64,
     /// A gauge, set by the exporter after each look at its outbox.
     pub(crate) pending_export: AtomicU64,
+    /// Events the collector refused for good.
+    pub(crate) rejected: AtomicU64,
+    /// The latest failure of the ledger or the collector, for `status`.
+    /// Written by the background threads only, never on the hot path.
+    pub(crate) last_error: Mutex<Option<String>>,
 }
 
 impl Counters {
@@ -40,7 +45,15 @@ impl Counters {
             dropped: self.dropped.load(Ordering::Relaxed),
             failed_batches: self.failed_batches.load(Ordering::Relaxed),
             pending_export: self.pending_export.load(Ordering::Relaxed),
+            rejected: self.rejected.load(Ordering::Relaxed),
+            last_error: self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         }
+    }
+
+    /// Remember `error` as the latest failure, with the time it happened.
+    pub(crate) fn set_last_error(&self, error: impl std::fmt::Display) {
+        let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{at} {error}"));
     }
 
     pub(crate) fn add(counter: &AtomicU64, n: usize) {
@@ -84,6 +97,10 @@ pub(crate) struct Shared {
     pub backlog: Mutex<Held<VecDeque<Event>>>,
     /// With the ledger off and a collector set: events not yet acknowledged.
     pub memory_outbox: Mutex<Held<MemoryOutbox>>,
+    /// Backlog events the collector already answered for while the ledger
+    /// could not take them: stored as settled, not queued again, once it can.
+    /// Locked after `backlog` when both are needed.
+    pub settled_in_memory: Mutex<HashMap<String, ExportOutcome>>,
 }
 
 /// A store whose contents can be handed over to a successor pipeline. Once
@@ -104,7 +121,48 @@ impl Shared {
             full_warned: AtomicBool::new(false),
             backlog: Mutex::new(Held::default()),
             memory_outbox: Mutex::new(Held::default()),
+            settled_in_memory: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn settled_in_memory(&self) -> MutexGuard<'_, HashMap<String, ExportOutcome>> {
+        self.settled_in_memory.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Copies of the oldest backlog events (kept in memory while the ledger
+    /// cannot take them) the collector has not answered for yet, so that a
+    /// failing ledger does not hold up the collector.
+    pub fn held_for_export(&self, limit: usize) -> Vec<Event> {
+        let held = self.backlog();
+        let settled = self.settled_in_memory();
+        held.items.iter().filter(|e| !settled.contains_key(&e.event_id)).take(limit).cloned().collect()
+    }
+
+    /// The collector answered for backlog events: remember it until they are
+    /// written (entries for events no longer held are pruned as it grows).
+    pub fn settle_in_memory(&self, event_ids: Vec<String>, outcome: ExportOutcome) {
+        let held = self.backlog();
+        let mut settled = self.settled_in_memory();
+        settled.extend(event_ids.into_iter().map(|id| (id, outcome)));
+        if settled.len() > self.memory_bound() {
+            let kept: HashSet<&str> = held.items.iter().map(|e| e.event_id.as_str()).collect();
+            settled.retain(|id, _| kept.contains(id.as_str()));
+        }
+    }
+
+    /// How the collector answered for each of `events` that it already has;
+    /// these entries are forgotten (the caller is writing the events now).
+    pub fn take_settled(&self, events: &[Event]) -> HashMap<String, ExportOutcome> {
+        let mut settled = self.settled_in_memory();
+        if settled.is_empty() {
+            return HashMap::new();
+        }
+        events.iter().filter_map(|e| settled.remove_entry(&e.event_id)).collect()
+    }
+
+    /// Put back what `take_settled` returned when the write failed.
+    pub fn restore_settled(&self, outcomes: HashMap<String, ExportOutcome>) {
+        self.settled_in_memory().extend(outcomes);
     }
 
     pub fn backlog(&self) -> MutexGuard<'_, Held<VecDeque<Event>>> {
@@ -346,8 +404,10 @@ impl LazyLedger {
                 if self.gate.others_work_on_replaced_files(&self.path) {
                     return Ok(None);
                 }
-                let ledger = Ledger::open(&self.path).map_err(Unavailable::Failed)?;
-                self.gate.remember(ledger.files());
+                let mut ledger = Ledger::open(&self.path).map_err(Unavailable::Failed)?;
+                if let Some(open) = self.gate.remember(ledger.files()) {
+                    ledger.keep_until_closed(Box::new(open));
+                }
                 ledger
             }
         };
@@ -378,6 +438,11 @@ impl LazyLedger {
 
     pub fn paused_for_fork(&self) -> bool {
         self.gate.paused()
+    }
+
+    /// Wait (until `deadline`) for a pause to end. True if not paused.
+    pub fn wait_until_resumed(&self, deadline: Instant) -> bool {
+        self.gate.wait_until_resumed(deadline)
     }
 
     pub fn path(&self) -> &Path {
@@ -514,5 +579,27 @@ mod tests {
         assert!(!reader.is_parked(), "the stale connection was closed first");
         assert_eq!(reader.with(|l| l.count_events()).unwrap(), 2);
         assert_eq!(seen_from_outside(&path), 2);
+    }
+
+    /// A ledger file deleted and created anew can reuse the old one's inode:
+    /// connections long closed must not make it look replaced (closing every
+    /// connection of the process for nothing).
+    #[test]
+    fn a_database_is_forgotten_once_its_last_connection_closes() {
+        let dir = tempfile::tempdir().unwrap();
+        let gate = Arc::new(ForkGate::default());
+        let mut first = lazy_ledger(&dir, &gate);
+        let mut second = lazy_ledger(&dir, &gate);
+        first.with(|l| l.count_events()).unwrap();
+        second.with(|l| l.count_events()).unwrap();
+        assert_eq!(gate.databases_open(), 1);
+        drop(first);
+        assert_eq!(gate.databases_open(), 1, "the second connection is still open");
+        assert!(gate.pause(Duration::from_secs(2)));
+        gate.resume();
+        assert_eq!(gate.databases_open(), 0);
+        second.with(|l| l.count_events()).unwrap();
+        drop(second);
+        assert_eq!(gate.databases_open(), 0);
     }
 }

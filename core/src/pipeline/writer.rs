@@ -25,6 +25,9 @@ const IDLE_WAKE: Duration = Duration::from_secs(30);
 /// without being asked (a flush, a stop or a half-full queue asks at once).
 const BATCH_INTERVAL: Duration = Duration::from_millis(100);
 
+/// The longest an exiting writer waits for a pause to end to write what it holds.
+const EXIT_PAUSE_WAIT: Duration = Duration::from_secs(2);
+
 /// Waits between attempts to write to a failing ledger; the last repeats. A
 /// flush retries at once regardless.
 const RETRY_WAITS: [Duration; 4] =
@@ -90,13 +93,17 @@ impl Store {
     fn write(&mut self, shared: &Shared, events: Vec<Event>) -> Result<(), (Unavailable, Vec<Event>)> {
         match self {
             Store::Ledger { ledger, for_export } => {
-                let written = ledger.with(|ledger| ledger.insert(&events, *for_export));
+                let settled = shared.take_settled(&events);
+                let written = ledger.with(|ledger| ledger.insert_settled(&events, *for_export, &settled));
                 match written {
                     Ok(_) => {
                         Counters::add(&shared.counters.written, events.len());
                         Ok(())
                     }
-                    Err(e) => Err((e, events)),
+                    Err(e) => {
+                        shared.restore_settled(settled);
+                        Err((e, events))
+                    }
                 }
             }
             Store::Memory { overflowing } => {
@@ -190,7 +197,23 @@ impl Writer {
             self.write_or_hold(batch, urgent);
             self.answer_tickets();
             if disconnected || (self.shared.stopping() && queue.is_empty()) {
+                self.write_held_after_pause();
                 return;
+            }
+        }
+    }
+
+    /// Exiting with events held back by a pause (a fork, or connections being
+    /// recycled): a pause lasts milliseconds, so wait for it (bounded) and
+    /// write them rather than leave them behind.
+    fn write_held_after_pause(&mut self) {
+        if let Store::Ledger { ledger, .. } = &self.store {
+            if self.shared.backlog_is_empty() || !ledger.wait_until_resumed(Instant::now() + EXIT_PAUSE_WAIT)
+            {
+                return;
+            }
+            if self.failing.is_none() {
+                self.write_or_hold(Vec::new(), true);
             }
         }
     }
@@ -219,7 +242,11 @@ impl Writer {
             None => true,
         } && !self.store.paused_for_fork();
         if !due {
+            let arrived = !batch.is_empty();
             self.shared.hold(batch);
+            if let (true, Some(exporter)) = (arrived, &self.exporter) {
+                let _ = exporter.send(ExportSignal::Wake);
+            }
             return;
         }
         let mut events = self.shared.take_backlog();
@@ -244,13 +271,21 @@ impl Writer {
                 let kept = events.len();
                 let dropped = self.shared.hold_again(events);
                 Counters::add(&self.shared.counters.failed_batches, 1);
+                self.shared.counters.set_last_error(&error);
                 let attempts = self.failing.as_ref().map_or(0, |f| f.attempts) + 1;
                 if attempts == 1 {
                     log::warn!(
-                        "costline: could not write to the ledger ({error}); keeping {} events in memory and retrying{}",
+                        "costline: the ledger cannot be written: {error}. Keeping up to {} events in memory{} and \
+                         retrying; {} held now{}. See costline status.",
+                        self.shared.memory_bound(),
+                        if self.exporter.is_some() { " (the collector still gets them)" } else { "" },
                         kept - dropped,
-                        if dropped > 0 { format!(" ({dropped} dropped: memory bound reached)") } else { String::new() }
+                        if dropped > 0 { format!(", {dropped} dropped (memory bound reached)") } else { String::new() }
                     );
+                }
+                // The collector need not wait for the ledger: it sends held events from memory.
+                if let Some(exporter) = &self.exporter {
+                    let _ = exporter.send(ExportSignal::Wake);
                 }
                 let wait = RETRY_WAITS[(attempts - 1).min(RETRY_WAITS.len() - 1)];
                 self.failing = Some(Failing { retry_at: Instant::now() + wait, attempts });
@@ -295,7 +330,7 @@ mod tests {
     use crate::event::{CostSource, Sdk, Status, UsageSource};
     use crate::ledger::Ledger;
 
-    fn event(n: usize) -> Event {
+    pub(super) fn event(n: usize) -> Event {
         Event {
             event_id: format!("evt-{n:06}"),
             timestamp: "2026-01-02T03:04:05.000Z".into(),
@@ -353,5 +388,109 @@ mod tests {
         assert!(shared.backlog_is_empty());
         assert_eq!(Ledger::open(&path).unwrap().count_events().unwrap(), 300);
         assert_eq!(shared.counters.snapshot().written, 300);
+    }
+}
+
+#[cfg(test)]
+mod held_export_tests {
+    use std::collections::HashMap;
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+    use std::sync::Mutex;
+
+    use super::tests::event;
+    use super::*;
+    use crate::config::{Config, LedgerSetting};
+    use crate::ledger::Ledger;
+    use crate::pipeline::exporter;
+
+    /// A collector on 127.0.0.1 that acknowledges everything and counts each event id it got.
+    fn collector() -> (String, Arc<Mutex<HashMap<String, usize>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(Mutex::new(HashMap::new()));
+        let counts = Arc::clone(&seen);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                for e in body["events"].as_array().into_iter().flatten() {
+                    *counts
+                        .lock()
+                        .unwrap()
+                        .entry(e["event_id"].as_str().unwrap().to_string())
+                        .or_insert(0) += 1;
+                }
+                let mut stream = stream;
+                let _ =
+                    stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+            }
+        });
+        (url, seen)
+    }
+
+    fn eventually(mut condition: impl FnMut() -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if condition() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    #[test]
+    fn full_disk_events_reach_the_collector_from_memory_and_are_stored_as_exported_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.db");
+        let ledger = Ledger::open(&path).unwrap();
+        ledger.set_max_page_count(1).unwrap();
+        let (url, seen) = collector();
+        let config = Config {
+            ledger: LedgerSetting::Path(path.clone()),
+            base_url: Some(url),
+            backoff: vec![Duration::from_millis(20)],
+            ..Config::default()
+        };
+        let shared = Arc::new(Shared::new(config, Arc::new(Counters::default())));
+        let (signals, signals_rx) = crossbeam_channel::unbounded();
+        let (done, _finished) = crossbeam_channel::bounded(0);
+        let exporter_shared = Arc::clone(&shared);
+        let exporter = std::thread::spawn(move || exporter::run(signals_rx, exporter_shared, done));
+        let store = Store::Ledger { ledger: LazyLedger::opened(ledger), for_export: true };
+        let mut writer = Writer::new(Arc::clone(&shared), store, Some(signals));
+
+        writer.write_or_hold((0..300).map(event).collect(), true);
+        assert!(writer.failing.is_some(), "the disk is full");
+        assert!(eventually(|| seen.lock().unwrap().len() == 300), "held events reach the collector");
+        assert_eq!(shared.counters.snapshot().exported, 300);
+
+        if let Store::Ledger { ledger, .. } = &mut writer.store {
+            ledger.with(|ledger| ledger.set_max_page_count(1_000_000)).unwrap();
+        }
+        writer.write_or_hold(Vec::new(), true);
+        assert!(writer.failing.is_none());
+        let ledger = Ledger::open(&path).unwrap();
+        assert_eq!(ledger.count_events().unwrap(), 300);
+        assert_eq!(ledger.pending_export().unwrap(), 0, "not queued for export again");
+        assert_eq!(ledger.export_status("evt-000007").unwrap().as_deref(), Some("exported"));
+        assert!(seen.lock().unwrap().values().all(|n| *n == 1), "each event sent once");
+
+        shared.stopping.store(true, Ordering::SeqCst);
+        drop(writer);
+        exporter.join().unwrap();
     }
 }
