@@ -51,3 +51,9 @@ pub fn read_events(
     let events = py.detach(|| pipeline::events(since, limit, timeout)).map_err(to_py)?;
     Ok(serde_json::to_string(&events).expect("events always serialise"))
 }
+
+/// `costline.status()` as JSON text.
+#[pyfunction]
+pub fn status() -> String {
+    serde_json::to_string(&pipeline::status()).expect("a status always serialises")
+}

@@ -323,5 +323,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(settings::current_settings, m)?)?;
     m.add_function(wrap_pyfunction!(ledger_api::read_report, m)?)?;
     m.add_function(wrap_pyfunction!(ledger_api::read_events, m)?)?;
+    m.add_function(wrap_pyfunction!(ledger_api::status, m)?)?;
     Ok(())
 }

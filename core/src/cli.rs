@@ -1,4 +1,4 @@
-//! The `costline` command line: `report`, `export`, `prices`. The language
+//! The `costline` command line: `report`, `export`, `status`, `prices`. The language
 //! packages' entry points call [`main`] with their arguments.
 //!
 //! Exit codes: 0 success (also when the reader of stdout went away), 1 a
@@ -15,7 +15,7 @@ use crate::catalog::{self, view};
 use crate::config::Config;
 use crate::event::Event;
 use crate::ledger::Ledger;
-use crate::report::{parse_since, GroupBy, Report};
+use crate::report::{align, parse_since, thousands, GroupBy, Report};
 use crate::Error;
 
 #[derive(Parser, Debug)]
@@ -50,6 +50,16 @@ enum Command {
         format: ExportFormat,
         #[arg(long, value_name = "WHEN")]
         since: Option<String>,
+    },
+    /// The ledger's state: events written, owed to the collector, exported,
+    /// rejected, dead letters. (Drops and the last error are per process: see
+    /// `costline.status()` in the app.)
+    Status {
+        #[arg(long, value_name = "PATH")]
+        ledger: Option<PathBuf>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// What a model costs (USD per 1M tokens) and how its name resolves; without a
     /// model, a table of every model in the catalog.
@@ -133,6 +143,7 @@ pub fn run(args: Vec<String>, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
             report(ledger.as_deref(), &by, since.as_deref(), json, out)
         }
         Command::Export { ledger, format, since } => export(ledger.as_deref(), format, since.as_deref(), out),
+        Command::Status { ledger, json } => status(ledger.as_deref(), json, out),
         Command::Prices { model, provider, search, json } => {
             prices(model.as_deref(), provider.as_deref(), search.as_deref(), json, out)
         }
@@ -195,6 +206,28 @@ fn export(
             csv.flush()?;
         }
     }
+    Ok(())
+}
+
+fn status(ledger: Option<&Path>, json: bool, out: &mut dyn Write) -> Result<(), Failure> {
+    let summary = open_ledger(ledger)?.summary()?;
+    if json {
+        let value = serde_json::to_value(&summary).expect("a summary always serialises");
+        writeln!(out, "{}", pretty_json(&value))?;
+        return Ok(());
+    }
+    let mut lines = vec![
+        vec!["ledger".to_string(), summary.ledger.clone()],
+        vec!["written".into(), thousands(summary.written)],
+        vec!["pending export".into(), thousands(summary.pending_export)],
+        vec!["exported".into(), thousands(summary.exported)],
+        vec!["rejected".into(), thousands(summary.rejected)],
+    ];
+    if let Some(dead) = summary.dead_letters {
+        lines.push(vec!["dead letters".into(), thousands(dead)]);
+    }
+    lines.push(vec!["last event".into(), summary.last_event_at.clone().unwrap_or_else(|| "-".into())]);
+    write!(out, "{}", align(&lines, 2))?;
     Ok(())
 }
 

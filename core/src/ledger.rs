@@ -22,8 +22,10 @@ use crate::event::{Event, Sdk};
 use crate::{Error, Result};
 
 pub(crate) mod files;
+mod summary;
 
 pub use files::{FileId, LedgerFiles};
+pub use summary::LedgerSummary;
 
 /// The schema this code writes. A file with a higher version was written by a
 /// newer costline; we refuse it rather than guess at its columns.

@@ -69,6 +69,10 @@ fn the_process_reads_its_own_ledger_without_a_flush_of_its_own() {
     assert_eq!(pipeline::events(None, Some(2), PATIENCE).unwrap().len(), 2);
     assert!(pipeline::events(None, Some(0), PATIENCE).unwrap().is_empty());
 
+    let status = pipeline::status();
+    assert_eq!(status.ledger, Some(path.display().to_string()));
+    assert_eq!((status.stats.written, status.held, status.stats.last_error), (3, 0, None));
+
     // A reconfigured ledger is read from then on.
     let other = dir.path().join("other.db");
     configure(LedgerSetting::Path(other));
@@ -76,6 +80,7 @@ fn the_process_reads_its_own_ledger_without_a_flush_of_its_own() {
     assert_eq!(pipeline::events(None, None, PATIENCE).unwrap().len(), 1);
 
     configure(LedgerSetting::Off);
+    assert_eq!(pipeline::status().ledger, None);
     match pipeline::report(vec![], None, PATIENCE) {
         Err(Error::Ledger { message, .. }) => assert!(message.contains("COSTLINE_LEDGER=off"), "{message}"),
         other => panic!("expected a ledger error, got {other:?}"),

@@ -14,7 +14,7 @@ from . import _native
 from ._api import Tracked, cost, count_tokens, track
 from ._context import Run, run, with_agent
 from ._instrument import instrument
-from ._ledger import Report, events, report
+from ._ledger import Report, events, report, status
 from ._native import (
     ConfigError,
     CostlineError,
@@ -48,6 +48,7 @@ __all__ = [
     "run",
     "settings",
     "shutdown",
+    "status",
     "track",
     "with_agent",
 ]

@@ -96,3 +96,14 @@ def events(since: Since = None, limit: Optional[int] = None, timeout: float = 5.
     for event in out:
         event["cost_usd"] = _decimal(event.get("cost_usd"))
     return out
+
+
+def status() -> Dict[str, Any]:
+    """This process's metering state: `ledger` (its path, or None when off),
+    `written`, `pending_export` (owed to the collector, as last seen),
+    `exported`, `dropped`, `rejected` (refused by the collector), `held`
+    (kept in memory because the ledger cannot take them now), `enqueued`,
+    `failed_batches`, and `last_error` (the latest ledger or collector failure,
+    "<time> <message>", or None). Counters cover the life of the process.
+    `costline status` on the command line shows what the ledger itself knows."""
+    return json.loads(_native.status())

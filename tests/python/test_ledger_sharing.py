@@ -177,3 +177,58 @@ def test_reading_in_process_keeps_the_ledger_visible_to_other_processes(ledger):
     track_tagged("after", 3)
     assert costline.flush(10)
     assert len(events_seen_by_another_process(ledger)) == 5
+
+
+def test_a_corrupt_ledger_is_logged_once_by_path_and_events_still_reach_the_collector(tmp_path, mock, caplog):
+    import logging
+    import time
+
+    path = tmp_path / "corrupt.db"
+    path.write_bytes(b"this is not an SQLite database\n" * 300)
+    costline.configure(ledger=str(path), base_url=mock.url, api_key="collector-key", backoff_s=[0.05])
+    try:
+        with caplog.at_level(logging.WARNING, logger="costline"):
+            before = costline.status()
+            ids = {
+                costline.track(provider="openai", model="gpt-4o", input_tokens=1, output_tokens=1).event_id
+                for _ in range(6)
+            }
+            deadline = time.monotonic() + 30
+            while not ids <= {e["event_id"] for e in mock.events()} and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert ids <= {e["event_id"] for e in mock.events()}, "held events reach the collector"
+            time.sleep(0.5)  # the writer retries meanwhile: still one warning
+        warnings = [r.getMessage() for r in caplog.records if str(path) in r.getMessage()]
+        assert len(warnings) == 1, warnings
+        assert "cannot be written" in warnings[0]
+
+        status = costline.status()
+        assert status["ledger"] == str(path)
+        assert status["written"] == before["written"]
+        assert status["held"] == 6
+        assert status["exported"] - before["exported"] == 6
+        assert str(path) in status["last_error"]
+        assert set(status) >= {"ledger", "written", "pending_export", "dropped", "rejected", "last_error"}
+        # A working ledger (same collector): the held events go there, as
+        # already exported, and are not sent twice.
+        costline.configure(ledger=str(tmp_path / "fine.db"))
+        assert {e["event_id"] for e in costline.events()} == ids
+        assert costline.flush(10)
+        assert mock.collector_state()["counters"]["duplicate_events"] == 0, "each event was sent once"
+    finally:
+        costline.configure(ledger=str(tmp_path / "fine.db"), base_url="")
+
+
+def test_cli_status_reads_what_the_ledger_knows_from_another_process(ledger):
+    track_tagged("x", 3)
+    assert costline.flush(10)
+    out = subprocess.run(
+        [sys.executable, "-m", "costline", "status", "--ledger", str(ledger), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    status = json.loads(out.stdout)
+    assert status["ledger"] == str(ledger)
+    assert status["written"] == 3 and status["pending_export"] == 0 and status["rejected"] == 0

@@ -38,7 +38,7 @@ use crate::event::Event;
 use crate::Result;
 
 pub use queue::Pipeline;
-pub use read::{events, ledger_path, report};
+pub use read::{events, ledger_path, report, status, ProcessStatus};
 pub use shared::Counters;
 
 use queue::Offer;

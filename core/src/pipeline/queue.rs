@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::event::Event;
 use crate::{Error, Result};
 
-use super::shared::{Counters, FlushTicket, Shared};
+use super::shared::{Counters, FlushTicket, Leftovers, Shared};
 use super::{exporter, writer, Stats};
 
 /// What travels through the queue.
@@ -43,7 +43,7 @@ pub(crate) struct Stopped {
     pub clean: bool,
     /// Events held only in memory (unwritten, or unacknowledged with the
     /// ledger off), for a successor pipeline.
-    pub leftovers: Vec<Event>,
+    pub leftovers: Leftovers,
 }
 
 pub struct Pipeline {
@@ -116,6 +116,11 @@ impl Pipeline {
 
     pub fn stats(&self) -> Stats {
         self.shared.counters.snapshot()
+    }
+
+    /// Events kept in memory because the ledger could not take them yet.
+    pub fn held(&self) -> usize {
+        self.shared.backlog().items.len()
     }
 
     /// Queue one event without blocking. False when it was dropped (queue
@@ -213,7 +218,7 @@ impl Pipeline {
     /// memory. Waits no longer than `deadline`.
     pub(crate) fn stop(&self, deadline: Instant, through_export: bool) -> Stopped {
         if let Some(clean) = *self.stopped.lock().unwrap_or_else(|p| p.into_inner()) {
-            return Stopped { clean, leftovers: Vec::new() };
+            return Stopped { clean, leftovers: Leftovers::default() };
         }
         self.closed.store(true, Ordering::SeqCst);
         // Producers never block inside `offer`, so this wait is a few instructions long.
@@ -243,11 +248,12 @@ impl Pipeline {
 
     /// Take over events a previous pipeline could not store; they are written
     /// (and exported) ahead of anything newer.
-    pub(crate) fn adopt(&self, events: Vec<Event>) {
-        if events.is_empty() {
+    pub(crate) fn adopt(&self, leftovers: Leftovers) {
+        if leftovers.is_empty() {
             return;
         }
-        let dropped = self.shared.hold(events);
+        self.shared.restore_settled(leftovers.settled);
+        let dropped = self.shared.hold(leftovers.events);
         if dropped > 0 {
             log::warn!("costline: {dropped} events carried over from the previous configuration did not fit in the queue");
         }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use once_cell::sync::Lazy;
+use serde::Serialize;
 
 use crate::event::Event;
 use crate::ledger::Ledger;
@@ -21,7 +22,7 @@ use crate::report::{GroupBy, Report};
 use crate::{Error, Result};
 
 use super::shared::{LazyLedger, Unavailable};
-use super::{config_from_env, fork, CONFIGURED, CURRENT};
+use super::{config_from_env, fork, Stats, CONFIGURED, CURRENT};
 
 /// The process's reader connection, kept between reads like the writer's.
 /// Behind an atomic pointer so a child after fork can drop the parent's
@@ -84,6 +85,23 @@ pub fn events(
         Ok(events)
     })?;
     Ok(events.unwrap_or_default())
+}
+
+/// This process's view of its pipeline, for `costline.status()`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProcessStatus {
+    /// The ledger file; `None` when the ledger is off.
+    pub ledger: Option<String>,
+    /// Events kept in memory because the ledger cannot take them now.
+    pub held: u64,
+    #[serde(flatten)]
+    pub stats: Stats,
+}
+
+/// The process's counters (over its whole life), its ledger and what it holds.
+pub fn status() -> ProcessStatus {
+    let held = CURRENT.load().as_ref().map_or(0, |pipeline| pipeline.held() as u64);
+    ProcessStatus { ledger: ledger_path().map(|p| p.display().to_string()), held, stats: super::stats() }
 }
 
 /// Run `read` on the reader connection. `Ok(None)` when no ledger file

@@ -221,16 +221,18 @@ impl Shared {
 
     /// Everything this pipeline still holds in memory, for a successor. From
     /// here on the stores refuse new items (counted as dropped).
-    pub fn hand_over(&self) -> Vec<Event> {
-        let mut leftovers: Vec<Event> = {
+    pub fn hand_over(&self) -> Leftovers {
+        let mut events: Vec<Event> = {
             let mut outbox = self.memory_outbox();
             outbox.handed_over = true;
             outbox.items.take_all()
         };
         let mut backlog = self.backlog();
         backlog.handed_over = true;
-        leftovers.extend(backlog.items.drain(..));
-        leftovers
+        events.extend(backlog.items.drain(..));
+        drop(backlog);
+        let settled = self.take_settled(&events);
+        Leftovers { events, settled }
     }
 
     pub fn count_dropped(&self, n: usize) -> usize {
@@ -238,6 +240,24 @@ impl Shared {
             Counters::add(&self.counters.dropped, n);
         }
         n
+    }
+}
+
+/// What a stopped pipeline still held in memory, for its successor.
+#[derive(Default)]
+pub(crate) struct Leftovers {
+    pub events: Vec<Event>,
+    /// How the collector answered for some of them (sent while the ledger failed).
+    pub settled: HashMap<String, ExportOutcome>,
+}
+
+impl Leftovers {
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
     }
 }
 
