@@ -34,6 +34,10 @@ pub const SCHEMA_VERSION: i64 = 1;
 /// How long a statement waits for another process's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The WAL size past which a writer checkpoints: SQLite's default of 1000
+/// pages of 4 KiB.
+const WAL_CHECKPOINT_BYTES: u64 = 1000 * 4096;
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
@@ -182,6 +186,17 @@ impl Ledger {
         LedgerFiles::on_disk(&self.path) != self.files
     }
 
+    /// `checkpoint` once the WAL holds about what SQLite's automatic
+    /// checkpoint would let it (1000 pages). Call only after checking that
+    /// `files_replaced` is false.
+    pub fn checkpoint_if_due(&self) -> Result<bool> {
+        let wal_size = std::fs::metadata(files::sibling(&self.path, "-wal")).map_or(0, |m| m.len());
+        if wal_size < WAL_CHECKPOINT_BYTES {
+            return Ok(false);
+        }
+        self.checkpoint().map(|()| true)
+    }
+
     /// Copy what the WAL holds into the database file without waiting for
     /// readers or writers (`PASSIVE`). Connections never checkpoint on close
     /// (see `prepare_connection`), so a writer does it when it stops.
@@ -216,6 +231,13 @@ impl Ledger {
         // WAL with synchronous=NORMAL stays consistent after a crash and only
         // the last commits can be lost on power failure; it avoids an fsync per batch.
         self.conn.pragma_update(None, "synchronous", "NORMAL").map_err(|e| self.error(e))?;
+        // No automatic checkpoint inside a commit: a connection whose WAL was
+        // deleted under it (see `files`) would copy that dead WAL into the live
+        // database. `checkpoint_if_due` runs once the files were checked. A
+        // WAL restarted after a checkpoint is truncated, so its size says how
+        // much it holds.
+        self.conn.pragma_update(None, "wal_autocheckpoint", 0).map_err(|e| self.error(e))?;
+        self.conn.pragma_update(None, "journal_size_limit", 0).map_err(|e| self.error(e))?;
         Ok(())
     }
 

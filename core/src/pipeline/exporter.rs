@@ -185,7 +185,6 @@ impl Exporter {
         let ids: Vec<String> = events.iter().map(|e| e.event_id.clone()).collect();
         let outcome = match self.collector.post(&events) {
             Delivery::Acknowledged => {
-                Counters::add(&self.shared.counters.exported, ids.len());
                 self.failures = 0;
                 self.next_attempt = Instant::now();
                 ExportOutcome::Exported
@@ -204,11 +203,16 @@ impl Exporter {
                 ExportOutcome::Rejected
             }
         };
-        // The writer may have stored some meanwhile (as pending): settle those too.
+        // Remembered first: the writer looks here again after each write, and
+        // events it stored before that are settled in the ledger right below.
+        let count = ids.len();
+        self.shared.settle_in_memory(ids.clone(), outcome);
         if let Outbox::Ledger(ledger) = &mut self.outbox {
             let _ = ledger.with(|ledger| ledger.settle_events(&ids, outcome));
         }
-        self.shared.settle_in_memory(ids, outcome);
+        if outcome == ExportOutcome::Exported {
+            Counters::add(&self.shared.counters.exported, count);
+        }
         true
     }
 
