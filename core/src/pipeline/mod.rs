@@ -18,6 +18,7 @@
 //!   not exist in the child) without running its destructors; the child's
 //!   first `enqueue` starts a fresh one.
 
+mod connection;
 mod exporter;
 mod fork;
 mod http;
