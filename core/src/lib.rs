@@ -6,6 +6,7 @@
 //! format, `recorder` turns one call into one event, `pipeline` moves events to
 //! the `ledger` and a collector in the background, `report` and `cli` read them back.
 
+pub mod attribution;
 pub mod catalog;
 pub mod cli;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod cost;
 pub mod error;
 pub mod event;
 pub mod ledger;
+pub mod log_once;
 pub mod pipeline;
 pub mod recorder;
 pub mod report;

@@ -43,13 +43,17 @@ fn usage_cost_vectors() {
         let parts = vector["usage_parts"].as_array().expect("usage_parts list");
         let expected = &vector["expected"];
 
-        let usage = match usage::normalize(provider, parts) {
-            Ok(usage) => usage,
-            Err(e) => {
-                failures.push(format!("{name}: normalize failed: {e}"));
-                continue;
-            }
-        };
+        let normalized = usage::normalize(provider, parts);
+        let usage = normalized.usage;
+        // A malformed payload is sanitised, and its event marked an estimate.
+        let want_source = expected["usage_source"].as_str().unwrap_or("provider");
+        let got_source = if normalized.problems.is_empty() { "provider" } else { "estimate" };
+        if got_source != want_source {
+            failures.push(format!(
+                "{name}: usage_source = {got_source}, expected {want_source} (problems: {:?})",
+                normalized.problems
+            ));
+        }
         let tokens = [
             ("input_tokens", usage.input_tokens),
             ("output_tokens", usage.output_tokens),

@@ -367,6 +367,12 @@ pub fn prewarm() {
     Lazy::force(&CURRENT);
 }
 
+/// True once the catalog is parsed: pricing a call is then a lookup, not a
+/// ~10 ms parse (bindings release the GIL when it is not).
+pub fn is_loaded() -> bool {
+    Lazy::get(&CURRENT).is_some()
+}
+
 /// Run `f` with the active pricing without taking a reference count (hot path).
 pub(crate) fn with_current<R>(f: impl FnOnce(&Pricing) -> R) -> R {
     f(&CURRENT.load())
