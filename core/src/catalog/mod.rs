@@ -14,7 +14,6 @@
 
 mod parse;
 mod resolve;
-pub mod view;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;

@@ -11,12 +11,15 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::Value;
 
-use crate::catalog::{self, view};
+use crate::catalog;
 use crate::config::Config;
 use crate::event::Event;
 use crate::ledger::Ledger;
 use crate::report::{parse_since, GroupBy, Report};
 use crate::Error;
+
+mod prices_view;
+use prices_view as view;
 
 #[derive(Parser, Debug)]
 #[command(name = "costline", version, about = "Cost of every LLM call, metered at the call site.")]
@@ -263,7 +266,7 @@ fn csv_record(event: &Event) -> Vec<String> {
 }
 
 /// One model's price and how its name resolved, or the table of models
-/// (`catalog::view` renders both).
+/// (`prices_view` renders both).
 fn prices(
     model: Option<&str>,
     provider: Option<&str>,
