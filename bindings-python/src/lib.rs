@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 mod convert;
+mod env;
 mod errors;
 mod settings;
 
@@ -320,5 +321,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;
     m.add_function(wrap_pyfunction!(settings::configure, m)?)?;
     m.add_function(wrap_pyfunction!(settings::current_settings, m)?)?;
+    m.add_function(wrap_pyfunction!(env::disabled_from_env, m)?)?;
+    m.add_function(wrap_pyfunction!(env::parse_disabled, m)?)?;
     Ok(())
 }

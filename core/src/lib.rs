@@ -34,14 +34,7 @@ pub fn init_from_env() {
     std::thread::Builder::new()
         .name("costline-init".into())
         .spawn(|| {
-            let prices = match config::Config::from_env() {
-                Ok(cfg) => cfg.prices_path,
-                Err(e) => {
-                    log::error!("costline: {e}");
-                    None
-                }
-            };
-            if let Some(path) = prices {
+            if let Some(path) = config::env_prices_path() {
                 if let Err(e) = catalog::configure(Some(&path), None) {
                     log::error!("costline: {e}; prices from the catalog only");
                 }

@@ -17,7 +17,8 @@ logger = logging.getLogger("costline")
 _T = TypeVar("_T")
 
 _state_lock = threading.Lock()
-_disabled = os.environ.get("COSTLINE_DISABLED", "").strip().lower() in ("1", "true", "yes", "on")
+# The core reads COSTLINE_DISABLED (one parser for every language layer).
+_disabled = _native.disabled_from_env()
 _exit_timeout_s = 2.0
 _warned: set[str] = set()
 

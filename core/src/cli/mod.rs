@@ -276,7 +276,7 @@ fn prices(
 ) -> Result<(), Failure> {
     // The language layers apply COSTLINE_PRICES on a background thread at load; the
     // answer must include those overrides, so apply them here before looking.
-    if let Some(path) = Config::from_env()?.prices_path {
+    if let Some(path) = Config::from_env().prices_path {
         catalog::configure(Some(&path), None)?;
     }
     let pricing = catalog::current();
@@ -310,7 +310,7 @@ fn pretty_json(value: &Value) -> String {
 fn open_ledger(explicit: Option<&Path>) -> Result<Ledger, Failure> {
     let path = match explicit {
         Some(path) => path.to_path_buf(),
-        None => Config::from_env()?.ledger.path().ok_or_else(|| {
+        None => Config::from_env().ledger.path().ok_or_else(|| {
             Failure::Usage("the ledger is off (COSTLINE_LEDGER=off); pass --ledger PATH to read one".into())
         })?,
     };
