@@ -94,15 +94,14 @@ pub fn configure(
         None => None,
     };
 
-    // Prices: a path (str / os.PathLike) or an inline table (dict).
+    // Prices: an inline table (dict) replaces the inline layer, a path (str /
+    // os.PathLike; "" for none) the price-file layer; without prices= both stay
+    // as they are (catalog::overrides).
     match prices {
-        None => {
-            py.detach(|| catalog::configure(cfg.prices_path.as_deref(), None)).map_err(errors::to_py)?;
-        }
+        None => {}
         Some(p) if p.is_instance_of::<PyDict>() => {
             let table = convert::json_value(p)?;
-            py.detach(|| catalog::configure(cfg.prices_path.as_deref(), Some(&table)))
-                .map_err(errors::to_py)?;
+            py.detach(|| catalog::set_inline_prices(Some(&table))).map_err(errors::to_py)?;
         }
         Some(p) => {
             let path: PathBuf = if p.is_instance_of::<PyString>() {
@@ -110,8 +109,9 @@ pub fn configure(
             } else {
                 p.extract()?
             };
-            cfg.prices_path = Some(path);
-            py.detach(|| catalog::configure(cfg.prices_path.as_deref(), None)).map_err(errors::to_py)?;
+            let path = Some(path).filter(|p| !p.as_os_str().is_empty());
+            py.detach(|| catalog::set_price_file(path.as_deref())).map_err(errors::to_py)?;
+            cfg.prices_path = path;
         }
     }
 

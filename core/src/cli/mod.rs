@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::Value;
 
 use crate::catalog;
-use crate::config::Config;
+use crate::config::{self, Config};
 use crate::event::Event;
 use crate::ledger::Ledger;
 use crate::report::{parse_since, GroupBy, Report};
@@ -274,10 +274,10 @@ fn prices(
     json: bool,
     out: &mut dyn Write,
 ) -> Result<(), Failure> {
-    // The language layers apply COSTLINE_PRICES on a background thread at load; the
-    // answer must include those overrides, so apply them here before looking.
-    if let Some(path) = Config::from_env().prices_path {
-        catalog::configure(Some(&path), None)?;
+    // The answer is for the environment's price file as it is now: read it again
+    // (the pricing read it at start-up), and fail naming what is wrong with it.
+    if let Some(path) = config::env_prices_path() {
+        catalog::set_price_file(Some(&path))?;
     }
     let pricing = catalog::current();
     match model {
