@@ -34,12 +34,7 @@ pub fn init_from_env() {
     }
     std::thread::Builder::new()
         .name("costline-init".into())
-        .spawn(|| {
-            catalog::prewarm();
-            if let Some(e) = catalog::take_startup_error() {
-                log::error!("costline: COSTLINE_PRICES ignored, prices come from the catalog: {e}");
-            }
-        })
+        .spawn(build_pricing)
         .map(|_| ())
         .unwrap_or_else(|e| log::warn!("costline: could not start the init thread: {e}"));
 }
@@ -49,6 +44,17 @@ pub fn init_from_env() {
 pub fn prewarm() {
     static STARTED: std::sync::Once = std::sync::Once::new();
     STARTED.call_once(|| {
-        let _ = std::thread::Builder::new().name("costline-prewarm".into()).spawn(catalog::prewarm);
+        let _ = std::thread::Builder::new().name("costline-prewarm".into()).spawn(build_pricing);
     });
+}
+
+/// Build the pricing (catalog + the environment's price file), then log why
+/// that file was ignored, if it was: here, on a background thread holding no
+/// lock, never inside the build (a caller waiting for it may hold the host's
+/// interpreter lock, which logging can need).
+fn build_pricing() {
+    catalog::prewarm();
+    if let Some(e) = catalog::take_startup_error() {
+        log::error!("costline: COSTLINE_PRICES ignored, prices come from the catalog: {e}");
+    }
 }
