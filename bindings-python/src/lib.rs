@@ -7,6 +7,7 @@
 
 mod body;
 mod convert;
+mod env;
 mod errors;
 mod guard;
 mod lifecycle;
@@ -60,5 +61,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<body::BodyScanner>()?;
     m.add_function(wrap_pyfunction!(settings::configure, m)?)?;
     m.add_function(wrap_pyfunction!(settings::current_settings, m)?)?;
+    m.add_function(wrap_pyfunction!(env::disabled_from_env, m)?)?;
+    m.add_function(wrap_pyfunction!(env::parse_disabled, m)?)?;
     Ok(())
 }

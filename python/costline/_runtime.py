@@ -17,7 +17,8 @@ logger = logging.getLogger("costline")
 _T = TypeVar("_T")
 
 _state_lock = threading.Lock()
-_disabled = os.environ.get("COSTLINE_DISABLED", "").strip().lower() in ("1", "true", "yes", "on")
+# The core reads COSTLINE_DISABLED (one parser for every language layer).
+_disabled = _native.disabled_from_env()
 _exit_timeout_s = 2.0
 _warned: set[str] = set()
 # Bounded: a stream of distinct problems must not grow memory.
@@ -72,7 +73,14 @@ def configure(
     """Set costline's process settings; arguments given here win over the
     `COSTLINE_*` environment variables, and later calls keep what earlier ones
     set. A bad value (or a malformed price file) raises `ConfigError` /
-    `PricesError` here, at configuration time, never later on a call."""
+    `PricesError` here, at configuration time, never later on a call.
+
+    `prices` is a price file (path; `""` removes it) or an inline table (dict;
+    `{}` removes it). The two are separate layers over the catalog, inline
+    winning for a model in both; each stays until it is given again, so a call
+    without `prices` keeps both. The `COSTLINE_PRICES` file is read once, when
+    costline loads; if it is malformed it is logged (file, line, model, field)
+    and ignored, and only a `configure(prices=...)` that names it raises."""
     global _disabled, _exit_timeout_s
     _native.configure(
         ledger=os.fspath(ledger) if ledger is not None else None,

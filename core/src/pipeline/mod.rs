@@ -268,12 +268,9 @@ fn replace_if_current(closed: &Arc<Pipeline>) {
 }
 
 /// The environment's configuration for a lazy start. A bad value must not stop
-/// metering: it is reported and the setting ignored.
+/// metering: it is reported and that one setting ignored (`Config::from_env`).
 fn config_from_env() -> Config {
-    let config = Config::from_env().unwrap_or_else(|e| {
-        log::warn!("costline: {e}; using defaults for the event pipeline");
-        Config::default()
-    });
+    let config = Config::from_env();
     match queue::validate(&config) {
         Ok(()) => config,
         Err(e) => {
