@@ -11,13 +11,12 @@ import logging
 
 import openai
 import pytest
-from test_pipeline import run_script
 
 import costline
 from costline import _native
 from costline.anthropic import Anthropic
 from costline.openai import OpenAI
-from costline_fixtures import SECRET_KEY, read_events
+from costline_fixtures import SECRET_KEY, read_events, run_script
 
 MESSAGES = [{"role": "user", "content": "Say hello to the mock, please, in a few words."}]
 

@@ -4,11 +4,7 @@ fork, collector outages, full queues, bad settings, privacy."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
-import textwrap
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -16,17 +12,9 @@ from pathlib import Path
 import pytest
 
 import costline
-from costline_fixtures import SECRET_KEY, read_events
+from costline_fixtures import SECRET_KEY, read_events, run_script
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def run_script(code: str, env_extra: dict, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = {**os.environ, **env_extra}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "tests"), env.get("PYTHONPATH", "")])
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True, timeout=timeout
-    )
 
 
 def track_one(**kw):

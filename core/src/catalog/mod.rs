@@ -361,7 +361,7 @@ pub fn prewarm() {
 /// True once the catalog is parsed: pricing a call is then a lookup, not a
 /// ~10 ms parse (bindings release the GIL when it is not).
 pub fn is_loaded() -> bool {
-    Lazy::get(&CURRENT).is_some()
+    overrides::is_built()
 }
 
 /// Run `f` with the active pricing without taking a reference count (hot path).

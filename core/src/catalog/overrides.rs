@@ -80,6 +80,11 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// True once the pricing is built (the catalog parsed).
+pub(super) fn is_built() -> bool {
+    Lazy::get(&STATE).is_some()
+}
+
 /// The active pricing, built (with the environment's price file) on first use.
 pub(super) fn pricing() -> &'static ArcSwap<Pricing> {
     &STATE.pricing
