@@ -15,7 +15,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-LEDGER = ROOT / ".demo" / "ledger.db"
+# The demo's own ledger, emptied first (never the user's): .demo/ledger.db, or the path given.
+LEDGER = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else ROOT / ".demo" / "ledger.db"
 os.environ["COSTLINE_LEDGER"] = str(LEDGER)
 for suffix in ("", "-wal", "-shm"):
     Path(str(LEDGER) + suffix).unlink(missing_ok=True)
@@ -52,7 +53,8 @@ def main() -> None:
         assert costline.flush(10), "events did not reach the ledger"
 
     print()
-    print(f"$ costline report --by agent,model   (ledger: {LEDGER.relative_to(ROOT)})")
+    shown = LEDGER.relative_to(ROOT) if LEDGER.is_relative_to(ROOT) else LEDGER
+    print(f"$ costline report --by agent,model   (ledger: {shown})")
     sys.stdout.flush()
     subprocess.run(
         [sys.executable, "-m", "costline", "report", "--ledger", str(LEDGER), "--by", "agent,model"], check=True
@@ -61,15 +63,17 @@ def main() -> None:
 
 async def lookup(base_url: str, customer: str) -> None:
     # One async client per event loop: asyncio.run() makes a new loop each time.
-    client = AsyncAnthropic(base_url=base_url, api_key="demo-key")
-    async with client.messages.stream(
-        model="claude-sonnet-4-5",
-        max_tokens=200,
-        messages=[{"role": "user", "content": f"Find the account of {customer}."}],
-        extra_headers={"x-mock-cached-tokens": "2000", "x-mock-cache-write-5m": "300"},
-    ) as stream:
-        async for _ in stream.text_stream:
-            pass
+    # Closed inside its loop: a client left to the garbage collector closes its
+    # connections after the loop is gone ("Event loop is closed").
+    async with AsyncAnthropic(base_url=base_url, api_key="demo-key") as client:
+        async with client.messages.stream(
+            model="claude-sonnet-4-5",
+            max_tokens=200,
+            messages=[{"role": "user", "content": f"Find the account of {customer}."}],
+            extra_headers={"x-mock-cached-tokens": "2000", "x-mock-cache-write-5m": "300"},
+        ) as stream:
+            async for _ in stream.text_stream:
+                pass
 
 
 if __name__ == "__main__":

@@ -15,9 +15,25 @@ pub fn json_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
 }
 
 /// A list of usage payload parts: dicts, or the SDK's pydantic usage objects
-/// read field by field (cheaper than `model_dump()` on the hot path).
-pub fn json_parts(list: &Bound<'_, PyList>) -> PyResult<Vec<Value>> {
-    list.iter().map(|item| usage_value(&item, 0)).collect()
+/// read field by field (cheaper than `model_dump()` on the hot path). Never
+/// fails: a part that cannot be read becomes null, which the core reports as a
+/// malformed payload and records anyway.
+pub fn json_parts(list: &Bound<'_, PyList>) -> Vec<Value> {
+    list.iter().map(|item| usage_value(&item, 0).unwrap_or(Value::Null)).collect()
+}
+
+/// A Python integer given by a user (a token count, a latency), widened so
+/// the core can say what is wrong with it. Not an integer (a float, a string,
+/// a bool) is an `InvalidEventError`, a `ValueError`.
+pub fn integer(name: &str, obj: &Bound<'_, PyAny>) -> PyResult<i128> {
+    if obj.is_instance_of::<PyInt>() && !obj.is_instance_of::<PyBool>() {
+        // Beyond i128 is beyond any bound the core accepts: report it as such.
+        return Ok(obj.extract::<i128>().unwrap_or(i128::MAX));
+    }
+    let type_name = obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
+    Err(crate::errors::to_py(costline_core::Error::InvalidEvent(format!(
+        "{name} must be an integer, got {type_name}"
+    ))))
 }
 
 /// Deep enough for any provider's usage object; deeper is a caller's mistake.

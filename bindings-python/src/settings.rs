@@ -17,9 +17,9 @@ use crate::{convert, errors};
 /// call keeps what an earlier one set unless it sets it again).
 static CONFIGURED: Lazy<Mutex<Option<Config>>> = Lazy::new(|| Mutex::new(None));
 
-fn effective() -> costline_core::Result<Config> {
+fn effective() -> Config {
     match CONFIGURED.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-        Some(cfg) => Ok(cfg.clone()),
+        Some(cfg) => cfg.clone(),
         None => Config::from_env(),
     }
 }
@@ -45,7 +45,7 @@ pub fn configure(
     exit_timeout_s: Option<f64>,
     disabled: Option<bool>,
 ) -> PyResult<()> {
-    let mut cfg = effective().map_err(errors::to_py)?;
+    let mut cfg = effective();
     if let Some(v) = ledger {
         cfg.ledger = LedgerSetting::parse(&v);
     }
@@ -94,15 +94,14 @@ pub fn configure(
         None => None,
     };
 
-    // Prices: a path (str / os.PathLike) or an inline table (dict).
+    // Prices: an inline table (dict) replaces the inline layer, a path (str /
+    // os.PathLike; "" for none) the price-file layer; without prices= both stay
+    // as they are (catalog::overrides).
     match prices {
-        None => {
-            py.detach(|| catalog::configure(cfg.prices_path.as_deref(), None)).map_err(errors::to_py)?;
-        }
+        None => {}
         Some(p) if p.is_instance_of::<PyDict>() => {
             let table = convert::json_value(p)?;
-            py.detach(|| catalog::configure(cfg.prices_path.as_deref(), Some(&table)))
-                .map_err(errors::to_py)?;
+            py.detach(|| catalog::set_inline_prices(Some(&table))).map_err(errors::to_py)?;
         }
         Some(p) => {
             let path: PathBuf = if p.is_instance_of::<PyString>() {
@@ -110,8 +109,9 @@ pub fn configure(
             } else {
                 p.extract()?
             };
-            cfg.prices_path = Some(path);
-            py.detach(|| catalog::configure(cfg.prices_path.as_deref(), None)).map_err(errors::to_py)?;
+            let path = Some(path).filter(|p| !p.as_os_str().is_empty());
+            py.detach(|| catalog::set_price_file(path.as_deref())).map_err(errors::to_py)?;
+            cfg.prices_path = path;
         }
     }
 
@@ -126,7 +126,7 @@ pub fn configure(
 /// The settings in force, for `costline.settings()` (no secrets: the API key is masked).
 #[pyfunction]
 pub fn current_settings(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
-    let cfg = effective().map_err(errors::to_py)?;
+    let cfg = effective();
     let d = PyDict::new(py);
     d.set_item("ledger", cfg.ledger.path().map(|p| p.display().to_string()))?;
     d.set_item("base_url", cfg.base_url)?;

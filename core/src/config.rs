@@ -88,13 +88,21 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Defaults overlaid with the `COSTLINE_*` environment variables.
-    pub fn from_env() -> Result<Config> {
-        Self::from_lookup(|k| std::env::var(k).ok())
+    /// Defaults overlaid with the `COSTLINE_*` environment variables. A variable
+    /// with a bad value is logged (once per process) and ignored: its setting keeps
+    /// its default and every other variable still applies.
+    pub fn from_env() -> Config {
+        let (config, rejected) = Self::from_lookup(|k| std::env::var(k).ok());
+        report_rejected(rejected);
+        config
     }
 
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config> {
+    /// Defaults overlaid with the variables `get` finds, and one error per variable
+    /// whose value was rejected (the error names it). A bad variable never costs the
+    /// others: one typo must not send events to the default ledger.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> (Config, Vec<Error>) {
         let mut c = Config::default();
+        let mut rejected = Vec::new();
         let non_empty = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         if let Some(v) = get("COSTLINE_LEDGER") {
             c.ledger = LedgerSetting::parse(&v);
@@ -102,16 +110,80 @@ impl Config {
         c.base_url = non_empty("COSTLINE_BASE_URL").map(|v| v.trim_end_matches('/').to_string());
         c.api_key = non_empty("COSTLINE_API_KEY");
         c.otlp_endpoint = non_empty("COSTLINE_OTLP_ENDPOINT");
-        c.prices_path = non_empty("COSTLINE_PRICES").map(PathBuf::from);
-        if let Some(v) = non_empty("COSTLINE_DISABLED") {
-            c.disabled = parse_bool("COSTLINE_DISABLED", &v)?;
+        c.prices_path = non_empty(PRICES_VAR).map(PathBuf::from);
+        if let Some(v) = non_empty(DISABLED_VAR) {
+            match parse_disabled(&v) {
+                Ok(disabled) => c.disabled = disabled,
+                Err(e) => rejected.push(e),
+            }
         }
         if let Some(v) = non_empty("COSTLINE_QUEUE_SIZE") {
-            c.queue_size = v.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-                Error::Config(format!("COSTLINE_QUEUE_SIZE={v:?} is not a positive integer"))
-            })?;
+            match v.trim().parse() {
+                Ok(n) if n > 0 => c.queue_size = n,
+                _ => rejected.push(Error::Config(format!(
+                    "COSTLINE_QUEUE_SIZE={v:?} is not a positive integer; the queue keeps {} events",
+                    c.queue_size
+                ))),
+            }
         }
-        Ok(c)
+        (c, rejected)
+    }
+}
+
+const PRICES_VAR: &str = "COSTLINE_PRICES";
+const DISABLED_VAR: &str = "COSTLINE_DISABLED";
+
+/// The price file `COSTLINE_PRICES` names, if any.
+pub fn env_prices_path() -> Option<PathBuf> {
+    std::env::var_os(PRICES_VAR).filter(|v| !v.to_string_lossy().trim().is_empty()).map(PathBuf::from)
+}
+
+/// The one reading of `COSTLINE_DISABLED`, for every language layer: `1`, `true`,
+/// `yes`, `on` (any case, spaces around ignored) disable costline; `0`, `false`,
+/// `no`, `off` and empty do not. Anything else is an error naming the variable.
+pub fn parse_disabled(value: &str) -> Result<bool> {
+    parse_bool(DISABLED_VAR, value)
+}
+
+/// Whether `COSTLINE_DISABLED` turns costline off in this process. An unrecognised
+/// value is logged once and leaves costline on (the default), like any other bad
+/// variable: the switch must be spelled as documented to take effect.
+pub fn disabled_from_env() -> bool {
+    let value = std::env::var(DISABLED_VAR).unwrap_or_default();
+    match parse_disabled(&value) {
+        Ok(disabled) => disabled,
+        Err(e) => {
+            report_rejected(vec![e]);
+            false
+        }
+    }
+}
+
+/// Most distinct rejections remembered (and so logged once each); there are only a
+/// handful of variables, this only bounds a pathological environment.
+const REPORTED_LIMIT: usize = 32;
+
+/// Log each rejected variable once per process (the environment is read at import,
+/// at the pipeline's start and by the CLI: one warning is enough). No lock is held
+/// while logging: a log call may wait for the host's interpreter.
+fn report_rejected(rejected: Vec<Error>) {
+    static REPORTED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let fresh: Vec<String> = {
+        let mut reported = REPORTED.lock().unwrap_or_else(|p| p.into_inner());
+        rejected
+            .into_iter()
+            .map(|e| e.to_string())
+            .filter(|message| {
+                let new = !reported.contains(message);
+                if new && reported.len() < REPORTED_LIMIT {
+                    reported.push(message.clone());
+                }
+                new
+            })
+            .collect()
+    };
+    for message in fresh {
+        log::warn!("costline: {message}; ignored, the other settings apply");
     }
 }
 
@@ -119,7 +191,9 @@ pub fn parse_bool(name: &str, value: &str) -> Result<bool> {
     match value.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" | "" => Ok(false),
-        _ => Err(Error::Config(format!("{name}={value:?} is not a boolean (use 1 or 0)"))),
+        _ => {
+            Err(Error::Config(format!("{name}={value:?} is not one of 1, true, yes, on, 0, false, no, off")))
+        }
     }
 }
 

@@ -126,18 +126,14 @@ impl Event {
         if chrono::DateTime::parse_from_rfc3339(&self.timestamp).is_err() {
             return bad(format!("timestamp {:?} is not RFC 3339", self.timestamp));
         }
-        if self.cached_input_tokens + self.cache_write_input_tokens > self.input_tokens {
-            return bad(format!(
-                "cached_input_tokens ({}) + cache_write_input_tokens ({}) exceed input_tokens ({})",
-                self.cached_input_tokens, self.cache_write_input_tokens, self.input_tokens
-            ));
-        }
-        if self.reasoning_tokens > self.output_tokens {
-            return bad(format!(
-                "reasoning_tokens ({}) exceed output_tokens ({})",
-                self.reasoning_tokens, self.output_tokens
-            ));
-        }
+        check_token_parts(
+            self.input_tokens,
+            self.output_tokens,
+            self.cached_input_tokens,
+            self.cache_write_input_tokens,
+            self.reasoning_tokens,
+        )
+        .map_err(Error::InvalidEvent)?;
         if let Some(cost) = self.cost_usd {
             if cost.is_sign_negative() && !cost.is_zero() {
                 return bad(format!("cost_usd is negative: {cost}"));
@@ -179,6 +175,28 @@ impl Event {
         event.validate()?;
         Ok(event)
     }
+}
+
+/// The one rule on token counts: cached reads and cache writes are part of
+/// the input, reasoning part of the output, so neither may exceed its total.
+/// Checked without overflow.
+pub fn check_token_parts(
+    input: u64,
+    output: u64,
+    cached: u64,
+    cache_write: u64,
+    reasoning: u64,
+) -> std::result::Result<(), String> {
+    if cached.checked_add(cache_write).is_none_or(|sum| sum > input) {
+        return Err(format!(
+            "cached_input_tokens ({cached}) + cache_write_input_tokens ({cache_write}) exceed input_tokens \
+             ({input}): input includes cached tokens"
+        ));
+    }
+    if reasoning > output {
+        return Err(format!("reasoning_tokens ({reasoning}) exceed output_tokens ({output})"));
+    }
+    Ok(())
 }
 
 /// A new time-ordered event id (UUIDv7).

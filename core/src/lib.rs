@@ -6,6 +6,7 @@
 //! format, `recorder` turns one call into one event, `pipeline` moves events to
 //! the `ledger` and a collector in the background, `report` and `cli` read them back.
 
+pub mod attribution;
 pub mod catalog;
 pub mod cli;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod cost;
 pub mod error;
 pub mod event;
 pub mod ledger;
+pub mod log_once;
 pub mod pipeline;
 pub mod recorder;
 pub mod report;
@@ -21,32 +23,20 @@ pub mod usage;
 
 pub use error::{Error, Result};
 
-/// Start-up work a language layer runs once when it loads: apply the
-/// environment's price overrides (`COSTLINE_PRICES`), on a background thread.
-/// A bad price file is logged, not fatal: loading costline must never break
-/// the host; `configure(prices=...)` is where a bad file raises. The catalog
-/// itself is parsed by `prewarm` (first client) or on first use, not here:
-/// work at import showed up as ~25 ms on `import` in short-lived processes.
+/// Start-up work a language layer runs once when it loads: with `COSTLINE_PRICES`
+/// set, build the pricing (catalog + that file) on a background thread, and log
+/// there, clearly, a file that cannot be used. A bad price file is not fatal:
+/// loading costline must never break the host; it is ignored (prices from the
+/// catalog), and `configure(prices=...)` naming it raises the same error. Without
+/// it, nothing is parsed here: work at import showed up as ~25 ms on `import` in
+/// short-lived processes; `prewarm` (first client) or first use parses the catalog.
 pub fn init_from_env() {
-    if std::env::var_os("COSTLINE_PRICES").is_none_or(|v| v.is_empty()) {
+    if config::env_prices_path().is_none() {
         return;
     }
     std::thread::Builder::new()
         .name("costline-init".into())
-        .spawn(|| {
-            let prices = match config::Config::from_env() {
-                Ok(cfg) => cfg.prices_path,
-                Err(e) => {
-                    log::error!("costline: {e}");
-                    None
-                }
-            };
-            if let Some(path) = prices {
-                if let Err(e) = catalog::configure(Some(&path), None) {
-                    log::error!("costline: {e}; prices from the catalog only");
-                }
-            }
-        })
+        .spawn(build_pricing)
         .map(|_| ())
         .unwrap_or_else(|e| log::warn!("costline: could not start the init thread: {e}"));
 }
@@ -56,6 +46,17 @@ pub fn init_from_env() {
 pub fn prewarm() {
     static STARTED: std::sync::Once = std::sync::Once::new();
     STARTED.call_once(|| {
-        let _ = std::thread::Builder::new().name("costline-prewarm".into()).spawn(catalog::prewarm);
+        let _ = std::thread::Builder::new().name("costline-prewarm".into()).spawn(build_pricing);
     });
+}
+
+/// Build the pricing (catalog + the environment's price file), then log why
+/// that file was ignored, if it was: here, on a background thread holding no
+/// lock, never inside the build (a caller waiting for it may hold the host's
+/// interpreter lock, which logging can need).
+fn build_pricing() {
+    catalog::prewarm();
+    if let Some(e) = catalog::take_startup_error() {
+        log::error!("costline: COSTLINE_PRICES ignored, prices come from the catalog: {e}");
+    }
 }

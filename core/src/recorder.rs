@@ -2,21 +2,22 @@
 //! validate it and hand it to the pipeline. This is the whole hot path of the
 //! core; it does no I/O and takes no lock that I/O holds.
 
-use std::collections::{BTreeMap, HashSet};
-use std::sync::Mutex;
+use std::collections::BTreeMap;
 
 use arc_swap::ArcSwap;
 use once_cell::sync::Lazy;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
+use crate::attribution::{self, Tags};
 use crate::catalog;
 use crate::cost;
 use crate::event::{self, CostSource, Event, Sdk, Status, UsageSource};
+use crate::log_once;
 use crate::pipeline;
 use crate::tokens;
 use crate::usage::{self, Usage};
-use crate::Result;
+use crate::{Error, Result};
 
 /// What the language layer knows about one call.
 #[derive(Debug, Clone)]
@@ -33,8 +34,11 @@ pub struct Call {
     pub run_id: Option<String>,
     pub agent: Option<String>,
     pub agent_path: Vec<String>,
-    /// Tags of the run frames and the call; process tags are merged beneath.
-    pub tags: BTreeMap<String, String>,
+    /// The call's own tags (run frames merged, or `track(tags=...)`): they win.
+    pub tags: Tags,
+    /// Tags beneath `tags` (the client's `costline={"tags": ...}`); process
+    /// tags are merged beneath both.
+    pub base_tags: Tags,
     pub sdk: Sdk,
 }
 
@@ -55,7 +59,8 @@ impl Call {
             run_id: None,
             agent: None,
             agent_path: Vec::new(),
-            tags: BTreeMap::new(),
+            tags: Tags::new(),
+            base_tags: Tags::new(),
             sdk,
         }
     }
@@ -83,25 +88,31 @@ pub struct Recorded {
 }
 
 /// Process-wide tags (`configure(tags=...)` / later layers win over them).
-static PROCESS_TAGS: Lazy<ArcSwap<BTreeMap<String, String>>> =
-    Lazy::new(|| ArcSwap::from_pointee(BTreeMap::new()));
+static PROCESS_TAGS: Lazy<ArcSwap<Tags>> = Lazy::new(|| ArcSwap::from_pointee(BTreeMap::new()));
 
-pub fn set_process_tags(tags: BTreeMap<String, String>) {
+pub fn set_process_tags(tags: Tags) {
     PROCESS_TAGS.store(std::sync::Arc::new(tags));
 }
 
-pub fn process_tags() -> BTreeMap<String, String> {
+pub fn process_tags() -> Tags {
     PROCESS_TAGS.load().as_ref().clone()
 }
 
-/// Models already warned about as unknown: one warning per model per process.
-static WARNED_UNKNOWN: Lazy<Mutex<HashSet<String>>> = Lazy::new(|| Mutex::new(HashSet::new()));
-
-/// Build and validate the event for one call without enqueuing it.
-pub fn build_event(call: Call) -> Result<Event> {
+/// Build the event for one call without enqueuing it. Never fails: a
+/// malformed usage payload is sanitised (`usage_source = "estimate"`), and
+/// attribution beyond the wire format's bounds is truncated; each distinct
+/// problem is logged once per process.
+pub fn build_event(call: Call) -> Event {
+    let mut notes = Vec::new();
     let (usage, usage_source) = match &call.usage {
         CallUsage::None => (Usage::default(), UsageSource::Provider),
-        CallUsage::Raw(parts) => (usage::normalize(&call.provider, parts)?, UsageSource::Provider),
+        CallUsage::Raw(parts) => {
+            let normalized = usage::normalize(&call.provider, parts);
+            let source =
+                if normalized.problems.is_empty() { UsageSource::Provider } else { UsageSource::Estimate };
+            notes.extend(normalized.problems);
+            (normalized.usage, source)
+        }
         CallUsage::Counted(u) => (u.clone(), UsageSource::Provider),
         CallUsage::Estimate { request, output_text } => (
             tokens::estimate_usage(&call.provider, &call.operation, &call.model, request, output_text),
@@ -109,36 +120,81 @@ pub fn build_event(call: Call) -> Result<Event> {
         ),
     };
 
+    let Call {
+        mut provider,
+        mut operation,
+        mut model,
+        mut resolved_model,
+        latency_ms,
+        stream,
+        status,
+        mut error_type,
+        mut run_id,
+        mut agent,
+        mut agent_path,
+        tags,
+        base_tags,
+        sdk,
+        ..
+    } = call;
+    for (field, value) in [("provider", &mut provider), ("operation", &mut operation), ("model", &mut model)]
+    {
+        if value.trim().is_empty() {
+            notes.push(format!("{field} was empty (recorded as \"unknown\")"));
+            *value = "unknown".to_string();
+        }
+        attribution::sanitize_name(field, value, &mut notes);
+    }
+    for (field, value) in [
+        ("resolved_model", &mut resolved_model),
+        ("error_type", &mut error_type),
+        ("run_id", &mut run_id),
+        ("agent", &mut agent),
+    ] {
+        if let Some(v) = value {
+            attribution::sanitize_name(field, v, &mut notes);
+        }
+    }
+    attribution::sanitize_path(&mut agent_path, &mut notes);
+
     let pricing = catalog::current();
-    let priced_name = call.resolved_model.as_deref().unwrap_or(&call.model);
-    let resolved =
-        pricing.resolve(&call.provider, priced_name).or_else(|| pricing.resolve(&call.provider, &call.model));
+    let priced_name = resolved_model.as_deref().unwrap_or(&model);
+    let resolved = pricing.resolve(&provider, priced_name).or_else(|| pricing.resolve(&provider, &model));
     let (cost_usd, cost_source, price_key) = match resolved {
-        Some(r) => (Some(cost::price_usage(r.price, &usage).normalize()), r.source, Some(r.key.to_string())),
+        Some(r) => (Some(cost::price_usage(r.price, &usage)), r.source, Some(r.key.to_string())),
         None => {
-            warn_unknown_once(&call.provider, priced_name);
+            let (p, m) = (provider.as_str(), priced_name);
+            log_once::warn(&format!("unknown-model\u{0}{p}\u{0}{m}"), || {
+                format!(
+                    "costline: no price for model {m:?} (provider {p}); its events have cost_usd=null, \
+                     cost_source=\"unknown\". Add it with COSTLINE_PRICES or configure(prices=...)."
+                )
+            });
             (None, CostSource::Unknown, None)
         }
     };
 
-    let tags = {
+    let mut tags = {
         let process = PROCESS_TAGS.load();
-        if process.is_empty() {
-            call.tags
+        if process.is_empty() && base_tags.is_empty() {
+            tags
         } else {
-            let mut merged = process.as_ref().clone();
-            merged.extend(call.tags);
-            merged
+            attribution::merge_tags([process.as_ref(), &base_tags, &tags])
         }
     };
+    attribution::sanitize_tags(&mut tags, &mut notes);
 
-    let event = Event {
+    for note in &notes {
+        log_once::warn(note, || format!("costline: {note}; the event was recorded with the value fixed"));
+    }
+
+    Event {
         event_id: event::new_event_id(),
         timestamp: event::now_rfc3339(),
-        provider: call.provider,
-        operation: call.operation,
-        model: call.model,
-        resolved_model: call.resolved_model,
+        provider,
+        operation,
+        model,
+        resolved_model,
         input_tokens: usage.input_tokens,
         output_tokens: usage.output_tokens,
         cached_input_tokens: usage.cached_input_tokens,
@@ -149,35 +205,56 @@ pub fn build_event(call: Call) -> Result<Event> {
         cost_source,
         catalog_version: pricing.version().to_string(),
         price_key,
-        latency_ms: call.latency_ms,
-        stream: call.stream,
-        status: call.status,
-        error_type: call.error_type,
-        run_id: call.run_id,
-        agent: call.agent,
-        agent_path: call.agent_path,
+        latency_ms,
+        stream,
+        status,
+        error_type,
+        run_id,
+        agent,
+        agent_path,
         tags,
-        sdk: call.sdk,
-    };
-    event.validate()?;
-    Ok(event)
+        sdk,
+    }
 }
 
-/// Build the event for one call and enqueue it (never blocks).
-pub fn record(call: Call) -> Result<Recorded> {
-    let event = build_event(call)?;
+/// Build the event for one call and enqueue it (never blocks, never fails).
+pub fn record(call: Call) -> Recorded {
+    let event = build_event(call);
     let recorded = Recorded { event_id: event.event_id.clone(), cost_usd: event.cost_usd, queued: false };
     let queued = pipeline::enqueue(event);
-    Ok(Recorded { queued, ..recorded })
+    Recorded { queued, ..recorded }
 }
 
-fn warn_unknown_once(provider: &str, model: &str) {
-    let key = format!("{provider}/{model}");
-    let mut warned = WARNED_UNKNOWN.lock().unwrap_or_else(|p| p.into_inner());
-    if warned.insert(key) {
-        log::warn!(
-            "costline: no price for model {model:?} (provider {provider}); its events have cost_usd=null, \
-             cost_source=\"unknown\". Add it with COSTLINE_PRICES or configure(prices=...)."
-        );
-    }
+/// Token counts given by a user (`track()`, `cost()`): every count within
+/// bounds and the parts within their totals, else a clear error naming the
+/// problem (the bindings raise it as a `ValueError`).
+pub fn counted_usage(
+    input_tokens: i128,
+    output_tokens: i128,
+    cached_input_tokens: i128,
+    cache_write_input_tokens: i128,
+    reasoning_tokens: i128,
+) -> Result<Usage> {
+    let check = |name: &str, n: i128| -> Result<u64> {
+        u64::try_from(n).ok().filter(|n| *n <= usage::MAX_TOKENS).ok_or_else(|| {
+            Error::InvalidEvent(format!("{name} must be an integer from 0 to {}, got {n}", usage::MAX_TOKENS))
+        })
+    };
+    let usage = Usage {
+        input_tokens: check("input_tokens", input_tokens)?,
+        output_tokens: check("output_tokens", output_tokens)?,
+        cached_input_tokens: check("cached_input_tokens", cached_input_tokens)?,
+        cache_write_5m_tokens: check("cache_write_input_tokens", cache_write_input_tokens)?,
+        reasoning_tokens: check("reasoning_tokens", reasoning_tokens)?,
+        ..Usage::default()
+    };
+    event::check_token_parts(
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.cached_input_tokens,
+        usage.cache_write_input_tokens(),
+        usage.reasoning_tokens,
+    )
+    .map_err(Error::InvalidEvent)?;
+    Ok(usage)
 }

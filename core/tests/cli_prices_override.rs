@@ -36,10 +36,20 @@ fn price_file_entries_are_shown_as_overrides_and_a_bad_file_is_an_error() {
     assert_eq!(json["cost_source"], "override");
     assert_eq!(json["rates"]["input"], "1.5");
 
-    std::fs::write(&path, r#"{"costline-test-model": {"input": "-1", "output": "1"}}"#).unwrap();
+    std::fs::write(&path, "{\n  \"costline-test-model\": {\"output\": \"1\",\n    \"input\": \"-1\"}\n}")
+        .unwrap();
     let (code, text, err) = costline(&["prices", "costline-test-model"]);
     assert_eq!(code, 1);
     assert!(text.is_empty());
-    assert!(err.contains("negative price"), "{err}");
+    // The file, the line and column, the model and the field: enough to fix it.
+    for part in [
+        &path.display().to_string(),
+        "line 3, column 5",
+        "\"costline-test-model\"",
+        "field input",
+        "negative price",
+    ] {
+        assert!(err.contains(part), "{part:?} in {err}");
+    }
     std::env::remove_var("COSTLINE_PRICES");
 }

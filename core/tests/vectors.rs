@@ -25,8 +25,31 @@ fn catalog_hint(file: &Value) -> String {
     }
 }
 
-fn text<'a>(value: &'a Value, field: &str) -> &'a str {
-    value[field].as_str().unwrap_or_else(|| panic!("{field} missing in {value}"))
+/// A field the vector must have (`null` is a value; a missing key is an error,
+/// never read as null).
+fn field<'a>(value: &'a Value, name: &str) -> &'a Value {
+    value.get(name).unwrap_or_else(|| panic!("{name} missing in {value}"))
+}
+
+fn text<'a>(value: &'a Value, name: &str) -> &'a str {
+    field(value, name).as_str().unwrap_or_else(|| panic!("{name} is not a string in {value}"))
+}
+
+/// A string field that may be `null`, but must be there.
+fn nullable_text<'a>(value: &'a Value, name: &str) -> Option<&'a str> {
+    match field(value, name) {
+        Value::Null => None,
+        Value::String(s) => Some(s),
+        other => panic!("{name} is neither a string nor null: {other}"),
+    }
+}
+
+#[test]
+fn a_missing_expectation_fails_instead_of_reading_as_null() {
+    let vector = serde_json::json!({"expected": {"cost_usd": null}});
+    assert_eq!(nullable_text(&vector["expected"], "cost_usd"), None);
+    let missing = std::panic::catch_unwind(|| nullable_text(&vector["expected"], "price_key").map(str::len));
+    assert!(missing.is_err());
 }
 
 #[test]
@@ -43,13 +66,17 @@ fn usage_cost_vectors() {
         let parts = vector["usage_parts"].as_array().expect("usage_parts list");
         let expected = &vector["expected"];
 
-        let usage = match usage::normalize(provider, parts) {
-            Ok(usage) => usage,
-            Err(e) => {
-                failures.push(format!("{name}: normalize failed: {e}"));
-                continue;
-            }
-        };
+        let normalized = usage::normalize(provider, parts);
+        let usage = normalized.usage;
+        // A malformed payload is sanitised, and its event marked an estimate.
+        let want_source = expected["usage_source"].as_str().unwrap_or("provider");
+        let got_source = if normalized.problems.is_empty() { "provider" } else { "estimate" };
+        if got_source != want_source {
+            failures.push(format!(
+                "{name}: usage_source = {got_source}, expected {want_source} (problems: {:?})",
+                normalized.problems
+            ));
+        }
         let tokens = [
             ("input_tokens", usage.input_tokens),
             ("output_tokens", usage.output_tokens),
@@ -70,7 +97,7 @@ fn usage_cost_vectors() {
             None => (None, "unknown", None),
         };
         let want_cost =
-            expected["cost_usd"].as_str().map(|c| Decimal::from_str(c).expect("decimal cost_usd"));
+            nullable_text(expected, "cost_usd").map(|c| Decimal::from_str(c).expect("decimal cost_usd"));
         if got_cost != want_cost {
             failures
                 .push(format!("{name}: cost_usd = {got_cost:?}, expected {want_cost:?}; {}", vector["note"]));
@@ -79,7 +106,7 @@ fn usage_cost_vectors() {
             failures
                 .push(format!("{name}: cost_source = {got_source}, expected {}", expected["cost_source"]));
         }
-        if got_key != expected["price_key"].as_str() {
+        if got_key != nullable_text(expected, "price_key") {
             failures.push(format!("{name}: price_key = {got_key:?}, expected {}", expected["price_key"]));
         }
     }
@@ -94,7 +121,7 @@ fn model_resolution_vectors() {
     let mut failures = Vec::new();
     for case in file["cases"].as_array().expect("cases list") {
         let (model, provider) = (text(case, "model"), text(case, "provider"));
-        let want = case["expected_price_key"].as_str();
+        let want = nullable_text(case, "expected_price_key");
         let got = pricing.resolve(provider, model).map(|r| r.key);
         if got != want {
             failures.push(format!(

@@ -20,7 +20,9 @@ def cost(
     provider: Optional[str] = None,
 ) -> Optional[Decimal]:
     """Exact cost of a call from its token counts (input includes cached
-    tokens), or None when the model has no price."""
+    tokens), or None when the model has no price. Counts that are not
+    integers from 0 to 2**63-1, or parts larger than their totals, raise
+    `InvalidEventError` (a `ValueError`)."""
     value = _native.cost(
         model,
         input_tokens,
@@ -71,9 +73,9 @@ def track(
 ) -> Tracked:
     """Record an event for a call no drop-in made (same validation and
     pipeline as the drop-ins). Attributed to the current run like any call.
-    Invalid input raises `InvalidEventError`."""
+    Invalid input (bad numbers, an unknown status) raises `InvalidEventError`
+    (a `ValueError`)."""
     a = capture(agent, {})
-    merged_tags = {**a.tags, **{str(k): str(v) for k, v in (tags or {}).items()}}
     event_id, value = _native.track(
         provider,
         model,
@@ -91,7 +93,8 @@ def track(
         a.run_id,
         a.agent,
         a.agent_path,
-        merged_tags,
+        dict(tags or {}),
+        a.tags,
     )
     a.settle(value)
     return Tracked(event_id, Decimal(value) if value is not None else None)

@@ -76,6 +76,7 @@ class Call:
             a.agent,
             a.agent_path,
             a.tags,
+            a.base_tags,
             estimate_request,
             estimate_output,
         )

@@ -104,7 +104,7 @@ class Run:
             outer = parent[-1]
             run_id = self._requested_run_id or outer.run_id
             path = outer.path + ((self.agent,) if self.agent else ())
-            tags = {**outer.tags, **self.tags} if self.tags else outer.tags
+            tags = _native.merge_tags(outer.tags, self.tags) if self.tags else outer.tags
         else:
             run_id = self._requested_run_id or new_run_id()
             path = (self.agent,) if self.agent else ()
@@ -181,7 +181,7 @@ def with_agent(name: str) -> Run:
 class Attribution:
     """What one call is attributed to, captured when the call starts."""
 
-    __slots__ = ("run_id", "agent", "agent_path", "tags", "frames")
+    __slots__ = ("run_id", "agent", "agent_path", "tags", "base_tags", "frames")
 
     def __init__(
         self,
@@ -189,12 +189,16 @@ class Attribution:
         agent: Optional[str],
         agent_path: list[str],
         tags: Mapping[str, str],
+        base_tags: Mapping[str, str],
         frames: Tuple[_Frame, ...],
     ) -> None:
         self.run_id = run_id
         self.agent = agent
         self.agent_path = agent_path
+        # The run frames' tags (they win) and the client's (beneath them); the
+        # core merges them over the process tags.
         self.tags = tags
+        self.base_tags = base_tags
         self.frames = frames
 
     def settle(self, cost: Optional[str]) -> None:
@@ -215,12 +219,8 @@ def capture(client_agent: Optional[str], client_tags: Mapping[str, str]) -> Attr
     if frames:
         inner = frames[-1]
         path = inner.path + (client_agent,) if client_agent else inner.path
-        if client_tags:
-            tags = {**client_tags, **inner.tags} if inner.tags else client_tags
-        else:
-            tags = inner.tags
-        return Attribution(inner.run_id, path[-1] if path else None, list(path), tags, frames)
+        return Attribution(inner.run_id, path[-1] if path else None, list(path), inner.tags, client_tags, frames)
     if client_agent:
         # A per-call agent outside any run is a run of its own.
-        return Attribution(new_run_id(), client_agent, [client_agent], client_tags or _NO_TAGS, ())
-    return Attribution(None, None, [], client_tags or _NO_TAGS, ())
+        return Attribution(new_run_id(), client_agent, [client_agent], _NO_TAGS, client_tags, ())
+    return Attribution(None, None, [], _NO_TAGS, client_tags, ())

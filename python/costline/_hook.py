@@ -6,13 +6,18 @@ passes. What differs per provider lives in an `Adapter`."""
 from __future__ import annotations
 
 import inspect
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from . import _native
 from ._call import Call
 from ._context import capture
+from ._raw import meter_raw_body
 from ._runtime import guarded, is_disabled
 from ._streams import Observer, attach_async, attach_sync
+
+# The header the SDKs set on `with_raw_response` ("raw") and
+# `with_streaming_response` ("stream") requests.
+_RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
 
 
 class ClientOptions:
@@ -69,6 +74,11 @@ class Adapter:
     def observer(self, operation: str, hide_usage: bool) -> Observer:
         raise NotImplementedError
 
+    def response_texts(self, operation: str, obj: Any) -> List[str]:
+        """The output text of a parsed response, for an estimate when it
+        carried no usage (rare: only then is this read)."""
+        return []
+
 
 _operations: Dict[Tuple[str, str], Optional[str]] = {}
 
@@ -85,13 +95,15 @@ def _operation(provider: str, url: str) -> Optional[str]:
 
 
 class _Started:
-    __slots__ = ("call", "options", "hide", "adapter")
+    __slots__ = ("call", "options", "hide", "adapter", "raw_stream")
 
-    def __init__(self, call: Call, options: Any, hide: bool, adapter: Adapter) -> None:
+    def __init__(self, call: Call, options: Any, hide: bool, adapter: Adapter, raw_stream: bool) -> None:
         self.call = call
         self.options = options
         self.hide = hide
         self.adapter = adapter
+        # `with_streaming_response`: the caller may read the body as bytes.
+        self.raw_stream = raw_stream
 
 
 def _start(client: Any, options: Any, stream: bool) -> Optional[_Started]:
@@ -106,7 +118,14 @@ def _start(client: Any, options: Any, stream: bool) -> Optional[_Started]:
     body = getattr(options, "json_data", None)
     body = body if isinstance(body, Mapping) else None
     model = body.get("model") if body is not None else None
-    options, hide = adapter.prepare(operation, options, stream, opts)
+    headers = getattr(options, "headers", None)
+    raw_stream = isinstance(headers, Mapping) and headers.get(_RAW_RESPONSE_HEADER) == "stream"
+    if raw_stream:
+        # The caller may read the body's bytes: send exactly what it asked for
+        # (no hidden usage chunk); usage then comes from the bytes or an estimate.
+        hide = False
+    else:
+        options, hide = adapter.prepare(operation, options, stream, opts)
     call = Call(
         adapter.provider,
         operation,
@@ -115,17 +134,16 @@ def _start(client: Any, options: Any, stream: bool) -> Optional[_Started]:
         stream,
         body,
     )
-    return _Started(call, options, hide, adapter)
+    return _Started(call, options, hide, adapter, raw_stream)
 
 
 def _observe(started: _Started, result: Any) -> None:
     """Meter whatever the SDK's request() returned, in place."""
-    adapter, call = started.adapter, started.call
+    adapter = started.adapter
     if isinstance(result, adapter.model_classes):
         # The common case first; probing a pydantic model for attributes it
         # lacks (`parse`) costs microseconds through its __getattr__.
-        parts, resolved = adapter.response_usage(call.operation, result)
-        call.finish(parts, resolved)
+        _finish_parsed(started, result)
         return
     if isinstance(result, adapter.stream_classes):
         _attach(started, result)
@@ -134,8 +152,19 @@ def _observe(started: _Started, result: Any) -> None:
     if parse is not None and hasattr(result, "http_response"):
         _observe_raw_response(started, result, parse)
         return
-    parts, resolved = adapter.response_usage(call.operation, result)
-    call.finish(parts, resolved)
+    _finish_parsed(started, result)
+
+
+def _finish_parsed(started: _Started, parsed: Any) -> None:
+    """Record a parsed non-stream response. One without usage (some
+    compatible servers) is estimated from the request and its output text,
+    never recorded as a provider-reported $0."""
+    adapter, call = started.adapter, started.call
+    parts, resolved = adapter.response_usage(call.operation, parsed)
+    if parts:
+        call.finish(parts, resolved)
+    else:
+        call.finish(None, resolved, output_texts=adapter.response_texts(call.operation, parsed))
 
 
 def _attach(started: _Started, stream: Any) -> None:
@@ -156,8 +185,11 @@ def _observe_raw_response(started: _Started, raw: Any, parse: Any) -> None:
         if isinstance(parsed, started.adapter.stream_classes):
             _attach(started, parsed)
         else:
-            parts, resolved = started.adapter.response_usage(started.call.operation, parsed)
-            started.call.finish(parts, resolved)
+            _finish_parsed(started, parsed)
+
+    if started.raw_stream:
+        # Read as bytes or lines and never parsed: meter the bytes themselves.
+        guarded("metering a raw response", meter_raw_body, raw.http_response, started.call)
 
     if inspect.iscoroutinefunction(parse):
 

@@ -17,9 +17,12 @@ logger = logging.getLogger("costline")
 _T = TypeVar("_T")
 
 _state_lock = threading.Lock()
-_disabled = os.environ.get("COSTLINE_DISABLED", "").strip().lower() in ("1", "true", "yes", "on")
+# The core reads COSTLINE_DISABLED (one parser for every language layer).
+_disabled = _native.disabled_from_env()
 _exit_timeout_s = 2.0
 _warned: set[str] = set()
+# Bounded: a stream of distinct problems must not grow memory.
+_WARNED_LIMIT = 1024
 
 
 def is_disabled() -> bool:
@@ -28,18 +31,25 @@ def is_disabled() -> bool:
 
 def warn_once(key: str, message: str, *args: Any) -> None:
     """Log a warning the first time `key` is seen in this process."""
-    if key in _warned:
+    if key in _warned or len(_warned) > _WARNED_LIMIT:
         return
     _warned.add(key)
+    if len(_warned) > _WARNED_LIMIT:
+        logger.warning("costline: %d distinct problems were logged; further new ones are not", _WARNED_LIMIT)
+        return
     logger.warning(message, *args)
 
 
 def guarded(what: str, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> Optional[_T]:
-    """Run instrumentation code; log (once per kind) instead of raising."""
+    """Run instrumentation code; log each distinct problem once instead of
+    raising (distinct: what failed, the exception's type and its message)."""
     try:
         return fn(*args, **kwargs)
     except Exception as exc:  # never let a metering fault reach the caller
-        warn_once(f"{what}:{type(exc).__name__}", "costline: %s failed: %s: %s", what, type(exc).__name__, exc)
+        detail = str(exc)[:200]
+        warn_once(
+            f"{what}:{type(exc).__name__}:{detail}", "costline: %s failed: %s: %s", what, type(exc).__name__, detail
+        )
         return None
 
 
@@ -63,7 +73,14 @@ def configure(
     """Set costline's process settings; arguments given here win over the
     `COSTLINE_*` environment variables, and later calls keep what earlier ones
     set. A bad value (or a malformed price file) raises `ConfigError` /
-    `PricesError` here, at configuration time, never later on a call."""
+    `PricesError` here, at configuration time, never later on a call.
+
+    `prices` is a price file (path; `""` removes it) or an inline table (dict;
+    `{}` removes it). The two are separate layers over the catalog, inline
+    winning for a model in both; each stays until it is given again, so a call
+    without `prices` keeps both. The `COSTLINE_PRICES` file is read once, when
+    costline loads; if it is malformed it is logged (file, line, model, field)
+    and ignored, and only a `configure(prices=...)` that names it raises."""
     global _disabled, _exit_timeout_s
     _native.configure(
         ledger=os.fspath(ledger) if ledger is not None else None,

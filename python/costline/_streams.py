@@ -4,7 +4,8 @@ The SDK's own stream object is returned to the caller (same class, same
 context manager, same `close()`); costline only swaps its private iterator for
 one that watches each item on the way through, and wraps the HTTP response's
 close so that a stream abandoned early is recorded when it is closed. Exactly
-one event per stream: on completion, early close, or error."""
+one event per stream: on completion, early close, error, or when a stream
+never iterated nor closed is garbage-collected."""
 
 from __future__ import annotations
 
@@ -61,8 +62,32 @@ def _raise(exc: Exception) -> None:
     raise exc
 
 
+class _Abandoned:
+    """Rides on the SDK's stream object: when a stream that was never
+    iterated nor closed is garbage-collected, its call is still recorded
+    (the request was sent and billed; tokens are estimated). A no-op when the
+    stream already recorded."""
+
+    __slots__ = ("tracker",)
+
+    def __init__(self, tracker: _Tracker) -> None:
+        self.tracker = tracker
+
+    def __del__(self) -> None:
+        if not self.tracker.call.done:
+            guarded("recording an abandoned stream", self.tracker.finish)
+
+
+def _guard_abandonment(stream: Any, tracker: _Tracker) -> None:
+    try:
+        stream._costline_abandoned = _Abandoned(tracker)
+    except AttributeError:  # a stream class with __slots__: nothing to hang it on
+        pass
+
+
 def attach_sync(stream: Any, call: Call, observer: Observer) -> None:
     tracker = _Tracker(call, observer)
+    _guard_abandonment(stream, tracker)
     inner: Iterator[Any] = stream._iterator
     stream._iterator = _iterate(inner, tracker)
     response = getattr(stream, "response", None)
@@ -106,6 +131,7 @@ def _iterate(inner: Iterator[Any], tracker: _Tracker) -> Iterator[Any]:
 
 def attach_async(stream: Any, call: Call, observer: Observer) -> None:
     tracker = _Tracker(call, observer)
+    _guard_abandonment(stream, tracker)
     inner: AsyncIterator[Any] = stream._iterator
     stream._iterator = _aiterate(inner, tracker)
     response = getattr(stream, "response", None)

@@ -6,7 +6,7 @@ are metered; `messages.count_tokens` passes through unmetered."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import anthropic as _anthropic
 from anthropic import _streaming as _anthropic_streaming
@@ -56,6 +56,10 @@ class AnthropicAdapter(Adapter):
 
     def response_usage(self, operation: str, obj: Any) -> Tuple[Optional[list], Optional[str]]:
         return usage_parts(getattr(obj, "usage", None)), getattr(obj, "model", None) or None
+
+    def response_texts(self, operation: str, obj: Any) -> List[str]:
+        blocks = getattr(obj, "content", None) or ()
+        return [b.text for b in blocks if getattr(b, "type", None) == "text" and isinstance(b.text, str)]
 
     def observer(self, operation: str, hide_usage: bool) -> Observer:
         return _MessagesObserver()

@@ -8,7 +8,7 @@ exactly as the SDK's; each metered call also becomes one costline event."""
 from __future__ import annotations
 
 import copy as _copy
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import openai as _openai
 from openai import _streaming as _openai_streaming
@@ -95,6 +95,18 @@ class OpenAIAdapter(Adapter):
     def response_usage(self, operation: str, obj: Any) -> Tuple[Optional[list], Optional[str]]:
         resolved = getattr(obj, "model", None) or None
         return usage_parts(getattr(obj, "usage", None), getattr(obj, "service_tier", None)), resolved
+
+    def response_texts(self, operation: str, obj: Any) -> List[str]:
+        if operation == "responses":
+            text = getattr(obj, "output_text", None)
+            return [text] if isinstance(text, str) else []
+        texts: List[str] = []
+        for choice in getattr(obj, "choices", None) or ():
+            message = getattr(choice, "message", None)
+            text = getattr(message, "content", None) if message is not None else getattr(choice, "text", None)
+            if isinstance(text, str):
+                texts.append(text)
+        return texts
 
     def observer(self, operation: str, hide_usage: bool) -> Observer:
         if operation == "responses":

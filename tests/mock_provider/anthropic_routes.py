@@ -80,7 +80,7 @@ def messages(ex: Exchange) -> None:
         "content": [{"type": "text", "text": "".join(text_deltas(words))}],
         "stop_reason": stop_reason,
         "stop_sequence": None,
-        "usage": usage,
+        "usage": None if knobs.omit_usage else usage,
     }
     if not body.get("stream"):
         ex.send_json(200, message)

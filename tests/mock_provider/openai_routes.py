@@ -98,7 +98,10 @@ def chat_completions(ex: Exchange) -> None:
     if not body.get("stream"):
         message = {"role": "assistant", "content": "".join(text_deltas(words)), "refusal": None, "annotations": []}
         choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}
-        ex.send_json(200, {**head, "object": "chat.completion", "choices": [choice], "usage": usage})
+        ex.send_json(
+            200,
+            {**head, "object": "chat.completion", "choices": [choice], "usage": None if ex.knobs.omit_usage else usage},
+        )
         return
     _stream_chat(ex, head, words, finish_reason, usage)
 
@@ -131,7 +134,7 @@ def _stream_chat(ex: Exchange, head: dict[str, Any], words: list[str], finish_re
             return
         sse.send(chunk([choice({"content": piece})]))
     sse.send(chunk([choice({}, finish_reason)]))
-    if include_usage:
+    if include_usage and not ex.knobs.omit_usage:
         sse.send(chunk([], usage))
     sse.send("[DONE]")
     sse.finish()

@@ -99,6 +99,8 @@ class Knobs:
     service_tier: str | None = None
     delta_usage: str = "output"
     usage_patch: dict[str, Any] | None = None
+    # `x-mock-usage: null`: the response carries no usage at all (some compatible servers).
+    omit_usage: bool = False
     faults: list[Fault] = field(default_factory=list)
 
     def fault(self, kind: str) -> Fault | None:
@@ -124,9 +126,12 @@ def parse_knobs(headers: dict[str, str]) -> Knobs:
             patch = json.loads(headers["x-mock-usage"])
         except ValueError as exc:
             raise BadKnob(f"x-mock-usage is not JSON: {exc}") from None
-        if not isinstance(patch, dict):
-            raise BadKnob("x-mock-usage must be a JSON object")
-        knobs.usage_patch = patch
+        if patch is None:
+            knobs.omit_usage = True
+        elif not isinstance(patch, dict):
+            raise BadKnob("x-mock-usage must be a JSON object or null")
+        else:
+            knobs.usage_patch = patch
     knobs.faults = parse_faults(headers.get("x-mock-error", ""))
     return knobs
 

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import textwrap
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -60,3 +61,15 @@ def strip_volatile(obj: Any) -> Any:
 
 def dump(obj: Any) -> Any:
     return strip_volatile(obj.model_dump(exclude_unset=True))
+
+
+_REPO = Path(__file__).resolve().parents[2]
+
+
+def run_script(code: str, env_extra: dict, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run `code` (dedented) in a fresh interpreter with `tests/` importable."""
+    env = {**os.environ, **env_extra}
+    env["PYTHONPATH"] = os.pathsep.join([str(_REPO / "tests"), env.get("PYTHONPATH", "")])
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True, timeout=timeout
+    )

@@ -3,11 +3,8 @@ fork, collector outages, full queues, bad settings, privacy."""
 
 from __future__ import annotations
 
-import os
+import json
 import sqlite3
-import subprocess
-import sys
-import textwrap
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -15,18 +12,9 @@ from pathlib import Path
 import pytest
 
 import costline
-from costline.openai import OpenAI
-from costline_fixtures import SECRET_KEY, read_events
+from costline_fixtures import SECRET_KEY, read_events, run_script
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def run_script(code: str, env_extra: dict, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = {**os.environ, **env_extra}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "tests"), env.get("PYTHONPATH", "")])
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True, timeout=timeout
-    )
 
 
 def track_one(**kw):
@@ -132,6 +120,22 @@ def test_unreachable_collector_flush_returns_within_timeout_then_delivers_later(
         costline.configure(base_url="")
 
 
+@pytest.mark.parametrize("timeout", [0.2, 0.5])
+def test_flush_returns_within_its_timeout_while_the_collector_never_answers(mock, ledger, timeout):
+    mock.set_collector(hang=True)
+    # The request itself would wait 30 s: flush must not wait for it.
+    costline.configure(base_url=mock.url, api_key="k", backoff_s=[0.05], timeout_s=30)
+    try:
+        track_one()
+        started = time.monotonic()
+        assert costline.flush(timeout) is False  # never acknowledged
+        elapsed = time.monotonic() - started
+        assert timeout <= elapsed < timeout + 0.1, elapsed
+    finally:
+        mock.set_collector()
+        costline.configure(base_url="")
+
+
 def test_collector_receives_bearer_auth_and_wire_events(mock, ledger):
     mock.reset()
     costline.configure(base_url=mock.url, api_key="collector-key", backoff_s=[0.05])
@@ -156,6 +160,7 @@ def test_full_queue_drops_and_counts_but_never_raises(ledger):
         after = costline._native.stats()
         dropped = after["dropped"] - before["dropped"]
         written = after["written"] - before["written"]
+        assert dropped > 0, "a queue of one cannot take 20,000 events in a burst"
         assert dropped + written == 20_000
         assert len(read_events(ledger)) == written
     finally:
@@ -173,23 +178,60 @@ def test_unwritable_ledger_keeps_events_until_it_is_fixed(tmp_path):
     assert ids <= {e["event_id"] for e in read_events(good)}
 
 
-def test_prompts_outputs_and_keys_never_reach_the_ledger(mock, ledger, caplog):
+def test_prompts_outputs_and_keys_never_reach_the_ledger_or_any_costline_log(tmp_path, mock):
+    # In a fresh process with every costline logger at DEBUG from the start: the
+    # core's records reach Python logging (pyo3-log, "costline.costline_core.*")
+    # with levels cached when first used, so only a process that starts at DEBUG
+    # sees all of them.
+    path = tmp_path / "private.db"
+    records = tmp_path / "records.json"
     secret_prompt = "PROMPT-SECRET-7f3a9"
-    client = OpenAI(base_url=mock.openai_base_url, api_key=SECRET_KEY, max_retries=0)
-    with caplog.at_level("DEBUG", logger="costline"):
-        resp = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": secret_prompt}])
-        list(
-            client.chat.completions.create(
-                model="gpt-4o", messages=[{"role": "user", "content": secret_prompt}], stream=True
-            )
-        )
-    assert len(read_events(ledger)) == 2
-    costline.shutdown(5)
-    output = resp.choices[0].message.content
-    blob = b"".join(p.read_bytes() for p in ledger.parent.iterdir() if p.name.startswith(ledger.name))
-    for secret in (secret_prompt, SECRET_KEY, output):
-        assert secret.encode() not in blob
-        assert secret not in caplog.text
+    collector_key = "collector-SECRET-key-5151"
+    mock.set_collector(fail=-1, status=503, retry_after=0)
+    proc = run_script(
+        f"""
+        import json, logging
+        kept = []
+        class Keep(logging.Handler):
+            def emit(self, record):
+                kept.append({{"name": record.name, "text": self.format(record), "args": repr(record.args)}})
+        handler = Keep(logging.DEBUG)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+        logging.getLogger("costline").setLevel(logging.DEBUG)
+        logging.getLogger("costline").addHandler(handler)
+
+        import costline
+        from costline.openai import OpenAI
+        client = OpenAI(base_url={mock.openai_base_url!r}, api_key={SECRET_KEY!r}, max_retries=0)
+        messages = [{{"role": "user", "content": {secret_prompt!r}}}]
+        resp = client.chat.completions.create(model="gpt-4o", messages=messages)
+        list(client.chat.completions.create(model="gpt-4o", messages=messages, stream=True))
+        # An unpriced model: the core logs a warning about this call.
+        client.chat.completions.create(model="costline-no-such-model", messages=messages)
+        # A collector that keeps failing: the core logs the outage.
+        costline.configure(base_url={mock.url!r}, api_key={collector_key!r}, backoff_s=[0.05])
+        client.chat.completions.create(model="gpt-4o", messages=messages)
+        costline.flush(1.0)
+        costline.configure(base_url="")
+        assert costline.shutdown(10)
+        print(resp.choices[0].message.content)
+        json.dump(kept, open({str(records)!r}, "w"))
+        """,
+        {"COSTLINE_LEDGER": str(path)},
+    )
+    mock.set_collector()
+    assert proc.returncode == 0, proc.stderr
+    output = proc.stdout.strip().splitlines()[-1]
+    kept = json.loads(records.read_text())
+    core = [r for r in kept if r["name"].startswith("costline.costline_core")]
+    assert any("costline-no-such-model" in r["text"] for r in core), kept
+    assert any("collector" in r["text"] for r in core), kept
+    assert len(read_events(path)) == 4
+    blob = b"".join(p.read_bytes() for p in path.parent.iterdir() if p.name.startswith(path.name))
+    for secret in (secret_prompt, SECRET_KEY, collector_key, output):
+        assert secret.encode() not in blob, secret
+        for record in kept:
+            assert secret not in record["text"] and secret not in record["args"], record
 
 
 def test_disabled_makes_plain_clients(tmp_path, mock):

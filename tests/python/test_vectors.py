@@ -15,14 +15,48 @@ from costline import _native
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 
 
-def load(name: str):
+# Every field a vector must have: a vector missing one fails, never passes by default.
+REQUIRED = {
+    "usage_cost.json": {"name", "provider", "model", "usage_parts", "expected"},
+    "model_resolution.json": {"provider", "model", "expected_price_key", "step"},
+    "tokens.json": {"text", "model", "tokens"},
+}
+# Inputs a usage vector may leave out, and what that means.
+OPTIONAL = {"usage_cost.json": {"operation", "resolved_model", "note"}}
+EXPECTED_USAGE_FIELDS = {
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "cache_write_input_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "cost_source",
+    "price_key",
+}
+
+
+def load(name: str, key: str | None = None) -> list:
+    """The cases of a vector file: the list itself, or the list under `key`."""
     data = json.loads((VECTORS / name).read_text(encoding="utf-8"))
-    if isinstance(data, dict):
-        return data.get("vectors") or data.get("cases") or []
-    return data
+    cases = data[key] if key is not None else data
+    assert isinstance(cases, list) and cases, f"{name}: expected a non-empty list of cases"
+    return cases
 
 
-@pytest.mark.parametrize("case", load("usage_cost.json"), ids=lambda c: c["name"])
+@pytest.mark.parametrize(
+    ("name", "key"), [("usage_cost.json", "vectors"), ("model_resolution.json", "cases"), ("tokens.json", None)]
+)
+def test_every_vector_has_every_required_field(name, key):
+    for case in load(name, key):
+        missing = REQUIRED[name] - case.keys()
+        unknown = case.keys() - REQUIRED[name] - OPTIONAL.get(name, set())
+        assert not missing and not unknown, f"{name}: {case}: missing {missing}, unknown {unknown}"
+        if name == "usage_cost.json":
+            # `usage_source` may be left out: "provider" (a malformed payload says "estimate").
+            assert case["expected"].keys() - {"usage_source"} == EXPECTED_USAGE_FIELDS, case
+
+
+@pytest.mark.parametrize("case", load("usage_cost.json", "vectors"), ids=lambda c: c["name"])
 def test_usage_cost_vector(case):
     event = json.loads(
         _native.preview_event(
@@ -41,18 +75,17 @@ def test_usage_cost_vector(case):
         "cache_write_input_tokens",
         "reasoning_tokens",
     ):
-        if field in expected:
-            assert event[field] == expected[field], field
-    if expected.get("cost_usd") is None:
+        assert event[field] == expected[field], field
+    if expected["cost_usd"] is None:
         assert event["cost_usd"] is None
     else:
         assert Decimal(event["cost_usd"]) == Decimal(expected["cost_usd"])
     assert event["cost_source"] == expected["cost_source"]
-    if "price_key" in expected:
-        assert event["price_key"] == expected["price_key"]
+    assert event["price_key"] == expected["price_key"]
+    assert event["usage_source"] == expected.get("usage_source", "provider")
 
 
-@pytest.mark.parametrize("case", load("model_resolution.json"), ids=lambda c: f"{c['provider']}:{c['model']}")
+@pytest.mark.parametrize("case", load("model_resolution.json", "cases"), ids=lambda c: f"{c['provider']}:{c['model']}")
 def test_model_resolution_vector(case):
     assert _native.price_key(case["provider"], case["model"]) == case["expected_price_key"]
 

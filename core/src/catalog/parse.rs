@@ -25,10 +25,15 @@
 //! feature would change how every binding converts JSON numbers; write prices with more
 //! digits as strings. Negative prices, prices above [`MAX_RATE_PER_TOKEN`], non-numeric
 //! strings and unknown fields are errors.
+//!
+//! An error names the model and the field (`service_tiers.flex.context_tiers[0].input`)
+//! and, for a table read from text (a price file), the line and column where that
+//! field is written.
 
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
+use super::locate::{locate, Step};
 use super::{ContextTier, Price, RateSet, Rates};
 use crate::{Error, Result};
 
@@ -54,11 +59,39 @@ pub(crate) struct ParsedTable {
     pub models: Vec<(String, Price)>,
 }
 
-/// Parse one table; `source_name` names the file (or "inline prices") in errors.
-pub(crate) fn parse_table(source_name: &str, value: &Value) -> Result<ParsedTable> {
+/// Parse a table written as JSON text (a price file, the embedded catalog); errors
+/// say where in the text the problem is.
+pub(crate) fn parse_text(source_name: &str, text: &str) -> Result<ParsedTable> {
     let fail = |message: String| Error::Prices { source_name: source_name.to_string(), message };
-    let top =
-        value.as_object().ok_or_else(|| fail(format!("expected a JSON object, got {}", kind(value))))?;
+    let value: Value = serde_json::from_str(text).map_err(|e| {
+        // serde_json says "... at line L column C"; the position goes first, as for field errors.
+        let full = e.to_string();
+        let what = full.rsplit_once(" at line ").map_or(full.as_str(), |(what, _)| what);
+        fail(format!("line {}, column {}: invalid JSON: {what}", e.line(), e.column()))
+    })?;
+    parse_table(&value).map_err(|e| match locate(text, &e.path) {
+        Some((line, column)) => fail(format!("line {line}, column {column}: {}", e.message)),
+        None => fail(e.message),
+    })
+}
+
+/// Parse a table given as a value (inline prices); `source_name` names it in errors.
+pub(crate) fn parse_value(source_name: &str, value: &Value) -> Result<ParsedTable> {
+    parse_table(value).map_err(|e| Error::Prices { source_name: source_name.to_string(), message: e.message })
+}
+
+/// A problem in a table: what is wrong, naming the model and field, and the path
+/// to the member at fault (to find its line in the text).
+struct TableError {
+    message: String,
+    path: Vec<Step>,
+}
+
+fn parse_table(value: &Value) -> std::result::Result<ParsedTable, TableError> {
+    let top_level = |message: String, path: Vec<Step>| TableError { message, path };
+    let top = value
+        .as_object()
+        .ok_or_else(|| top_level(format!("expected a JSON object, got {}", kind(value)), vec![]))?;
 
     let wrapped_models = match top.get("models") {
         Some(Value::Object(models)) if top.keys().all(|key| META_FIELDS.contains(&key.as_str())) => {
@@ -66,36 +99,75 @@ pub(crate) fn parse_table(source_name: &str, value: &Value) -> Result<ParsedTabl
         }
         _ => None,
     };
-    let (models, catalog_version) = match wrapped_models {
+    let (models, catalog_version, prefix) = match wrapped_models {
         Some(models) => {
             let version = match top.get("catalog_version") {
                 None => None,
                 Some(Value::String(v)) => Some(v.clone()),
                 Some(other) => {
-                    return Err(fail(format!("catalog_version: expected a string, got {}", kind(other))))
+                    return Err(top_level(
+                        format!("catalog_version: expected a string, got {}", kind(other)),
+                        vec![Step::Key("catalog_version".to_string())],
+                    ))
                 }
             };
-            (models, version)
+            (models, version, vec![Step::Key("models".to_string())])
         }
-        None => (top, None),
+        None => (top, None, vec![]),
     };
 
     let mut parsed = Vec::with_capacity(models.len());
     for (name, entry) in models {
+        let at = |field: &str| {
+            let mut path = prefix.clone();
+            path.push(Step::Key(name.clone()));
+            path.extend(field_steps(field));
+            path
+        };
         if name.trim().is_empty() {
-            return Err(fail("a model name is empty".to_string()));
+            return Err(top_level("a model name is empty".to_string(), at("")));
         }
-        let price = parse_entry(entry).map_err(|message| fail(format!("model {name:?}: {message}")))?;
+        let price = parse_entry(entry).map_err(|e| TableError {
+            message: if e.field.is_empty() {
+                format!("model {name:?}: {}", e.message)
+            } else {
+                format!("model {name:?}, field {}: {}", e.field, e.message)
+            },
+            path: at(&e.field),
+        })?;
         parsed.push((name.clone(), price));
     }
     Ok(ParsedTable { catalog_version, models: parsed })
 }
 
-/// Errors inside an entry are plain messages; `parse_table` adds the file and model.
-type FieldResult<T> = std::result::Result<T, String>;
+/// The steps of a field path as errors write it: `service_tiers.flex.context_tiers[0].input`.
+fn field_steps(field: &str) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for part in field.split('.').filter(|part| !part.is_empty()) {
+        let mut pieces = part.split('[');
+        if let Some(key) = pieces.next().filter(|key| !key.is_empty()) {
+            steps.push(Step::Key(key.to_string()));
+        }
+        steps.extend(pieces.filter_map(|index| index.trim_end_matches(']').parse().ok()).map(Step::Index));
+    }
+    steps
+}
+
+/// A problem inside one entry: the field's path in the entry (empty for the entry
+/// as a whole) and what is wrong with it. `parse_table` adds the model.
+struct FieldError {
+    field: String,
+    message: String,
+}
+
+fn at(field: impl Into<String>, message: impl Into<String>) -> FieldError {
+    FieldError { field: field.into(), message: message.into() }
+}
+
+type FieldResult<T> = std::result::Result<T, FieldError>;
 
 fn parse_entry(entry: &Value) -> FieldResult<Price> {
-    let object = as_object(entry, "the entry")?;
+    let object = as_object(entry, "")?;
     let mut price = Price::default();
     let mut rates_part = Map::new();
     for (field, value) in object {
@@ -112,12 +184,13 @@ fn parse_entry(entry: &Value) -> FieldResult<Price> {
     }
     price.standard = parse_rate_set(&rates_part, "")?;
     if price.standard.rates.input.is_none() {
-        return Err("no input price (give \"input\" or \"input_per_million\")".to_string());
+        return Err(at("", "no input price (give \"input\" or \"input_per_million\")"));
     }
     if price.standard.rates.output.is_none() {
-        return Err(
-            "no output price (give \"output\" or \"output_per_million\"; \"0\" for embeddings)".to_string()
-        );
+        return Err(at(
+            "",
+            "no output price (give \"output\" or \"output_per_million\"; \"0\" for embeddings)",
+        ));
     }
     Ok(price)
 }
@@ -131,8 +204,9 @@ fn parse_service_tiers(value: &Value, price: &mut Price) -> FieldResult<()> {
             "flex" => &mut price.flex,
             "priority" => &mut price.priority,
             other => {
-                return Err(format!(
-                    "service_tiers: unknown tier {other:?} (expected batch, flex or priority)"
+                return Err(at(
+                    format!("service_tiers.{other}"),
+                    "unknown tier (expected batch, flex or priority)",
                 ))
             }
         };
@@ -157,14 +231,14 @@ fn parse_rate_set(object: &Map<String, Value>, path: &str) -> FieldResult<RateSe
 }
 
 fn parse_context_tiers(value: &Value, path: &str) -> FieldResult<Vec<ContextTier>> {
-    let list = value.as_array().ok_or_else(|| format!("{path}: expected a list, got {}", kind(value)))?;
+    let list = value.as_array().ok_or_else(|| at(path, format!("expected a list, got {}", kind(value))))?;
     let mut tiers = Vec::with_capacity(list.len());
     for (i, item) in list.iter().enumerate() {
         let item_path = format!("{path}[{i}]");
         let object = as_object(item, &item_path)?;
         let threshold = object
             .get("above_input_tokens")
-            .ok_or_else(|| format!("{item_path}: no above_input_tokens"))
+            .ok_or_else(|| at(&item_path, "no above_input_tokens"))
             .and_then(|v| as_count(v, &format!("{item_path}.above_input_tokens")))?;
         let rates = parse_rates(object, &format!("{item_path}."), &["above_input_tokens"])?;
         tiers.push(ContextTier { above_input_tokens: threshold, rates });
@@ -172,7 +246,7 @@ fn parse_context_tiers(value: &Value, path: &str) -> FieldResult<Vec<ContextTier
     tiers.sort_by_key(|tier| tier.above_input_tokens);
     if let Some(pair) = tiers.windows(2).find(|pair| pair[0].above_input_tokens == pair[1].above_input_tokens)
     {
-        return Err(format!("{path}: two tiers above {} input tokens", pair[0].above_input_tokens));
+        return Err(at(path, format!("two tiers above {} input tokens", pair[0].above_input_tokens)));
     }
     Ok(tiers)
 }
@@ -185,9 +259,9 @@ fn parse_rates(object: &Map<String, Value>, path: &str, skip: &[&str]) -> FieldR
             continue;
         }
         if field == "cache_write_1h_derived" {
-            rates.cache_write_1h_derived = value
-                .as_bool()
-                .ok_or_else(|| format!("{path}{field}: expected a boolean, got {}", kind(value)))?;
+            rates.cache_write_1h_derived = value.as_bool().ok_or_else(|| {
+                at(format!("{path}{field}"), format!("expected a boolean, got {}", kind(value)))
+            })?;
             continue;
         }
         let (name, per_million) = match field.strip_suffix(PER_MILLION_SUFFIX) {
@@ -204,26 +278,33 @@ fn parse_rates(object: &Map<String, Value>, path: &str, skip: &[&str]) -> FieldR
             "input_audio" => &mut rates.input_audio,
             "output_audio" => &mut rates.output_audio,
             _ => {
-                return Err(format!(
-                    "{path}{field}: unknown field (rates are {}, per token or with {PER_MILLION_SUFFIX})",
-                    RATE_NAMES.join(", ")
+                return Err(at(
+                    format!("{path}{field}"),
+                    format!(
+                        "unknown field (rates are {}, per token or with {PER_MILLION_SUFFIX})",
+                        RATE_NAMES.join(", ")
+                    ),
                 ))
             }
         };
         if slot.is_some() {
-            return Err(format!("{path}{name}: given twice (per token and per million)"));
+            return Err(at(
+                format!("{path}{field}"),
+                format!("{name} given twice (per token and per million)"),
+            ));
         }
-        let amount = parse_amount(value).map_err(|message| format!("{path}{field}: {message}"))?;
+        let amount = parse_amount(value).map_err(|message| at(format!("{path}{field}"), message))?;
         let per_token = if per_million {
             amount
                 .checked_div(Decimal::from(1_000_000))
-                .ok_or_else(|| format!("{path}{field}: out of range"))?
+                .ok_or_else(|| at(format!("{path}{field}"), "out of range"))?
         } else {
             amount
         };
         if per_token > MAX_RATE_PER_TOKEN {
-            return Err(format!(
-                "{path}{field}: {amount} is above the limit of {MAX_RATE_PER_TOKEN} USD per token"
+            return Err(at(
+                format!("{path}{field}"),
+                format!("{amount} is above the limit of {MAX_RATE_PER_TOKEN} USD per token"),
             ));
         }
         *slot = Some(per_token.normalize());
@@ -231,8 +312,9 @@ fn parse_rates(object: &Map<String, Value>, path: &str, skip: &[&str]) -> FieldR
     Ok(rates)
 }
 
-/// A non-negative decimal amount from a decimal string or a JSON number.
-fn parse_amount(value: &Value) -> FieldResult<Decimal> {
+/// A non-negative decimal amount from a decimal string or a JSON number; the error
+/// is a message, the caller adds the field.
+fn parse_amount(value: &Value) -> std::result::Result<Decimal, String> {
     let amount = match value {
         Value::String(text) => parse_decimal_text(text.trim())?,
         Value::Number(number) => {
@@ -254,7 +336,7 @@ fn parse_amount(value: &Value) -> FieldResult<Decimal> {
     Ok(amount)
 }
 
-fn parse_decimal_text(text: &str) -> FieldResult<Decimal> {
+fn parse_decimal_text(text: &str) -> std::result::Result<Decimal, String> {
     let well_formed = !text.is_empty()
         && text.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
         && text.bytes().any(|b| b.is_ascii_digit());
@@ -269,19 +351,19 @@ fn parse_decimal_text(text: &str) -> FieldResult<Decimal> {
     parsed.map_err(|e| format!("{text:?} is not a usable decimal number ({e})"))
 }
 
-fn as_object<'a>(value: &'a Value, what: &str) -> FieldResult<&'a Map<String, Value>> {
-    value.as_object().ok_or_else(|| format!("{what}: expected an object, got {}", kind(value)))
+fn as_object<'a>(value: &'a Value, field: &str) -> FieldResult<&'a Map<String, Value>> {
+    value.as_object().ok_or_else(|| at(field, format!("expected an object, got {}", kind(value))))
 }
 
 fn as_string(value: &Value, field: &str) -> FieldResult<String> {
     value
         .as_str()
         .map(str::to_string)
-        .ok_or_else(|| format!("{field}: expected a string, got {}", kind(value)))
+        .ok_or_else(|| at(field, format!("expected a string, got {}", kind(value))))
 }
 
 fn as_count(value: &Value, field: &str) -> FieldResult<u64> {
-    value.as_u64().ok_or_else(|| format!("{field}: expected a non-negative integer, got {value}"))
+    value.as_u64().ok_or_else(|| at(field, format!("expected a non-negative integer, got {value}")))
 }
 
 fn kind(value: &Value) -> &'static str {

@@ -1,8 +1,10 @@
 use std::io::Write;
+use std::path::Path;
 use std::str::FromStr;
 
-use serde_json::json;
+use serde_json::{json, Value};
 
+use super::overrides::build_pricing;
 use super::*;
 
 fn d(text: &str) -> Decimal {
@@ -209,6 +211,61 @@ fn bad_json_file_names_the_file() {
     let (source, message) = prices_error_message(build_pricing(Some(file.path()), None));
     assert_eq!(source, file.path().display().to_string());
     assert!(message.contains("invalid JSON"), "{message}");
+}
+
+fn file_with(text: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+    file
+}
+
+#[test]
+fn a_bad_value_in_a_file_names_its_line_column_model_and_field() {
+    let file = file_with(
+        "{\n  \"good-model\": {\"input\": \"1\", \"output\": \"1\"},\n  \"my-model\": {\n    \"output\": \"1\",\n    \"input_per_million\": \"cheap\"\n  }\n}\n",
+    );
+    let (source, message) = prices_error_message(build_pricing(Some(file.path()), None));
+    assert_eq!(source, file.path().display().to_string());
+    assert!(message.starts_with("line 5, column 5: "), "{message}");
+    assert!(message.contains("model \"my-model\", field input_per_million: \"cheap\""), "{message}");
+}
+
+#[test]
+fn a_bad_value_deep_in_a_wrapped_file_names_its_line_and_path() {
+    let file = file_with(
+        r#"{"catalog_version": "mine", "models": {
+  "m": {"input": "1", "output": "1", "service_tiers": {"flex": {"input": "1", "output": "1",
+    "context_tiers": [
+      {"above_input_tokens": 10, "input": "2"},
+      {"above_input_tokens": 20, "input": "-2"}
+    ]}}}
+}}"#,
+    );
+    let (_, message) = prices_error_message(build_pricing(Some(file.path()), None));
+    assert!(message.starts_with("line 5, column 34: "), "{message}");
+    assert!(message.contains("field service_tiers.flex.context_tiers[1].input: negative price"), "{message}");
+}
+
+#[test]
+fn an_entry_level_error_points_at_the_model() {
+    let file = file_with("{\n\n  \"half-priced\": {\"input\": \"1\"}}");
+    let (_, message) = prices_error_message(build_pricing(Some(file.path()), None));
+    assert!(message.starts_with("line 3, column 3: model \"half-priced\": no output price"), "{message}");
+}
+
+#[test]
+fn invalid_json_in_a_file_names_its_line_and_column() {
+    let file = file_with("{\n  \"m\": {\"input\": \"1\",}\n}");
+    let (_, message) = prices_error_message(build_pricing(Some(file.path()), None));
+    assert!(message.starts_with("line 2, column 22: invalid JSON: trailing comma"), "{message}");
+}
+
+#[test]
+fn inline_errors_name_model_and_field_without_a_line() {
+    let (source, message) =
+        prices_error_message(with_inline(json!({"m": {"input": "1", "output": "1", "cache_read": "x"}})));
+    assert_eq!(source, "inline prices");
+    assert!(message.starts_with("model \"m\", field cache_read: "), "{message}");
 }
 
 #[test]

@@ -19,6 +19,7 @@
 //!   first `enqueue` starts a fresh one.
 
 mod connection;
+mod exit;
 mod exporter;
 mod fork;
 mod http;
@@ -38,6 +39,7 @@ use crate::config::Config;
 use crate::event::Event;
 use crate::Result;
 
+pub use exit::exit_flush;
 pub use queue::Pipeline;
 pub use read::{events, ledger_path, report, status, ProcessStatus};
 pub use shared::Counters;
@@ -97,6 +99,7 @@ pub fn configure(config: &Config) -> Result<()> {
     CONFIGURED.store(Some(Arc::new(config.clone())));
     let previous = CURRENT.swap(Some(Arc::clone(&fresh)));
     drop(guard);
+    exit::install();
     if let Some(previous) = previous {
         let stopped = previous.stop(Instant::now() + RECONFIGURE_WAIT, false);
         fresh.adopt(stopped.leftovers);
@@ -202,24 +205,44 @@ pub fn after_fork_child() {
     std::mem::forget(CURRENT.swap(None));
 }
 
+/// The configured exit deadline (`exit_timeout`), for the process-exit hook.
+fn exit_timeout() -> Duration {
+    match CURRENT.load().as_ref() {
+        Some(pipeline) => pipeline.config().exit_timeout,
+        None => Duration::from_secs(2),
+    }
+}
+
 pub fn stats() -> Stats {
     COUNTERS.load().snapshot()
 }
 
 /// Start the process's pipeline if none is running. False if it cannot be.
+///
+/// Nothing is logged while the control lock is held: logging may need the
+/// host's interpreter lock (Python's GIL), which a thread waiting for this
+/// lock may hold.
 fn start_lazily() -> bool {
-    let control = control();
-    let _guard = lock(&control);
     if CURRENT.load().is_some() {
         return true;
     }
+    // Read (and report problems with) the environment before taking the lock.
     let config = match CONFIGURED.load_full() {
         Some(config) => config.as_ref().clone(),
         None => config_from_env(),
     };
-    match Pipeline::start_with_counters(config, COUNTERS.load_full()) {
-        Ok(pipeline) => {
-            CURRENT.store(Some(Arc::new(pipeline)));
+    let started = {
+        let control = control();
+        let _guard = lock(&control);
+        if CURRENT.load().is_some() {
+            return true;
+        }
+        Pipeline::start_with_counters(config, COUNTERS.load_full())
+            .map(|pipeline| CURRENT.store(Some(Arc::new(pipeline))))
+    };
+    match started {
+        Ok(()) => {
+            exit::install();
             true
         }
         Err(e) => {
@@ -245,17 +268,17 @@ fn replace_if_current(closed: &Arc<Pipeline>) {
             drop(guard);
             fresh.adopt(closed.stop(Instant::now(), false).leftovers);
         }
-        Err(e) => log::warn!("costline: could not restart the event pipeline ({e})"),
+        Err(e) => {
+            drop(guard); // never log under the control lock (see start_lazily)
+            log::warn!("costline: could not restart the event pipeline ({e})");
+        }
     }
 }
 
 /// The environment's configuration for a lazy start. A bad value must not stop
-/// metering: it is reported and the setting ignored.
+/// metering: it is reported and that one setting ignored (`Config::from_env`).
 fn config_from_env() -> Config {
-    let config = Config::from_env().unwrap_or_else(|e| {
-        log::warn!("costline: {e}; using defaults for the event pipeline");
-        Config::default()
-    });
+    let config = Config::from_env();
     match queue::validate(&config) {
         Ok(()) => config,
         Err(e) => {

@@ -61,6 +61,11 @@ pub fn count_with(encoding: Encoding, text: &str) -> usize {
     }
 }
 
+/// True when counting for `model` needs no encoder build first.
+pub fn is_ready(model: &str) -> bool {
+    registry::is_built(encoding_for_model(model))
+}
+
 /// The process's encoder for `encoding` (built on first use), or `None` if it cannot be built.
 pub fn encoder(encoding: Encoding) -> Option<&'static Encoder> {
     registry::encoder(encoding).ok()

@@ -58,6 +58,14 @@ pub(crate) fn encoder(encoding: Encoding) -> Result<&'static Encoder, &'static s
     result.as_ref().map_err(String::as_str)
 }
 
+/// True when `encoding`'s encoder is built in this process (counting is then fast).
+pub(crate) fn is_built(encoding: Encoding) -> bool {
+    let build = SLOTS[encoding.index()].load(Ordering::Acquire);
+    // SAFETY: slots only ever hold leaked `Build`s, never freed (see `current_build`). A
+    // finished build is usable whoever made it (a forked child inherits it).
+    unsafe { build.as_ref() }.is_some_and(|build| build.encoder.get().is_some())
+}
+
 /// Start building the encoders on a background thread and return. Idempotent: encodings
 /// built or being built by this process are left alone, and no thread starts if none remains.
 pub(crate) fn prewarm() {

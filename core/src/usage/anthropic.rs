@@ -16,51 +16,50 @@
 
 use serde_json::Value;
 
-use super::openai::{check_parts, expect_object_or_null, service_tier, split_cache_writes};
-use super::{count, Usage};
-use crate::{Error, Result};
+use super::{Fields, Usage};
 
-const PROVIDER: &str = "anthropic";
-
-pub fn normalize(obj: &Value) -> Result<Usage> {
-    let uncached_input = count(obj, &["input_tokens"], PROVIDER)?;
-    let cache_read = count(obj, &["cache_read_input_tokens"], PROVIDER)?;
-    let cache_creation = count(obj, &["cache_creation_input_tokens"], PROVIDER)?;
-    expect_object_or_null(obj, "cache_creation", PROVIDER)?;
-    expect_object_or_null(obj, "output_tokens_details", PROVIDER)?;
-    let (write_5m, write_1h) = split_cache_writes(
-        cache_creation,
-        count(obj, &["cache_creation", "ephemeral_5m_input_tokens"], PROVIDER)?,
-        count(obj, &["cache_creation", "ephemeral_1h_input_tokens"], PROVIDER)?,
-        PROVIDER,
-    )?;
-    let usage = Usage {
-        input_tokens: add(add(uncached_input, cache_read)?, add(write_5m, write_1h)?)?,
-        output_tokens: count(obj, &["output_tokens"], PROVIDER)?,
-        reasoning_tokens: count(obj, &["output_tokens_details", "thinking_tokens"], PROVIDER)?,
+pub(crate) fn normalize(obj: &Value, f: &mut Fields) -> Usage {
+    if obj.get("input_tokens").is_none_or(Value::is_null)
+        && obj.get("output_tokens").is_none_or(Value::is_null)
+    {
+        f.problem("no token counts at all (taken as 0)".to_string());
+    }
+    let uncached_input = f.count(obj, &["input_tokens"]);
+    let cache_read = f.count(obj, &["cache_read_input_tokens"]);
+    let cache_creation = f.count(obj, &["cache_creation_input_tokens"]);
+    let split = f.object(obj, "cache_creation");
+    let details = f.object(obj, "output_tokens_details");
+    let write_5m = f.count(split, &["ephemeral_5m_input_tokens"]);
+    let write_1h = f.count(split, &["ephemeral_1h_input_tokens"]);
+    let (write_5m, write_1h) = f.split_cache_writes(cache_creation, write_5m, write_1h);
+    let cached_and_written = f.add(cache_read, write_5m.saturating_add(write_1h));
+    Usage {
+        input_tokens: f.add(uncached_input, cached_and_written),
+        output_tokens: f.count(obj, &["output_tokens"]),
+        reasoning_tokens: f.count(details, &["thinking_tokens"]),
         cached_input_tokens: cache_read,
         cache_write_5m_tokens: write_5m,
         cache_write_1h_tokens: write_1h,
-        service_tier: service_tier(obj, PROVIDER)?,
+        service_tier: f.service_tier(obj),
         ..Usage::default()
-    };
-    check_parts(&usage, PROVIDER)?;
-    Ok(usage)
-}
-
-fn add(a: u64, b: u64) -> Result<u64> {
-    a.checked_add(b).ok_or_else(|| usage_error(format!("token counts {a} + {b} overflow")))
-}
-
-fn usage_error(message: String) -> Error {
-    Error::Usage { provider: PROVIDER.to_string(), message }
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     use super::*;
+
+    /// The payload normalised alone; `Err` lists the problems sanitising fixed.
+    fn normalize(payload: &Value) -> Result<Usage, Vec<String>> {
+        let n = crate::usage::normalize("anthropic", std::slice::from_ref(payload));
+        if n.problems.is_empty() {
+            Ok(n.usage)
+        } else {
+            Err(n.problems)
+        }
+    }
 
     #[test]
     fn cache_reads_and_writes_are_added_to_input() {
@@ -121,12 +120,12 @@ mod tests {
         let start = json!({"input_tokens": 472, "output_tokens": 2, "cache_read_input_tokens": 100,
             "cache_creation_input_tokens": 0, "service_tier": "standard"});
         let delta = json!({"output_tokens": 503, "input_tokens": null, "cache_read_input_tokens": null});
-        let usage = crate::usage::normalize("anthropic", &[start, delta]).unwrap();
+        let usage = crate::usage::normalize("anthropic", &[start, delta]).usage;
         assert_eq!((usage.input_tokens, usage.cached_input_tokens, usage.output_tokens), (572, 100, 503));
     }
 
     #[test]
-    fn bad_values_are_usage_errors_not_panics() {
+    fn bad_values_are_sanitised_and_reported_not_panics() {
         let bad = [
             json!({"input_tokens": -5}),
             json!({"input_tokens": "5"}),
@@ -139,10 +138,10 @@ mod tests {
         ];
         for payload in bad {
             match normalize(&payload) {
-                Err(Error::Usage { .. }) => {}
+                Err(problems) => assert!(!problems.is_empty()),
                 other => panic!("{payload} gave {other:?}"),
             }
         }
-        assert!(crate::usage::normalize("anthropic", &[json!("text")]).is_err());
+        assert!(!crate::usage::normalize("anthropic", &[json!("text")]).problems.is_empty());
     }
 }

@@ -22,121 +22,66 @@
 
 use serde_json::Value;
 
-use super::{count, Usage};
-use crate::{Error, Result};
+use super::{Fields, Usage};
 
-const PROVIDER: &str = "openai";
-
-pub fn normalize(obj: &Value) -> Result<Usage> {
+pub(crate) fn normalize(obj: &Value, f: &mut Fields) -> Usage {
     let is_chat_shape = has(obj, "prompt_tokens") || has(obj, "completion_tokens");
     let (input_key, output_key, input_details, output_details) = if is_chat_shape {
         ("prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details")
     } else {
         ("input_tokens", "output_tokens", "input_tokens_details", "output_tokens_details")
     };
-    expect_object_or_null(obj, input_details, PROVIDER)?;
-    expect_object_or_null(obj, output_details, PROVIDER)?;
+    if !has(obj, input_key) && !has(obj, output_key) && !has(obj, "total_tokens") {
+        f.problem("no token counts at all (taken as 0)".to_string());
+    }
+    let inputs = f.object(obj, input_details);
+    let outputs = f.object(obj, output_details);
 
-    let output_tokens = count(obj, &[output_key], PROVIDER)?;
+    let output_tokens = f.count(obj, &[output_key]);
     let input_tokens = if has(obj, input_key) {
-        count(obj, &[input_key], PROVIDER)?
+        f.count(obj, &[input_key])
     } else {
         // Some compatible servers send only a total for embeddings.
-        count(obj, &["total_tokens"], PROVIDER)?.saturating_sub(output_tokens)
+        f.count(obj, &["total_tokens"]).saturating_sub(output_tokens)
     };
-    expect_object_or_null(
-        obj.get(input_details).unwrap_or(&Value::Null),
-        "cache_write_tokens_details",
-        PROVIDER,
-    )?;
-    let written = count(obj, &[input_details, "cache_write_tokens"], PROVIDER)?;
-    let written_30m = count(obj, &[input_details, "cache_write_tokens_details", "ttl_30m_tokens"], PROVIDER)?;
-    let written_12h = count(obj, &[input_details, "cache_write_tokens_details", "ttl_12h_tokens"], PROVIDER)?;
-    let (default_ttl_writes, long_ttl_writes) =
-        split_cache_writes(written, written_30m, written_12h, PROVIDER)?;
-    let usage = Usage {
+    let write_split = f.object(inputs, "cache_write_tokens_details");
+    let written = f.count(inputs, &["cache_write_tokens"]);
+    let written_30m = f.count(write_split, &["ttl_30m_tokens"]);
+    let written_12h = f.count(write_split, &["ttl_12h_tokens"]);
+    let (default_ttl_writes, long_ttl_writes) = f.split_cache_writes(written, written_30m, written_12h);
+    Usage {
         input_tokens,
         output_tokens,
-        cached_input_tokens: count(obj, &[input_details, "cached_tokens"], PROVIDER)?,
+        cached_input_tokens: f.count(inputs, &["cached_tokens"]),
         cache_write_5m_tokens: default_ttl_writes,
         cache_write_12h_tokens: long_ttl_writes,
-        input_audio_tokens: count(obj, &[input_details, "audio_tokens"], PROVIDER)?,
-        reasoning_tokens: count(obj, &[output_details, "reasoning_tokens"], PROVIDER)?,
-        output_audio_tokens: count(obj, &[output_details, "audio_tokens"], PROVIDER)?,
-        service_tier: service_tier(obj, PROVIDER)?,
+        input_audio_tokens: f.count(inputs, &["audio_tokens"]),
+        reasoning_tokens: f.count(outputs, &["reasoning_tokens"]),
+        output_audio_tokens: f.count(outputs, &["audio_tokens"]),
+        service_tier: f.service_tier(obj),
         ..Usage::default()
-    };
-    check_parts(&usage, PROVIDER)?;
-    Ok(usage)
+    }
 }
 
 fn has(obj: &Value, key: &str) -> bool {
     obj.get(key).is_some_and(|v| !v.is_null())
 }
 
-/// A nested details object may be absent or null; anything but an object is an error.
-pub(crate) fn expect_object_or_null(obj: &Value, key: &str, provider: &str) -> Result<()> {
-    match obj.get(key) {
-        None | Some(Value::Null) | Some(Value::Object(_)) => Ok(()),
-        Some(other) => Err(Error::Usage {
-            provider: provider.to_string(),
-            message: format!("{key} is {other}, expected an object"),
-        }),
-    }
-}
-
-/// The optional `service_tier` string of a usage payload.
-pub(crate) fn service_tier(obj: &Value, provider: &str) -> Result<Option<String>> {
-    match obj.get("service_tier") {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(tier)) => Ok(Some(tier.clone())),
-        Some(other) => Err(Error::Usage {
-            provider: provider.to_string(),
-            message: format!("service_tier is {other}, expected a string"),
-        }),
-    }
-}
-
-/// Cache writes as (default TTL, long TTL) from a total and its optional split: the
-/// larger of the total and the split's sum counts, any remainder at the default TTL.
-pub(crate) fn split_cache_writes(
-    total: u64,
-    default_part: u64,
-    long_part: u64,
-    provider: &str,
-) -> Result<(u64, u64)> {
-    let split_sum = default_part.checked_add(long_part).ok_or_else(|| Error::Usage {
-        provider: provider.to_string(),
-        message: format!("cache write counts {default_part} + {long_part} overflow"),
-    })?;
-    Ok((default_part + total.saturating_sub(split_sum), long_part))
-}
-
-/// Parts (cached, written, audio, reasoning) cannot exceed the totals they are part of.
-pub(crate) fn check_parts(usage: &Usage, provider: &str) -> Result<()> {
-    let cached_and_written = usage.cached_input_tokens.saturating_add(usage.cache_write_input_tokens());
-    let checks = [
-        ("cached and cache-written input tokens", cached_and_written, "input tokens", usage.input_tokens),
-        ("input audio tokens", usage.input_audio_tokens, "input tokens", usage.input_tokens),
-        ("reasoning tokens", usage.reasoning_tokens, "output tokens", usage.output_tokens),
-        ("output audio tokens", usage.output_audio_tokens, "output tokens", usage.output_tokens),
-    ];
-    for (part_name, part, total_name, total) in checks {
-        if part > total {
-            return Err(Error::Usage {
-                provider: provider.to_string(),
-                message: format!("{part} {part_name} exceed the {total} {total_name} they are part of"),
-            });
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     use super::*;
+
+    /// The payload normalised alone; `Err` lists the problems sanitising fixed.
+    fn normalize(payload: &Value) -> Result<Usage, Vec<String>> {
+        let n = crate::usage::normalize("openai", std::slice::from_ref(payload));
+        if n.problems.is_empty() {
+            Ok(n.usage)
+        } else {
+            Err(n.problems)
+        }
+    }
 
     #[test]
     fn chat_completion_details_are_read() {
@@ -214,7 +159,7 @@ mod tests {
     }
 
     #[test]
-    fn bad_values_are_usage_errors_not_panics() {
+    fn bad_values_are_sanitised_and_reported_not_panics() {
         let bad = [
             json!({"prompt_tokens": -1}),
             json!({"prompt_tokens": "12"}),
@@ -234,7 +179,7 @@ mod tests {
         ];
         for payload in bad {
             match normalize(&payload) {
-                Err(Error::Usage { .. }) => {}
+                Err(problems) => assert!(!problems.is_empty()),
                 other => panic!("{payload} gave {other:?}"),
             }
         }

@@ -11,12 +11,15 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::Value;
 
-use crate::catalog::{self, view};
-use crate::config::Config;
+use crate::catalog;
+use crate::config::{self, Config};
 use crate::event::Event;
 use crate::ledger::Ledger;
 use crate::report::{align, parse_since, thousands, GroupBy, Report};
 use crate::Error;
+
+mod prices_view;
+use prices_view as view;
 
 #[derive(Parser, Debug)]
 #[command(name = "costline", version, about = "Cost of every LLM call, metered at the call site.")]
@@ -296,7 +299,7 @@ fn csv_record(event: &Event) -> Vec<String> {
 }
 
 /// One model's price and how its name resolved, or the table of models
-/// (`catalog::view` renders both).
+/// (`prices_view` renders both).
 fn prices(
     model: Option<&str>,
     provider: Option<&str>,
@@ -304,10 +307,10 @@ fn prices(
     json: bool,
     out: &mut dyn Write,
 ) -> Result<(), Failure> {
-    // The language layers apply COSTLINE_PRICES on a background thread at load; the
-    // answer must include those overrides, so apply them here before looking.
-    if let Some(path) = Config::from_env()?.prices_path {
-        catalog::configure(Some(&path), None)?;
+    // The answer is for the environment's price file as it is now: read it again
+    // (the pricing read it at start-up), and fail naming what is wrong with it.
+    if let Some(path) = config::env_prices_path() {
+        catalog::set_price_file(Some(&path))?;
     }
     let pricing = catalog::current();
     match model {
@@ -340,7 +343,7 @@ fn pretty_json(value: &Value) -> String {
 fn open_ledger(explicit: Option<&Path>) -> Result<Ledger, Failure> {
     let path = match explicit {
         Some(path) => path.to_path_buf(),
-        None => Config::from_env()?.ledger.path().ok_or_else(|| {
+        None => Config::from_env().ledger.path().ok_or_else(|| {
             Failure::Usage("the ledger is off (COSTLINE_LEDGER=off); pass --ledger PATH to read one".into())
         })?,
     };

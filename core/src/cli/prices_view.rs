@@ -7,7 +7,7 @@ use std::fmt;
 use rust_decimal::Decimal;
 use serde_json::{json, Map, Value};
 
-use super::{Family, Price, Pricing, RateSet, Rates, Resolution, Resolved, Rule};
+use crate::catalog::{Family, Price, Pricing, RateSet, Rates, Resolution, Resolved, Rule};
 use crate::report::{align, thousands};
 
 /// Providers a lookup without `--provider` tries, in order: none first (the name as a

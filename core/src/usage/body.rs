@@ -1,0 +1,258 @@
+//! Usage read from a response's raw bytes, for callers that read a response
+//! themselves (`with_streaming_response` read as bytes or lines, never
+//! parsed by the SDK). Fed the bytes as they pass, it keeps only what
+//! metering needs: the usage payload parts, the model the provider answered
+//! with, and (for an estimate when no usage comes) the output text, bounded.
+//!
+//! Two body kinds: a server-sent-event stream (`data: {...}` lines; OpenAI
+//! chat/completions chunks, Responses API events, Anthropic message events)
+//! and a plain JSON body (read whole at the end, up to a bound).
+
+use serde_json::Value;
+
+/// The most body bytes kept for a JSON body, and the most output text kept
+/// for an estimate. Past them, the body is not parsed (the call is estimated)
+/// and the text stops growing: metering never holds a large response.
+pub const MAX_KEPT_BYTES: usize = 4 << 20;
+
+#[derive(Debug)]
+pub struct BodyScanner {
+    provider: String,
+    sse: bool,
+    pending: Vec<u8>,
+    overflowed: bool,
+    /// OpenAI: the last usage seen. Anthropic: `message_start`'s usage, then
+    /// the last `message_delta`'s (merged by `usage::normalize`).
+    start: Option<Value>,
+    last: Option<Value>,
+    model: Option<String>,
+    text: String,
+}
+
+/// What a scanned body yielded.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Scanned {
+    /// Usage payload parts, as `usage::normalize` takes them; empty when none came.
+    pub parts: Vec<Value>,
+    pub resolved_model: Option<String>,
+    pub output_text: String,
+}
+
+impl BodyScanner {
+    /// `sse`: the body is an event stream; else one JSON document.
+    pub fn new(provider: &str, sse: bool) -> BodyScanner {
+        BodyScanner {
+            provider: provider.to_string(),
+            sse,
+            pending: Vec::new(),
+            overflowed: false,
+            start: None,
+            last: None,
+            model: None,
+            text: String::new(),
+        }
+    }
+
+    pub fn feed(&mut self, bytes: &[u8]) {
+        if self.overflowed {
+            return;
+        }
+        self.pending.extend_from_slice(bytes);
+        if !self.sse {
+            if self.pending.len() > MAX_KEPT_BYTES {
+                self.overflowed = true;
+                self.pending = Vec::new();
+            }
+            return;
+        }
+        let mut consumed = 0;
+        while let Some(offset) = self.pending[consumed..].iter().position(|b| *b == b'\n') {
+            let line = self.pending[consumed..consumed + offset].to_vec();
+            consumed += offset + 1;
+            self.line(&line);
+        }
+        self.pending.drain(..consumed);
+        if self.pending.len() > MAX_KEPT_BYTES {
+            // A single line this long is not an event we can use.
+            self.pending.clear();
+        }
+    }
+
+    /// The body ended (or was abandoned): what it yielded.
+    pub fn finish(mut self) -> Scanned {
+        if self.sse {
+            let rest = std::mem::take(&mut self.pending);
+            self.line(&rest);
+        } else if !self.overflowed {
+            if let Ok(body) = serde_json::from_slice::<Value>(&self.pending) {
+                self.model = body.get("model").and_then(Value::as_str).map(str::to_string);
+                if let Some(usage) = body.get("usage").filter(|u| u.is_object()) {
+                    self.last = Some(with_service_tier(usage, &body));
+                }
+            }
+        }
+        let parts: Vec<Value> = [self.start, self.last].into_iter().flatten().collect();
+        Scanned { parts, resolved_model: self.model, output_text: self.text }
+    }
+
+    fn line(&mut self, line: &[u8]) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(data) = line.strip_prefix(b"data:") else {
+            return;
+        };
+        let data = data.trim_ascii();
+        if data.is_empty() || data == b"[DONE]" {
+            return;
+        }
+        let Ok(event) = serde_json::from_slice::<Value>(data) else {
+            return;
+        };
+        if self.provider == "anthropic" {
+            self.anthropic_event(&event);
+        } else {
+            self.openai_event(&event);
+        }
+    }
+
+    fn openai_event(&mut self, event: &Value) {
+        match event.get("type").and_then(Value::as_str) {
+            // Responses API events.
+            Some("response.output_text.delta") => self.push_text(event.get("delta")),
+            Some("response.created" | "response.completed" | "response.incomplete" | "response.failed") => {
+                if let Some(response) = event.get("response") {
+                    self.note_model(response.get("model"));
+                    if let Some(usage) = response.get("usage").filter(|u| u.is_object()) {
+                        self.last = Some(with_service_tier(usage, response));
+                    }
+                }
+            }
+            Some(_) => {}
+            // Chat completion (and legacy completion) chunks.
+            None => {
+                self.note_model(event.get("model"));
+                if let Some(usage) = event.get("usage").filter(|u| u.is_object()) {
+                    self.last = Some(with_service_tier(usage, event));
+                }
+                for choice in event.get("choices").and_then(Value::as_array).into_iter().flatten() {
+                    match choice.get("delta") {
+                        Some(delta) => self.push_text(delta.get("content")),
+                        None => self.push_text(choice.get("text")),
+                    }
+                }
+            }
+        }
+    }
+
+    fn anthropic_event(&mut self, event: &Value) {
+        match event.get("type").and_then(Value::as_str) {
+            Some("message_start") => {
+                if let Some(message) = event.get("message") {
+                    self.note_model(message.get("model"));
+                    self.start = message.get("usage").filter(|u| u.is_object()).cloned();
+                }
+            }
+            Some("message_delta") => {
+                if let Some(usage) = event.get("usage").filter(|u| u.is_object()) {
+                    self.last = Some(usage.clone());
+                }
+            }
+            Some("content_block_delta") => {
+                if let Some(delta) = event.get("delta") {
+                    if delta.get("type").and_then(Value::as_str) == Some("text_delta") {
+                        self.push_text(delta.get("text"));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn note_model(&mut self, model: Option<&Value>) {
+        if self.model.is_none() {
+            self.model = model.and_then(Value::as_str).filter(|m| !m.is_empty()).map(str::to_string);
+        }
+    }
+
+    fn push_text(&mut self, text: Option<&Value>) {
+        if let Some(text) = text.and_then(Value::as_str) {
+            if self.text.len() + text.len() <= MAX_KEPT_BYTES {
+                self.text.push_str(text);
+            }
+        }
+    }
+}
+
+/// OpenAI reports the service tier beside `usage`, not in it: carry it along
+/// as the language layers do for parsed responses.
+fn with_service_tier(usage: &Value, holder: &Value) -> Value {
+    match (usage, holder.get("service_tier")) {
+        (Value::Object(map), Some(tier @ Value::String(_))) => {
+            let mut map = map.clone();
+            map.insert("service_tier".to_string(), tier.clone());
+            Value::Object(map)
+        }
+        _ => usage.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn scan(provider: &str, sse: bool, body: &str, chunk: usize) -> Scanned {
+        let mut scanner = BodyScanner::new(provider, sse);
+        for piece in body.as_bytes().chunks(chunk) {
+            scanner.feed(piece);
+        }
+        scanner.finish()
+    }
+
+    #[test]
+    fn chat_stream_usage_model_and_text_across_chunk_boundaries() {
+        let body = "data: {\"model\":\"gpt-4o-2024-08-06\",\"choices\":[{\"delta\":{\"content\":\"Hi \"}}],\"usage\":null}\n\n\
+                    data: {\"model\":\"gpt-4o-2024-08-06\",\"choices\":[{\"delta\":{\"content\":\"there\"}}]}\r\n\r\n\
+                    data: {\"choices\":[],\"service_tier\":\"flex\",\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2}}\n\n\
+                    data: [DONE]\n\n";
+        for chunk in [1, 7, 4096] {
+            let s = scan("openai", true, body, chunk);
+            assert_eq!(s.resolved_model.as_deref(), Some("gpt-4o-2024-08-06"));
+            assert_eq!(s.output_text, "Hi there");
+            assert_eq!(
+                s.parts,
+                vec![json!({"prompt_tokens": 9, "completion_tokens": 2, "service_tier": "flex"})]
+            );
+        }
+    }
+
+    #[test]
+    fn anthropic_stream_keeps_start_and_last_delta() {
+        let body = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"claude-x\",\"usage\":{\"input_tokens\":5,\"output_tokens\":1}}}\n\n\
+                    event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"ok\"}}\n\n\
+                    event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":7}}\n\n";
+        let s = scan("anthropic", true, body, 3);
+        assert_eq!(
+            s.parts,
+            vec![json!({"input_tokens": 5, "output_tokens": 1}), json!({"output_tokens": 7})]
+        );
+        assert_eq!((s.resolved_model.as_deref(), s.output_text.as_str()), (Some("claude-x"), "ok"));
+    }
+
+    #[test]
+    fn responses_stream_usage_from_the_completed_event() {
+        let body = "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"yo\"}\n\n\
+                    event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"model\":\"gpt-4o\",\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}\n\n";
+        let s = scan("openai", true, body, 5);
+        assert_eq!(s.parts, vec![json!({"input_tokens": 3, "output_tokens": 1})]);
+        assert_eq!(s.output_text, "yo");
+    }
+
+    #[test]
+    fn json_body_is_read_whole_and_garbage_yields_nothing() {
+        let s = scan("openai", false, "{\"model\":\"m\",\"usage\":{\"prompt_tokens\":1}}", 2);
+        assert_eq!(s.parts, vec![json!({"prompt_tokens": 1})]);
+        assert_eq!(scan("openai", true, "data: {not json\n\n", 4), Scanned::default());
+        assert_eq!(scan("openai", false, "<html>", 4), Scanned::default());
+    }
+}
