@@ -232,3 +232,20 @@ def test_cli_status_reads_what_the_ledger_knows_from_another_process(ledger):
     status = json.loads(out.stdout)
     assert status["ledger"] == str(ledger)
     assert status["written"] == 3 and status["pending_export"] == 0 and status["rejected"] == 0
+
+
+def test_an_app_connection_kept_open_across_writes_then_closed_loses_nothing(ledger):
+    track_tagged("first", 2)
+    assert costline.flush(10)
+    db = sqlite3.connect(ledger)
+    try:
+        for round_ in range(3):
+            track_tagged(f"open-{round_}", 2)
+            assert costline.flush(10)
+            db.execute("SELECT count(*) FROM events").fetchone()
+    finally:
+        db.close()
+    track_tagged("last", 2)
+    assert costline.flush(10)
+    assert len(events_seen_by_another_process(ledger)) == 10
+    assert costline.report(by=[]).totals["calls"] == 10

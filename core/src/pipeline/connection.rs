@@ -29,9 +29,9 @@ static REPLACED_WARNED: AtomicBool = AtomicBool::new(false);
 fn warn_replaced(path: &Path) {
     if !REPLACED_WARNED.swap(true, Ordering::Relaxed) {
         log::warn!(
-            "costline: ledger {}: its WAL was deleted under costline's connection, by another SQLite library \
-             in this process (such as Python's sqlite3) closing its own connection to the ledger; costline \
-             reopened the ledger and wrote again. Read the ledger in-process with costline.report() or \
+            "costline: ledger {}: its WAL was deleted under costline's connection, most likely by another \
+             SQLite library in this process (such as Python's sqlite3) closing its own connection to the \
+             ledger; costline reopened the ledger and wrote again. Read the ledger in-process with costline.report() or \
              costline.events(), which use costline's own connection.",
             path.display()
         );
