@@ -186,3 +186,31 @@ fn closing_a_connection_never_checkpoints_or_deletes_the_wal() {
     std::fs::copy(&path, &copy).unwrap();
     assert_eq!(Ledger::open(&copy).unwrap().count_events().unwrap(), 2);
 }
+
+/// A commit never checkpoints by itself: on a connection whose WAL was deleted
+/// under it, that would copy the dead WAL into the live database. Checkpoints
+/// are explicit, once the connection's files were checked.
+#[test]
+fn commits_never_checkpoint_into_the_database_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    let mut ledger = Ledger::open(&path).unwrap();
+    ledger.insert(&[event()], false).unwrap();
+    ledger.checkpoint().unwrap();
+    let database_before = std::fs::read(&path).unwrap();
+
+    // Far past SQLite's automatic checkpoint (1000 pages of 4 KiB).
+    for _ in 0..40 {
+        let batch: Vec<Event> = (0..250)
+            .map(|_| {
+                let mut e = event();
+                e.tags.insert("pad".into(), "x".repeat(1000));
+                e
+            })
+            .collect();
+        ledger.insert(&batch, false).unwrap();
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), database_before, "the database file was written by a commit");
+    assert!(ledger.checkpoint_if_due().unwrap(), "an explicit checkpoint is due");
+    assert_ne!(std::fs::read(&path).unwrap(), database_before);
+}
