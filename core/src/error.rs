@@ -25,6 +25,12 @@ pub enum Error {
     #[error("ledger {path}: {message}")]
     Ledger { path: String, message: String },
 
+    /// Events could not be delivered to the collector (reported through
+    /// `hooks`; export never raises into a caller). `status` is the HTTP
+    /// status the collector answered with, if it answered.
+    #[error("export: {message}")]
+    Export { status: Option<u16>, message: String },
+
     /// A command-line usage error (bad flag, bad `--since`, ...).
     #[error("{0}")]
     Cli(String),
@@ -45,6 +51,7 @@ impl Error {
             Error::Usage { .. } => "usage",
             Error::Config(_) => "config",
             Error::Ledger { .. } => "ledger",
+            Error::Export { .. } => "export",
             Error::Cli(_) => "cli",
             Error::Tokens(_) => "tokens",
         }
