@@ -19,7 +19,12 @@ create_exception!(costline, PricesError, CostlineError, "A price file or price t
 create_exception!(costline, UsageError, CostlineError, "A provider usage payload had an unexpected shape.");
 create_exception!(costline, ConfigError, CostlineError, "A configuration value is invalid.");
 create_exception!(costline, LedgerError, CostlineError, "The ledger could not be read or written.");
-create_exception!(costline, ExportError, CostlineError, "Events could not be delivered to the collector (given to on_error).");
+create_exception!(
+    costline,
+    ExportError,
+    CostlineError,
+    "Events could not be delivered to the collector (given to on_error)."
+);
 
 static INVALID_EVENT: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
