@@ -3,7 +3,7 @@
 
 use thiserror::Error;
 
-#[derive(Debug, Error)]
+#[derive(Debug, Clone, Error)]
 pub enum Error {
     /// A price file or inline price table could not be read or is malformed.
     #[error("price file {source_name}: {message}")]

@@ -1,6 +1,6 @@
 """Type stubs of the compiled core binding (`bindings-python/`)."""
 
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 __version__: str
 
@@ -86,10 +86,12 @@ def configure(
     batch_size: Optional[int] = None,
     exit_timeout_s: Optional[float] = None,
     disabled: Optional[bool] = None,
+    ca_bundle: Optional[str] = None,
 ) -> None: ...
 def current_settings() -> dict[str, Any]: ...
 def disabled_from_env() -> bool: ...
 def parse_disabled(value: str) -> bool: ...
+def set_error_hook(dispatch: Optional[Callable[[BaseException, Optional[dict[str, Any]]], None]]) -> None: ...
 def preview_event(
     provider: str,
     operation: str,
