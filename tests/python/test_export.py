@@ -6,9 +6,12 @@ from __future__ import annotations
 import http.server
 import json
 import logging
+import os
 import shutil
 import ssl
 import subprocess
+import sys
+import textwrap
 import threading
 import time
 
@@ -76,7 +79,7 @@ def test_on_error_hears_what_to_fix_when_the_collector_refuses_the_key(mock, led
 
 
 def test_on_error_receives_each_event_the_collector_refuses(mock, ledger, no_on_error):
-    mock.set_collector(fail=-1, status=503, retry_after=0)
+    mock.set_collector(fail=-1, status=503)
     heard = Heard()
     costline.configure(base_url=mock.url, api_key="k", backoff_s=[0.2], on_error=heard)
     ids = [track_one().event_id for _ in range(3)]
@@ -108,6 +111,30 @@ def test_on_error_hears_instrumentation_errors_and_may_raise(ledger, no_on_error
         assert _runtime.guarded("parse usage", lambda: 1 / 0) is None
     assert "on_error raised RuntimeError" in caplog.text
     track_one()  # metering goes on
+
+
+def test_events_recorded_with_an_invalid_base_url_are_sent_once_it_is_fixed(mock, tmp_path):
+    code = f"""
+        import costline
+        ids = [costline.track(provider="openai", model="gpt-4o", input_tokens=1, output_tokens=1).event_id
+               for _ in range(3)]
+        assert costline.flush(10)
+        costline.configure(base_url={mock.url!r})
+        assert costline.flush(30), "the events queued under the bad URL were not sent"
+        print(",".join(ids))
+    """
+    env = {
+        **os.environ,
+        "COSTLINE_LEDGER": str(tmp_path / "ledger.db"),
+        "COSTLINE_BASE_URL": "collector.internal:8080",
+        "COSTLINE_API_KEY": "k",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    ids = set(proc.stdout.strip().split(","))
+    assert ids <= {e["event_id"] for e in mock.events()}
 
 
 def test_on_error_must_be_callable(ledger):
