@@ -1,8 +1,12 @@
 //! The exporter thread: takes batches from the outbox (the ledger's, or the
-//! in-memory one when the ledger is off), posts them to the collector, and
-//! settles them only on the collector's answer. A failed attempt waits out the
-//! backoff while the writer keeps storing new events; a hanging collector
-//! therefore never slows the ledger.
+//! in-memory one when the ledger is off), posts up to `max_concurrent` of them
+//! at once (`delivery`), and settles each event only on the collector's
+//! answer: exported, dead-lettered (refused by name), or kept for a later
+//! attempt. A failed attempt waits out the backoff (the long one when only a
+//! person can fix the cause: a wrong key or URL) while the writer keeps
+//! storing new events; a hanging collector therefore never slows the ledger.
+//! This thread alone records outcomes and calls the error hook, holding no
+//! lock of its own while the hook runs.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
