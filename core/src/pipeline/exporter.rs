@@ -125,8 +125,12 @@ impl Exporter {
     /// what the collector answered for each event.
     fn export_round(&mut self) {
         let config = &self.shared.config;
+        // All batches of a round are posted at once, so one attempt's timeout
+        // covers them (a batch split on 413 may outlast it: another exporter
+        // may then send a part again, which the collector dedupes).
         let lease = config.timeout + LEASE_MARGIN;
-        let (batch_size, parallel) = (config.batch_size, config.max_concurrent.max(1));
+        let batch_size = config.batch_size;
+        let parallel = batches_per_round(config.max_concurrent, self.failures > 0);
         let claimed = match self.outbox.claim(&self.shared, batch_size.saturating_mul(parallel), lease) {
             Ok(claimed) => claimed,
             Err(Unavailable::PausedForFork) => {
@@ -274,6 +278,17 @@ impl Exporter {
     }
 }
 
+/// How many batches a round posts at once: `max_concurrent`, except while
+/// the collector is failing, when one batch probes it (a collector that is
+/// down or refusing us gains nothing from fifty requests at each retry).
+fn batches_per_round(max_concurrent: usize, failing: bool) -> usize {
+    if failing {
+        1
+    } else {
+        max_concurrent.max(1)
+    }
+}
+
 /// Where unacknowledged events wait.
 enum Outbox {
     /// The ledger's outbox table, read through this thread's own connection.
@@ -353,5 +368,17 @@ impl Outbox {
             Outbox::Ledger(ledger) => ledger.with(|ledger| ledger.pending_export()),
             Outbox::Memory => Ok(shared.memory_outbox().items.len() as u64),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::batches_per_round;
+
+    #[test]
+    fn a_failing_collector_is_probed_with_one_batch_then_gets_max_concurrent() {
+        assert_eq!(batches_per_round(50, false), 50);
+        assert_eq!(batches_per_round(0, false), 1);
+        assert_eq!(batches_per_round(50, true), 1);
     }
 }
