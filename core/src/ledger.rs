@@ -20,6 +20,9 @@ use serde::de::DeserializeOwned;
 use crate::event::{Event, Sdk};
 use crate::{Error, Result};
 
+mod dead_letters;
+pub use dead_letters::DeadLetter;
+
 /// The schema this code writes. A file with a higher version was written by a
 /// newer costline; we refuse it rather than guess at its columns.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -183,7 +186,7 @@ impl Ledger {
                 "schema version {version} was written by a newer costline (this one reads up to {SCHEMA_VERSION})"
             )));
         }
-        Ok(())
+        self.ensure_dead_letters_table()
     }
 
     /// Run `work` in one write transaction, taken at its start so that

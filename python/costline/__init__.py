@@ -17,6 +17,7 @@ from ._instrument import instrument
 from ._native import (
     ConfigError,
     CostlineError,
+    ExportError,
     InvalidEventError,
     LedgerError,
     PricesError,
@@ -29,6 +30,7 @@ __version__: str = _native.__version__
 __all__ = [
     "ConfigError",
     "CostlineError",
+    "ExportError",
     "InvalidEventError",
     "LedgerError",
     "PricesError",
