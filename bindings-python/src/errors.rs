@@ -19,6 +19,12 @@ create_exception!(costline, PricesError, CostlineError, "A price file or price t
 create_exception!(costline, UsageError, CostlineError, "A provider usage payload had an unexpected shape.");
 create_exception!(costline, ConfigError, CostlineError, "A configuration value is invalid.");
 create_exception!(costline, LedgerError, CostlineError, "The ledger could not be read or written.");
+create_exception!(
+    costline,
+    ExportError,
+    CostlineError,
+    "Events could not be delivered to the collector (given to on_error)."
+);
 
 static INVALID_EVENT: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
@@ -47,6 +53,7 @@ pub fn to_py(err: Error) -> PyErr {
         Error::Usage { .. } => UsageError::new_err(message),
         Error::Config(_) => ConfigError::new_err(message),
         Error::Ledger { .. } => LedgerError::new_err(message),
+        Error::Export { .. } => ExportError::new_err(message),
         _ => CostlineError::new_err(message),
     }
 }
@@ -59,5 +66,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("UsageError", py.get_type::<UsageError>())?;
     m.add("ConfigError", py.get_type::<ConfigError>())?;
     m.add("LedgerError", py.get_type::<LedgerError>())?;
+    m.add("ExportError", py.get_type::<ExportError>())?;
     Ok(())
 }

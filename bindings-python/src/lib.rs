@@ -2,13 +2,15 @@
 //! arguments, maps errors, keeps panics out of Python and releases the GIL
 //! around blocking work; every rule lives in the core. One file per concern:
 //! `record` (calls in), `pricing` (cost and tokens), `lifecycle` (flush,
-//! shutdown, exit and fork hooks), `settings` (configure), `convert`,
+//! shutdown, exit and fork hooks), `settings` (configure), `export` (the
+//! on_error hook), `convert`,
 //! `errors`, `guard`.
 
 mod body;
 mod convert;
 mod env;
 mod errors;
+mod export;
 mod guard;
 mod ledger_api;
 mod lifecycle;
@@ -64,6 +66,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(settings::current_settings, m)?)?;
     m.add_function(wrap_pyfunction!(env::disabled_from_env, m)?)?;
     m.add_function(wrap_pyfunction!(env::parse_disabled, m)?)?;
+    m.add_function(wrap_pyfunction!(export::set_error_hook, m)?)?;
     m.add_function(wrap_pyfunction!(ledger_api::read_report, m)?)?;
     m.add_function(wrap_pyfunction!(ledger_api::read_events, m)?)?;
     m.add_function(wrap_pyfunction!(ledger_api::status, m)?)?;

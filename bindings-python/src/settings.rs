@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use costline_core::config::{self, Config, LedgerSetting};
-use costline_core::{catalog, pipeline, recorder};
+use costline_core::{catalog, pipeline, recorder, secrets};
 use once_cell::sync::Lazy;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
@@ -27,7 +27,7 @@ fn effective() -> Config {
 #[pyfunction]
 #[pyo3(signature = (*, ledger=None, base_url=None, api_key=None, otlp_endpoint=None, prices=None, tags=None,
                     timeout_s=None, backoff_s=None, max_concurrent=None, queue_size=None, batch_size=None,
-                    exit_timeout_s=None, disabled=None))]
+                    exit_timeout_s=None, disabled=None, ca_bundle=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn configure(
     py: Python<'_>,
@@ -44,6 +44,7 @@ pub fn configure(
     batch_size: Option<usize>,
     exit_timeout_s: Option<f64>,
     disabled: Option<bool>,
+    ca_bundle: Option<PathBuf>,
 ) -> PyResult<()> {
     let mut cfg = effective();
     if let Some(v) = ledger {
@@ -89,6 +90,9 @@ pub fn configure(
     if let Some(v) = disabled {
         cfg.disabled = v;
     }
+    if let Some(v) = ca_bundle {
+        cfg.ca_bundle = Some(v).filter(|p| !p.as_os_str().is_empty());
+    }
     let process_tags: Option<BTreeMap<String, String>> = match tags {
         Some(t) => Some(convert::tags(Some(t))?),
         None => None,
@@ -123,15 +127,18 @@ pub fn configure(
     Ok(())
 }
 
-/// The settings in force, for `costline.settings()` (no secrets: the API key is masked).
+/// The settings in force, for `costline.settings()` (no secrets: the API key
+/// and credentials in URLs are masked).
 #[pyfunction]
 pub fn current_settings(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let cfg = effective();
     let d = PyDict::new(py);
     d.set_item("ledger", cfg.ledger.path().map(|p| p.display().to_string()))?;
-    d.set_item("base_url", cfg.base_url)?;
-    d.set_item("api_key", cfg.api_key.map(|_| "***"))?;
-    d.set_item("otlp_endpoint", cfg.otlp_endpoint)?;
+    d.set_item("base_url", cfg.base_url.as_deref().map(secrets::mask_url))?;
+    d.set_item("api_key", secrets::mask_key(cfg.api_key.as_deref()))?;
+    d.set_item("otlp_endpoint", cfg.otlp_endpoint.as_deref().map(secrets::mask_url))?;
+    d.set_item("ca_bundle", cfg.ca_bundle.map(|p| p.display().to_string()))?;
+    d.set_item("max_concurrent", cfg.max_concurrent)?;
     d.set_item("queue_size", cfg.queue_size)?;
     d.set_item("timeout_s", cfg.timeout.as_secs_f64())?;
     d.set_item("exit_timeout_s", cfg.exit_timeout.as_secs_f64())?;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::{Error, Result};
+use crate::{secrets, Error, Result};
 
 /// Where the local ledger lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +42,9 @@ pub fn default_ledger_path() -> PathBuf {
         .join("ledger.db")
 }
 
-#[derive(Debug, Clone)]
+/// `Debug` is written by hand (below) so the API key and credentials in the
+/// base URL never reach a log or a panic message.
+#[derive(Clone)]
 pub struct Config {
     pub ledger: LedgerSetting,
     /// Collector base URL; events go to `{base_url}/v1/events`.
@@ -57,6 +59,11 @@ pub struct Config {
     pub timeout: Duration,
     /// Waits between export retries; the last one repeats.
     pub backoff: Vec<Duration>,
+    /// Waits between attempts while the collector refuses us for a reason
+    /// only a person can fix (401, 403, 404, a redirect...); the last repeats.
+    pub config_error_backoff: Vec<Duration>,
+    /// Extra CA certificates (PEM) trusted for the collector, beside the system roots.
+    pub ca_bundle: Option<PathBuf>,
     pub max_concurrent: usize,
     /// Bound of the in-memory queue; when full, events are dropped and counted.
     pub queue_size: usize,
@@ -78,12 +85,36 @@ impl Default for Config {
             tags: BTreeMap::new(),
             timeout: Duration::from_secs(10),
             backoff: [1, 2, 4, 8, 16].iter().map(|s| Duration::from_secs(*s)).collect(),
+            config_error_backoff: vec![Duration::from_secs(60), Duration::from_secs(300)],
+            ca_bundle: None,
             max_concurrent: 50,
             queue_size: 10_000,
             batch_size: 500,
             exit_timeout: Duration::from_secs(2),
             disabled: false,
         }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("ledger", &self.ledger)
+            .field("base_url", &self.base_url.as_deref().map(secrets::mask_url))
+            .field("api_key", &secrets::mask_key(self.api_key.as_deref()))
+            .field("otlp_endpoint", &self.otlp_endpoint.as_deref().map(secrets::mask_url))
+            .field("prices_path", &self.prices_path)
+            .field("tags", &self.tags)
+            .field("timeout", &self.timeout)
+            .field("backoff", &self.backoff)
+            .field("config_error_backoff", &self.config_error_backoff)
+            .field("ca_bundle", &self.ca_bundle)
+            .field("max_concurrent", &self.max_concurrent)
+            .field("queue_size", &self.queue_size)
+            .field("batch_size", &self.batch_size)
+            .field("exit_timeout", &self.exit_timeout)
+            .field("disabled", &self.disabled)
+            .finish()
     }
 }
 
@@ -111,6 +142,7 @@ impl Config {
         c.api_key = non_empty("COSTLINE_API_KEY");
         c.otlp_endpoint = non_empty("COSTLINE_OTLP_ENDPOINT");
         c.prices_path = non_empty(PRICES_VAR).map(PathBuf::from);
+        c.ca_bundle = non_empty("COSTLINE_CA_BUNDLE").map(PathBuf::from);
         if let Some(v) = non_empty(DISABLED_VAR) {
             match parse_disabled(&v) {
                 Ok(disabled) => c.disabled = disabled,
@@ -203,5 +235,25 @@ pub fn seconds(name: &str, value: f64) -> Result<Duration> {
         Ok(Duration::from_secs_f64(value))
     } else {
         Err(Error::Config(format!("{name} must be a non-negative number of seconds, got {value}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_masks_the_api_key_and_url_credentials() {
+        let config = Config {
+            base_url: Some("https://user:hunter2@collector.example/base?token=tok123".into()),
+            api_key: Some("sk-live-secret".into()),
+            ..Config::default()
+        };
+        let printed = format!("{config:?}");
+        for secret in ["sk-live-secret", "hunter2", "tok123", "user:"] {
+            assert!(!printed.contains(secret), "{secret:?} leaked into {printed}");
+        }
+        assert!(printed.contains("collector.example"), "{printed}");
+        assert!(printed.contains("api_key: Some(\"***\")"), "{printed}");
     }
 }

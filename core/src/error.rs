@@ -3,7 +3,7 @@
 
 use thiserror::Error;
 
-#[derive(Debug, Error)]
+#[derive(Debug, Clone, Error)]
 pub enum Error {
     /// A price file or inline price table could not be read or is malformed.
     #[error("price file {source_name}: {message}")]
@@ -25,6 +25,12 @@ pub enum Error {
     #[error("ledger {path}: {message}")]
     Ledger { path: String, message: String },
 
+    /// Events could not be delivered to the collector (reported through
+    /// `hooks`; export never raises into a caller). `status` is the HTTP
+    /// status the collector answered with, if it answered.
+    #[error("export: {message}")]
+    Export { status: Option<u16>, message: String },
+
     /// A command-line usage error (bad flag, bad `--since`, ...).
     #[error("{0}")]
     Cli(String),
@@ -45,6 +51,7 @@ impl Error {
             Error::Usage { .. } => "usage",
             Error::Config(_) => "config",
             Error::Ledger { .. } => "ledger",
+            Error::Export { .. } => "export",
             Error::Cli(_) => "cli",
             Error::Tokens(_) => "tokens",
         }

@@ -21,9 +21,11 @@ use serde::de::DeserializeOwned;
 use crate::event::{Event, Sdk};
 use crate::{Error, Result};
 
+mod dead_letters;
 pub(crate) mod files;
 mod summary;
 
+pub use dead_letters::DeadLetter;
 pub use files::{FileId, LedgerFiles};
 pub use summary::LedgerSummary;
 
@@ -261,7 +263,7 @@ impl Ledger {
                 "schema version {version} was written by a newer costline (this one reads up to {SCHEMA_VERSION})"
             )));
         }
-        Ok(())
+        self.ensure_dead_letters_table()
     }
 
     /// Run `work` in one write transaction, taken at its start so that

@@ -13,11 +13,13 @@ pub mod config;
 pub mod cost;
 pub mod error;
 pub mod event;
+pub mod hooks;
 pub mod ledger;
 pub mod log_once;
 pub mod pipeline;
 pub mod recorder;
 pub mod report;
+pub mod secrets;
 pub mod tokens;
 pub mod usage;
 

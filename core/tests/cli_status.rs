@@ -45,7 +45,8 @@ fn status_shows_written_pending_exported_and_rejected() {
     assert!(line("pending export").ends_with(" 2"), "{out}");
     assert!(line("exported").ends_with(" 2"), "{out}");
     assert!(line("rejected").ends_with(" 1"), "{out}");
-    assert!(!out.contains("dead letters"), "no dead-letter table in this ledger");
+    assert!(line("dead letters").ends_with(" 0"), "{out}");
+    assert!(!out.contains("latest dead letters"), "{out}");
 
     let (code, out, _) = costline(&["status", "--ledger", &path_text, "--json"]);
     assert_eq!(code, 0);
@@ -55,28 +56,37 @@ fn status_shows_written_pending_exported_and_rejected() {
     assert_eq!(json["pending_export"], 2);
     assert_eq!(json["exported"], 2);
     assert_eq!(json["rejected"], 1);
-    assert!(json["dead_letters"].is_null());
+    assert_eq!(json["dead_letters"], 0);
+    assert_eq!(json["latest_dead_letters"], serde_json::json!([]));
     assert!(json["last_event_at"].is_string());
 }
 
 #[test]
-fn status_counts_dead_letters_when_the_ledger_has_the_table() {
+fn status_counts_dead_letters_and_shows_the_latest_reasons() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.db");
-    ledger_with_export_history(&path);
-    let raw = rusqlite::Connection::open(&path).unwrap();
-    raw.execute_batch(
-        "CREATE TABLE dead_letters (event_id TEXT PRIMARY KEY, reason TEXT); \
-         INSERT INTO dead_letters VALUES ('a', 'bad'), ('b', 'bad'), ('c', 'bad');",
-    )
-    .unwrap();
-    drop(raw);
+    let mut ledger = Ledger::open(&path).unwrap();
+    ledger.insert(&[event(), event(), event()], true).unwrap();
+    let claimed = ledger.claim_for_export(3, Duration::from_secs(60)).unwrap();
+    let refused: Vec<(i64, String)> =
+        claimed.iter().map(|o| (o.seq, format!("model must not be empty ({})", o.seq))).collect();
+    ledger.dead_letter(&refused).unwrap();
+    drop(ledger);
     let path_text = path.display().to_string();
+
     let (code, out, _) = costline(&["status", "--ledger", &path_text]);
     assert_eq!(code, 0);
     assert!(out.lines().any(|l| l.starts_with("dead letters") && l.ends_with(" 3")), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("rejected") && l.ends_with(" 3")), "{out}");
+    assert!(out.contains("latest dead letters") && out.contains("model must not be empty"), "{out}");
     let (_, out, _) = costline(&["status", "--ledger", &path_text, "--json"]);
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap()["dead_letters"], 3);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["dead_letters"], 3);
+    assert_eq!(json["latest_dead_letters"].as_array().unwrap().len(), 3);
+    assert!(json["latest_dead_letters"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("model must not be empty"));
 }
 
 #[test]

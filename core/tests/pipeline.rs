@@ -205,23 +205,6 @@ fn retry_after_is_capped_at_the_longest_backoff() {
 }
 
 #[test]
-fn rejected_batch_is_marked_and_not_retried() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ledger.db");
-    let collector = TestCollector::always(400);
-    let pipeline = Pipeline::start(with_collector(&path, &collector.base_url, &[10])).unwrap();
-    let ids = enqueue_all(&pipeline, 3);
-
-    assert!(pipeline.flush(PATIENCE), "a rejected batch is settled, not pending");
-    let ledger = Ledger::open(&path).unwrap();
-    assert!(ids.iter().all(|id| ledger.export_status(id).unwrap().as_deref() == Some("rejected")));
-    let sent: usize = collector.received().iter().map(|r| r.event_ids.len()).sum();
-    assert_eq!(sent, 3, "each rejected event was sent once");
-    assert_eq!(pipeline.stats().exported, 0);
-    assert!(pipeline.stats().failed_batches >= 1);
-}
-
-#[test]
 fn full_queue_drops_and_counts_without_blocking() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.db");
@@ -354,6 +337,7 @@ fn invalid_settings_are_refused_with_a_clear_error() {
         (Config { batch_size: 0, ..Config::default() }, "batch_size"),
         (Config { base_url: Some("ftp://example.invalid".into()), ..Config::default() }, "http://"),
         (Config { base_url: Some("not a url".into()), ..Config::default() }, "not a URL"),
+        (Config { ca_bundle: Some("/nonexistent/ca.pem".into()), ..Config::default() }, "ca.pem"),
     ] {
         let error = Pipeline::start(config).unwrap_err().to_string();
         assert!(error.contains(needle), "{error:?} should mention {needle:?}");

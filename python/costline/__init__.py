@@ -18,6 +18,7 @@ from ._ledger import Report, events, report, status
 from ._native import (
     ConfigError,
     CostlineError,
+    ExportError,
     InvalidEventError,
     LedgerError,
     PricesError,
@@ -30,6 +31,7 @@ __version__: str = _native.__version__
 __all__ = [
     "ConfigError",
     "CostlineError",
+    "ExportError",
     "InvalidEventError",
     "LedgerError",
     "PricesError",

@@ -23,6 +23,8 @@ _exit_timeout_s = 2.0
 _warned: set[str] = set()
 # Bounded: a stream of distinct problems must not grow memory.
 _WARNED_LIMIT = 1024
+# The user's `on_error(exc, event_or_None)`, or None: errors are only logged.
+_on_error: Optional[Callable[[BaseException, Optional[dict[str, Any]]], None]] = None
 
 
 def is_disabled() -> bool:
@@ -50,7 +52,36 @@ def guarded(what: str, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> Opti
         warn_once(
             f"{what}:{type(exc).__name__}:{detail}", "costline: %s failed: %s: %s", what, type(exc).__name__, detail
         )
+        if _on_error is not None:
+            _dispatch_error(_as_costline_error(what, exc), None)
         return None
+
+
+def _as_costline_error(what: str, exc: Exception) -> BaseException:
+    """on_error always receives a CostlineError; anything else is wrapped (as its cause)."""
+    if isinstance(exc, _native.CostlineError):
+        return exc
+    wrapped = _native.CostlineError(f"{what} failed: {type(exc).__name__}: {exc}")
+    wrapped.__cause__ = exc
+    return wrapped
+
+
+def _dispatch_error(exc: BaseException, event: Optional[dict[str, Any]]) -> None:
+    """Hand one error to the user's on_error; called by the core (from its
+    exporter thread) and by `guarded`. What on_error raises is logged, never
+    propagated: it would surface in a background thread or in the host's call."""
+    handler = _on_error
+    if handler is None:
+        return
+    try:
+        handler(exc, event)
+    except Exception as raised:
+        warn_once(
+            f"on_error:{type(raised).__name__}",
+            "costline: on_error raised %s: %s (ignored; it is called again for later errors)",
+            type(raised).__name__,
+            raised,
+        )
 
 
 def configure(
@@ -67,8 +98,9 @@ def configure(
     queue_size: Optional[int] = None,
     batch_size: Optional[int] = None,
     exit_timeout_s: Optional[float] = None,
-    on_error: Optional[Callable[[BaseException], None]] = None,
+    on_error: Optional[Callable[[BaseException, Optional[dict[str, Any]]], None]] = None,
     disabled: Optional[bool] = None,
+    ca_bundle: Optional[Union[str, os.PathLike[str]]] = None,
 ) -> None:
     """Set costline's process settings; arguments given here win over the
     `COSTLINE_*` environment variables, and later calls keep what earlier ones
@@ -80,8 +112,17 @@ def configure(
     winning for a model in both; each stays until it is given again, so a call
     without `prices` keeps both. The `COSTLINE_PRICES` file is read once, when
     costline loads; if it is malformed it is logged (file, line, model, field)
-    and ignored, and only a `configure(prices=...)` that names it raises."""
-    global _disabled, _exit_timeout_s
+    and ignored, and only a `configure(prices=...)` that names it raises.
+
+    `on_error(exc, event_or_None)` receives export errors (`ExportError`, with
+    the collector's HTTP status as `exc.status`; with the event when the
+    collector refused that one event) and instrumentation errors (a
+    `CostlineError`), possibly from a background thread. It must not block
+    for long; what it raises is logged and ignored.
+    `ca_bundle`: a PEM file of extra CA certificates for the collector."""
+    global _disabled, _exit_timeout_s, _on_error
+    if on_error is not None and not callable(on_error):
+        raise _native.ConfigError("configuration: on_error must be callable(exc, event_or_None)")
     _native.configure(
         ledger=os.fspath(ledger) if ledger is not None else None,
         base_url=base_url,
@@ -96,6 +137,7 @@ def configure(
         batch_size=batch_size,
         exit_timeout_s=exit_timeout_s,
         disabled=disabled,
+        ca_bundle=os.fspath(ca_bundle) if ca_bundle is not None else None,
     )
     with _state_lock:
         if disabled is not None:
@@ -103,7 +145,8 @@ def configure(
         if exit_timeout_s is not None:
             _exit_timeout_s = float(exit_timeout_s)
     if on_error is not None:
-        warn_once("on_error", "costline: on_error is accepted but export errors are only logged in this version")
+        _on_error = on_error
+        _native.set_error_hook(_dispatch_error)
 
 
 def flush(timeout: float = 5.0) -> bool:
@@ -128,6 +171,8 @@ def settings() -> dict[str, Any]:
 
 def _at_exit() -> None:
     guarded("exit flush", _native.exit_shutdown, _exit_timeout_s)
+    # No call into Python from the core's threads once the interpreter finalises.
+    guarded("exit", _native.set_error_hook, None)
 
 
 def _before_fork() -> None:

@@ -1,6 +1,12 @@
 """A costline collector stand-in: `POST /v1/events` stores event batches, with
 counters that tell retried (duplicate) deliveries apart from new events, and a
-behaviour tests can set: fail the next N posts, or hang until told to stop."""
+behaviour tests can set: fail the next N posts, hang until told to stop, or
+refuse named events as invalid.
+
+Invalid events are refused the way a costline collector does it: HTTP 400 with
+`{"rejected": [{"event_id": "...", "reason": "..."}]}` naming them; nothing of
+that batch is stored (the client sends the rest again). A 400 that names no
+event means the whole request was wrong."""
 
 from __future__ import annotations
 
@@ -12,7 +18,7 @@ from typing import Any
 # A hung post is answered after this long at the latest, so no thread waits forever.
 HANG_LIMIT_S = 300.0
 
-_DEFAULT_BEHAVIOUR = {"fail": 0, "status": 503, "retry_after": None, "hang": False, "delay_ms": 0}
+_DEFAULT_BEHAVIOUR = {"fail": 0, "status": 503, "retry_after": None, "hang": False, "delay_ms": 0, "reject": {}}
 _KEPT_HEADERS = ("authorization", "content-type", "content-encoding", "user-agent", "idempotency-key")
 
 
@@ -58,6 +64,9 @@ class Collector:
                 "received_events": 0,
                 "unique_events": 0,
                 "duplicate_events": 0,
+                "rejected_events": 0,
+                "in_flight": 0,
+                "peak_in_flight": 0,
             }
         self._release.set()
 
@@ -69,7 +78,8 @@ class Collector:
         """Replace the behaviour; fields left out return to their defaults.
         `fail`: fail the next N posts (-1: until told otherwise) with `status` and, when
         `retry_after` is not None, a Retry-After header; `hang`: hold posts unanswered;
-        `delay_ms`: answer every post this much later."""
+        `delay_ms`: answer every post this much later; `reject`: {event_id: reason} refused as
+        invalid (400 naming them) whenever a batch holds one of them."""
         unknown = set(settings) - set(_DEFAULT_BEHAVIOUR)
         if unknown:
             raise CollectorError(f"unknown collector settings: {sorted(unknown)}")
@@ -84,6 +94,12 @@ class Collector:
         retry_after = behaviour["retry_after"]
         if retry_after is not None and (not isinstance(retry_after, (int, float)) or isinstance(retry_after, bool)):
             raise CollectorError("retry_after must be a number of seconds or null")
+        reject = behaviour["reject"]
+        if not isinstance(reject, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in reject.items()
+        ):
+            raise CollectorError("reject must map event ids to reasons (strings)")
+        behaviour["reject"] = dict(reject)
         behaviour["hang"] = bool(behaviour["hang"])
         with self._lock:
             self._behaviour = behaviour
@@ -99,8 +115,18 @@ class Collector:
                 "events": list(self._events),
                 "counters": dict(self._counters),
                 "posts": [dict(p) for p in self._posts],
-                "behaviour": dict(self._behaviour),
+                "behaviour": {**self._behaviour, "reject": dict(self._behaviour["reject"])},
             }
+
+    def enter(self) -> None:
+        """A post arrived: count it in flight (see `peak_in_flight`)."""
+        with self._lock:
+            self._counters["in_flight"] += 1
+            self._counters["peak_in_flight"] = max(self._counters["peak_in_flight"], self._counters["in_flight"])
+
+    def leave(self) -> None:
+        with self._lock:
+            self._counters["in_flight"] -= 1
 
     def wait_if_hung(self) -> bool:
         """Block while the collector hangs; True when this post was held."""
@@ -137,6 +163,16 @@ class Collector:
                 log.update(status=400, events=0)
             return 400, {"error": f"bad batch: {exc}"}, {}
         with self._lock:
+            reject = self._behaviour["reject"]
+            refused = [
+                {"event_id": e["event_id"], "reason": reject[e["event_id"]]}
+                for e in batch
+                if e.get("event_id") in reject
+            ]
+            if refused:
+                self._counters["rejected_events"] += len(refused)
+                log.update(status=400, events=0, rejected=len(refused))
+                return 400, {"rejected": refused}, {}
             duplicates = 0
             for event in batch:
                 event_id: str | None = event.get("event_id")

@@ -215,11 +215,15 @@ class MockHandler(BaseHTTPRequestHandler):
 
     def _collector_post(self, raw: bytes, headers: dict[str, str]) -> None:
         collector = self.server.state.collector
-        collector.wait_if_hung()
-        delay = collector.delay_s()
-        if delay:
-            time.sleep(delay)
-        status, body, extra = collector.handle_post(raw, headers)
+        collector.enter()
+        try:
+            collector.wait_if_hung()
+            delay = collector.delay_s()
+            if delay:
+                time.sleep(delay)
+            status, body, extra = collector.handle_post(raw, headers)
+        finally:
+            collector.leave()
         self._send(status, body, extra)
 
     def _control(self, method: str, path: str, raw: bytes) -> None:

@@ -125,3 +125,30 @@ def test_server_refuses_non_loopback_hosts():
         [sys.executable, str(script), "--host", "0.0.0.0"], check=False, capture_output=True, text=True, timeout=10
     )
     assert result.returncode == 2 and "loopback" in result.stderr
+
+
+def test_collector_refuses_named_events_as_invalid_and_stores_none_of_that_batch(mock):
+    mock.set_collector(reject={"bad": "tags: too many"})
+    status, _, payload = post_events(mock, [{"event_id": "ok"}, {"event_id": "bad"}])
+    assert status == 400
+    assert json.loads(payload) == {"rejected": [{"event_id": "bad", "reason": "tags: too many"}]}
+    assert mock.events() == []
+    assert post_events(mock, [{"event_id": "ok"}])[0] == 200
+    assert [e["event_id"] for e in mock.events()] == ["ok"]
+    assert mock.collector_state()["counters"]["rejected_events"] == 1
+
+
+def test_collector_counts_posts_in_flight_at_once(mock):
+    mock.set_collector(hang=True)
+    threads = [threading.Thread(target=post_events, args=(mock, [{"event_id": f"p{i}"}])) for i in range(3)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 30
+    while mock.collector_state()["counters"]["in_flight"] < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert mock.collector_state()["counters"]["in_flight"] == 3
+    mock.set_collector()
+    for t in threads:
+        t.join(30)
+    counters = mock.collector_state()["counters"]
+    assert counters["in_flight"] == 0 and counters["peak_in_flight"] == 3

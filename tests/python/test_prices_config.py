@@ -141,3 +141,15 @@ def test_the_start_up_price_thread_never_undoes_configure(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["2"], proc.stdout
+
+
+def test_the_cli_names_file_line_model_and_field_of_a_malformed_env_price_file(tmp_path):
+    bad = tmp_path / "env-prices.json"
+    bad.write_text(BAD_FILE_TEXT)
+    env = {**os.environ, "COSTLINE_PRICES": str(bad)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "costline", "prices", "gpt-4o"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 1 and proc.stdout == ""
+    for part in (str(bad), "line 3, column 31", '"my-model"', "field input_per_million"):
+        assert part in proc.stderr, proc.stderr

@@ -118,14 +118,14 @@ fn parse_table(value: &Value) -> std::result::Result<ParsedTable, TableError> {
 
     let mut parsed = Vec::with_capacity(models.len());
     for (name, entry) in models {
-        let at = |field: &str| {
+        let path_of = |field: &str| {
             let mut path = prefix.clone();
             path.push(Step::Key(name.clone()));
             path.extend(field_steps(field));
             path
         };
         if name.trim().is_empty() {
-            return Err(top_level("a model name is empty".to_string(), at("")));
+            return Err(top_level("a model name is empty".to_string(), path_of("")));
         }
         let price = parse_entry(entry).map_err(|e| TableError {
             message: if e.field.is_empty() {
@@ -133,7 +133,7 @@ fn parse_table(value: &Value) -> std::result::Result<ParsedTable, TableError> {
             } else {
                 format!("model {name:?}, field {}: {}", e.field, e.message)
             },
-            path: at(&e.field),
+            path: path_of(&e.field),
         })?;
         parsed.push((name.clone(), price));
     }

@@ -226,11 +226,15 @@ fn status(ledger: Option<&Path>, json: bool, out: &mut dyn Write) -> Result<(), 
         vec!["exported".into(), thousands(summary.exported)],
         vec!["rejected".into(), thousands(summary.rejected)],
     ];
-    if let Some(dead) = summary.dead_letters {
-        lines.push(vec!["dead letters".into(), thousands(dead)]);
-    }
+    lines.push(vec!["dead letters".into(), thousands(summary.dead_letters)]);
     lines.push(vec!["last event".into(), summary.last_event_at.clone().unwrap_or_else(|| "-".into())]);
     write!(out, "{}", align(&lines, 2))?;
+    if !summary.latest_dead_letters.is_empty() {
+        writeln!(out, "\nlatest dead letters (the collector refused them; not sent again):")?;
+        for letter in &summary.latest_dead_letters {
+            writeln!(out, "  {}  {}  {}", letter.time, letter.event_id, letter.reason)?;
+        }
+    }
     Ok(())
 }
 

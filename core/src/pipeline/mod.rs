@@ -19,6 +19,7 @@
 //!   first `enqueue` starts a fresh one.
 
 mod connection;
+mod delivery;
 mod exit;
 mod exporter;
 mod fork;
@@ -231,14 +232,14 @@ fn start_lazily() -> bool {
         Some(config) => config.as_ref().clone(),
         None => config_from_env(),
     };
+    let export = collector_usable(&config);
     let started = {
         let control = control();
         let _guard = lock(&control);
         if CURRENT.load().is_some() {
             return true;
         }
-        Pipeline::start_with_counters(config, COUNTERS.load_full())
-            .map(|pipeline| CURRENT.store(Some(Arc::new(pipeline))))
+        start_keeping_exports(config, export).map(|pipeline| CURRENT.store(Some(Arc::new(pipeline))))
     };
     match started {
         Ok(()) => {
@@ -252,16 +253,40 @@ fn start_lazily() -> bool {
     }
 }
 
+/// Whether `config`'s collector settings are usable; logs why not. Call with
+/// no lock held (logging may need the host's interpreter lock).
+fn collector_usable(config: &Config) -> bool {
+    match queue::validate_collector(config) {
+        Ok(()) => true,
+        Err(e) => {
+            log::error!(
+                "costline: {e}; events are kept in the outbox and sent once a valid collector is configured"
+            );
+            false
+        }
+    }
+}
+
+/// Start a pipeline even when its collector settings are unusable (a bad
+/// base URL or CA bundle in the environment; `export` false): events are
+/// still stored and queued in the outbox, so a later configuration (or
+/// process) with a usable collector sends them. Only the export waits.
+fn start_keeping_exports(config: Config, export: bool) -> Result<Pipeline> {
+    queue::validate_queue(&config)?;
+    Pipeline::start_unchecked(config, COUNTERS.load_full(), export)
+}
+
 /// A pipeline whose writer died (it should not, but a panic in SQLite code is
 /// not ours to rule out) is replaced so that metering continues.
 fn replace_if_current(closed: &Arc<Pipeline>) {
+    let export = collector_usable(closed.config());
     let control = control();
     let guard = lock(&control);
     let is_current = CURRENT.load().as_ref().is_some_and(|p| Arc::ptr_eq(p, closed));
     if !is_current {
         return;
     }
-    match Pipeline::start_with_counters(closed.config().clone(), COUNTERS.load_full()) {
+    match start_keeping_exports(closed.config().clone(), export) {
         Ok(fresh) => {
             let fresh = Arc::new(fresh);
             CURRENT.store(Some(Arc::clone(&fresh)));
@@ -278,12 +303,7 @@ fn replace_if_current(closed: &Arc<Pipeline>) {
 /// The environment's configuration for a lazy start. A bad value must not stop
 /// metering: it is reported and that one setting ignored (`Config::from_env`).
 fn config_from_env() -> Config {
-    let config = Config::from_env();
-    match queue::validate(&config) {
-        Ok(()) => config,
-        Err(e) => {
-            log::warn!("costline: {e}; events will not be sent to a collector");
-            Config { base_url: None, ..config }
-        }
-    }
+    // A bad collector URL is kept: `start_keeping_exports` stores and queues
+    // events for export without sending them until a valid URL is configured.
+    Config::from_env()
 }

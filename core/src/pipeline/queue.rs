@@ -14,8 +14,10 @@ use crate::config::Config;
 use crate::event::Event;
 use crate::{Error, Result};
 
+use super::http::load_ca_bundle;
 use super::shared::{Counters, FlushTicket, Leftovers, Shared};
 use super::{exporter, writer, Stats};
+use crate::secrets::mask_url;
 
 /// What travels through the queue.
 pub(crate) enum Message {
@@ -80,10 +82,17 @@ impl Pipeline {
     /// keeps one set across reconfigurations).
     pub fn start_with_counters(config: Config, counters: Arc<Counters>) -> Result<Pipeline> {
         validate(&config)?;
+        Pipeline::start_unchecked(config, counters, true)
+    }
+
+    /// Start with the collector validated already (or known bad: then
+    /// `export` is false and events only queue up in the outbox, to be sent
+    /// by a later pipeline or process with a usable collector).
+    pub(crate) fn start_unchecked(config: Config, counters: Arc<Counters>, export: bool) -> Result<Pipeline> {
         let (queue, queue_rx) = crossbeam_channel::bounded(config.queue_size);
         let (doorbell, doorbell_rx) = crossbeam_channel::bounded(1);
         let (done_tx, threads_done) = crossbeam_channel::bounded::<()>(0);
-        let exports = config.base_url.is_some();
+        let exports = export && config.base_url.is_some();
         let shared = Arc::new(Shared::new(config, counters));
 
         let export_signals = if exports {
@@ -277,20 +286,35 @@ pub(crate) fn deadline_after(timeout: Duration) -> Instant {
 
 /// Reject settings the pipeline cannot run with, with a message naming them.
 pub(crate) fn validate(config: &Config) -> Result<()> {
+    validate_queue(config)?;
+    validate_collector(config)
+}
+
+pub(crate) fn validate_queue(config: &Config) -> Result<()> {
     if config.queue_size == 0 {
         return Err(Error::Config("queue_size must be at least 1".into()));
     }
     if config.batch_size == 0 {
         return Err(Error::Config("batch_size must be at least 1".into()));
     }
+    Ok(())
+}
+
+/// The collector settings: a base URL that is an http(s) URL, and a CA bundle
+/// that holds certificates. (Shown masked: the URL may carry credentials.)
+pub(crate) fn validate_collector(config: &Config) -> Result<()> {
     if let Some(base) = &config.base_url {
+        let shown = mask_url(base);
         let url = reqwest::Url::parse(base)
-            .map_err(|e| Error::Config(format!("collector base URL {base:?} is not a URL: {e}")))?;
+            .map_err(|e| Error::Config(format!("collector base URL {shown:?} is not a URL: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(Error::Config(format!(
-                "collector base URL {base:?} must start with http:// or https://"
+                "collector base URL {shown:?} must start with http:// or https://"
             )));
         }
+    }
+    if let Some(path) = &config.ca_bundle {
+        load_ca_bundle(path)?;
     }
     Ok(())
 }

@@ -196,23 +196,17 @@ impl Shared {
         self.count_dropped(overflow)
     }
 
-    /// Put events that could not be written back at the front of the backlog
-    /// (they are older than anything received since).
-    pub fn hold_again(&self, events: Vec<Event>) -> usize {
-        let mut held = self.backlog();
-        if held.handed_over {
-            return self.count_dropped(events.len());
-        }
-        for event in events.into_iter().rev() {
-            held.items.push_front(event);
-        }
-        let overflow = held.items.len().saturating_sub(self.memory_bound());
-        held.items.truncate(self.memory_bound());
-        self.count_dropped(overflow)
+    /// Copies of the held events, oldest first, for a write attempt; they
+    /// stay held until `forget_held` (a stop meanwhile hands them over).
+    pub fn backlog_copy(&self) -> Vec<Event> {
+        self.backlog().items.iter().cloned().collect()
     }
 
-    pub fn take_backlog(&self) -> Vec<Event> {
-        self.backlog().items.drain(..).collect()
+    /// The oldest `n` held events were written.
+    pub fn forget_held(&self, n: usize) {
+        let mut held = self.backlog();
+        let n = n.min(held.items.len());
+        held.items.drain(..n);
     }
 
     pub fn backlog_is_empty(&self) -> bool {

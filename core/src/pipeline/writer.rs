@@ -256,13 +256,18 @@ impl Writer {
             }
             return;
         }
-        let mut events = self.shared.take_backlog();
+        // Held events stay in the backlog until written: a pipeline stopped
+        // meanwhile hands them over instead of losing them (the successor's
+        // insert is idempotent on event_id).
+        let mut events = self.shared.backlog_copy();
+        let held = events.len();
         events.extend(batch);
         if events.is_empty() {
             return;
         }
         match self.store.write(&self.shared, events) {
             Ok(()) => {
+                self.shared.forget_held(held);
                 if let Some(failing) = self.failing.take() {
                     log::info!("costline: ledger writable again after {} failed attempts", failing.attempts);
                 }
@@ -271,12 +276,12 @@ impl Writer {
                 }
             }
             // The pause began after the check above; not a failure either.
-            Err((Unavailable::PausedForFork, events)) => {
-                self.shared.hold_again(events);
+            Err((Unavailable::PausedForFork, mut events)) => {
+                self.shared.hold(events.split_off(held));
             }
-            Err((Unavailable::Failed(error), events)) => {
+            Err((Unavailable::Failed(error), mut events)) => {
                 let kept = events.len();
-                let dropped = self.shared.hold_again(events);
+                let dropped = self.shared.hold(events.split_off(held));
                 Counters::add(&self.shared.counters.failed_batches, 1);
                 self.shared.counters.set_last_error(&error);
                 let attempts = self.failing.as_ref().map_or(0, |f| f.attempts) + 1;

@@ -64,7 +64,17 @@ pub enum Reply {
     StatusWithRetryAfter(u16, &'static str),
     /// Read the request, then never answer.
     Hang,
+    /// A status with this JSON body.
+    StatusWithBody(u16, String),
+    /// A redirect (3xx) to this location.
+    Redirect(u16, String),
+    /// Hold the answer until this many requests are in flight at once (or
+    /// `GATE_LIMIT` passed), then answer with the status.
+    AfterConcurrent(usize, u16),
 }
+
+/// The longest an `AfterConcurrent` answer waits for company.
+pub const GATE_LIMIT: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Debug)]
 pub struct Received {
@@ -77,34 +87,64 @@ pub struct Received {
     pub status: Option<u16>,
 }
 
+type Script = dyn Fn(usize, &[String]) -> Reply + Send + Sync;
+
+/// Requests being answered right now, and the most seen at once.
+#[derive(Default)]
+pub struct InFlight {
+    now: AtomicUsize,
+    peak: AtomicUsize,
+}
+
 pub struct TestCollector {
     pub base_url: String,
     received: Arc<Mutex<Vec<Received>>>,
     stop: Arc<AtomicBool>,
+    in_flight: Arc<InFlight>,
 }
 
 impl TestCollector {
     /// Start a collector; `script(n)` says how to answer the n-th request (from 0).
     pub fn start(script: impl Fn(usize) -> Reply + Send + Sync + 'static) -> TestCollector {
+        TestCollector::start_reading(move |n, _| script(n))
+    }
+
+    /// Start a collector whose `script(n, event_ids)` also sees the event ids
+    /// of the n-th request.
+    pub fn start_reading(
+        script: impl Fn(usize, &[String]) -> Reply + Send + Sync + 'static,
+    ) -> TestCollector {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base_url = format!("http://{}", listener.local_addr().unwrap());
         let received = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
-        let script = Arc::new(script);
+        let script: Arc<Script> = Arc::new(script);
         let count = Arc::new(AtomicUsize::new(0));
-        let (received2, stop2) = (Arc::clone(&received), Arc::clone(&stop));
+        let in_flight = Arc::new(InFlight::default());
+        let (received2, stop2, in_flight2) =
+            (Arc::clone(&received), Arc::clone(&stop), Arc::clone(&in_flight));
         thread::spawn(move || {
             for stream in listener.incoming() {
                 if stop2.load(Ordering::SeqCst) {
                     return;
                 }
                 let Ok(stream) = stream else { continue };
-                let (script, count, received, stop) =
-                    (Arc::clone(&script), Arc::clone(&count), Arc::clone(&received2), Arc::clone(&stop2));
-                thread::spawn(move || serve(stream, &*script, &count, &received, &stop));
+                let (script, count, received, stop, in_flight) = (
+                    Arc::clone(&script),
+                    Arc::clone(&count),
+                    Arc::clone(&received2),
+                    Arc::clone(&stop2),
+                    Arc::clone(&in_flight2),
+                );
+                thread::spawn(move || serve(stream, &*script, &count, &received, &stop, &in_flight));
             }
         });
-        TestCollector { base_url, received, stop }
+        TestCollector { base_url, received, stop, in_flight }
+    }
+
+    /// The most requests this collector was answering at once.
+    pub fn peak_in_flight(&self) -> usize {
+        self.in_flight.peak.load(Ordering::SeqCst)
     }
 
     pub fn always(status: u16) -> TestCollector {
@@ -135,10 +175,11 @@ impl Drop for TestCollector {
 
 fn serve(
     stream: TcpStream,
-    script: &(dyn Fn(usize) -> Reply + Send + Sync),
+    script: &Script,
     count: &AtomicUsize,
     received: &Mutex<Vec<Received>>,
     stop: &AtomicBool,
+    in_flight: &InFlight,
 ) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut request_line = String::new();
@@ -179,9 +220,16 @@ fn serve(
         .iter()
         .filter_map(|e| e.get("event_id").and_then(|id| id.as_str()).map(String::from))
         .collect();
-    let reply = script(count.fetch_add(1, Ordering::SeqCst));
+    let event_ids: Vec<String> = event_ids;
+    let now = in_flight.now.fetch_add(1, Ordering::SeqCst) + 1;
+    in_flight.peak.fetch_max(now, Ordering::SeqCst);
+    let reply = script(count.fetch_add(1, Ordering::SeqCst), &event_ids);
     let status = match &reply {
-        Reply::Status(s) | Reply::StatusWithRetryAfter(s, _) => Some(*s),
+        Reply::Status(s)
+        | Reply::StatusWithRetryAfter(s, _)
+        | Reply::StatusWithBody(s, _)
+        | Reply::Redirect(s, _)
+        | Reply::AfterConcurrent(_, s) => Some(*s),
         Reply::Hang => None,
     };
     received.lock().unwrap().push(Received {
@@ -200,17 +248,29 @@ fn serve(
                 thread::sleep(Duration::from_millis(50));
             }
         }
-        Reply::Status(status) => respond(&mut stream, status, None),
-        Reply::StatusWithRetryAfter(status, after) => respond(&mut stream, status, Some(after)),
+        Reply::Status(status) => respond(&mut stream, status, "", "{}"),
+        Reply::StatusWithRetryAfter(status, after) => {
+            respond(&mut stream, status, &format!("Retry-After: {after}\r\n"), "{}")
+        }
+        Reply::StatusWithBody(status, body) => respond(&mut stream, status, "", &body),
+        Reply::Redirect(status, location) => {
+            respond(&mut stream, status, &format!("Location: {location}\r\n"), "")
+        }
+        Reply::AfterConcurrent(company, status) => {
+            let deadline = Instant::now() + GATE_LIMIT;
+            while in_flight.peak.load(Ordering::SeqCst) < company && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(5));
+            }
+            respond(&mut stream, status, "", "{}")
+        }
     }
+    in_flight.now.fetch_sub(1, Ordering::SeqCst);
 }
 
-fn respond(stream: &mut TcpStream, status: u16, retry_after: Option<&str>) {
-    let body = "{}";
-    let retry = retry_after.map(|a| format!("Retry-After: {a}\r\n")).unwrap_or_default();
+fn respond(stream: &mut TcpStream, status: u16, extra_headers: &str, body: &str) {
     let _ = write!(
         stream,
-        "HTTP/1.1 {status} Scripted\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{retry}Connection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status} Scripted\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra_headers}Connection: close\r\n\r\n{body}",
         body.len()
     );
     let _ = stream.flush();
