@@ -9,26 +9,23 @@ never iterated nor closed is garbage-collected."""
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator, Iterator, List, Optional
+from typing import Any, AsyncIterator, Iterator, List, Optional, Protocol
 
 from ._call import Call
-from ._runtime import guarded
+from ._runtime import guarded, report
 
 
-class Observer:
-    """Collects usage, the resolved model and output text from stream items.
-    Provider adapters subclass it; `observe` returns True to hide an item
-    from the caller (the usage chunk costline asked for on its own)."""
+class Observer(Protocol):
+    """Collects usage, the resolved model and output text from stream items
+    (`_native.StreamObserver`, in Rust: it runs once per chunk). `observe`
+    returns True to hide an item from the caller (the usage chunk costline
+    asked for on its own)."""
 
-    __slots__ = ("parts", "resolved_model", "texts")
+    parts: Optional[List[Any]]
+    resolved_model: Optional[str]
+    texts: List[str]
 
-    def __init__(self) -> None:
-        self.parts: Optional[List[Any]] = None
-        self.resolved_model: Optional[str] = None
-        self.texts: List[str] = []
-
-    def observe(self, item: Any) -> bool:
-        raise NotImplementedError
+    def observe(self, item: Any) -> bool: ...
 
 
 class _Tracker:
@@ -43,7 +40,7 @@ class _Tracker:
         try:
             return self.observer.observe(item)
         except Exception as exc:
-            guarded("reading a stream item", _raise, exc)
+            report("reading a stream item", exc)
             return False
 
     def finish(self, error: Optional[BaseException] = None) -> None:
@@ -56,10 +53,6 @@ class _Tracker:
         # Closed from outside while idle means the caller abandoned the stream.
         if not self.in_next:
             self.finish()
-
-
-def _raise(exc: Exception) -> None:
-    raise exc
 
 
 class _Abandoned:
