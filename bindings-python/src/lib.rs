@@ -63,6 +63,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(lifecycle::_test_panic, m)?)?;
     m.add_class::<body::BodyScanner>()?;
     m.add_class::<observe::StreamObserver>()?;
+    m.add_class::<body::UsageChunkFilter>()?;
     m.add_function(wrap_pyfunction!(settings::configure, m)?)?;
     m.add_function(wrap_pyfunction!(settings::current_settings, m)?)?;
     m.add_function(wrap_pyfunction!(env::disabled_from_env, m)?)?;

@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 from . import _native
 from ._call import Call
 from ._context import capture
-from ._raw import meter_raw_body
+from ._raw import filter_usage_chunk, meter_raw_body
 from ._runtime import guarded, is_disabled, report
 from ._streams import Observer, attach_async, attach_sync
 
@@ -174,10 +174,15 @@ def _finish_parsed(started: _Started, parsed: Any) -> None:
 
 def _attach(started: _Started, stream: Any) -> None:
     observer = started.adapter.observer(started.call.operation, started.hide)
+    usage_filter = None
+    if started.hide:
+        response = getattr(stream, "response", None)
+        if response is not None:
+            usage_filter = filter_usage_chunk(response)
     if hasattr(stream, "__aiter__"):
-        attach_async(stream, started.call, observer)
+        attach_async(stream, started.call, observer, usage_filter)
     else:
-        attach_sync(stream, started.call, observer)
+        attach_sync(stream, started.call, observer, usage_filter)
 
 
 def _observe_raw_response(started: _Started, raw: Any, parse: Any) -> None:

@@ -29,12 +29,14 @@ class Observer(Protocol):
 
 
 class _Tracker:
-    __slots__ = ("call", "observer", "in_next")
+    __slots__ = ("call", "observer", "in_next", "usage_filter")
 
-    def __init__(self, call: Call, observer: Observer) -> None:
+    def __init__(self, call: Call, observer: Observer, usage_filter: Optional[Any]) -> None:
         self.call = call
         self.observer = observer
         self.in_next = False
+        # Holds the usage chunk removed from the bytes before the SDK parsed them.
+        self.usage_filter = usage_filter
 
     def watch(self, item: Any) -> bool:
         try:
@@ -45,7 +47,11 @@ class _Tracker:
 
     def finish(self, error: Optional[BaseException] = None) -> None:
         o = self.observer
-        self.call.finish(o.parts, o.resolved_model, error, o.texts)
+        parts = o.parts
+        if parts is None and self.usage_filter is not None:
+            usage = self.usage_filter.usage
+            parts = [usage] if usage is not None else None
+        self.call.finish(parts, o.resolved_model, error, o.texts)
 
     def on_response_closed(self) -> None:
         # The response closes inside the SDK's own iterator too (at its end
@@ -78,8 +84,8 @@ def _guard_abandonment(stream: Any, tracker: _Tracker) -> None:
         pass
 
 
-def attach_sync(stream: Any, call: Call, observer: Observer) -> None:
-    tracker = _Tracker(call, observer)
+def attach_sync(stream: Any, call: Call, observer: Observer, usage_filter: Optional[Any] = None) -> None:
+    tracker = _Tracker(call, observer, usage_filter)
     _guard_abandonment(stream, tracker)
     inner: Iterator[Any] = stream._iterator
     stream._iterator = _iterate(inner, tracker)
@@ -122,8 +128,8 @@ def _iterate(inner: Iterator[Any], tracker: _Tracker) -> Iterator[Any]:
             raise
 
 
-def attach_async(stream: Any, call: Call, observer: Observer) -> None:
-    tracker = _Tracker(call, observer)
+def attach_async(stream: Any, call: Call, observer: Observer, usage_filter: Optional[Any] = None) -> None:
+    tracker = _Tracker(call, observer, usage_filter)
     _guard_abandonment(stream, tracker)
     inner: AsyncIterator[Any] = stream._iterator
     stream._iterator = _aiterate(inner, tracker)
