@@ -3,7 +3,7 @@
 
 use costline_core::usage::body;
 use pyo3::prelude::*;
-use pyo3::types::PyList;
+use pyo3::types::{PyBytes, PyList};
 
 use crate::guard;
 
@@ -40,6 +40,45 @@ impl BodyScanner {
                 )?;
             }
             Ok((parts, scanned.resolved_model, scanned.output_text))
+        })
+    }
+}
+
+/// Removes the usage-only chunk costline asked for from a chat event stream's
+/// bytes, before the SDK parses them (see `costline_core::usage::body`).
+#[pyclass(module = "costline._native")]
+pub struct UsageChunkFilter {
+    inner: body::UsageChunkFilter,
+}
+
+#[pymethods]
+impl UsageChunkFilter {
+    #[new]
+    fn new() -> UsageChunkFilter {
+        UsageChunkFilter { inner: body::UsageChunkFilter::new() }
+    }
+
+    /// The bytes to pass on for `chunk`, or None to pass `chunk` itself.
+    fn feed<'py>(&mut self, py: Python<'py>, chunk: &[u8]) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        guard::call(|| Ok(self.inner.feed(chunk).map(|out| PyBytes::new(py, &out))))
+    }
+
+    /// Bytes still held at the end of the body.
+    fn finish<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        guard::call(|| Ok(PyBytes::new(py, &self.inner.finish())))
+    }
+
+    /// The removed chunk's usage (a dict, with the service tier), or None.
+    #[getter]
+    fn usage<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        guard::call(|| {
+            self.inner
+                .usage()
+                .map(|u| {
+                    pythonize::pythonize(py, u)
+                        .map_err(|e| crate::errors::CostlineError::new_err(format!("usage: {e}")))
+                })
+                .transpose()
         })
     }
 }

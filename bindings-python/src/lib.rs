@@ -14,6 +14,7 @@ mod export;
 mod guard;
 mod ledger_api;
 mod lifecycle;
+mod observe;
 mod pricing;
 mod record;
 mod settings;
@@ -62,6 +63,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(lifecycle::cli_main, m)?)?;
     m.add_function(wrap_pyfunction!(lifecycle::_test_panic, m)?)?;
     m.add_class::<body::BodyScanner>()?;
+    m.add_class::<observe::StreamObserver>()?;
+    m.add_class::<body::UsageChunkFilter>()?;
     m.add_function(wrap_pyfunction!(settings::configure, m)?)?;
     m.add_function(wrap_pyfunction!(settings::current_settings, m)?)?;
     m.add_function(wrap_pyfunction!(env::disabled_from_env, m)?)?;

@@ -8,7 +8,7 @@ from typing import Any, List, Mapping, Optional
 
 from . import _native
 from ._context import Attribution
-from ._runtime import guarded
+from ._runtime import report
 
 
 class Call:
@@ -44,7 +44,10 @@ class Call:
         if self.done:
             return
         self.done = True
-        guarded("recording a call", self._record, parts, resolved_model, error, output_texts)
+        try:
+            self._record(parts, resolved_model, error, output_texts)
+        except Exception as exc:  # never let a metering fault reach the caller
+            report("recording a call", exc)
 
     def _record(
         self,

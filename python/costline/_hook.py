@@ -11,8 +11,8 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 from . import _native
 from ._call import Call
 from ._context import capture
-from ._raw import meter_raw_body
-from ._runtime import guarded, is_disabled
+from ._raw import filter_usage_chunk, meter_raw_body
+from ._runtime import guarded, is_disabled, report
 from ._streams import Observer, attach_async, attach_sync
 
 # The header the SDKs set on `with_raw_response` ("raw") and
@@ -143,7 +143,12 @@ def _observe(started: _Started, result: Any) -> None:
     if isinstance(result, adapter.model_classes):
         # The common case first; probing a pydantic model for attributes it
         # lacks (`parse`) costs microseconds through its __getattr__.
-        _finish_parsed(started, result)
+        call = started.call
+        parts, resolved = adapter.response_usage(call.operation, result)
+        if parts:
+            call.finish(parts, resolved)
+        else:
+            call.finish(None, resolved, output_texts=adapter.response_texts(call.operation, result))
         return
     if isinstance(result, adapter.stream_classes):
         _attach(started, result)
@@ -169,10 +174,15 @@ def _finish_parsed(started: _Started, parsed: Any) -> None:
 
 def _attach(started: _Started, stream: Any) -> None:
     observer = started.adapter.observer(started.call.operation, started.hide)
+    usage_filter = None
+    if started.hide:
+        response = getattr(stream, "response", None)
+        if response is not None:
+            usage_filter = filter_usage_chunk(response)
     if hasattr(stream, "__aiter__"):
-        attach_async(stream, started.call, observer)
+        attach_async(stream, started.call, observer, usage_filter)
     else:
-        attach_sync(stream, started.call, observer)
+        attach_sync(stream, started.call, observer, usage_filter)
 
 
 def _observe_raw_response(started: _Started, raw: Any, parse: Any) -> None:
@@ -214,10 +224,6 @@ def _observe_raw_response(started: _Started, raw: Any, parse: Any) -> None:
         parse_sync()
 
 
-def _failed(started: _Started, exc: BaseException) -> None:
-    started.call.finish(None, None, exc)
-
-
 def install(cls: type, adapter: Adapter, *, is_async: bool) -> type:
     """Make `cls` (a direct subclass of an SDK client class) a metered client:
     its `request()` meters every call; `costline=` options, `copy()` /
@@ -257,29 +263,45 @@ def install(cls: type, adapter: Adapter, *, is_async: bool) -> type:
     if is_async:
 
         async def request(self: Any, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
-            started = guarded("starting a call", _start, self, options, bool(kwargs.get("stream", False)))
+            # The try/excepts are inline, not `guarded()`: this runs on every call.
+            try:
+                started = _start(self, options, bool(kwargs.get("stream", False)))
+            except Exception as exc:
+                report("starting a call", exc)
+                started = None
             if started is None:
                 return await base_request(self, cast_to, options, *args, **kwargs)
             try:
                 result = await base_request(self, cast_to, started.options, *args, **kwargs)
             except BaseException as exc:
-                guarded("recording a failed call", _failed, started, exc)
+                started.call.finish(None, None, exc)
                 raise
-            guarded("metering a response", _observe, started, result)
+            try:
+                _observe(started, result)
+            except Exception as exc:
+                report("metering a response", exc)
             return result
 
     else:
 
         def request(self: Any, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
-            started = guarded("starting a call", _start, self, options, bool(kwargs.get("stream", False)))
+            # The try/excepts are inline, not `guarded()`: this runs on every call.
+            try:
+                started = _start(self, options, bool(kwargs.get("stream", False)))
+            except Exception as exc:
+                report("starting a call", exc)
+                started = None
             if started is None:
                 return base_request(self, cast_to, options, *args, **kwargs)
             try:
                 result = base_request(self, cast_to, started.options, *args, **kwargs)
             except BaseException as exc:
-                guarded("recording a failed call", _failed, started, exc)
+                started.call.finish(None, None, exc)
                 raise
-            guarded("metering a response", _observe, started, result)
+            try:
+                _observe(started, result)
+            except Exception as exc:
+                report("metering a response", exc)
             return result
 
     for fn in (__init__, copy, with_agent, request):

@@ -13,7 +13,7 @@ from typing import Any, AsyncIterator, Dict, Iterator, Optional, Tuple
 
 from . import _native
 from ._call import Call
-from ._runtime import guarded
+from ._runtime import guarded, report
 
 # The wrapper classes, per HTTP library module (the SDKs use httpx or httpx2):
 # httpx checks the stream's class before iterating it.
@@ -96,6 +96,78 @@ def _classes(module_name: str) -> Optional[Tuple[type, type]]:
 
     _wrappers[module_name] = (MeteredBytes, AsyncMeteredBytes)
     return _wrappers[module_name]
+
+
+def _filter_classes(module_name: str) -> Optional[Tuple[type, type]]:
+    key = module_name + ":filter"
+    if key in _wrappers:
+        return _wrappers[key]
+    module = sys.modules.get(module_name)
+    sync_base = getattr(module, "SyncByteStream", None)
+    async_base = getattr(module, "AsyncByteStream", None)
+    if sync_base is None or async_base is None:
+        return None
+
+    def feed(usage_filter: Any, chunk: bytes) -> bytes:
+        try:
+            out = usage_filter.feed(chunk)
+        except Exception as exc:  # pass the bytes on: the parsed-stream observer still hides the chunk
+            report("filtering a stream", exc)
+            return chunk
+        return chunk if out is None else out
+
+    class FilteredBytes(sync_base):  # type: ignore[misc,valid-type]
+        def __init__(self, inner: Any, usage_filter: Any) -> None:
+            self._inner = inner
+            self._filter = usage_filter
+
+        def __iter__(self) -> Iterator[bytes]:
+            for chunk in self._inner:
+                yield feed(self._filter, chunk)
+            yield self._filter.finish()
+
+        def close(self) -> None:
+            self._inner.close()
+
+    class AsyncFilteredBytes(async_base):  # type: ignore[misc,valid-type]
+        def __init__(self, inner: Any, usage_filter: Any) -> None:
+            self._inner = inner
+            self._filter = usage_filter
+
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            async for chunk in self._inner:
+                yield feed(self._filter, chunk)
+            yield self._filter.finish()
+
+        async def aclose(self) -> None:
+            await self._inner.aclose()
+
+    _wrappers[key] = (FilteredBytes, AsyncFilteredBytes)
+    return _wrappers[key]
+
+
+def filter_usage_chunk(http_response: Any) -> Optional[Any]:
+    """Remove the usage-only chunk costline asked for from a chat stream's
+    bytes before the SDK parses them (the caller gets exactly the chunks an
+    unmetered client would, and the parse is not paid for); the returned
+    filter holds that chunk's usage. None when the body cannot be filtered
+    (compressed, or an unknown HTTP library): the parsed-stream observer then
+    hides the chunk instead."""
+    classes = _filter_classes(type(http_response).__module__.split(".")[0])
+    stream = getattr(http_response, "stream", None)
+    if classes is None or stream is None:
+        return None
+    if http_response.headers.get("content-encoding", "identity").lower() not in ("", "identity"):
+        return None
+    sync_cls, async_cls = classes
+    usage_filter = _native.UsageChunkFilter()
+    if isinstance(stream, sync_cls.__mro__[1]):
+        http_response.stream = sync_cls(stream, usage_filter)
+    elif isinstance(stream, async_cls.__mro__[1]):
+        http_response.stream = async_cls(stream, usage_filter)
+    else:
+        return None
+    return usage_filter
 
 
 def meter_raw_body(http_response: Any, call: Call) -> None:

@@ -48,13 +48,18 @@ def guarded(what: str, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> Opti
     try:
         return fn(*args, **kwargs)
     except Exception as exc:  # never let a metering fault reach the caller
-        detail = str(exc)[:200]
-        warn_once(
-            f"{what}:{type(exc).__name__}:{detail}", "costline: %s failed: %s: %s", what, type(exc).__name__, detail
-        )
-        if _on_error is not None:
-            _dispatch_error(_as_costline_error(what, exc), None)
+        report(what, exc)
         return None
+
+
+def report(what: str, exc: Exception) -> None:
+    """A metering fault caught on the hot path (which inlines its try/except
+    rather than paying for `guarded`'s extra call): log it once, hand it to
+    on_error."""
+    detail = str(exc)[:200]
+    warn_once(f"{what}:{type(exc).__name__}:{detail}", "costline: %s failed: %s: %s", what, type(exc).__name__, detail)
+    if _on_error is not None:
+        _dispatch_error(_as_costline_error(what, exc), None)
 
 
 def _as_costline_error(what: str, exc: Exception) -> BaseException:

@@ -9,46 +9,49 @@ never iterated nor closed is garbage-collected."""
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator, Iterator, List, Optional
+from typing import Any, AsyncIterator, Iterator, List, Optional, Protocol
 
 from ._call import Call
-from ._runtime import guarded
+from ._runtime import guarded, report
 
 
-class Observer:
-    """Collects usage, the resolved model and output text from stream items.
-    Provider adapters subclass it; `observe` returns True to hide an item
-    from the caller (the usage chunk costline asked for on its own)."""
+class Observer(Protocol):
+    """Collects usage, the resolved model and output text from stream items
+    (`_native.StreamObserver`, in Rust: it runs once per chunk). `observe`
+    returns True to hide an item from the caller (the usage chunk costline
+    asked for on its own)."""
 
-    __slots__ = ("parts", "resolved_model", "texts")
+    parts: Optional[List[Any]]
+    resolved_model: Optional[str]
+    texts: List[str]
 
-    def __init__(self) -> None:
-        self.parts: Optional[List[Any]] = None
-        self.resolved_model: Optional[str] = None
-        self.texts: List[str] = []
-
-    def observe(self, item: Any) -> bool:
-        raise NotImplementedError
+    def observe(self, item: Any) -> bool: ...
 
 
 class _Tracker:
-    __slots__ = ("call", "observer", "in_next")
+    __slots__ = ("call", "observer", "in_next", "usage_filter")
 
-    def __init__(self, call: Call, observer: Observer) -> None:
+    def __init__(self, call: Call, observer: Observer, usage_filter: Optional[Any]) -> None:
         self.call = call
         self.observer = observer
         self.in_next = False
+        # Holds the usage chunk removed from the bytes before the SDK parsed them.
+        self.usage_filter = usage_filter
 
     def watch(self, item: Any) -> bool:
         try:
             return self.observer.observe(item)
         except Exception as exc:
-            guarded("reading a stream item", _raise, exc)
+            report("reading a stream item", exc)
             return False
 
     def finish(self, error: Optional[BaseException] = None) -> None:
         o = self.observer
-        self.call.finish(o.parts, o.resolved_model, error, o.texts)
+        parts = o.parts
+        if parts is None and self.usage_filter is not None:
+            usage = self.usage_filter.usage
+            parts = [usage] if usage is not None else None
+        self.call.finish(parts, o.resolved_model, error, o.texts)
 
     def on_response_closed(self) -> None:
         # The response closes inside the SDK's own iterator too (at its end
@@ -56,10 +59,6 @@ class _Tracker:
         # Closed from outside while idle means the caller abandoned the stream.
         if not self.in_next:
             self.finish()
-
-
-def _raise(exc: Exception) -> None:
-    raise exc
 
 
 class _Abandoned:
@@ -85,8 +84,8 @@ def _guard_abandonment(stream: Any, tracker: _Tracker) -> None:
         pass
 
 
-def attach_sync(stream: Any, call: Call, observer: Observer) -> None:
-    tracker = _Tracker(call, observer)
+def attach_sync(stream: Any, call: Call, observer: Observer, usage_filter: Optional[Any] = None) -> None:
+    tracker = _Tracker(call, observer, usage_filter)
     _guard_abandonment(stream, tracker)
     inner: Iterator[Any] = stream._iterator
     stream._iterator = _iterate(inner, tracker)
@@ -129,8 +128,8 @@ def _iterate(inner: Iterator[Any], tracker: _Tracker) -> Iterator[Any]:
             raise
 
 
-def attach_async(stream: Any, call: Call, observer: Observer) -> None:
-    tracker = _Tracker(call, observer)
+def attach_async(stream: Any, call: Call, observer: Observer, usage_filter: Optional[Any] = None) -> None:
+    tracker = _Tracker(call, observer, usage_filter)
     _guard_abandonment(stream, tracker)
     inner: AsyncIterator[Any] = stream._iterator
     stream._iterator = _aiterate(inner, tracker)

@@ -11,42 +11,12 @@ from typing import Any, Dict, List, Optional, Tuple
 import anthropic as _anthropic
 from anthropic import _streaming as _anthropic_streaming
 
+from . import _native
 from ._call import usage_parts
 from ._hook import Adapter, install, is_metered, metered_class
 from ._streams import Observer
 
 __all__ = ["Anthropic", "AsyncAnthropic"]
-
-
-class _MessagesObserver(Observer):
-    """Usage of a message stream: `message_start` carries input and cache
-    counts, the last `message_delta` the cumulative output count."""
-
-    __slots__ = ("start", "delta")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.start: Any = None
-        self.delta: Any = None
-
-    def observe(self, event: Any) -> bool:
-        kind = getattr(event, "type", "")
-        if kind == "content_block_delta":
-            delta = event.delta
-            if delta.type == "text_delta":
-                self.texts.append(delta.text)
-        elif kind == "message_start":
-            message = event.message
-            self.resolved_model = getattr(message, "model", None) or None
-            self.start = getattr(message, "usage", None)
-            self._update()
-        elif kind == "message_delta":
-            self.delta = getattr(event, "usage", None)
-            self._update()
-        return False
-
-    def _update(self) -> None:
-        self.parts = [p for p in (self.start, self.delta) if p is not None] or None
 
 
 class AnthropicAdapter(Adapter):
@@ -62,7 +32,9 @@ class AnthropicAdapter(Adapter):
         return [b.text for b in blocks if getattr(b, "type", None) == "text" and isinstance(b.text, str)]
 
     def observer(self, operation: str, hide_usage: bool) -> Observer:
-        return _MessagesObserver()
+        # Usage of a message stream: `message_start` carries input and cache
+        # counts, the last `message_delta` the cumulative output count.
+        return _native.StreamObserver(self.provider, operation, False)
 
 
 ADAPTER = AnthropicAdapter()

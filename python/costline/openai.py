@@ -13,58 +13,12 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 import openai as _openai
 from openai import _streaming as _openai_streaming
 
+from . import _native
 from ._call import usage_parts
 from ._hook import Adapter, ClientOptions, install, is_metered, metered_class
 from ._streams import Observer
 
 __all__ = ["OpenAI", "AsyncOpenAI", "AzureOpenAI", "AsyncAzureOpenAI"]
-
-
-class _ChatObserver(Observer):
-    __slots__ = ("hide",)
-
-    def __init__(self, hide: bool) -> None:
-        super().__init__()
-        self.hide = hide
-
-    def observe(self, chunk: Any) -> bool:
-        if self.resolved_model is None:
-            self.resolved_model = getattr(chunk, "model", None) or None
-        usage = getattr(chunk, "usage", None)
-        choices = getattr(chunk, "choices", None) or ()
-        if usage is not None:
-            self.parts = usage_parts(usage, getattr(chunk, "service_tier", None))
-            if self.hide and not choices:
-                return True
-        elif self.hide:
-            # The caller did not ask for usage: make the chunk look exactly
-            # as it would have (no `usage` field set at all).
-            fields_set = getattr(chunk, "__pydantic_fields_set__", None)
-            if fields_set is not None:
-                fields_set.discard("usage")
-        for choice in choices:
-            delta = getattr(choice, "delta", None)
-            text = getattr(delta, "content", None) if delta is not None else getattr(choice, "text", None)
-            if text:
-                self.texts.append(text)
-        return False
-
-
-class _ResponsesObserver(Observer):
-    __slots__ = ()
-
-    def observe(self, event: Any) -> bool:
-        kind = getattr(event, "type", "")
-        if kind == "response.output_text.delta":
-            self.texts.append(event.delta)
-        elif kind in ("response.completed", "response.incomplete", "response.failed", "response.created"):
-            response = getattr(event, "response", None)
-            if response is not None:
-                self.resolved_model = getattr(response, "model", None) or self.resolved_model
-                usage = getattr(response, "usage", None)
-                if usage is not None:
-                    self.parts = usage_parts(usage, getattr(response, "service_tier", None))
-        return False
 
 
 class OpenAIAdapter(Adapter):
@@ -109,9 +63,7 @@ class OpenAIAdapter(Adapter):
         return texts
 
     def observer(self, operation: str, hide_usage: bool) -> Observer:
-        if operation == "responses":
-            return _ResponsesObserver()
-        return _ChatObserver(hide_usage)
+        return _native.StreamObserver(self.provider, operation, hide_usage)
 
 
 ADAPTER = OpenAIAdapter()

@@ -53,7 +53,11 @@ def read_events(path: Path, *extra: str) -> List[Dict[str, Any]]:
 def strip_volatile(obj: Any) -> Any:
     """A response dump without the fields a server varies per request."""
     if isinstance(obj, dict):
-        return {k: strip_volatile(v) for k, v in obj.items() if k not in ("id", "created", "created_at", "_request_id")}
+        return {
+            k: strip_volatile(v)
+            for k, v in obj.items()
+            if k not in ("id", "created", "created_at", "completed_at", "_request_id")
+        }
     if isinstance(obj, list):
         return [strip_volatile(v) for v in obj]
     return obj

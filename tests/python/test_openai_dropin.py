@@ -241,3 +241,24 @@ def test_unknown_costline_option_is_rejected_at_construction(mock):
 
 def test_cost_helper_matches_the_event(client, ledger):
     assert costline.cost("gpt-4o", input_tokens=1000, output_tokens=500, cached_input_tokens=200) == Decimal("0.00725")
+
+
+def test_the_hidden_usage_chunk_is_removed_before_the_sdk_parses_it(client, raw, ledger, monkeypatch):
+    from costline import _hook, _raw
+
+    filters = []
+
+    def spy(response):
+        made = _raw.filter_usage_chunk(response)
+        filters.append(made)
+        return made
+
+    monkeypatch.setattr(_hook, "filter_usage_chunk", spy)
+    headers = {"x-mock-prompt-tokens": "21", "x-mock-completion-tokens": "4"}
+    ours = list(client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True, extra_headers=headers))
+    theirs = list(raw.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True, extra_headers=headers))
+    assert [dump(c) for c in ours] == [dump(c) for c in theirs]
+    [usage_filter] = filters
+    assert usage_filter is not None and usage_filter.usage["prompt_tokens"] == 21  # taken from the bytes
+    [event] = read_events(ledger)
+    assert (event["input_tokens"], event["output_tokens"], event["usage_source"]) == (21, 4, "provider")

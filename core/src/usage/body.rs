@@ -182,6 +182,106 @@ impl BodyScanner {
     }
 }
 
+/// Removes, from an OpenAI chat event stream, the usage-only chunk costline
+/// asked for on the caller's behalf (`stream_options.include_usage` the caller
+/// did not set), and keeps its usage. The SDK then never parses that chunk:
+/// the caller gets exactly the events an unmetered client would, and the
+/// parse is not paid for. Only lines that can be that chunk are parsed (a
+/// `"usage"` key followed by an object); every other byte passes unchanged.
+#[derive(Debug, Default)]
+pub struct UsageChunkFilter {
+    pending: Vec<u8>,
+    /// The dropped chunk's blank line (the end of its event) is dropped too.
+    skip_blank: bool,
+    usage: Option<Value>,
+}
+
+impl UsageChunkFilter {
+    pub fn new() -> UsageChunkFilter {
+        UsageChunkFilter::default()
+    }
+
+    /// The bytes to pass on for `chunk` (complete lines only: a partial last
+    /// line is held until its end arrives). `None` means "pass `chunk` as is".
+    pub fn feed(&mut self, chunk: &[u8]) -> Option<Vec<u8>> {
+        if self.pending.is_empty() && !self.skip_blank && !may_hold_usage(chunk) && chunk.ends_with(b"\n") {
+            return None; // the common case: nothing to look at, nothing held
+        }
+        self.pending.extend_from_slice(chunk);
+        let mut out = Vec::with_capacity(self.pending.len());
+        let mut start = 0;
+        while let Some(offset) = self.pending[start..].iter().position(|b| *b == b'\n') {
+            let end = start + offset + 1;
+            let line = &self.pending[start..end];
+            start = end;
+            let content = line.strip_suffix(b"\n").unwrap_or(line);
+            let content = content.strip_suffix(b"\r").unwrap_or(content);
+            if self.skip_blank {
+                self.skip_blank = false;
+                if content.is_empty() {
+                    continue;
+                }
+            }
+            if let Some(usage) = usage_only_chunk(content) {
+                self.usage = Some(usage);
+                self.skip_blank = true;
+                continue;
+            }
+            out.extend_from_slice(line);
+        }
+        self.pending.drain(..start);
+        if self.pending.len() > MAX_KEPT_BYTES {
+            // A line this long is no usage chunk: let it through.
+            out.append(&mut self.pending);
+        }
+        Some(out)
+    }
+
+    /// Bytes still held at the end of the body (a last line without newline).
+    pub fn finish(&mut self) -> Vec<u8> {
+        let rest = std::mem::take(&mut self.pending);
+        match usage_only_chunk(rest.strip_suffix(b"\r").unwrap_or(&rest)) {
+            Some(usage) => {
+                self.usage = Some(usage);
+                Vec::new()
+            }
+            None => rest,
+        }
+    }
+
+    /// The usage (with the service tier) of the chunk that was removed.
+    pub fn usage(&self) -> Option<&Value> {
+        self.usage.as_ref()
+    }
+}
+
+/// A cheap first look: does this text contain `"usage"` followed by an object?
+fn may_hold_usage(bytes: &[u8]) -> bool {
+    let key = b"\"usage\"";
+    let mut at = 0;
+    while let Some(offset) = bytes[at..].windows(key.len()).position(|w| w == key) {
+        let after = &bytes[at + offset + key.len()..];
+        let value = after.iter().skip_while(|b| b.is_ascii_whitespace() || **b == b':');
+        if value.clone().next() == Some(&b'{') {
+            return true;
+        }
+        at += offset + key.len();
+    }
+    false
+}
+
+/// The usage of a `data:` line that is a usage-only chat chunk (`choices` empty).
+fn usage_only_chunk(line: &[u8]) -> Option<Value> {
+    let data = line.strip_prefix(b"data:")?.trim_ascii();
+    if !may_hold_usage(data) {
+        return None;
+    }
+    let chunk: Value = serde_json::from_slice(data).ok()?;
+    let no_choices = chunk.get("choices").and_then(Value::as_array).is_none_or(|c| c.is_empty());
+    let usage = chunk.get("usage").filter(|u| u.is_object())?;
+    no_choices.then(|| with_service_tier(usage, &chunk))
+}
+
 /// OpenAI reports the service tier beside `usage`, not in it: carry it along
 /// as the language layers do for parsed responses.
 fn with_service_tier(usage: &Value, holder: &Value) -> Value {
@@ -246,6 +346,39 @@ mod tests {
         let s = scan("openai", true, body, 5);
         assert_eq!(s.parts, vec![json!({"input_tokens": 3, "output_tokens": 1})]);
         assert_eq!(s.output_text, "yo");
+    }
+
+    #[test]
+    fn the_usage_only_chunk_is_removed_and_kept_whatever_the_chunking() {
+        let body =
+            "data: {\"choices\":[{\"delta\":{\"content\":\"a \\\"usage\\\": {\"}}],\"usage\":null}\n\n\
+                    data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3}}\n\n\
+                    data: [DONE]\n\n";
+        let expected =
+            "data: {\"choices\":[{\"delta\":{\"content\":\"a \\\"usage\\\": {\"}}],\"usage\":null}\n\n\
+                        data: [DONE]\n\n";
+        for size in [1, 5, 13, 4096] {
+            let mut filter = UsageChunkFilter::new();
+            let mut out = Vec::new();
+            for piece in body.as_bytes().chunks(size) {
+                match filter.feed(piece) {
+                    Some(bytes) => out.extend(bytes),
+                    None => out.extend_from_slice(piece),
+                }
+            }
+            out.extend(filter.finish());
+            assert_eq!(String::from_utf8(out).unwrap(), expected, "chunks of {size}");
+            assert_eq!(filter.usage(), Some(&json!({"prompt_tokens": 3})));
+        }
+    }
+
+    #[test]
+    fn a_usage_chunk_with_choices_passes_through() {
+        let body = "data: {\"choices\":[{\"delta\":{}}],\"usage\":{\"prompt_tokens\":3}}\n\n";
+        let mut filter = UsageChunkFilter::new();
+        let out = filter.feed(body.as_bytes()).unwrap_or_else(|| body.as_bytes().to_vec());
+        assert_eq!(out, body.as_bytes());
+        assert!(filter.usage().is_none());
     }
 
     #[test]
