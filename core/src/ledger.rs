@@ -139,15 +139,14 @@ impl Ledger {
         let mut ledger = Ledger { conn, path: path.to_path_buf(), files: before, companion: None };
         ledger.prepare_connection()?;
         ledger.ensure_schema()?;
-        // The connection has its WAL open now. A file that existed before the
-        // open must still be the same one: if it was replaced meanwhile, which
-        // one SQLite opened is unknown, and keeping the older identity makes
-        // the first `files_replaced` check say so.
+        // The connection has its WAL open now: its identity comes from the
+        // descriptor (see `files`). Without one (another VFS), from the path:
+        // a file that existed before the open must still be the same one.
         let after = LedgerFiles::on_disk(path);
         ledger.files = LedgerFiles {
             db: before.db.or(after.db),
-            wal: before.wal.or(after.wal),
-            shm: before.shm.or(after.shm),
+            wal: files::open_wal(&ledger.conn).or(before.wal).or(after.wal),
+            shm: after.shm,
         };
         Ok(ledger)
     }

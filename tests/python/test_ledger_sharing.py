@@ -249,3 +249,36 @@ def test_an_app_connection_kept_open_across_writes_then_closed_loses_nothing(led
     assert costline.flush(10)
     assert len(events_seen_by_another_process(ledger)) == 10
     assert costline.report(by=[]).totals["calls"] == 10
+
+
+def test_an_app_peeking_in_a_loop_while_costline_records_loses_nothing_once_it_stops(ledger):
+    import threading
+
+    track_tagged("first", 1)
+    assert costline.flush(10)
+    stop = threading.Event()
+
+    def peek_in_a_loop() -> None:
+        while not stop.is_set():
+            try:
+                peek_with_stdlib_sqlite(ledger)
+            except sqlite3.Error:
+                pass  # the app's own reads may fail meanwhile; costline's writes must not be lost
+
+    peeker = threading.Thread(target=peek_in_a_loop)
+    peeker.start()
+    try:
+        for burst in range(10):
+            track_tagged(f"burst-{burst}", 20)
+            costline.flush(0.2)
+    finally:
+        stop.set()
+        peeker.join(timeout=60)
+    # Events held while the app kept replacing the files are written now.
+    assert costline.flush(30)
+    assert len(events_seen_by_another_process(ledger)) == 201
+    db = sqlite3.connect(ledger)
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    finally:
+        db.close()

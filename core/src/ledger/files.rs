@@ -13,8 +13,16 @@
 //! (device, inode) of the database, its WAL and its shared-memory file once
 //! open, and compares them with what the paths name now. Any difference
 //! means the connection works on files nobody else will ever read.
+//!
+//! The WAL's identity is read from the descriptor SQLite holds, not from its
+//! path: the app may delete and recreate the WAL while the connection opens,
+//! and a deleted WAL that nobody holds open frees its inode number for the
+//! next one, so a path looked at before or after the open can name another
+//! file with the same identity.
 
 use std::path::{Path, PathBuf};
+
+use rusqlite::{ffi, Connection};
 
 /// One file's identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -55,4 +63,154 @@ fn id_of(path: &Path) -> Option<FileId> {
 #[cfg(not(unix))]
 fn id_of(path: &Path) -> Option<FileId> {
     path.exists().then_some(FileId { dev: 0, ino: 0 })
+}
+
+/// Read locks that make another SQLite library in the process see costline
+/// as a user of the ledger, held while costline has connections to it.
+///
+/// SQLite's POSIX locks are the process's: the other library overlooks ours
+/// and, as its last connection closes, takes the "exclusive" lock it always
+/// gets, checkpoints and deletes the WAL under us; as its first connection
+/// opens, takes the "dead man switch" of the shared-memory file and rebuilds
+/// the index we are using. Open-file-description locks (Linux) belong to a
+/// descriptor, not the process: they conflict with that library's locks
+/// even in the same process, and its `close()` does not drop them. So a read
+/// lock on the database's SHARED range keeps its close from checkpointing
+/// and deleting, and one on the DMS byte keeps its open from rebuilding.
+/// (Our own library takes neither lock while a connection of ours is open.)
+pub struct Sentinel {
+    _db: std::fs::File,
+    _shm: Option<std::fs::File>,
+}
+
+/// SQLite's lock bytes (os_unix.c): the database's SHARED range and the
+/// shared-memory file's dead man switch.
+const SHARED_FIRST: i64 = 0x4000_0000 + 2;
+const SHARED_SIZE: i64 = 510;
+const SHM_DMS: i64 = (22 + 8) * 4 + 8;
+
+impl Sentinel {
+    /// Hold the locks for the ledger at `db` (its connections are open, in
+    /// WAL mode). `None` where open-file-description locks do not exist.
+    pub fn hold(db: &Path) -> Option<Sentinel> {
+        let db_file = std::fs::File::open(db).ok()?;
+        if !read_lock(&db_file, SHARED_FIRST, SHARED_SIZE) {
+            return None;
+        }
+        let shm = std::fs::File::open(sibling(db, "-shm")).ok().filter(|f| read_lock(f, SHM_DMS, 1));
+        Some(Sentinel { _db: db_file, _shm: shm })
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn read_lock(file: &std::fs::File, start: i64, len: i64) -> bool {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a zeroed flock is a valid value; fcntl reads it and the
+    // descriptor is open for the duration of the call.
+    unsafe {
+        let mut lock: libc::flock = std::mem::zeroed();
+        lock.l_type = libc::F_RDLCK as libc::c_short;
+        lock.l_whence = libc::SEEK_SET as libc::c_short;
+        lock.l_start = start as libc::off_t;
+        lock.l_len = len as libc::off_t;
+        libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLK, &lock) == 0
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn read_lock(_file: &std::fs::File, _start: i64, _len: i64) -> bool {
+    false
+}
+
+/// The identity of the WAL file `conn` has open, from its descriptor; `None`
+/// when it has none open or does not use SQLite's `unix` VFS.
+#[cfg(unix)]
+pub fn open_wal(conn: &Connection) -> Option<FileId> {
+    use std::ffi::{c_int, c_void, CStr};
+
+    /// The head of SQLite's `unixFile` (os_unix.c), unchanged since 3.7: the
+    /// descriptor follows the methods, VFS and inode pointers. Only read
+    /// after checking that the file belongs to the `unix` VFS.
+    #[repr(C)]
+    struct UnixFileHead {
+        methods: *const c_void,
+        vfs: *const c_void,
+        inode: *const c_void,
+        fd: c_int,
+    }
+
+    // SAFETY: `conn.handle()` is a live connection for the duration of these
+    // calls; the file controls only write the pointers passed to them; the
+    // pointers read are checked for null, and the `unixFile` layout is read
+    // only for a file whose VFS is `unix`, which allocates every file as one.
+    unsafe {
+        let db = conn.handle();
+        let main = c"main".as_ptr();
+        let mut vfs: *mut ffi::sqlite3_vfs = std::ptr::null_mut();
+        let rc = ffi::sqlite3_file_control(
+            db,
+            main,
+            ffi::SQLITE_FCNTL_VFS_POINTER,
+            (&mut vfs as *mut _) as *mut c_void,
+        );
+        if rc != ffi::SQLITE_OK
+            || vfs.is_null()
+            || (*vfs).zName.is_null()
+            || CStr::from_ptr((*vfs).zName) != c"unix"
+        {
+            return None;
+        }
+        let mut file: *mut ffi::sqlite3_file = std::ptr::null_mut();
+        let rc = ffi::sqlite3_file_control(
+            db,
+            main,
+            ffi::SQLITE_FCNTL_JOURNAL_POINTER,
+            (&mut file as *mut _) as *mut c_void,
+        );
+        // A file that is not open has no methods.
+        if rc != ffi::SQLITE_OK || file.is_null() || (*file).pMethods.is_null() {
+            return None;
+        }
+        let fd = (*(file as *const UnixFileHead)).fd;
+        if fd < 0 {
+            return None;
+        }
+        let mut stat: libc::stat = std::mem::zeroed();
+        if libc::fstat(fd, &mut stat) != 0 {
+            return None;
+        }
+        #[allow(clippy::unnecessary_cast)] // dev_t and ino_t differ in width between platforms
+        Some(FileId { dev: stat.st_dev as u64, ino: stat.st_ino as u64 })
+    }
+}
+
+#[cfg(not(unix))]
+pub fn open_wal(_conn: &Connection) -> Option<FileId> {
+    None
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use crate::ledger::Ledger;
+
+    #[test]
+    fn the_open_wal_is_named_by_its_descriptor_not_by_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.db");
+        let mut ledger = Ledger::open(&path).unwrap();
+        ledger.insert(&[], false).unwrap();
+        let wal = sibling(&path, "-wal");
+        let opened = open_wal(&ledger.conn).expect("a WAL is open");
+        assert_eq!(Some(opened), id_of(&wal));
+        assert_eq!(ledger.files().wal, Some(opened));
+
+        // The path now names another file (as after a delete and a re-create
+        // that reused nothing): the descriptor still names the one in use.
+        std::fs::rename(&wal, dir.path().join("moved-wal")).unwrap();
+        std::fs::write(&wal, b"").unwrap();
+        assert_eq!(open_wal(&ledger.conn), Some(opened));
+        assert_ne!(id_of(&wal), Some(opened));
+        assert!(ledger.files_replaced());
+    }
 }

@@ -111,7 +111,7 @@ impl LazyLedger {
                     return Ok(None);
                 }
                 let mut ledger = Ledger::open(&self.path).map_err(Unavailable::Failed)?;
-                if let Some(open) = self.gate.remember(ledger.files()) {
+                if let Some(open) = self.gate.remember(&self.path, ledger.files()) {
                     ledger.keep_until_closed(Box::new(open));
                 }
                 ledger
@@ -330,5 +330,51 @@ mod tests {
         let copy = dir.path().join("copy.db");
         std::fs::copy(&path, &copy).unwrap();
         assert!(Ledger::open(&copy).unwrap().count_events().unwrap() >= 5000);
+    }
+
+    /// What another SQLite library in the process tries as its last connection
+    /// closes (to checkpoint and delete the WAL) or its first one opens (to
+    /// rebuild the shared memory): a POSIX write lock, which never conflicts
+    /// with the process's own POSIX locks.
+    #[cfg(target_os = "linux")]
+    fn foreign_exclusive_lock(path: &Path, start: i64, len: i64) -> bool {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::OpenOptions::new().read(true).write(true).open(path).unwrap();
+        // SAFETY: a zeroed flock is valid; the descriptor is open during the call.
+        unsafe {
+            let mut lock: libc::flock = std::mem::zeroed();
+            lock.l_type = libc::F_WRLCK as libc::c_short;
+            lock.l_whence = libc::SEEK_SET as libc::c_short;
+            lock.l_start = start as libc::off_t;
+            lock.l_len = len as libc::off_t;
+            libc::fcntl(file.as_raw_fd(), libc::F_SETLK, &lock) == 0
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn another_library_in_the_process_cannot_take_the_ledger_for_itself_while_costline_uses_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.db");
+        let gate = Arc::new(ForkGate::default());
+        let mut ledger = lazy_ledger(&dir, &gate);
+        ledger.with(|l| l.insert(&[event(1)], false)).unwrap();
+        let (shared_range, dead_man_switch) = ((0x4000_0000 + 2, 510), ((22 + 8) * 4 + 8, 1));
+        assert!(
+            !foreign_exclusive_lock(&path, shared_range.0, shared_range.1),
+            "its close would delete the WAL"
+        );
+        let shm = sibling(&path, "-shm");
+        assert!(
+            !foreign_exclusive_lock(&shm, dead_man_switch.0, dead_man_switch.1),
+            "its open would rebuild the index"
+        );
+
+        drop(ledger);
+        assert_eq!(gate.databases_open(), 0);
+        assert!(
+            foreign_exclusive_lock(&path, shared_range.0, shared_range.1),
+            "released with the last connection"
+        );
     }
 }

@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use once_cell::sync::Lazy;
 
+use crate::ledger::files::Sentinel;
 use crate::ledger::{FileId, Ledger, LedgerFiles};
 
 /// How often a thread holding events (or a flush) looks whether a pause for
@@ -68,8 +69,16 @@ pub(crate) struct ForkGate {
     /// shared-memory file between all connections of the process to a
     /// database, so a connection opened while others still hold a replaced
     /// one would pair that stale mapping with the new WAL. See `recycle`.
-    /// Each with the number of connections open on it.
-    known: Mutex<HashMap<FileId, (LedgerFiles, usize)>>,
+    /// Each with the number of connections open on it, and the locks that
+    /// keep another SQLite library in the process from deleting its files
+    /// while they are (see `ledger::files::Sentinel`).
+    known: Mutex<HashMap<FileId, Known>>,
+}
+
+struct Known {
+    files: LedgerFiles,
+    open: usize,
+    _sentinel: Option<Sentinel>,
 }
 
 /// One open connection, counted in `ForkGate::known` until dropped.
@@ -81,9 +90,9 @@ pub(crate) struct OpenConnection {
 impl Drop for OpenConnection {
     fn drop(&mut self) {
         let mut known = lock(&self.gate.known);
-        if let Some((_, open)) = known.get_mut(&self.db) {
-            *open = open.saturating_sub(1);
-            if *open == 0 {
+        if let Some(entry) = known.get_mut(&self.db) {
+            entry.open = entry.open.saturating_sub(1);
+            if entry.open == 0 {
                 known.remove(&self.db);
             }
         }
@@ -166,16 +175,18 @@ impl ForkGate {
     pub fn others_work_on_replaced_files(&self, path: &Path) -> bool {
         let on_disk = LedgerFiles::on_disk(path);
         let Some(db) = on_disk.db else { return false };
-        lock(&self.known).get(&db).is_some_and(|(known, _)| *known != on_disk)
+        lock(&self.known).get(&db).is_some_and(|known| known.files != on_disk)
     }
 
     /// A connection was opened on `files`; it counts as open on them until
     /// the returned value is dropped (keep it with the connection).
-    pub fn remember(self: &Arc<Self>, files: LedgerFiles) -> Option<OpenConnection> {
+    pub fn remember(self: &Arc<Self>, path: &Path, files: LedgerFiles) -> Option<OpenConnection> {
         let db = files.db?;
         let mut known = lock(&self.known);
-        let entry = known.entry(db).or_insert((files, 0));
-        *entry = (files, entry.1 + 1);
+        let entry =
+            known.entry(db).or_insert_with(|| Known { files, open: 0, _sentinel: Sentinel::hold(path) });
+        entry.files = files;
+        entry.open += 1;
         Some(OpenConnection { gate: Arc::clone(self), db })
     }
 
