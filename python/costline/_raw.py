@@ -63,6 +63,9 @@ def _wrapper_classes(module_name: str) -> Optional[Tuple[type, type]]:
                 for data in self._inner:
                     yield hooks.chunk(data)
                 yield hooks.tail()
+            except GeneratorExit:  # the reader stopped early: not an error
+                hooks.end(None)
+                raise
             except BaseException as exc:
                 hooks.end(exc)
                 raise
@@ -85,6 +88,9 @@ def _wrapper_classes(module_name: str) -> Optional[Tuple[type, type]]:
                 async for data in self._inner:
                     yield hooks.chunk(data)
                 yield hooks.tail()
+            except GeneratorExit:  # the reader stopped early: not an error
+                hooks.end(None)
+                raise
             except BaseException as exc:
                 hooks.end(exc)
                 raise
