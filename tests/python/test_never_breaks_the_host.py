@@ -230,3 +230,24 @@ def test_events_recorded_by_atexit_handlers_registered_earlier_are_kept(tmp_path
     )
     assert proc.returncode == 0, proc.stderr
     assert len(read_events(path)) == 51
+
+
+def test_late_atexit_events_are_kept_even_when_the_collector_hangs(tmp_path, mock):
+    mock.set_collector(hang=True)
+    path = tmp_path / "atexit-hung.db"
+    proc = run_script(
+        """
+        import atexit
+        def late():
+            import costline
+            for i in range(20):
+                costline.track(provider="openai", model="gpt-4o", input_tokens=i, output_tokens=1)
+        atexit.register(late)
+        import costline
+        costline.track(provider="openai", model="gpt-4o", input_tokens=1, output_tokens=1)
+        """,
+        {"COSTLINE_LEDGER": str(path), "COSTLINE_BASE_URL": mock.url},
+    )
+    mock.set_collector()
+    assert proc.returncode == 0, proc.stderr
+    assert len(read_events(path)) == 21  # in the ledger, waiting for the collector
