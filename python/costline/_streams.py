@@ -73,8 +73,11 @@ class _Abandoned:
         self.tracker = tracker
 
     def __del__(self) -> None:
-        if not self.tracker.call.done:
-            guarded("recording an abandoned stream", self.tracker.finish)
+        try:
+            if not self.tracker.call.done:
+                guarded("recording an abandoned stream", self.tracker.finish)
+        except BaseException:  # noqa: BLE001 (at interpreter teardown anything may be gone)
+            pass
 
 
 def _guard_abandonment(stream: Any, tracker: _Tracker) -> None:

@@ -230,3 +230,64 @@ def test_events_recorded_by_atexit_handlers_registered_earlier_are_kept(tmp_path
     )
     assert proc.returncode == 0, proc.stderr
     assert len(read_events(path)) == 51
+
+
+def test_late_atexit_events_are_kept_even_when_the_collector_hangs(tmp_path, mock):
+    mock.set_collector(hang=True)
+    path = tmp_path / "atexit-hung.db"
+    proc = run_script(
+        """
+        import atexit
+        def late():
+            import costline
+            for i in range(20):
+                costline.track(provider="openai", model="gpt-4o", input_tokens=i, output_tokens=1)
+        atexit.register(late)
+        import costline
+        costline.track(provider="openai", model="gpt-4o", input_tokens=1, output_tokens=1)
+        """,
+        {"COSTLINE_LEDGER": str(path), "COSTLINE_BASE_URL": mock.url},
+    )
+    mock.set_collector()
+    assert proc.returncode == 0, proc.stderr
+    assert len(read_events(path)) == 21  # in the ledger, waiting for the collector
+
+
+def test_slow_first_uses_release_the_gil(tmp_path):
+    # The first track() parses the catalog, the first count_tokens() builds an
+    # encoder: milliseconds of native work. Another Python thread must keep
+    # running meanwhile at about its free speed; with the GIL held it would get
+    # only the few switch intervals around the call.
+    proc = run_script(
+        """
+        import threading, time
+        import costline
+        ticks = 0
+        stop = False
+        def spin():
+            global ticks
+            while not stop:
+                ticks += 1
+        t = threading.Thread(target=spin)
+        t.start()
+        for label, work in (
+            ("track", lambda: costline.track(provider="openai", model="gpt-4o", input_tokens=1, output_tokens=1)),
+            ("count_tokens", lambda: costline.count_tokens("hello " * 50000, "gpt-4o")),
+        ):
+            before, started = ticks, time.perf_counter()
+            time.sleep(0.05)  # the main thread idle: the spinner's free speed
+            free = (ticks - before) / (time.perf_counter() - started)
+            before, started = ticks, time.perf_counter()
+            work()
+            took = time.perf_counter() - started
+            print(label, (ticks - before) / took / free, took)
+        stop = True
+        t.join()
+        """,
+        {"COSTLINE_LEDGER": str(tmp_path / "gil.db")},
+    )
+    assert proc.returncode == 0, proc.stderr
+    for line in proc.stdout.splitlines():
+        label, speed, took = line.split()
+        if float(took) > 0.02:  # long enough for a held GIL to show
+            assert float(speed) > 0.4, line

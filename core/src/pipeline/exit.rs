@@ -20,7 +20,9 @@ static DEADLINE: Mutex<Option<Instant>> = Mutex::new(None);
 pub fn exit_flush(timeout: Duration) -> bool {
     *DEADLINE.lock().unwrap_or_else(|p| p.into_inner()) = Some(super::queue::deadline_after(timeout));
     install();
-    super::flush(timeout)
+    // A quarter of the deadline stays for the final flush: a collector that
+    // does not answer must not leave nothing for events recorded later.
+    super::flush(timeout.mul_f64(0.75))
 }
 
 /// Register the process-exit hook, once. Called when a pipeline starts.
