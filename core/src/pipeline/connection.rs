@@ -3,7 +3,9 @@
 //! checked before and after each operation against the files on disk (see
 //! `ledger::files`): when another SQLite library in the process deleted them
 //! under it, every connection of the process is closed and the operation
-//! runs again on a fresh one.
+//! runs again on a fresh one. While any is open, the process also holds the
+//! locks of `ledger::files::Sentinel` (Linux), which keep that library from
+//! deleting them in the first place (counted in `fork::ForkGate::remember`).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,8 +33,8 @@ fn warn_replaced(path: &Path) {
         log::warn!(
             "costline: ledger {}: its WAL was deleted under costline's connection, most likely by another \
              SQLite library in this process (such as Python's sqlite3) closing its own connection to the \
-             ledger; costline reopened the ledger and wrote again. Read the ledger in-process with costline.report() or \
-             costline.events(), which use costline's own connection.",
+             ledger; costline reopened the ledger and wrote again. Read the ledger in-process with \
+             costline.report() or costline.events(), which use costline's own connection.",
             path.display()
         );
     }
