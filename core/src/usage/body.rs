@@ -204,8 +204,8 @@ impl UsageChunkFilter {
     /// The bytes to pass on for `chunk` (complete lines only: a partial last
     /// line is held until its end arrives). `None` means "pass `chunk` as is".
     pub fn feed(&mut self, chunk: &[u8]) -> Option<Vec<u8>> {
-        if self.pending.is_empty() && !self.skip_blank && !may_hold_usage(chunk) && chunk.ends_with(b"\n") {
-            return None; // the common case: nothing to look at, nothing held
+        if self.pending.is_empty() && !self.skip_blank && !mentions_usage(chunk) && chunk.ends_with(b"\n") {
+            return None; // nothing to look at, nothing held
         }
         self.pending.extend_from_slice(chunk);
         let mut out = Vec::with_capacity(self.pending.len());
@@ -227,7 +227,10 @@ impl UsageChunkFilter {
                 self.skip_blank = true;
                 continue;
             }
-            out.extend_from_slice(line);
+            match without_null_usage(line) {
+                Some(stripped) => out.extend_from_slice(&stripped),
+                None => out.extend_from_slice(line),
+            }
         }
         self.pending.drain(..start);
         if self.pending.len() > MAX_KEPT_BYTES {
@@ -252,6 +255,81 @@ impl UsageChunkFilter {
     /// The usage (with the service tier) of the chunk that was removed.
     pub fn usage(&self) -> Option<&Value> {
         self.usage.as_ref()
+    }
+}
+
+const USAGE_KEY: &[u8] = b"\"usage\"";
+
+fn mentions_usage(bytes: &[u8]) -> bool {
+    bytes.windows(USAGE_KEY.len()).any(|w| w == USAGE_KEY)
+}
+
+/// The line without its chunk's top-level `"usage": null` member (which the
+/// API adds to every chunk once usage is asked for), or `None` when it has
+/// none. Strings are skipped as JSON strings, so text that merely contains
+/// those characters is never touched.
+fn without_null_usage(line: &[u8]) -> Option<Vec<u8>> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    let mut i = 0;
+    while i < line.len() {
+        let b = line[i];
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        match b {
+            b'"' => {
+                if depth == 1 && line[i..].starts_with(USAGE_KEY) {
+                    if let Some(range) = null_member(line, i) {
+                        let mut out = line[..range.0].to_vec();
+                        out.extend_from_slice(&line[range.1..]);
+                        return Some(out);
+                    }
+                }
+                in_string = true;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// For a `"usage"` key at `key`, the byte range to cut if its value is null:
+/// the member and one comma beside it.
+fn null_member(line: &[u8], key: usize) -> Option<(usize, usize)> {
+    let skip_ws = |mut at: usize| {
+        while line.get(at).is_some_and(u8::is_ascii_whitespace) {
+            at += 1;
+        }
+        at
+    };
+    let colon = skip_ws(key + USAGE_KEY.len());
+    if line.get(colon) != Some(&b':') {
+        return None;
+    }
+    let value = skip_ws(colon + 1);
+    if !line[value..].starts_with(b"null") {
+        return None;
+    }
+    let after = skip_ws(value + 4);
+    let before = line[..key].iter().rposition(|b| !b.is_ascii_whitespace())?;
+    match (line[before], line.get(after)) {
+        // `, "usage": null` then `}` or `,`: cut from the comma before.
+        (b',', Some(b'}' | b',')) => Some((before, value + 4)),
+        // `{"usage": null, ...`: cut through the comma after.
+        (b'{', Some(b',')) => Some((key, skip_ws(after + 1))),
+        // `{"usage": null}`: cut the member alone.
+        (b'{', Some(b'}')) => Some((key, value + 4)),
+        _ => None,
     }
 }
 
@@ -354,8 +432,7 @@ mod tests {
             "data: {\"choices\":[{\"delta\":{\"content\":\"a \\\"usage\\\": {\"}}],\"usage\":null}\n\n\
                     data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3}}\n\n\
                     data: [DONE]\n\n";
-        let expected =
-            "data: {\"choices\":[{\"delta\":{\"content\":\"a \\\"usage\\\": {\"}}],\"usage\":null}\n\n\
+        let expected = "data: {\"choices\":[{\"delta\":{\"content\":\"a \\\"usage\\\": {\"}}]}\n\n\
                         data: [DONE]\n\n";
         for size in [1, 5, 13, 4096] {
             let mut filter = UsageChunkFilter::new();
@@ -369,6 +446,27 @@ mod tests {
             out.extend(filter.finish());
             assert_eq!(String::from_utf8(out).unwrap(), expected, "chunks of {size}");
             assert_eq!(filter.usage(), Some(&json!({"prompt_tokens": 3})));
+        }
+    }
+
+    #[test]
+    fn null_usage_members_are_removed_at_the_top_level_only() {
+        let cases = [
+            (r#"data: {"id":"c","choices":[],"usage":null}"#, r#"data: {"id":"c","choices":[]}"#),
+            (r#"data: {"usage": null, "id":"c"}"#, r#"data: {"id":"c"}"#),
+            (r#"data: {"usage":null}"#, r#"data: {}"#),
+            (r#"data: {"id":"c" , "usage" : null , "x":1}"#, r#"data: {"id":"c"  , "x":1}"#),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(without_null_usage(line.as_bytes()).as_deref(), Some(expected.as_bytes()), "{line}");
+        }
+        for untouched in [
+            r#"data: {"choices":[{"delta":{"content":""usage":null"}}]}"#,
+            r#"data: {"choices":[{"usage":null}]}"#,
+            r#"data: {"usage":{"prompt_tokens":1},"choices":[{}]}"#,
+            r#"data: {"note":"a \","usage":1}"#,
+        ] {
+            assert_eq!(without_null_usage(untouched.as_bytes()), None, "{untouched}");
         }
     }
 
