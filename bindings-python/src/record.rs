@@ -21,14 +21,15 @@ fn status(name: &str) -> PyResult<Status> {
 }
 
 /// Record one metered call. Returns the cost as a decimal string, or None
-/// when the model has no price. Never blocks on I/O: the event is enqueued.
+/// when the model has no price or `need_cost` is false (then the writer
+/// thread builds the event). Never blocks on I/O: the event is enqueued.
 /// A malformed usage payload is sanitised by the core, never an error. Work
 /// that can take milliseconds (the first catalog parse, tokenizing a request
 /// for an estimate) runs with the GIL released.
 #[pyfunction]
 #[pyo3(signature = (provider, operation, model, resolved_model, usage_parts, latency_ms, stream, status_name,
                     error_type, run_id, agent, agent_path, tags, base_tags=None, estimate_request=None,
-                    estimate_output=None))]
+                    estimate_output=None, need_cost=true))]
 #[allow(clippy::too_many_arguments)]
 pub fn record(
     py: Python<'_>,
@@ -48,6 +49,7 @@ pub fn record(
     base_tags: Option<&Bound<'_, PyDict>>,
     estimate_request: Option<&Bound<'_, PyAny>>,
     estimate_output: Option<String>,
+    need_cost: bool,
 ) -> PyResult<Option<String>> {
     guard::call(|| {
         let usage = match (usage_parts, estimate_request) {
@@ -73,6 +75,12 @@ pub fn record(
             base_tags: convert::tags(base_tags)?,
             ..Call::new(provider, operation, model, sdk())
         };
+        if !need_cost {
+            // Nobody waits for the cost (no enclosing run): the writer thread
+            // builds the event, estimates included, off this thread.
+            recorder::record_deferred(call);
+            return Ok(None);
+        }
         let recorded = if slow { py.detach(|| recorder::record(call)) } else { recorder::record(call) };
         Ok(recorded.cost_usd.map(|c| c.to_string()))
     })

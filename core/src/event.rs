@@ -206,5 +206,10 @@ pub fn new_event_id() -> String {
 
 /// Now, RFC 3339 in UTC with millisecond precision.
 pub fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    rfc3339(chrono::Utc::now())
+}
+
+/// A time as the wire format writes it: RFC 3339, UTC, milliseconds.
+pub fn rfc3339(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

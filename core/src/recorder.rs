@@ -98,11 +98,31 @@ pub fn process_tags() -> Tags {
     PROCESS_TAGS.load().as_ref().clone()
 }
 
+/// A call whose event the writer thread builds: the hot path only takes the
+/// time (`record_deferred`), and the event id, the timestamp's formatting, the
+/// usage normalisation, the pricing and the bounds are done off the caller's
+/// thread. Used when the caller does not need the cost now (no enclosing run).
+pub struct Deferred {
+    call: Call,
+    at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Deferred {
+    pub fn build(self) -> Event {
+        build_event_at(self.call, self.at)
+    }
+}
+
 /// Build the event for one call without enqueuing it. Never fails: a
 /// malformed usage payload is sanitised (`usage_source = "estimate"`), and
 /// attribution beyond the wire format's bounds is truncated; each distinct
 /// problem is logged once per process.
 pub fn build_event(call: Call) -> Event {
+    build_event_at(call, chrono::Utc::now())
+}
+
+/// [`build_event`] for a call that ended at `at`.
+fn build_event_at(call: Call, at: chrono::DateTime<chrono::Utc>) -> Event {
     let mut notes = Vec::new();
     let (usage, usage_source) = match &call.usage {
         CallUsage::None => (Usage::default(), UsageSource::Provider),
@@ -190,7 +210,7 @@ pub fn build_event(call: Call) -> Event {
 
     Event {
         event_id: event::new_event_id(),
-        timestamp: event::now_rfc3339(),
+        timestamp: event::rfc3339(at),
         provider,
         operation,
         model,
@@ -223,6 +243,12 @@ pub fn record(call: Call) -> Recorded {
     let recorded = Recorded { event_id: event.event_id.clone(), cost_usd: event.cost_usd, queued: false };
     let queued = pipeline::enqueue(event);
     Recorded { queued, ..recorded }
+}
+
+/// Enqueue a call whose event the writer builds (never blocks, never fails).
+/// False when the queue was full (the drop is counted).
+pub fn record_deferred(call: Call) -> bool {
+    pipeline::enqueue_deferred(Deferred { call, at: chrono::Utc::now() })
 }
 
 /// Token counts given by a user (`track()`, `cost()`): every count within

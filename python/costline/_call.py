@@ -82,6 +82,9 @@ class Call:
             a.base_tags,
             estimate_request,
             estimate_output,
+            # Only enclosing runs need the cost now; otherwise the core builds
+            # the event on its writer thread.
+            bool(a.frames),
         )
         a.settle(cost)
 

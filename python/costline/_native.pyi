@@ -29,6 +29,7 @@ def record(
     base_tags: Optional[Mapping[str, str]] = None,
     estimate_request: Optional[Mapping[str, Any]] = None,
     estimate_output: Optional[str] = None,
+    need_cost: bool = True,
 ) -> Optional[str]: ...
 def track(
     provider: str,

@@ -38,10 +38,11 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::event::Event;
+use crate::recorder::Deferred;
 use crate::Result;
 
 pub use exit::exit_flush;
-pub use queue::Pipeline;
+pub use queue::{Pipeline, Queued};
 pub use read::{events, ledger_path, report, status, ProcessStatus};
 pub use shared::Counters;
 
@@ -112,7 +113,15 @@ pub fn configure(config: &Config) -> Result<()> {
 /// pipeline on first use. False when the event was dropped (queue full); drops
 /// are counted in `stats().dropped` and logged once per overload.
 pub fn enqueue(event: Event) -> bool {
-    let mut event = Box::new(event);
+    enqueue_item(Box::new(Queued::Built(event)))
+}
+
+/// Queue a call whose event the writer thread builds (see `recorder::Deferred`).
+pub fn enqueue_deferred(call: Deferred) -> bool {
+    enqueue_item(Box::new(Queued::Deferred(call)))
+}
+
+fn enqueue_item(mut event: Box<Queued>) -> bool {
     // A pipeline can close between the load and the send (reconfigured or
     // shut down concurrently); the next attempt finds its successor.
     for _ in 0..3 {

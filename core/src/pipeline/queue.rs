@@ -12,6 +12,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender, Tr
 
 use crate::config::Config;
 use crate::event::Event;
+use crate::recorder::Deferred;
 use crate::{Error, Result};
 
 use super::http::load_ca_bundle;
@@ -19,10 +20,27 @@ use super::shared::{Counters, FlushTicket, Leftovers, Shared};
 use super::{exporter, writer, Stats};
 use crate::secrets::mask_url;
 
+/// One item for the writer: an event, or a call whose event the writer
+/// builds, off the caller's thread (its id, timestamp formatting, usage
+/// normalisation, pricing and bounds: `recorder::Deferred`).
+pub enum Queued {
+    Built(Event),
+    Deferred(Deferred),
+}
+
+impl Queued {
+    pub(crate) fn into_event(self) -> Event {
+        match self {
+            Queued::Built(event) => event,
+            Queued::Deferred(call) => call.build(),
+        }
+    }
+}
+
 /// What travels through the queue.
 pub(crate) enum Message {
     /// Boxed so that the queue's preallocated slots stay small.
-    Event(Box<Event>),
+    Event(Box<Queued>),
     /// Everything queued before this marker must be stored (and exported).
     Flush(FlushTicket),
     /// Look at the stop flag and the backlog now.
@@ -35,7 +53,7 @@ pub(crate) enum Offer {
     /// The queue was full: the event was dropped and counted.
     Full,
     /// The pipeline is stopping or its writer is gone: try another one.
-    Closed(Box<Event>),
+    Closed(Box<Queued>),
 }
 
 /// What `stop` leaves behind.
@@ -135,7 +153,7 @@ impl Pipeline {
     /// Queue one event without blocking. False when it was dropped (queue
     /// full, or the pipeline stopped); drops are counted.
     pub fn enqueue(&self, event: Event) -> bool {
-        match self.offer(Box::new(event)) {
+        match self.offer(Box::new(Queued::Built(event))) {
             Offer::Accepted => true,
             Offer::Full => false,
             Offer::Closed(_) => {
@@ -146,7 +164,7 @@ impl Pipeline {
     }
 
     /// The hot path: two atomic increments, one `try_send`, no lock.
-    pub(crate) fn offer(&self, event: Box<Event>) -> Offer {
+    pub(crate) fn offer(&self, event: Box<Queued>) -> Offer {
         self.producers.fetch_add(1, Ordering::SeqCst);
         if self.closed.load(Ordering::SeqCst) {
             self.producers.fetch_sub(1, Ordering::SeqCst);

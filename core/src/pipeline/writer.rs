@@ -228,8 +228,19 @@ impl Writer {
     /// Returns true when the message asks for an immediate retry of a failing ledger.
     fn receive(&mut self, message: Message, batch: &mut Vec<Event>) -> bool {
         match message {
-            Message::Event(event) => {
-                batch.push(*event);
+            Message::Event(item) => {
+                // Building a deferred event runs core code on this thread: a bug
+                // there must cost one event, not the writer.
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| item.into_event())) {
+                    Ok(event) => batch.push(event),
+                    Err(_) => {
+                        self.shared.count_dropped(1);
+                        crate::log_once::warn("writer-build-panic", || {
+                            "costline: building an event failed (a bug in costline); it was dropped"
+                                .to_string()
+                        });
+                    }
+                }
                 false
             }
             Message::Flush(ticket) => {
