@@ -76,12 +76,26 @@ def sse(include_usage: bool) -> bytes:
 SSE_USAGE, SSE_PLAIN = sse(True), sse(False)
 
 
+class _EventByEvent(httpx.SyncByteStream):
+    """A streamed body that arrives one server-sent event at a time, as from a
+    real server (a `content=` body would be read ahead, and neither the SDK nor
+    costline would see a stream)."""
+
+    def __init__(self, sse_body: bytes) -> None:
+        self.parts = [event + b"\n\n" for event in sse_body.split(b"\n\n") if event]
+
+    def __iter__(self):
+        yield from self.parts
+
+
 def handler(request):
     body = json.loads(request.content)
     if body.get("stream"):
         include = bool((body.get("stream_options") or {}).get("include_usage"))
         return httpx.Response(
-            200, headers={"content-type": "text/event-stream"}, content=SSE_USAGE if include else SSE_PLAIN
+            200,
+            headers={"content-type": "text/event-stream"},
+            stream=_EventByEvent(SSE_USAGE if include else SSE_PLAIN),
         )
     return httpx.Response(200, headers={"content-type": "application/json"}, content=COMPLETION)
 
