@@ -46,91 +46,102 @@ pub fn configure(
     disabled: Option<bool>,
     ca_bundle: Option<PathBuf>,
 ) -> PyResult<()> {
-    let mut cfg = effective();
-    if let Some(v) = ledger {
-        cfg.ledger = LedgerSetting::parse(&v);
-    }
-    if let Some(v) = base_url {
-        cfg.base_url = Some(v.trim_end_matches('/').to_string()).filter(|s| !s.is_empty());
-    }
-    if let Some(v) = api_key {
-        cfg.api_key = Some(v);
-    }
-    if let Some(v) = otlp_endpoint {
-        cfg.otlp_endpoint = Some(v);
-    }
-    if let Some(v) = timeout_s {
-        cfg.timeout = config::seconds("timeout_s", v).map_err(errors::to_py)?;
-    }
-    if let Some(v) = backoff_s {
-        if v.is_empty() {
-            return Err(errors::to_py(costline_core::Error::Config("backoff_s must not be empty".into())));
+    // No panic into Python (see guard.rs).
+    crate::guard::call(|| {
+        let mut cfg = effective();
+        if let Some(v) = ledger {
+            cfg.ledger = LedgerSetting::parse(&v);
         }
-        cfg.backoff = v
-            .into_iter()
-            .map(|s| config::seconds("backoff_s", s))
-            .collect::<Result<_, _>>()
-            .map_err(errors::to_py)?;
-    }
-    if let Some(v) = max_concurrent {
-        cfg.max_concurrent = v.max(1);
-    }
-    if let Some(v) = queue_size {
-        if v == 0 {
-            return Err(errors::to_py(costline_core::Error::Config("queue_size must be positive".into())));
+        if let Some(v) = base_url {
+            cfg.base_url = Some(v.trim_end_matches('/').to_string()).filter(|s| !s.is_empty());
         }
-        cfg.queue_size = v;
-    }
-    if let Some(v) = batch_size {
-        cfg.batch_size = v.max(1);
-    }
-    if let Some(v) = exit_timeout_s {
-        cfg.exit_timeout = config::seconds("exit_timeout_s", v).map_err(errors::to_py)?;
-    }
-    if let Some(v) = disabled {
-        cfg.disabled = v;
-    }
-    if let Some(v) = ca_bundle {
-        cfg.ca_bundle = Some(v).filter(|p| !p.as_os_str().is_empty());
-    }
-    let process_tags: Option<BTreeMap<String, String>> = match tags {
-        Some(t) => Some(convert::tags(Some(t))?),
-        None => None,
-    };
+        if let Some(v) = api_key {
+            cfg.api_key = Some(v);
+        }
+        if let Some(v) = otlp_endpoint {
+            cfg.otlp_endpoint = Some(v);
+        }
+        if let Some(v) = timeout_s {
+            cfg.timeout = config::seconds("timeout_s", v).map_err(errors::to_py)?;
+        }
+        if let Some(v) = backoff_s {
+            if v.is_empty() {
+                return Err(errors::to_py(costline_core::Error::Config(
+                    "backoff_s must not be empty".into(),
+                )));
+            }
+            cfg.backoff = v
+                .into_iter()
+                .map(|s| config::seconds("backoff_s", s))
+                .collect::<Result<_, _>>()
+                .map_err(errors::to_py)?;
+        }
+        if let Some(v) = max_concurrent {
+            cfg.max_concurrent = v.max(1);
+        }
+        if let Some(v) = queue_size {
+            if v == 0 {
+                return Err(errors::to_py(costline_core::Error::Config(
+                    "queue_size must be positive".into(),
+                )));
+            }
+            cfg.queue_size = v;
+        }
+        if let Some(v) = batch_size {
+            cfg.batch_size = v.max(1);
+        }
+        if let Some(v) = exit_timeout_s {
+            cfg.exit_timeout = config::seconds("exit_timeout_s", v).map_err(errors::to_py)?;
+        }
+        if let Some(v) = disabled {
+            cfg.disabled = v;
+        }
+        if let Some(v) = ca_bundle {
+            cfg.ca_bundle = Some(v).filter(|p| !p.as_os_str().is_empty());
+        }
+        let process_tags: Option<BTreeMap<String, String>> = match tags {
+            Some(t) => Some(convert::tags(Some(t))?),
+            None => None,
+        };
 
-    // Prices: an inline table (dict) replaces the inline layer, a path (str /
-    // os.PathLike; "" for none) the price-file layer; without prices= both stay
-    // as they are (catalog::overrides).
-    match prices {
-        None => {}
-        Some(p) if p.is_instance_of::<PyDict>() => {
-            let table = convert::json_value(p)?;
-            py.detach(|| catalog::set_inline_prices(Some(&table))).map_err(errors::to_py)?;
+        // Prices: an inline table (dict) replaces the inline layer, a path (str /
+        // os.PathLike; "" for none) the price-file layer; without prices= both stay
+        // as they are (catalog::overrides).
+        match prices {
+            None => {}
+            Some(p) if p.is_instance_of::<PyDict>() => {
+                let table = convert::json_value(p)?;
+                py.detach(|| catalog::set_inline_prices(Some(&table))).map_err(errors::to_py)?;
+            }
+            Some(p) => {
+                let path: PathBuf = if p.is_instance_of::<PyString>() {
+                    PathBuf::from(p.extract::<String>()?)
+                } else {
+                    p.extract()?
+                };
+                let path = Some(path).filter(|p| !p.as_os_str().is_empty());
+                py.detach(|| catalog::set_price_file(path.as_deref())).map_err(errors::to_py)?;
+                cfg.prices_path = path;
+            }
         }
-        Some(p) => {
-            let path: PathBuf = if p.is_instance_of::<PyString>() {
-                PathBuf::from(p.extract::<String>()?)
-            } else {
-                p.extract()?
-            };
-            let path = Some(path).filter(|p| !p.as_os_str().is_empty());
-            py.detach(|| catalog::set_price_file(path.as_deref())).map_err(errors::to_py)?;
-            cfg.prices_path = path;
-        }
-    }
 
-    py.detach(|| pipeline::configure(&cfg)).map_err(errors::to_py)?;
-    if let Some(t) = process_tags {
-        recorder::set_process_tags(t);
-    }
-    *CONFIGURED.lock().unwrap_or_else(|p| p.into_inner()) = Some(cfg);
-    Ok(())
+        py.detach(|| pipeline::configure(&cfg)).map_err(errors::to_py)?;
+        if let Some(t) = process_tags {
+            recorder::set_process_tags(t);
+        }
+        *CONFIGURED.lock().unwrap_or_else(|p| p.into_inner()) = Some(cfg);
+        Ok(())
+    })
 }
 
 /// The settings in force, for `costline.settings()` (no secrets: the API key
 /// and credentials in URLs are masked).
 #[pyfunction]
 pub fn current_settings(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    crate::guard::call(|| current_settings_unguarded(py))
+}
+
+fn current_settings_unguarded(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let cfg = effective();
     let d = PyDict::new(py);
     d.set_item("ledger", cfg.ledger.path().map(|p| p.display().to_string()))?;
