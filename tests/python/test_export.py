@@ -238,3 +238,19 @@ def test_a_bad_ca_bundle_is_a_config_error_at_configure(tmp_path, ledger):
     with pytest.raises(costline.ConfigError, match="missing.pem"):
         costline.configure(ca_bundle=str(tmp_path / "missing.pem"))
     assert costline.settings()["ca_bundle"] is None
+
+
+def test_on_error_hears_a_ledger_that_cannot_be_written(tmp_path, no_on_error):
+    heard = Heard()
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where a directory should be")
+    costline.configure(ledger=str(blocker / "ledger.db"), base_url="", on_error=heard)
+    track_one()
+    assert costline.flush(0.5) is False
+    deadline = time.monotonic() + 30
+    while not heard.calls and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [(exc, event)] = heard.calls  # once per outage, not per batch
+    assert isinstance(exc, costline.LedgerError) and str(blocker) in str(exc)
+    assert event is None
+    costline.configure(ledger=str(tmp_path / "good.db"))

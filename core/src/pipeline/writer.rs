@@ -297,6 +297,8 @@ impl Writer {
                 self.shared.counters.set_last_error(&error);
                 let attempts = self.failing.as_ref().map_or(0, |f| f.attempts) + 1;
                 if attempts == 1 {
+                    // Once per outage, like the log; no lock is held here.
+                    crate::hooks::report_error(&error, None);
                     log::warn!(
                         "costline: the ledger cannot be written: {error}. Keeping up to {} events in memory{} and \
                          retrying; {} held now{}. See costline status.",
