@@ -213,3 +213,35 @@ pub fn now_rfc3339() -> String {
 pub fn rfc3339(at: chrono::DateTime<chrono::Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
+
+/// A plain event for the core's unit tests: `evt-NNNNNN`, gpt-4o, 10 in, 5 out.
+#[cfg(test)]
+pub(crate) fn test_event(n: usize) -> Event {
+    Event {
+        event_id: format!("evt-{n:06}"),
+        timestamp: "2026-01-02T03:04:05.000Z".into(),
+        provider: "openai".into(),
+        operation: "chat".into(),
+        model: "gpt-4o".into(),
+        resolved_model: None,
+        input_tokens: 10,
+        output_tokens: 5,
+        cached_input_tokens: 0,
+        cache_write_input_tokens: 0,
+        reasoning_tokens: 0,
+        usage_source: UsageSource::Provider,
+        cost_usd: None,
+        cost_source: CostSource::Unknown,
+        catalog_version: "test".into(),
+        price_key: None,
+        latency_ms: 1,
+        stream: false,
+        status: Status::Ok,
+        error_type: None,
+        run_id: None,
+        agent: None,
+        agent_path: vec![],
+        tags: BTreeMap::new(),
+        sdk: Sdk { lang: "python".into(), version: "0".into() },
+    }
+}

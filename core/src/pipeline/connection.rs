@@ -175,37 +175,11 @@ impl LazyLedger {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{CostSource, Event, Sdk, Status, UsageSource};
+    use crate::event::Event;
     use crate::ledger::files::sibling;
 
     fn event(n: usize) -> Event {
-        Event {
-            event_id: format!("evt-{n:06}"),
-            timestamp: "2026-01-02T03:04:05.000Z".into(),
-            provider: "openai".into(),
-            operation: "chat".into(),
-            model: "gpt-4o".into(),
-            resolved_model: None,
-            input_tokens: 10,
-            output_tokens: 5,
-            cached_input_tokens: 0,
-            cache_write_input_tokens: 0,
-            reasoning_tokens: 0,
-            usage_source: UsageSource::Provider,
-            cost_usd: None,
-            cost_source: CostSource::Unknown,
-            catalog_version: "test".into(),
-            price_key: None,
-            latency_ms: 1,
-            stream: false,
-            status: Status::Ok,
-            error_type: None,
-            run_id: None,
-            agent: None,
-            agent_path: vec![],
-            tags: Default::default(),
-            sdk: Sdk { lang: "python".into(), version: "0".into() },
-        }
+        crate::event::test_event(n)
     }
 
     /// What another SQLite library's last connection does as it closes: it
