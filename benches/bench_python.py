@@ -78,8 +78,8 @@ SSE_USAGE, SSE_PLAIN = sse(True), sse(False)
 
 class _EventByEvent(httpx.SyncByteStream):
     """A streamed body that arrives one server-sent event at a time, as from a
-    real server (a `content=` body would be read ahead, and neither the SDK nor
-    costline would see a stream)."""
+    real server (a `content=` body is held in memory, so httpx never reads the
+    response's byte stream, where costline's usage-chunk filter sits)."""
 
     def __init__(self, sse_body: bytes) -> None:
         self.parts = [event + b"\n\n" for event in sse_body.split(b"\n\n") if event]
