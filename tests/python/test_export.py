@@ -3,11 +3,12 @@ what a misconfigured collector does to events (kept, not lost)."""
 
 from __future__ import annotations
 
+import datetime
 import http.server
+import ipaddress
 import json
 import logging
 import os
-import shutil
 import ssl
 import subprocess
 import sys
@@ -16,6 +17,10 @@ import threading
 import time
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 import costline
 from costline import _runtime
@@ -162,28 +167,48 @@ def test_a_key_over_plain_http_to_another_host_is_warned_about(tmp_path, no_on_e
 # --- a collector behind a private CA --------------------------------------------------------------------------
 
 
-def _openssl(*args, cwd):
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
-
-
 @pytest.fixture
 def private_ca(tmp_path):
     """A CA and a certificate it signed for 127.0.0.1: (ca.pem, cert.pem, key.pem)."""
-    if shutil.which("openssl") is None:
-        pytest.skip("the openssl command is needed to make a test CA")
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    _openssl(
-        "req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=test CA", cwd=tmp_path
+    now = datetime.datetime.now(datetime.timezone.utc)
+    validity = (now - datetime.timedelta(hours=1), now + datetime.timedelta(days=2))
+
+    def certificate(subject, issuer, public_key, signing_key, extensions):
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(validity[0])
+            .not_valid_after(validity[1])
+        )
+        for extension in extensions:
+            builder = builder.add_extension(extension, critical=False)
+        return builder.sign(signing_key, hashes.SHA256())
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = certificate(
+        "test CA", "test CA", ca_key.public_key(), ca_key, [x509.BasicConstraints(ca=True, path_length=None)]
     )
-    _openssl("req", *ec, "-keyout", "key.pem", "-out", "cert.csr", "-subj", "/CN=127.0.0.1", cwd=tmp_path)
-    (tmp_path / "ext.cnf").write_text(
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
+    cert = certificate(
+        "127.0.0.1",
+        "test CA",
+        key.public_key(),
+        ca_key,
+        [
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            x509.BasicConstraints(ca=False, path_length=None),
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
+        ],
     )
-    _openssl(
-        "x509", "-req", "-in", "cert.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-        "-out", "cert.pem", "-days", "2", "-extfile", "ext.cnf", cwd=tmp_path,
-    )  # fmt: skip
-    return tmp_path / "ca.pem", tmp_path / "cert.pem", tmp_path / "key.pem"
+    paths = tmp_path / "ca.pem", tmp_path / "cert.pem", tmp_path / "key.pem"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return paths
 
 
 @pytest.fixture
