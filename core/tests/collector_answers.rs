@@ -8,34 +8,19 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
-use costline_core::config::{Config, LedgerSetting};
+use costline_core::config::Config;
 use costline_core::event::Event;
 use costline_core::ledger::Ledger;
 use costline_core::pipeline::Pipeline;
-use support::{event, Reply, TestCollector};
+use support::{enqueue_all, event, Reply, TestCollector};
 
 const PATIENCE: Duration = Duration::from_secs(60);
 
 fn with_collector(ledger: &Path, base_url: &str) -> Config {
     Config {
-        ledger: LedgerSetting::Path(ledger.to_path_buf()),
-        base_url: Some(base_url.to_string()),
-        api_key: Some("test-key".into()),
-        backoff: vec![Duration::from_millis(10)],
         config_error_backoff: vec![Duration::from_millis(50)],
-        ..Config::default()
+        ..support::with_collector(ledger, base_url, &[10])
     }
-}
-
-fn enqueue_all(pipeline: &Pipeline, n: usize) -> Vec<String> {
-    (0..n)
-        .map(|_| {
-            let e = event();
-            let id = e.event_id.clone();
-            assert!(pipeline.enqueue(e));
-            id
-        })
-        .collect()
 }
 
 fn status_of(path: &Path, id: &str) -> Option<String> {

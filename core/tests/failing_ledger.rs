@@ -6,38 +6,18 @@
 
 mod support;
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
-use costline_core::config::{Config, LedgerSetting};
+use costline_core::config::Config;
 use costline_core::ledger::Ledger;
 use costline_core::pipeline::Pipeline;
-use support::{event, eventually, TestCollector};
+use support::{enqueue_all, eventually, TestCollector};
 
 const PATIENCE: Duration = Duration::from_secs(60);
 
 fn with_collector(ledger: &Path, base_url: &str) -> Config {
-    Config {
-        ledger: LedgerSetting::Path(ledger.to_path_buf()),
-        base_url: Some(base_url.to_string()),
-        api_key: Some("test-key".into()),
-        backoff: vec![Duration::from_millis(20)],
-        queue_size: 20,
-        batch_size: 5,
-        ..Config::default()
-    }
-}
-
-fn enqueue_all(pipeline: &Pipeline, n: usize) -> HashSet<String> {
-    (0..n)
-        .map(|_| {
-            let e = event();
-            let id = e.event_id.clone();
-            assert!(pipeline.enqueue(e));
-            id
-        })
-        .collect()
+    Config { queue_size: 20, batch_size: 5, ..support::with_collector(ledger, base_url, &[20]) }
 }
 
 /// Every event id the collector acknowledged, as often as it did.

@@ -5,24 +5,12 @@
 
 mod support;
 
-use std::path::Path;
 use std::time::Duration;
 
-use costline_core::config::{Config, LedgerSetting};
 use costline_core::pipeline::Pipeline;
 use support::{event, eventually, TestCollector};
 
 const PATIENCE: Duration = Duration::from_secs(60);
-
-fn with_collector(ledger: &Path, base_url: &str) -> Config {
-    Config {
-        ledger: LedgerSetting::Path(ledger.to_path_buf()),
-        base_url: Some(base_url.to_string()),
-        api_key: Some("test-key".into()),
-        backoff: vec![Duration::from_millis(20)],
-        ..Config::default()
-    }
-}
 
 /// Run `body` as an unprivileged user: root ignores directory permissions.
 /// A forked child when the tests run as root; `body`'s answer is its exit code.
@@ -55,7 +43,7 @@ fn a_read_only_directory_still_lets_events_reach_the_collector() {
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).unwrap();
     let path = locked.join("ledger.db");
     let collector = TestCollector::always(200);
-    let config = with_collector(&path, &collector.base_url);
+    let config = support::with_collector(&path, &collector.base_url, &[20]);
 
     let held_and_sent = as_unprivileged_user(move || {
         if std::fs::write(locked.join("probe"), b"").is_ok() {

@@ -4,14 +4,13 @@
 
 mod support;
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use costline_core::config::{Config, LedgerSetting};
 use costline_core::ledger::Ledger;
 use costline_core::pipeline::Pipeline;
-use support::{event, eventually, unreachable_base_url, Reply, TestCollector};
+use support::{enqueue_all, event, eventually, unreachable_base_url, with_collector, Reply, TestCollector};
 
 const PATIENCE: Duration = Duration::from_secs(60);
 /// Slack over a flush timeout for a slow, shared machine.
@@ -21,28 +20,8 @@ fn config(ledger: &Path) -> Config {
     Config { ledger: LedgerSetting::Path(ledger.to_path_buf()), ..Config::default() }
 }
 
-fn with_collector(ledger: &Path, base_url: &str, backoff_ms: &[u64]) -> Config {
-    Config {
-        base_url: Some(base_url.to_string()),
-        api_key: Some("test-key".into()),
-        backoff: backoff_ms.iter().map(|ms| Duration::from_millis(*ms)).collect(),
-        ..config(ledger)
-    }
-}
-
 fn count_rows(path: &Path) -> u64 {
     Ledger::open(path).unwrap().count_events().unwrap()
-}
-
-fn enqueue_all(pipeline: &Pipeline, n: usize) -> HashSet<String> {
-    (0..n)
-        .map(|_| {
-            let e = event();
-            let id = e.event_id.clone();
-            assert!(pipeline.enqueue(e));
-            id
-        })
-        .collect()
 }
 
 #[test]

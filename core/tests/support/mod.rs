@@ -11,7 +11,11 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use std::path::Path;
+
+use costline_core::config::{Config, LedgerSetting};
 use costline_core::event::{new_event_id, now_rfc3339, CostSource, Event, Sdk, Status, UsageSource};
+use costline_core::pipeline::Pipeline;
 use rust_decimal::Decimal;
 
 /// A valid event costing `cost` (None: unpriced).
@@ -47,6 +51,30 @@ pub fn event_costing(cost: Option<&str>) -> Event {
 
 pub fn event() -> Event {
     event_costing(Some("0.00725"))
+}
+
+/// Queue `n` fresh events into `pipeline` (each must be accepted); their ids.
+pub fn enqueue_all(pipeline: &Pipeline, n: usize) -> HashSet<String> {
+    (0..n)
+        .map(|_| {
+            let e = event();
+            let id = e.event_id.clone();
+            assert!(pipeline.enqueue(e));
+            id
+        })
+        .collect()
+}
+
+/// A ledger at `ledger` and a collector at `base_url` (API key "test-key"),
+/// retried after each of `backoff_ms`.
+pub fn with_collector(ledger: &Path, base_url: &str, backoff_ms: &[u64]) -> Config {
+    Config {
+        ledger: LedgerSetting::Path(ledger.to_path_buf()),
+        base_url: Some(base_url.to_string()),
+        api_key: Some("test-key".into()),
+        backoff: backoff_ms.iter().map(|ms| Duration::from_millis(*ms)).collect(),
+        ..Config::default()
+    }
 }
 
 /// A base URL where nothing listens.
