@@ -3,7 +3,7 @@
 
 use costline_core::event::Status;
 use costline_core::recorder::{self, Call, CallUsage};
-use costline_core::{catalog, usage};
+use costline_core::catalog;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
@@ -146,13 +146,8 @@ pub fn track(
             convert::integer("reasoning_tokens", reasoning_tokens)?,
         )
         .map_err(errors::to_py)?;
-        let latency = convert::integer("latency_ms", latency_ms)?;
         let latency_ms =
-            u64::try_from(latency).ok().filter(|n| *n <= usage::MAX_TOKENS).ok_or_else(|| {
-                errors::to_py(costline_core::Error::InvalidEvent(format!(
-                    "latency_ms must be a non-negative integer, got {latency}"
-                )))
-            })?;
+            recorder::counted_latency(convert::integer("latency_ms", latency_ms)?).map_err(errors::to_py)?;
         let call = Call {
             resolved_model,
             usage: CallUsage::Counted(counted),

@@ -251,6 +251,14 @@ pub fn record_deferred(call: Call) -> bool {
     pipeline::enqueue_deferred(Deferred { call, at: chrono::Utc::now() })
 }
 
+/// A latency given by a user (`track()`), in milliseconds: an integer from 0
+/// to what the ledger stores, else a clear error.
+pub fn counted_latency(latency_ms: i128) -> Result<u64> {
+    u64::try_from(latency_ms).ok().filter(|n| *n <= usage::MAX_TOKENS).ok_or_else(|| {
+        Error::InvalidEvent(format!("latency_ms must be a non-negative integer, got {latency_ms}"))
+    })
+}
+
 /// Token counts given by a user (`track()`, `cost()`): every count within
 /// bounds and the parts within their totals, else a clear error naming the
 /// problem (the bindings raise it as a `ValueError`).

@@ -104,16 +104,23 @@ impl Sentinel {
 
 #[cfg(target_os = "linux")]
 fn read_lock(file: &std::fs::File, start: i64, len: i64) -> bool {
+    byte_range_lock(file, libc::F_OFD_SETLK, libc::F_RDLCK, start, len)
+}
+
+/// One non-blocking `fcntl` byte-range lock (`command`: `F_SETLK` for a
+/// process-owned lock, `F_OFD_SETLK` for a descriptor-owned one); true when granted.
+#[cfg(target_os = "linux")]
+pub(crate) fn byte_range_lock(file: &std::fs::File, command: i32, kind: i32, start: i64, len: i64) -> bool {
     use std::os::fd::AsRawFd;
     // SAFETY: a zeroed flock is a valid value; fcntl reads it and the
     // descriptor is open for the duration of the call.
     unsafe {
         let mut lock: libc::flock = std::mem::zeroed();
-        lock.l_type = libc::F_RDLCK as libc::c_short;
+        lock.l_type = kind as libc::c_short;
         lock.l_whence = libc::SEEK_SET as libc::c_short;
         lock.l_start = start as libc::off_t;
         lock.l_len = len as libc::off_t;
-        libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLK, &lock) == 0
+        libc::fcntl(file.as_raw_fd(), command, &lock) == 0
     }
 }
 

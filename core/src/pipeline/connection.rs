@@ -314,17 +314,8 @@ mod tests {
     /// with the process's own POSIX locks.
     #[cfg(target_os = "linux")]
     fn foreign_exclusive_lock(path: &Path, start: i64, len: i64) -> bool {
-        use std::os::fd::AsRawFd;
         let file = std::fs::OpenOptions::new().read(true).write(true).open(path).unwrap();
-        // SAFETY: a zeroed flock is valid; the descriptor is open during the call.
-        unsafe {
-            let mut lock: libc::flock = std::mem::zeroed();
-            lock.l_type = libc::F_WRLCK as libc::c_short;
-            lock.l_whence = libc::SEEK_SET as libc::c_short;
-            lock.l_start = start as libc::off_t;
-            lock.l_len = len as libc::off_t;
-            libc::fcntl(file.as_raw_fd(), libc::F_SETLK, &lock) == 0
-        }
+        crate::ledger::files::byte_range_lock(&file, libc::F_SETLK, libc::F_WRLCK, start, len)
     }
 
     #[cfg(target_os = "linux")]

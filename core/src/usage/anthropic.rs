@@ -31,7 +31,7 @@ pub(crate) fn normalize(obj: &Value, f: &mut Fields) -> Usage {
     let details = f.object(obj, "output_tokens_details");
     let write_5m = f.count(split, &["ephemeral_5m_input_tokens"]);
     let write_1h = f.count(split, &["ephemeral_1h_input_tokens"]);
-    let (write_5m, write_1h) = f.split_cache_writes(cache_creation, write_5m, write_1h);
+    let (write_5m, write_1h) = Fields::split_cache_writes(cache_creation, write_5m, write_1h);
     let cached_and_written = f.add(cache_read, write_5m.saturating_add(write_1h));
     Usage {
         input_tokens: f.add(uncached_input, cached_and_written),

@@ -255,7 +255,7 @@ impl Fields {
     /// Cache writes as (default TTL, long TTL) from a total and its optional
     /// split: the larger of the total and the split's sum counts, any
     /// remainder at the default TTL.
-    pub(crate) fn split_cache_writes(&mut self, total: u64, default_part: u64, long_part: u64) -> (u64, u64) {
+    pub(crate) fn split_cache_writes(total: u64, default_part: u64, long_part: u64) -> (u64, u64) {
         let split_sum = default_part.saturating_add(long_part);
         (default_part.saturating_add(total.saturating_sub(split_sum)), long_part)
     }

@@ -48,7 +48,7 @@ pub(crate) fn normalize(obj: &Value, f: &mut Fields) -> Usage {
     let written = f.count(inputs, &["cache_write_tokens"]);
     let written_30m = f.count(write_split, &["ttl_30m_tokens"]);
     let written_12h = f.count(write_split, &["ttl_12h_tokens"]);
-    let (default_ttl_writes, long_ttl_writes) = f.split_cache_writes(written, written_30m, written_12h);
+    let (default_ttl_writes, long_ttl_writes) = Fields::split_cache_writes(written, written_30m, written_12h);
     Usage {
         input_tokens,
         output_tokens,
