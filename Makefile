@@ -33,8 +33,9 @@ build-node: $(NODE_STAMP) ## build the Node addon (release) and the npm package 
 build-release: $(STAMP)
 	cd python && ../$(VENV)/bin/maturin develop -q --release
 
-demo: build ## run the demo app against the local mock provider, then `costline report`
+demo: build build-node ## run the demo app (Python, then Node, one ledger) against the local mock provider, then `costline report`
 	$(PY) examples/demo.py
+	node examples/demo.mjs
 
 test: test-rust test-python test-node test-wheel ## run every test (Rust core, Python and Node against the mock provider, the wheel)
 
@@ -45,7 +46,9 @@ test-python: build
 	$(PY) -m pytest tests/python -q
 
 test-node: build-node build
+	cd tests/node/typecheck && ../../../node_modules/.bin/tsc -p tsconfig.json
 	node --test --test-concurrency=2 tests/node/
+	bash scripts/check_npm_pack.sh
 
 test-wheel: $(STAMP)
 	bash scripts/check_wheel.sh

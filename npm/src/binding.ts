@@ -2,7 +2,6 @@
  * The addon (bindings-node/, built by napi-rs). `native.js` is napi-rs's
  * loader: it loads the `.node` file beside it, else the per-platform package
  * (`costline-linux-x64-gnu`, ...), and says what is missing otherwise.
- * @internal
  */
 
 export interface Attribution {
@@ -15,9 +14,14 @@ export interface Attribution {
 
 export interface NativeMeter {
   feed(chunk: Uint8Array): Uint8Array | null | undefined;
-  feedText(text: string): void;
   tail(): Uint8Array | null | undefined;
-  finish(errorType: string | null | undefined, request: unknown, needCost: boolean): string | null | undefined;
+  finish(
+    latencyMs: number,
+    errorType: string | undefined,
+    attribution: Attribution | undefined,
+    request: unknown,
+    needCost: boolean,
+  ): string | null | undefined;
 }
 
 export interface NativeTotal {
@@ -29,14 +33,19 @@ export interface NativeTotal {
 
 export interface NativeBinding {
   version(): string;
-  Meter: new (
+  Meter: new (provider: string, operation: string, model: string, stream: boolean, hideUsage: boolean) => NativeMeter;
+  recordText(
     provider: string,
     operation: string,
     model: string,
     stream: boolean,
-    hideUsage: boolean,
-    attribution?: Attribution,
-  ) => NativeMeter;
+    latencyMs: number,
+    errorType: string | undefined,
+    text: string | undefined,
+    attribution: Attribution | undefined,
+    request: unknown,
+    needCost: boolean,
+  ): string | null | undefined;
   Total: new () => NativeTotal;
   track(input: Record<string, unknown>, attribution?: Attribution): { eventId: string; costUsd?: string | null };
   previewEvent(provider: string, operation: string, model: string, resolvedModel: string | null, partsJson: string): string;
