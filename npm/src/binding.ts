@@ -72,5 +72,23 @@ export interface NativeBinding {
   testPanic(): void;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-export const native: NativeBinding = require("./native.js");
+/** The targets `npm/package.json` lists under napi.targets, by Node's names. */
+const PREBUILT = "linux-x64-gnu, linux-arm64-gnu, linux-x64-musl, linux-arm64-musl, darwin-x64, darwin-arm64, win32-x64-msvc";
+
+function load(): NativeBinding {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require("./native.js");
+  } catch (err) {
+    const detail = err instanceof Error ? err.message : String(err);
+    throw new Error(
+      `costline: no native addon loads on ${process.platform}-${process.arch} (Node ${process.versions.node}). ` +
+        `It looks for costline.<platform>.node beside dist/native.js, then the package costline-<platform>; ` +
+        `addons are built for ${PREBUILT}. On another platform, build it from the repository ` +
+        `(make build-node, with a Rust toolchain). The loader said: ${detail}`,
+      { cause: err },
+    );
+  }
+}
+
+export const native: NativeBinding = load();
