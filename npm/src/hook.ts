@@ -77,8 +77,21 @@ function operationFor(provider: string, path: string): string | null {
 const inflight = new Set<Started>();
 const MAX_INFLIGHT = 10_000;
 
+/** At exit: a call that got its response is recorded as it stands; one still waiting, as cut off. */
 export function endInflight(): void {
-  for (const s of [...inflight]) s.end(undefined, "ProcessExit");
+  for (const s of [...inflight]) s.end(undefined, s.responded ? undefined : "ProcessExit");
+}
+
+/** Record the oldest call whose response came but was not read to the end (never one still waiting). */
+function evictOldest(): void {
+  let looked = 0;
+  for (const s of inflight) {
+    if (s.responded) {
+      s.end(undefined);
+      return;
+    }
+    if (++looked >= 64) return;
+  }
 }
 
 function errorType(err: unknown): string {
@@ -107,12 +120,7 @@ class Started {
     private readonly request: unknown,
   ) {
     inflight.add(this);
-    if (inflight.size > MAX_INFLIGHT) {
-      for (const oldest of inflight) {
-        oldest.end(undefined);
-        break;
-      }
-    }
+    if (inflight.size > MAX_INFLIGHT) evictOldest();
   }
 
   /** The body is about to be read as a stream. */
