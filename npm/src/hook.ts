@@ -88,6 +88,8 @@ class Started {
     meter: NativeMeter,
     private readonly captured: Captured,
     private readonly request: unknown,
+    /** costline asked for a usage chunk the caller must not see. */
+    readonly hiding: boolean,
   ) {
     this.meter = meter;
     inflight.add(this);
@@ -154,7 +156,7 @@ function start(state: ClientState, options: RequestOptions): { started: Started;
   }
   const captured = capture(state.agent, state.tags);
   const meter = new native.Meter(state.provider, operation, model, stream, hide, captured.attribution);
-  return { started: new Started(meter, captured, json), options };
+  return { started: new Started(meter, captured, json, hide), options };
 }
 
 /**
@@ -202,7 +204,7 @@ function meterBody(response: Response, started: Started): void {
     started.end(undefined);
     return;
   }
-  const whole = async <T>(read: () => Promise<T>, feed: (value: T) => void): Promise<T> => {
+  const whole = async <T>(read: () => Promise<T>, feed: (value: T) => T): Promise<T> => {
     let value: T;
     try {
       value = await read();
@@ -210,16 +212,41 @@ function meterBody(response: Response, started: Started): void {
       started.end(err);
       throw err;
     }
-    feed(value);
+    const given = feed(value);
     started.end(undefined);
-    return value;
+    return given;
   };
-  const text = () => whole(() => ownText.call(response), (t) => started.feedText(t));
+  // A whole body passes through the meter like a streamed one: when costline
+  // asked for a usage chunk, the caller gets the body without it.
+  const filtered = (body: Uint8Array): Uint8Array | undefined => {
+    const out = started.feed(body);
+    const rest = started.tail();
+    if (out === undefined && !rest?.length) return undefined;
+    const head = out ?? body;
+    if (!rest?.length) return head;
+    const joined = new Uint8Array(head.length + rest.length);
+    joined.set(head);
+    joined.set(rest, head.length);
+    return joined;
+  };
+  const text = () =>
+    whole(
+      () => ownText.call(response),
+      (t) => {
+        if (!started.hiding) {
+          started.feedText(t);
+          return t;
+        }
+        const out = filtered(new TextEncoder().encode(t));
+        return out === undefined ? t : new TextDecoder().decode(out);
+      },
+    );
   const bytes = () =>
     whole(
       () => ownArrayBuffer.call(response),
       (b) => {
-        started.feed(new Uint8Array(b));
+        const out = filtered(new Uint8Array(b));
+        return out === undefined ? b : (out.slice().buffer as ArrayBuffer);
       },
     );
   let wrapped: ReadableStream<Uint8Array> | null | undefined;
