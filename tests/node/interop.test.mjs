@@ -17,6 +17,17 @@ const newLedger = () => join(mkdtempSync(join(SESSION_DIR, "interop-")), "ledger
 
 const PER_PROCESS = 200;
 
+/** Exact sum of decimal strings (BigInt on a common scale). */
+function decimalTotal(values) {
+  const scale = 30;
+  let total = 0n;
+  for (const v of values) {
+    const [int, frac = ""] = v.split(".");
+    total += BigInt(int + frac.padEnd(scale, "0"));
+  }
+  return total.toString();
+}
+
 const NODE_WRITER = `
 import OpenAI from "costline/openai";
 const client = new OpenAI({ baseURL: process.env.MOCK_URL + "/v1", apiKey: "k", maxRetries: 0 }, { tags: { writer: "node" } });
@@ -38,7 +49,7 @@ with ThreadPoolExecutor(4) as pool:
     list(pool.map(call, range(${PER_PROCESS})))
 `;
 
-test("a Python process and a Node process writing one ledger at once lose nothing; npx costline report reads it", async () => {
+test("a Python process and a Node process writing one ledger at once lose nothing", async () => {
   const ledger = newLedger();
   const env = { MOCK_URL: mock.url, COSTLINE_LEDGER: ledger };
   const [node, python] = await Promise.all([runNode(NODE_WRITER, { env, timeoutMs: 180_000 }), runPython(PYTHON_WRITER, { env, timeoutMs: 180_000 })]);
@@ -56,16 +67,37 @@ test("a Python process and a Node process writing one ledger at once lose nothin
     assert.deepEqual(tokens, Array.from({ length: PER_PROCESS }, (_, i) => i + 1), `${writer}: every call, once`);
   }
 
+  // Same calls, same price: the two languages' totals are equal, to the last digit.
+  const total = (writer) => decimalTotal(events.filter((e) => e.tags.writer === writer).map((e) => e.cost_usd));
+  assert.equal(total("node"), total("python"));
+});
+
+test("`npx costline report --json` (the npm bin) reads a ledger that Python and Node wrote", async () => {
+  const ledger = newLedger();
+  const env = { COSTLINE_LEDGER: ledger };
+  const node = await runNode(
+    `import { track } from "costline"; for (let i = 0; i < 3; i++) track({ provider: "openai", model: "gpt-4o", inputTokens: 1000, outputTokens: 100, tags: { writer: "node" } });`,
+    { env },
+  );
+  assert.equal(node.code, 0, node.stderr);
+  const python = await runPython(
+    `import costline\nfor _ in range(2):\n    costline.track(provider="openai", model="gpt-4o", input_tokens=1000, output_tokens=100, tags={"writer": "python"})`,
+    { env },
+  );
+  assert.equal(python.code, 0, python.stderr);
+
   // The npm bin, as a user runs it.
   const report = await runProcess("npx", ["--no-install", "costline", "report", "--json", "--ledger", ledger, "--by", "tag:writer"]);
   assert.equal(report.code, 0, report.stderr);
   const parsed = JSON.parse(report.stdout);
-  assert.equal(parsed.totals.calls, 2 * PER_PROCESS);
+  assert.equal(parsed.totals.calls, 5);
   const rows = Object.fromEntries(parsed.rows.map((r) => [r.group["tag:writer"], r]));
-  assert.equal(rows.node.calls, PER_PROCESS);
-  assert.equal(rows.python.calls, PER_PROCESS);
-  // Same calls, same price: the two languages' totals are equal, to the last digit.
-  assert.equal(rows.node.cost_usd, rows.python.cost_usd);
+  assert.equal(rows.node.calls, 3);
+  assert.equal(rows.python.calls, 2);
+  // gpt-4o: 1000 x 2.5/M + 100 x 10/M = 0.0035 a call
+  assert.equal(Number(rows.node.cost_usd), 0.0105);
+  assert.equal(Number(rows.python.cost_usd), 0.007);
+  assert.equal(Number(parsed.totals.cost_usd), 0.0175);
 });
 
 // The same calls, made from each language: attribution, usage headers, errors.

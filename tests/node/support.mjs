@@ -158,12 +158,17 @@ export function runPython(source, { env = {}, ...options } = {}) {
   });
 }
 
-/** The ledger's events as another process sees them: `npx costline export --ledger PATH`. */
+/**
+ * The ledger's events as another process sees them: a fresh Node process
+ * reading `ledger` through costline's own `events()` (wire format, oldest first).
+ */
 export async function exported(ledger) {
-  const out = await runProcess(process.execPath, [join(REPO, "node_modules", "costline", "dist", "cli.js"), "export", "--ledger", ledger, "--format", "jsonl"]);
+  const out = await runNode(
+    `import { configure, events } from "costline";
+configure({ ledger: process.env.READ_LEDGER });
+process.stdout.write(JSON.stringify(await events()));`,
+    { env: { READ_LEDGER: ledger, COSTLINE_LEDGER: "off" } },
+  );
   assert.equal(out.code, 0, out.stderr);
-  return out.stdout
-    .split("\n")
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l));
+  return JSON.parse(out.stdout);
 }
