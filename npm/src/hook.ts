@@ -75,6 +75,16 @@ export function endInflight(): void {
   for (const s of [...inflight]) s.end(undefined, "ProcessExit");
 }
 
+/**
+ * The body read failed because the reader was aborted: the SDK aborts its
+ * request when the caller leaves a stream early (`break` out of a stream
+ * helper, `abort()`), which ends the read with an AbortError. Like a `break`
+ * out of a plain stream (a cancel), that is not the call failing.
+ */
+function readAborted(err: unknown): boolean {
+  return err instanceof Error && err.name === "AbortError";
+}
+
 function errorType(err: unknown): string {
   if (err instanceof Error) return err.constructor?.name || err.name || "Error";
   return typeof err;
@@ -209,7 +219,7 @@ function meterBody(response: Response, started: Started): void {
     try {
       value = await read();
     } catch (err) {
-      started.end(err);
+      started.end(readAborted(err) ? undefined : err);
       throw err;
     }
     const given = feed(value);
@@ -285,7 +295,7 @@ function meteredStream(source: ReadableStream<Uint8Array>, started: Started): Re
           try {
             chunk = await reader.read();
           } catch (err) {
-            started.end(err);
+            started.end(readAborted(err) ? undefined : err);
             throw err;
           }
           if (chunk.done) {
