@@ -174,6 +174,31 @@ test("a break out of a stream records one ok event", async () => {
   assert.ok(event.input_tokens > 0);
 });
 
+test("messages.stream() left early (break) records one ok event", async () => {
+  const helper = ours().messages.stream(BODY, { headers: { "x-mock-chunks": "20" } });
+  for await (const ev of helper) {
+    if (ev.type === "content_block_delta") break;
+  }
+  const event = await oneEvent();
+  assert.equal(event.status, "ok", "leaving a stream early is not an error");
+  assert.equal(event.stream, true);
+});
+
+test("messages.stream() abandoned early (abort after the first text) records one event", async () => {
+  const helper = ours().messages.stream(BODY, { headers: { "x-mock-chunks": "20" } });
+  for await (const ev of helper) {
+    if (ev.type === "content_block_delta") {
+      helper.abort();
+      break;
+    }
+  }
+  await helper.done().catch(() => {});
+  const event = await oneEvent();
+  assert.equal(event.status, "ok", "leaving a stream early is not an error");
+  assert.equal(event.stream, true);
+  assert.ok(event.input_tokens > 0);
+});
+
 test("count_tokens passes through unmetered", async () => {
   const counted = await ours().messages.countTokens({ model: "claude-sonnet-4-5", messages: MESSAGES });
   assert.ok(counted.input_tokens > 0);

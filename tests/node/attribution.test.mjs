@@ -11,7 +11,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import RawOpenAI from "openai";
 import OpenAI from "costline/openai";
 import Anthropic from "costline/anthropic";
-import { run, withAgent, currentRun, configure, instrument, track } from "costline";
+import { run, withAgent, currentRun, configure, instrument, track, report } from "costline";
 import { recorded, oneEvent, useMock, MESSAGES } from "./support.mjs";
 
 const mock = useMock();
@@ -223,6 +223,22 @@ test("r.costUsd is the exact decimal sum of the run's events, nested runs includ
   assert.equal(innerTotal, decimalSum(priced.filter((e) => e.agent_path.includes("inner")).map((e) => e.cost_usd)));
   assert.equal(typeof outerTotal, "string");
   assert.deepEqual(calls, [5, events.length - priced.length]);
+});
+
+test("report() reads the spend in-process, grouped, with decimal-string costs", async () => {
+  track({ provider: "openai", model: "gpt-4o", inputTokens: 1000, outputTokens: 100, agent: "triage" });
+  track({ provider: "openai", model: "gpt-4o", inputTokens: 2000, outputTokens: 0, agent: "writer" });
+  track({ provider: "openai", model: "no-such-model-xyz", inputTokens: 5, outputTokens: 5, agent: "writer" });
+  const r = await report({ by: "agent" });
+  assert.deepEqual(r.by, ["agent"]);
+  const rows = Object.fromEntries(r.rows.map((row) => [row.agent, row]));
+  // gpt-4o: 1000 x 2.5/M + 100 x 10/M = 0.0035; 2000 x 2.5/M = 0.005
+  assert.equal(rows.triage.cost_usd, "0.0035");
+  assert.equal(rows.writer.cost_usd, "0.005");
+  assert.equal(rows.writer.calls, 2);
+  assert.equal(rows.writer.unpriced_calls, 1);
+  assert.equal(r.totals.cost_usd, "0.0085");
+  assert.equal(r.totals.calls, 3);
 });
 
 // The plain SDK classes costline's drop-ins extend (the same module instance).

@@ -115,6 +115,17 @@ test("chat.completions.stream() (the helper) gives the same result and records o
   assertGpt4oUsage(await oneEvent(), { stream: true });
 });
 
+test("chat.completions.stream() left early (break) records one ok event", async () => {
+  const helper = ours().chat.completions.stream({ model: "gpt-4o", messages: MESSAGES }, { headers: { "x-mock-chunks": "20" } });
+  for await (const chunk of helper) {
+    if (chunk.choices[0]?.delta?.content) break;
+  }
+  const event = await oneEvent();
+  assert.equal(event.status, "ok");
+  assert.equal(event.stream, true);
+  assert.ok(event.input_tokens > 0);
+});
+
 test("responses.create, plain and streamed, each record one exact event", async () => {
   const client = ours();
   const plain = await client.responses.create({ model: "gpt-4o", input: "hi" }, { headers: USAGE });
