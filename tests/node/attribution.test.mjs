@@ -258,6 +258,15 @@ test("instrument(plainClient) meters that instance in place, with its options", 
   assert.equal(event.resolved_model, "gpt-4o-2024-08-06");
 });
 
+test("withOptions() copies of an instrumented client stay metered; other clients of its class do not", async () => {
+  const plain = instrument(new PlainOpenAI({ baseURL: mock.openaiBaseURL, apiKey: "k", maxRetries: 0 }), { tags: { via: "copy" } });
+  await chat(plain.withOptions({ timeout: 30_000 }), "copy", { "x-mock-prompt-tokens": "821" });
+  await chat(new PlainOpenAI({ baseURL: mock.openaiBaseURL, apiKey: "k", maxRetries: 0 }), "other", { "x-mock-prompt-tokens": "822" });
+  const event = await oneEvent();
+  assert.equal(event.input_tokens, 821);
+  assert.deepEqual(event.tags, { via: "copy" });
+});
+
 test("instrument() meters an Anthropic client too, and refuses what it cannot meter", async () => {
   const plain = instrument(new PlainAnthropic({ baseURL: mock.anthropicBaseURL, apiKey: "k", maxRetries: 0 }));
   await plain.messages.create({ model: "claude-haiku-4-5", max_tokens: 16, messages: MESSAGES });

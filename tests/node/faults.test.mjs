@@ -10,7 +10,7 @@ import { join } from "node:path";
 
 import OpenAI from "costline/openai";
 import { configure, settings, track, cost, CostlineError, ConfigError, InvalidEventError } from "costline";
-import { recorded, oneEvent, useMock, native, runNode, exported, MESSAGES } from "./support.mjs";
+import { recorded, oneEvent, useMock, native, runNode, runProcess, exported, MESSAGES } from "./support.mjs";
 import { SESSION_DIR } from "./env.mjs";
 
 const mock = useMock();
@@ -136,6 +136,36 @@ globalThis.kept = await client.chat.completions.create({ model: "gpt-4o", messag
   const events = await exported(ledger);
   assert.equal(events.length, 1);
   assert.equal(events[0].stream, true);
+});
+
+test("a stream the app drops unread is recorded once it is collected", async () => {
+  const ledger = join(mkdtempSync(join(SESSION_DIR, "dropped-")), "ledger.db");
+  const out = await runProcess(
+    process.execPath,
+    [
+      "--expose-gc",
+      "--input-type=module",
+      "-e",
+      `
+import OpenAI from "costline/openai";
+import { flush, events, configure } from "costline";
+import { setTimeout as sleep } from "node:timers/promises";
+const client = new OpenAI({ baseURL: process.env.MOCK_URL + "/v1", apiKey: "k", maxRetries: 0 });
+await (async () => { await client.chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "hi" }], stream: true }); })();
+let seen = 0;
+for (let i = 0; i < 200 && seen === 0; i++) {
+  globalThis.gc();
+  await sleep(10);
+  await flush();
+  seen = (await events()).length;
+}
+console.log("SEEN " + seen);
+`,
+    ],
+    { env: { MOCK_URL: mock.url, COSTLINE_LEDGER: ledger } },
+  );
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(out.stdout, /SEEN 1\b/, "recorded while the process still runs, not only at exit");
 });
 
 test("bad settings throw ConfigError and change nothing", () => {
