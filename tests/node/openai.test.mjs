@@ -302,7 +302,7 @@ test("a responses stream that fails midway records one error event", async () =>
   assert.equal(event.error_type, "APIError");
 });
 
-test("a break out of a stream records one ok event (the tokens spent so far estimated)", async () => {
+test("a break out of a stream records one ok event", async () => {
   const stream = await ours().chat.completions.create({ model: "gpt-4o", messages: MESSAGES, stream: true }, { headers: { "x-mock-chunks": "20" } });
   let seen = 0;
   for await (const chunk of stream) {
@@ -312,8 +312,10 @@ test("a break out of a stream records one ok event (the tokens spent so far esti
   const event = await oneEvent();
   assert.equal(event.status, "ok");
   assert.equal(event.stream, true);
-  assert.equal(event.usage_source, "estimate");
-  assert.ok(event.input_tokens > 0);
+  // Whether the usage chunk was already in the bytes read when the loop broke
+  // depends on how the body arrived: either way the tokens are counted.
+  assert.ok(["estimate", "provider"].includes(event.usage_source));
+  assert.ok(event.input_tokens > 0 && event.output_tokens > 0, JSON.stringify(event));
 });
 
 test("endpoints costline does not meter pass through and record nothing", async () => {
