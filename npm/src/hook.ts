@@ -116,7 +116,9 @@ class Started {
     readonly hide: boolean,
     private readonly captured: Captured,
     private readonly request: unknown,
+    meter?: NativeMeter,
   ) {
+    this.meter = meter;
     inflight.add(this);
     if (inflight.size > MAX_INFLIGHT) {
       for (const oldest of inflight) {
@@ -223,15 +225,21 @@ function start(state: ClientState, options: RequestOptions): { started: Started;
   const model = typeof json?.model === "string" && json.model ? json.model : "unknown";
   const stream = options.stream === true;
   let hide = false;
+  let meter: NativeMeter | undefined;
   if (stream && json && state.provider === "openai" && operation === "chat" && state.streamUsage) {
     const so = json.stream_options as Record<string, unknown> | undefined | null;
+    // The request asks for a usage chunk only when a meter exists to hide it
+    // again: without one the caller would see a chunk it never asked for.
     if (!so || so.include_usage !== true) {
+      meter = guarded("reading a response", () => new native.Meter(state.provider, operation, model, stream, true), undefined);
+    }
+    if (meter) {
       hide = true;
       options = { ...options, body: { ...json, stream_options: { ...(so ?? {}), include_usage: true } } };
     }
   }
   const captured = capture(state.agent, state.tags);
-  return { started: new Started(state.provider, operation, model, stream, hide, captured, json), options };
+  return { started: new Started(state.provider, operation, model, stream, hide, captured, json, meter), options };
 }
 
 /**
