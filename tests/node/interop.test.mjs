@@ -5,10 +5,10 @@ import "./env.mjs";
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
-import { useMock, runNode, runPython, runProcess, exported } from "./support.mjs";
+import { useMock, runNode, runPython, runProcess, exported, REPO } from "./support.mjs";
 import { SESSION_DIR } from "./env.mjs";
 
 const mock = useMock();
@@ -72,7 +72,7 @@ test("a Python process and a Node process writing one ledger at once lose nothin
   assert.equal(total("node"), total("python"));
 });
 
-test("`npx costline report --json` (the npm bin) reads a ledger that Python and Node wrote", async () => {
+test("`costline report --json` (the npm bin) reads a ledger that Python and Node wrote", async () => {
   const ledger = newLedger();
   const env = { COSTLINE_LEDGER: ledger };
   const node = await runNode(
@@ -86,8 +86,13 @@ test("`npx costline report --json` (the npm bin) reads a ledger that Python and 
   );
   assert.equal(python.code, 0, python.stderr);
 
-  // The npm bin, as a user runs it.
-  const report = await runProcess("npx", ["--no-install", "costline", "report", "--json", "--ledger", ledger, "--by", "tag:writer"]);
+  // The npm bin: the script package.json declares as `costline`, run as npx
+  // runs it (npx's link in node_modules/.bin is made by `npm ci`, which in
+  // this workspace runs before dist/ is built; the packed tarball's bin is
+  // run through npx by scripts/check_npm_pack.sh).
+  const pkgDir = join(REPO, "node_modules", "costline");
+  const bin = JSON.parse(readFileSync(join(pkgDir, "package.json"), "utf8")).bin.costline;
+  const report = await runProcess(process.execPath, [join(pkgDir, bin), "report", "--json", "--ledger", ledger, "--by", "tag:writer"]);
   assert.equal(report.code, 0, report.stderr);
   const parsed = JSON.parse(report.stdout);
   assert.equal(parsed.totals.calls, 5);
