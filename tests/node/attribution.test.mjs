@@ -83,6 +83,17 @@ test("run() takes a name, a name and options, or options; outside a run nothing 
   assert.equal(events.get(113).agent, null);
 });
 
+test("run() returns what its function returns and lets its errors through unchanged", async () => {
+  assert.equal(run("sync", () => 42), 42);
+  assert.equal(await run("async", async () => "done"), "done");
+  class Mine extends Error {}
+  const thrown = new Mine("boom");
+  assert.throws(() => run("throws", () => { throw thrown; }), (e) => e === thrown);
+  await assert.rejects(run("rejects", async () => { throw thrown; }), (e) => e === thrown);
+  assert.equal(currentRun(), undefined, "no run leaks out of a failed one");
+  assert.throws(() => run("no function"), TypeError);
+});
+
 test("Promise.all fan-out inside nested runs keeps each branch's attribution", async () => {
   const client = openai();
   const c2 = claude();
