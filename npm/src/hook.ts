@@ -273,8 +273,14 @@ export async function meteredRequest<P extends { response: Response }>(
 
 const STARTED = Symbol("costline.started");
 const WRAPPED = Symbol("costline.body");
+const READING = Symbol("costline.reading");
 
-type Metered = Response & { [STARTED]?: Started; [WRAPPED]?: ReadableStream<Uint8Array> | null };
+type Metered = Response & {
+  [STARTED]?: Started;
+  [WRAPPED]?: ReadableStream<Uint8Array> | null;
+  /** Inside the class's own text()/arrayBuffer(), which may read `body` itself. */
+  [READING]?: boolean;
+};
 
 /** The metered face of each Response class seen (fetch's, or a custom fetch's). */
 const meteredPrototypes = new WeakMap<object, object>();
@@ -302,11 +308,14 @@ function meteredPrototype(proto: Response): object | undefined {
   ): Promise<T> {
     const started = response[STARTED];
     let value: T;
+    response[READING] = true;
     try {
       value = await read();
     } catch (err) {
       started?.end(readAborted(err) ? undefined : err);
       throw err;
+    } finally {
+      response[READING] = false;
     }
     if (started?.hide) {
       // A stream read whole, whose usage chunk costline asked for: the
@@ -367,10 +376,13 @@ function meteredPrototype(proto: Response): object | undefined {
     body: {
       configurable: true,
       get(this: Metered) {
+        if (this[READING]) return bodyGetter.call(this);
         if (this[WRAPPED] === undefined) {
           const source = bodyGetter.call(this) as ReadableStream<Uint8Array> | null;
           const started = this[STARTED];
-          if (!started) return source;
+          // Not a web stream (a custom fetch's Node stream): passed as it is,
+          // the call is then recorded when the body is read whole, or at exit.
+          if (!started || (source && typeof source.getReader !== "function")) return source;
           if (source) started.streamed();
           else started.end(undefined);
           this[WRAPPED] = source ? meteredStream(source, started) : source;
