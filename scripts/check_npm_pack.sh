@@ -16,7 +16,7 @@ listing=$(tar -tzf "$out/$tarball")
 nodes=$(grep -c '\.node$' <<<"$listing" || true)
 [ "$nodes" = 1 ] || { echo "expected one prebuilt .node in $tarball, found $nodes" >&2; exit 1; }
 if grep -q 'package/src/' <<<"$listing"; then echo "TypeScript sources leaked into $tarball" >&2; exit 1; fi
-for f in dist/index.js dist/index.mjs dist/index.d.ts dist/openai.mjs dist/anthropic.d.ts dist/native.js dist/cli.js; do
+for f in dist/index.js dist/index.mjs dist/index.d.ts dist/openai.mjs dist/anthropic.d.ts dist/native.js dist/cli.js bin/costline.js; do
   grep -qx "package/$f" <<<"$listing" || { echo "$f missing from $tarball" >&2; exit 1; }
 done
 

@@ -57,9 +57,12 @@ struct Outcome<'a> {
 /// still spent. Returns the cost when the caller waits for it.
 fn record(env: &Env, mut call: Call, scanned: Option<Scanned>, outcome: Outcome<'_>) -> Option<String> {
     call.latency_ms = u64::from(outcome.latency_ms);
-    if outcome.error_type.is_some() {
+    // An error event inside a stream: the SDK raised it from iteration, and
+    // the npm layer only saw the stream cancelled.
+    let error_type = outcome.error_type.or_else(|| scanned.as_ref().and_then(|s| s.error_type.clone()));
+    if error_type.is_some() {
         call.status = Status::Error;
-        call.error_type = outcome.error_type;
+        call.error_type = error_type;
     }
     if let Some(attribution) = outcome.attribution {
         attribution.apply(&mut call);

@@ -86,13 +86,10 @@ test("`costline report --json` (the npm bin) reads a ledger that Python and Node
   );
   assert.equal(python.code, 0, python.stderr);
 
-  // The npm bin: the script package.json declares as `costline`, run as npx
-  // runs it (npx's link in node_modules/.bin is made by `npm ci`, which in
-  // this workspace runs before dist/ is built; the packed tarball's bin is
-  // run through npx by scripts/check_npm_pack.sh).
-  const pkgDir = join(REPO, "node_modules", "costline");
-  const bin = JSON.parse(readFileSync(join(pkgDir, "package.json"), "utf8")).bin.costline;
-  const report = await runProcess(process.execPath, [join(pkgDir, bin), "report", "--json", "--ledger", ledger, "--by", "tag:writer"]);
+  // The npm bin, as users run it: `npx costline` (linked by `npm ci` to the
+  // committed npm/bin/costline.js, which exists before dist/ is built).
+  const npx = process.platform === "win32" ? "npx.cmd" : "npx";
+  const report = await runProcess(npx, ["--no-install", "costline", "report", "--json", "--ledger", ledger, "--by", "tag:writer"], { cwd: REPO });
   assert.equal(report.code, 0, report.stderr);
   const parsed = JSON.parse(report.stdout);
   assert.equal(parsed.totals.calls, 5);
