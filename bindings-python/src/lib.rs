@@ -16,6 +16,7 @@ mod ledger_api;
 mod lifecycle;
 mod observe;
 mod pricing;
+mod providers;
 mod record;
 mod settings;
 
@@ -50,6 +51,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(pricing::count_tokens, m)?)?;
     m.add_function(wrap_pyfunction!(pricing::operation_for_path, m)?)?;
     m.add_function(wrap_pyfunction!(pricing::catalog_version, m)?)?;
+    m.add_function(wrap_pyfunction!(providers::provider_for_base_url, m)?)?;
+    m.add_function(wrap_pyfunction!(providers::model_for_path, m)?)?;
+    m.add_function(wrap_pyfunction!(providers::bedrock_invoke_usage, m)?)?;
+    m.add_function(wrap_pyfunction!(providers::bedrock_invoke_chunk_usage, m)?)?;
     m.add_function(wrap_pyfunction!(pricing::price_key, m)?)?;
     m.add_function(wrap_pyfunction!(lifecycle::prewarm, m)?)?;
     m.add_function(wrap_pyfunction!(lifecycle::new_id, m)?)?;

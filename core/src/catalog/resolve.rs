@@ -12,6 +12,13 @@
 //!    `ft:BASE` without its date suffix. Never by the base model's entry: fine-tuned
 //!    inference is priced differently, so without an `ft:` entry the name is unknown.
 //! 4. A date suffix (`-2024-08-06`, `-20241022`, `@20241022`) stripped, then step 1.
+//! 5. Provider-specific spellings of a model id, then step 1: Gemini's `models/NAME`
+//!    (the REST resource name) as `NAME`; a Bedrock ARN
+//!    (`arn:aws:bedrock:...:inference-profile/ID`) as its `ID`, and a Bedrock
+//!    cross-region inference profile (`us.`, `eu.`, `apac.`, `global.`, `us-gov.`,
+//!    `au.`, `jp.`, `ca.` before the model id) without an entry of its own as the base
+//!    model id (a profile that has its own entry, often priced differently, keeps it
+//!    at step 1).
 //!
 //! Steps 2-4 run only for names that miss step 1; `Pricing::resolve` caches their outcome.
 
@@ -71,6 +78,9 @@ pub enum Rule {
     FineTunedUndated,
     /// Step 4: a date suffix stripped.
     DateSuffix,
+    /// Step 5: a provider's spelling of a model id (`models/...`, an ARN, an
+    /// inference profile prefix) read as the id.
+    ProviderId,
 }
 
 /// How a name found its price entry: what `costline prices` explains.
@@ -107,9 +117,43 @@ pub(super) fn fallback<'n>(
     if let Some(fine_tuned) = name.strip_prefix("ft:") {
         return fine_tuned_entry(pricing, family, fine_tuned).map(|(hit, rule)| (hit, found(rule, name)));
     }
-    let base = strip_date_suffix(name)?;
-    pricing.exact(family, base).map(|hit| (hit, found(Rule::DateSuffix, name)))
+    if let Some(hit) = strip_date_suffix(name).and_then(|base| pricing.exact(family, base)) {
+        return Some((hit, found(Rule::DateSuffix, name)));
+    }
+    let (id, base) = provider_model_ids(family, name)?;
+    [id, base]
+        .into_iter()
+        .flatten()
+        .find_map(|candidate| pricing.exact(family, candidate))
+        .map(|hit| (hit, found(Rule::ProviderId, name)))
 }
+
+/// Step 5: the model id inside a provider's own spelling of it (the id an ARN
+/// names), then that id without a Bedrock inference profile prefix; `None` when
+/// the name has no such spelling.
+fn provider_model_ids(family: Option<Family>, name: &str) -> Option<(Option<&str>, Option<&str>)> {
+    match family? {
+        Family::Google => Some((name.strip_prefix("models/").filter(|id| !id.is_empty()), None)),
+        Family::Bedrock => {
+            let id = if name.starts_with("arn:") {
+                name.rsplit('/').next().filter(|id| !id.is_empty())
+            } else {
+                None
+            };
+            let profiled = id.unwrap_or(name);
+            let base = INFERENCE_PROFILE_PREFIXES
+                .iter()
+                .find_map(|prefix| profiled.strip_prefix(prefix))
+                .filter(|base| !base.is_empty());
+            Some((id, base))
+        }
+        _ => None,
+    }
+}
+
+/// Bedrock's cross-region inference profile prefixes.
+const INFERENCE_PROFILE_PREFIXES: [&str; 8] =
+    ["us.", "eu.", "apac.", "global.", "us-gov.", "au.", "jp.", "ca."];
 
 fn fine_tuned_entry(pricing: &Pricing, family: Option<Family>, rest: &str) -> Option<(Hit, Rule)> {
     let base = rest.split(':').next().filter(|base| !base.is_empty())?;

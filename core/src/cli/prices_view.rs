@@ -158,6 +158,10 @@ impl ModelPrice<'_, '_> {
                 ("fine_tuned_undated", Some("fine-tuned: the fine-tuning price of its base without the date"))
             }
             Rule::DateSuffix => ("date_suffix", Some("date suffix stripped")),
+            Rule::ProviderId => (
+                "provider_id",
+                Some("the provider's spelling of the id (models/, ARN, inference profile) read as the id"),
+            ),
         }
     }
 

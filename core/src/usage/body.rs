@@ -93,7 +93,14 @@ impl BodyScanner {
         } else if !self.overflowed {
             // Only the fields metering reads are built; the rest of the body
             // (the output, often most of it) is skipped without allocating.
-            if let Ok(body) = serde_json::from_slice::<JsonBody>(&self.pending) {
+            let gemini = (self.provider == "google")
+                .then(|| serde_json::from_slice::<Value>(&self.pending).ok())
+                .flatten()
+                .filter(is_gemini_response);
+            if let Some(body) = gemini {
+                // A Gemini body is one `GenerateContentResponse`, like a stream chunk.
+                self.gemini_response(&body);
+            } else if let Ok(body) = serde_json::from_slice::<JsonBody>(&self.pending) {
                 self.model = body.model.as_ref().and_then(Value::as_str).map(str::to_string);
                 match body.usage {
                     Some(Value::Object(mut usage)) => {
@@ -134,10 +141,10 @@ impl BodyScanner {
         {
             self.stream_error = true;
         }
-        if self.provider == "anthropic" {
-            self.anthropic_event(&event);
-        } else {
-            self.openai_event(&event);
+        match self.provider.as_str() {
+            "anthropic" => self.anthropic_event(&event),
+            "google" if is_gemini_response(&event) => self.gemini_response(&event),
+            _ => self.openai_event(&event),
         }
     }
 
@@ -191,6 +198,29 @@ impl BodyScanner {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// A Gemini `GenerateContentResponse` (a whole body, or one chunk of
+    /// `streamGenerateContent?alt=sse`): `usageMetadata` is cumulative, so the
+    /// last one seen wins; `modelVersion` is the model that answered.
+    fn gemini_response(&mut self, response: &Value) {
+        self.note_model(response.get("modelVersion"));
+        if let Some(usage) = response.get("usageMetadata").filter(|u| u.is_object()) {
+            self.last = Some(usage.clone());
+        }
+        let candidates = response.get("candidates").and_then(Value::as_array).into_iter().flatten();
+        for candidate in candidates {
+            let parts = candidate.get("content").and_then(|c| c.get("parts")).and_then(Value::as_array);
+            for part in parts.into_iter().flatten() {
+                // Thought summaries are not the answer's text.
+                if part.get("thought").and_then(Value::as_bool) != Some(true) {
+                    self.push_text(part.get("text"));
+                }
+            }
+        }
+        if response.get("error").is_some_and(|e| !e.is_null()) {
+            self.stream_error = true;
         }
     }
 
@@ -423,6 +453,12 @@ struct JsonBody {
     service_tier: Option<Value>,
 }
 
+/// A Gemini `GenerateContentResponse`, not an OpenAI-shaped chunk from Gemini's
+/// OpenAI-compatible endpoint (the OpenAI SDK pointed at Google).
+fn is_gemini_response(v: &Value) -> bool {
+    v.get("choices").is_none() && v.get("object").is_none()
+}
+
 fn with_service_tier(usage: &Value, holder: &Value) -> Value {
     match (usage, holder.get("service_tier")) {
         (Value::Object(map), Some(tier @ Value::String(_))) => {
@@ -473,6 +509,55 @@ mod tests {
             assert!(scanned.parts.is_empty());
             assert_eq!(scanned.output_text, text);
         }
+    }
+
+    #[test]
+    fn gemini_stream_and_body_yield_the_last_usage_metadata_model_and_text() {
+        let chunk = |text: &str, usage: &str| {
+            format!("data: {{\"candidates\":[{{\"content\":{{\"parts\":[{{\"text\":\"{text}\"}}],\"role\":\"model\"}}}}],{usage}\"modelVersion\":\"gemini-2.5-flash\"}}\r\n\r\n")
+        };
+        let body = chunk("Hel", "\"usageMetadata\":{\"promptTokenCount\":4,\"totalTokenCount\":4},")
+            + &chunk("lo", "\"usageMetadata\":{\"promptTokenCount\":4,\"candidatesTokenCount\":2,\"totalTokenCount\":6},");
+        for size in [1, 9, 4096] {
+            let s = scan("google", true, &body, size);
+            assert_eq!(
+                s.parts,
+                vec![json!({"promptTokenCount": 4, "candidatesTokenCount": 2, "totalTokenCount": 6})]
+            );
+            assert_eq!(
+                (s.resolved_model.as_deref(), s.output_text.as_str()),
+                (Some("gemini-2.5-flash"), "Hello")
+            );
+        }
+        let whole = json!({"candidates": [{"content": {"parts": [{"text": "thinking", "thought": true}, {"text": "Hi"}]}}],
+            "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 1}, "modelVersion": "gemini-2.5-pro"});
+        let s = scan("google", false, &whole.to_string(), 4096);
+        assert_eq!(
+            (s.parts.len(), s.resolved_model.as_deref(), s.output_text.as_str()),
+            (1, Some("gemini-2.5-pro"), "Hi")
+        );
+    }
+
+    #[test]
+    fn gemini_openai_compatible_chunks_are_read_as_openai_chunks() {
+        let body = "data: {\"object\":\"chat.completion.chunk\",\"model\":\"gemini-2.5-flash\",\"choices\":[{\"delta\":{\"content\":\"ok\"}}],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":1}}\n\n";
+        let s = scan("google", true, body, 4096);
+        assert_eq!(s.parts, vec![json!({"prompt_tokens": 5, "completion_tokens": 1})]);
+        assert_eq!(s.output_text, "ok");
+        let whole = json!({"object": "chat.completion", "model": "gemini-2.5-flash",
+            "choices": [{"message": {"content": "hi"}}], "usage": {"prompt_tokens": 2, "completion_tokens": 1}});
+        let s = scan("google", false, &whole.to_string(), 4096);
+        assert_eq!(s.parts, vec![json!({"prompt_tokens": 2, "completion_tokens": 1})]);
+    }
+
+    #[test]
+    fn mistral_streams_are_read_as_openai_chat_chunks() {
+        let body = "data: {\"model\":\"mistral-small-latest\",\"choices\":[{\"delta\":{\"content\":\"ok\"}}]}\n\n\
+                    data: {\"model\":\"mistral-small-latest\",\"choices\":[{\"delta\":{\"content\":\"\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":1,\"total_tokens\":6}}\n\n\
+                    data: [DONE]\n\n";
+        let s = scan("mistral", true, body, 7);
+        assert_eq!(s.parts, vec![json!({"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6})]);
+        assert_eq!(s.output_text, "ok");
     }
 
     fn scan(provider: &str, sse: bool, body: &str, chunk: usize) -> Scanned {

@@ -7,9 +7,17 @@
 //! - cache writes are split by TTL (5 minutes / 1 hour) because they price differently.
 
 pub mod anthropic;
+pub mod bedrock;
 pub mod body;
+pub mod google;
+pub mod hosts;
 pub mod meter;
+pub mod mistral;
 pub mod openai;
+pub mod paths;
+
+pub use hosts::provider_for_base_url;
+pub use paths::{model_for_path, operation_for_path};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -75,6 +83,9 @@ pub fn normalize(provider: &str, parts: &[Value]) -> Normalized {
     let usage = match &merged {
         Value::Object(_) => match provider {
             "anthropic" => anthropic::normalize(&merged, &mut fields),
+            "google" => google::normalize(&merged, &mut fields),
+            "mistral" => mistral::normalize(&merged, &mut fields),
+            "bedrock" => bedrock::normalize(&merged, &mut fields),
             // OpenAI's shapes are the lingua franca of compatible servers.
             _ => openai::normalize(&merged, &mut fields),
         },
@@ -92,40 +103,10 @@ pub fn normalize(provider: &str, parts: &[Value]) -> Normalized {
 fn family(provider: &str) -> &'static str {
     match provider {
         "anthropic" => "anthropic",
+        "google" => "google",
+        "mistral" => "mistral",
+        "bedrock" => "bedrock",
         _ => "openai",
-    }
-}
-
-/// The operation a request path stands for, or `None` for paths that are not
-/// metered (listing models, files, `messages/count_tokens`...).
-pub fn operation_for_path(provider: &str, path: &str) -> Option<&'static str> {
-    let path = path.split('?').next().unwrap_or(path).trim_end_matches('/');
-    let last = |suffix: &str| path.ends_with(suffix);
-    match provider {
-        "anthropic" => {
-            if last("/messages/count_tokens") {
-                None
-            } else if last("/messages") {
-                Some("messages")
-            } else if last("/complete") {
-                Some("completions")
-            } else {
-                None
-            }
-        }
-        _ => {
-            if last("/chat/completions") {
-                Some("chat")
-            } else if last("/responses") {
-                Some("responses")
-            } else if last("/embeddings") {
-                Some("embeddings")
-            } else if last("/completions") {
-                Some("completions")
-            } else {
-                None
-            }
-        }
     }
 }
 
