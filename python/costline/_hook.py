@@ -23,13 +23,18 @@ _RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
 class ClientOptions:
     """The `costline={...}` options of one client."""
 
-    __slots__ = ("tags", "agent", "stream_usage")
-    KEYS = ("tags", "agent", "stream_usage")
+    __slots__ = ("tags", "agent", "stream_usage", "provider")
+    KEYS = ("tags", "agent", "stream_usage", "provider")
 
-    def __init__(self, tags: Mapping[str, str], agent: Optional[str], stream_usage: bool) -> None:
+    def __init__(
+        self, tags: Mapping[str, str], agent: Optional[str], stream_usage: bool, provider: Optional[str] = None
+    ) -> None:
         self.tags = tags
         self.agent = agent
         self.stream_usage = stream_usage
+        # The provider recorded (and priced under), when the caller names it;
+        # else the adapter's, or the one the client's host implies.
+        self.provider = provider
 
     @classmethod
     def parse(cls, value: Optional[Mapping[str, Any]]) -> ClientOptions:
@@ -44,10 +49,13 @@ class ClientOptions:
         agent = value.get("agent")
         if agent is not None and not isinstance(agent, str):
             raise TypeError("costline={'agent': ...} must be a string")
-        return cls(tags, agent, bool(value.get("stream_usage", True)))
+        provider = value.get("provider")
+        if provider is not None and (not isinstance(provider, str) or not provider):
+            raise TypeError("costline={'provider': ...} must be a non-empty string")
+        return cls(tags, agent, bool(value.get("stream_usage", True)), provider)
 
     def with_agent(self, agent: str) -> ClientOptions:
-        return ClientOptions(self.tags, agent, self.stream_usage)
+        return ClientOptions(self.tags, agent, self.stream_usage, self.provider)
 
 
 DEFAULT_OPTIONS = ClientOptions({}, None, True)
@@ -73,6 +81,11 @@ class Adapter:
 
     def observer(self, operation: str, hide_usage: bool) -> Observer:
         raise NotImplementedError
+
+    def client_provider(self, client: Any) -> str:
+        """The provider a client's calls are recorded under when its options
+        name none (the OpenAI adapter reads the client's host)."""
+        return self.provider
 
     def response_texts(self, operation: str, obj: Any) -> List[str]:
         """The output text of a parsed response, for an estimate when it
@@ -127,7 +140,7 @@ def _start(client: Any, options: Any, stream: bool) -> Optional[_Started]:
     else:
         options, hide = adapter.prepare(operation, options, stream, opts)
     call = Call(
-        adapter.provider,
+        opts.provider or adapter.client_provider(client),
         operation,
         model if isinstance(model, str) and model else "unknown",
         capture(opts.agent, opts.tags),

@@ -65,6 +65,18 @@ class OpenAIAdapter(Adapter):
     def observer(self, operation: str, hide_usage: bool) -> Observer:
         return _native.StreamObserver(self.provider, operation, hide_usage)
 
+    def client_provider(self, client: Any) -> str:
+        # The OpenAI SDK speaks to many OpenAI-compatible services: the host
+        # of its base_url names the one billing the call (Groq, Azure...).
+        base_url = getattr(client, "base_url", None)
+        cached = client.__dict__.get("_costline_host")
+        if cached is not None and cached[0] is base_url:
+            return cached[1]
+        provider = _native.provider_for_base_url(str(base_url)) if base_url is not None else None
+        provider = provider or getattr(client, "_costline_default_provider", self.provider)
+        client.__dict__["_costline_host"] = (base_url, provider)
+        return provider
+
 
 ADAPTER = OpenAIAdapter()
 
@@ -78,12 +90,17 @@ class AsyncOpenAI(_openai.AsyncOpenAI):
 
 
 class AzureOpenAI(_openai.AzureOpenAI):
-    """`openai.AzureOpenAI`, metered (provider recorded as "openai"; Azure
-    deployment names are priced by the model the response reports)."""
+    """`openai.AzureOpenAI`, metered (provider recorded as "azure", priced by
+    the `azure/...` catalog entries; deployment names are priced by the model
+    the response reports)."""
+
+    _costline_default_provider = "azure"
 
 
 class AsyncAzureOpenAI(_openai.AsyncAzureOpenAI):
-    """`openai.AsyncAzureOpenAI`, metered."""
+    """`openai.AsyncAzureOpenAI`, metered (provider "azure")."""
+
+    _costline_default_provider = "azure"
 
 
 install(OpenAI, ADAPTER, is_async=False)
