@@ -38,14 +38,17 @@ class Call:
         resolved_model: Optional[str] = None,
         error: Optional[BaseException] = None,
         output_texts: Optional[List[str]] = None,
+        error_type: Optional[str] = None,
     ) -> None:
         """Record this call once; later calls are no-ops (a stream can end
-        through several paths: exhaustion, close(), an error, GC)."""
+        through several paths: exhaustion, close(), an error, GC).
+        `error_type` names an error the SDK raises after metering saw it
+        (an HTTP error status it turns into its own exception)."""
         if self.done:
             return
         self.done = True
         try:
-            self._record(parts, resolved_model, error, output_texts)
+            self._record(parts, resolved_model, error, output_texts, error_type)
         except Exception as exc:  # never let a metering fault reach the caller
             report("recording a call", exc)
 
@@ -55,6 +58,7 @@ class Call:
         resolved_model: Optional[str],
         error: Optional[BaseException],
         output_texts: Optional[List[str]],
+        error_type: Optional[str] = None,
     ) -> None:
         latency_ms = int((time.perf_counter() - self.started) * 1000)
         a = self.attribution
@@ -73,8 +77,8 @@ class Call:
             parts or None,
             latency_ms,
             self.stream,
-            "error" if error is not None else "ok",
-            _error_type(error),
+            "error" if error is not None or error_type else "ok",
+            error_type or _error_type(error),
             a.run_id,
             a.agent,
             a.agent_path,

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import anthropic_routes, openai_routes
+from . import anthropic_routes, mistral_routes, openai_routes
 from .collector import Collector, CollectorError
 from .exchange import Exchange, StreamCut, drop_connection, dumps
 from .scenario import BadKnob, parse_knobs
@@ -26,6 +26,8 @@ PROVIDER_ROUTES: dict[tuple[str, str], tuple[str, Callable[[Exchange], None]]] =
     ("GET", "/v1/models"): ("openai", openai_routes.models),
     ("POST", "/v1/messages"): ("anthropic", anthropic_routes.messages),
     ("POST", "/v1/messages/count_tokens"): ("anthropic", anthropic_routes.count_tokens),
+    ("POST", "/mistral/v1/chat/completions"): ("mistral", mistral_routes.chat_completions),
+    ("POST", "/mistral/v1/embeddings"): ("mistral", mistral_routes.embeddings),
 }
 
 # Headers not worth recording: transport details every request carries.
@@ -158,6 +160,8 @@ class MockHandler(BaseHTTPRequestHandler):
         def fail(status: int, message: str | None = None, extra: dict[str, str] | None = None) -> None:
             if provider == "anthropic":
                 body = anthropic_routes.error_body(status, request_id, message)
+            elif provider == "mistral":
+                body = mistral_routes.error_body(status, message)
             else:
                 body = openai_routes.error_body(status, message)
             ids = {"x-request-id": request_id, "request-id": request_id}

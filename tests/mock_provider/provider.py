@@ -79,6 +79,11 @@ class MockProvider:
     def anthropic_base_url(self) -> str:
         return self.url
 
+    @property
+    def mistral_server_url(self) -> str:
+        """For `mistralai.Mistral(server_url=...)` (it appends `/v1/...`)."""
+        return self.url + "/mistral"
+
     # --- inspection and control ---------------------------------------------------------
 
     def requests(self, path: str | None = None) -> list[dict[str, Any]]:

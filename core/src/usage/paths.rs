@@ -5,7 +5,8 @@
 /// The operation a request path stands for, or `None` for paths that are not
 /// metered (listing models, files, `messages/count_tokens`, Gemini's `countTokens`...).
 pub fn operation_for_path(provider: &str, path: &str) -> Option<&'static str> {
-    let path = path.split('?').next().unwrap_or(path).trim_end_matches('/');
+    // Query and fragment are not the path (the Mistral SDK marks streams `#stream`).
+    let path = path.split(['?', '#']).next().unwrap_or(path).trim_end_matches('/');
     let last = |suffix: &str| path.ends_with(suffix);
     match provider {
         "anthropic" => {
@@ -53,7 +54,7 @@ pub fn operation_for_path(provider: &str, path: &str) -> Option<&'static str> {
 /// the id percent-encoded: `us.anthropic.claude-...-v1%3A0`, or an ARN).
 /// `None` for other providers and paths without a model.
 pub fn model_for_path(provider: &str, path: &str) -> Option<String> {
-    let path = path.split('?').next().unwrap_or(path);
+    let path = path.split(['?', '#']).next().unwrap_or(path);
     match provider {
         "google" => {
             let (_, rest) = path.rsplit_once("models/")?;
@@ -133,6 +134,10 @@ mod tests {
             Some("completions")
         );
         assert_eq!(operation_for_path("mistral", "https://api.mistral.ai/v1/models"), None);
+        assert_eq!(
+            operation_for_path("mistral", "https://api.mistral.ai/v1/chat/completions#stream"),
+            Some("chat")
+        );
     }
 
     #[test]
