@@ -190,3 +190,18 @@ fn completions_estimate_counts_the_prompt_for_either_provider() {
     let usage = tokens::estimate_usage("openai", "completions", "gpt-3.5-turbo-instruct", &openai, "");
     assert_eq!(usage.input_tokens, cl100k("Say hi") + cl100k("Say bye"));
 }
+
+#[test]
+fn gemini_estimate_counts_the_text_parts_of_contents_and_the_system_instruction() {
+    let request = json!({
+        "contents": [{"role": "user", "parts": [{"text": "What is 2+2?"}, {"inlineData": {"data": "AAAA"}}]}],
+        "systemInstruction": {"parts": [{"text": "You are terse."}]},
+        "generationConfig": {"temperature": 0.5},
+    });
+    let usage = tokens::estimate_usage("google", "generate_content", "gemini-2.5-flash", &request, "4");
+    assert_eq!(usage.input_tokens, 3 + o200k("What is 2+2?") + 3 + o200k("You are terse."));
+    assert_eq!(usage.output_tokens, 1);
+    let embed = json!({"requests": [{"model": "models/text-embedding-004", "content": {"parts": [{"text": "hello"}]}}]});
+    let usage = tokens::estimate_usage("google", "embeddings", "text-embedding-004", &embed, "");
+    assert_eq!(usage.input_tokens, 3 + o200k("hello"));
+}

@@ -11,17 +11,22 @@ _C = TypeVar("_C")
 
 
 def instrument(client: _C, *, costline: Optional[Mapping[str, Any]] = None) -> _C:
-    """Meter an existing `openai`, `anthropic` or `mistralai` client and return it. The
+    """Meter an existing `openai`, `anthropic`, `mistralai` or `google-genai` client and return it. The
     object keeps its identity and its settings; only its class gains
     costline's request hook (a subclass, so `isinstance` still holds)."""
     if type(client).__module__.startswith("mistralai."):
         from .mistral import instrument_client
 
         return instrument_client(client, costline)
+    if type(client).__module__.startswith("google.genai"):
+        from .google import instrument_client as google_instrument_client
+
+        return google_instrument_client(client, costline)
     metered = _metered_type(type(client))
     if metered is None:
         raise TypeError(
-            f"costline.instrument() supports openai, anthropic and mistralai clients, not {type(client).__module__}."
+            "costline.instrument() supports openai, anthropic, mistralai and google-genai clients, not "
+            f"{type(client).__module__}."
             f"{type(client).__qualname__}"
         )
     if type(client) is not metered:

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import anthropic_routes, mistral_routes, openai_routes
+from . import anthropic_routes, gemini_routes, mistral_routes, openai_routes
 from .collector import Collector, CollectorError
 from .exchange import Exchange, StreamCut, drop_connection, dumps
 from .scenario import BadKnob, parse_knobs
@@ -28,6 +28,12 @@ PROVIDER_ROUTES: dict[tuple[str, str], tuple[str, Callable[[Exchange], None]]] =
     ("POST", "/v1/messages/count_tokens"): ("anthropic", anthropic_routes.count_tokens),
     ("POST", "/mistral/v1/chat/completions"): ("mistral", mistral_routes.chat_completions),
     ("POST", "/mistral/v1/embeddings"): ("mistral", mistral_routes.embeddings),
+    # Gemini's routes carry the model in the path: `gemini_routes.route_key` names them.
+    ("POST", "/gemini/*:generateContent"): ("google", gemini_routes.generate_content),
+    ("POST", "/gemini/*:streamGenerateContent"): ("google", gemini_routes.stream_generate_content),
+    ("POST", "/gemini/*:embedContent"): ("google", gemini_routes.embed_content),
+    ("POST", "/gemini/*:batchEmbedContents"): ("google", gemini_routes.batch_embed_contents),
+    ("POST", "/gemini/*:countTokens"): ("google", gemini_routes.count_tokens),
 }
 
 # Headers not worth recording: transport details every request carries.
@@ -140,7 +146,7 @@ class MockHandler(BaseHTTPRequestHandler):
                 self._control(method, path, raw)
             elif (method, path) == ("POST", "/v1/events"):
                 self._collector_post(raw, headers)
-            elif (method, path) in PROVIDER_ROUTES:
+            elif (gemini_routes.route_key(method, path) or (method, path)) in PROVIDER_ROUTES:
                 self._provider(method, path, raw, headers)
             else:
                 self._send(404, openai_routes.error_body(404, f"mock provider has no route {method} {path}"))
@@ -152,7 +158,7 @@ class MockHandler(BaseHTTPRequestHandler):
     # --- provider calls -----------------------------------------------------------------
 
     def _provider(self, method: str, path: str, raw: bytes, headers: dict[str, str]) -> None:
-        provider, route = PROVIDER_ROUTES[(method, path)]
+        provider, route = PROVIDER_ROUTES[gemini_routes.route_key(method, path) or (method, path)]
         if path == "/v1/models" and "anthropic-version" in headers:
             provider, route = "anthropic", anthropic_routes.models
         request_id = self.server.state.next_id("req_")
@@ -162,6 +168,8 @@ class MockHandler(BaseHTTPRequestHandler):
                 body = anthropic_routes.error_body(status, request_id, message)
             elif provider == "mistral":
                 body = mistral_routes.error_body(status, message)
+            elif provider == "google":
+                body = gemini_routes.error_body(status, message)
             else:
                 body = openai_routes.error_body(status, message)
             ids = {"x-request-id": request_id, "request-id": request_id}

@@ -80,6 +80,11 @@ class MockProvider:
         return self.url
 
     @property
+    def gemini_base_url(self) -> str:
+        """For `google.genai.Client(http_options={"base_url": ...})`."""
+        return self.url + "/gemini"
+
+    @property
     def mistral_server_url(self) -> str:
         """For `mistralai.Mistral(server_url=...)` (it appends `/v1/...`)."""
         return self.url + "/mistral"

@@ -15,6 +15,8 @@ REPO = Path(__file__).resolve().parents[2]
 LOCAL = {"costline", "costline_fixtures", "mock_helpers", "mock_provider", "conftest"}
 # Optional: imported inside a try, only to compare against (benches/bench_python.py).
 OPTIONAL = {"litellm"}
+# Import names that differ from the distribution's name.
+DISTRIBUTION = {"google": "google_genai"}
 
 
 def is_stdlib(name: str) -> bool:
@@ -56,5 +58,9 @@ def test_every_imported_third_party_module_is_declared():
         name: where for name, where in imported().items() if not is_stdlib(name) and name not in LOCAL | OPTIONAL
     }
     assert third_party, "the scan found no imports at all"
-    missing = {name: sorted(where) for name, where in third_party.items() if name.lower() not in declared()}
+    missing = {
+        name: sorted(where)
+        for name, where in third_party.items()
+        if DISTRIBUTION.get(name, name).lower() not in declared()
+    }
     assert not missing, f"imported but not in requirements-dev.txt: {missing}"

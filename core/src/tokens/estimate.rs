@@ -98,6 +98,9 @@ impl RequestCounter {
 
     fn request(&self, provider: &str, operation: &str, body: &Map<String, Value>) -> i64 {
         match (provider, operation) {
+            ("google", _) if !body.contains_key("messages") && !body.contains_key("input") => {
+                self.gemini(body)
+            }
             // OpenAI embeddings and completions, and Anthropic's legacy text completions.
             (_, "embeddings") | (_, "completions") => {
                 self.prompt(body.get("input").or_else(|| body.get("prompt")))
@@ -109,6 +112,40 @@ impl RequestCounter {
             _ if body.contains_key("messages") => self.chat(body),
             _ if body.contains_key("input") => self.responses(body),
             _ => self.prompt(body.get("prompt")),
+        }
+    }
+
+    /// Gemini `generateContent` / `embedContent` / `batchEmbedContents` bodies (REST
+    /// camelCase or the SDK's snake_case): the text parts of `contents`, the system
+    /// instruction and embedding `content` / `requests`, each content with the chat
+    /// framing of 3 tokens (Gemini's framing is not published: an approximation).
+    fn gemini(&self, body: &Map<String, Value>) -> i64 {
+        let mut total = 0;
+        for key in ["contents", "systemInstruction", "system_instruction", "content", "requests"] {
+            if let Some(value) = body.get(key) {
+                total += self.gemini_texts(value, 0);
+            }
+        }
+        total
+    }
+
+    fn gemini_texts(&self, value: &Value, depth: usize) -> i64 {
+        if depth > 16 {
+            return 0;
+        }
+        match value {
+            Value::String(s) => self.text(s),
+            Value::Array(items) => items.iter().map(|item| self.gemini_texts(item, depth + 1)).sum(),
+            Value::Object(map) => {
+                let framing = if map.contains_key("parts") { 3 } else { 0 };
+                framing
+                    + map
+                        .iter()
+                        .filter(|(k, _)| matches!(k.as_str(), "text" | "parts" | "content" | "contents"))
+                        .map(|(_, v)| self.gemini_texts(v, depth + 1))
+                        .sum::<i64>()
+            }
+            _ => 0,
         }
     }
 
