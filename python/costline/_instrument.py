@@ -18,6 +18,10 @@ def instrument(client: _C, *, costline: Optional[Mapping[str, Any]] = None) -> _
         from .mistral import instrument_client
 
         return instrument_client(client, costline)
+    if type(client).__module__ == "botocore.client" and "bedrock" in type(client).__name__.lower():
+        from .bedrock import instrument_client as bedrock_instrument_client
+
+        return bedrock_instrument_client(client, costline)
     if type(client).__module__.startswith("google.genai"):
         from .google import instrument_client as google_instrument_client
 
@@ -25,7 +29,8 @@ def instrument(client: _C, *, costline: Optional[Mapping[str, Any]] = None) -> _
     metered = _metered_type(type(client))
     if metered is None:
         raise TypeError(
-            "costline.instrument() supports openai, anthropic, mistralai and google-genai clients, not "
+            "costline.instrument() supports openai, anthropic, mistralai, google-genai and boto3 "
+            "bedrock-runtime clients, not "
             f"{type(client).__module__}."
             f"{type(client).__qualname__}"
         )

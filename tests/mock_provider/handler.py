@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import anthropic_routes, gemini_routes, mistral_routes, openai_routes
+from . import anthropic_routes, bedrock_routes, gemini_routes, mistral_routes, openai_routes
 from .collector import Collector, CollectorError
 from .exchange import Exchange, StreamCut, drop_connection, dumps
 from .scenario import BadKnob, parse_knobs
@@ -34,7 +34,17 @@ PROVIDER_ROUTES: dict[tuple[str, str], tuple[str, Callable[[Exchange], None]]] =
     ("POST", "/gemini/*:embedContent"): ("google", gemini_routes.embed_content),
     ("POST", "/gemini/*:batchEmbedContents"): ("google", gemini_routes.batch_embed_contents),
     ("POST", "/gemini/*:countTokens"): ("google", gemini_routes.count_tokens),
+    ("POST", "/bedrock/model/*/converse"): ("bedrock", bedrock_routes.converse),
+    ("POST", "/bedrock/model/*/converse-stream"): ("bedrock", bedrock_routes.converse_stream),
+    ("POST", "/bedrock/model/*/invoke"): ("bedrock", bedrock_routes.invoke),
+    ("POST", "/bedrock/model/*/invoke-with-response-stream"): ("bedrock", bedrock_routes.invoke_stream),
 }
+
+
+def _route_key(method: str, path: str) -> tuple[str, str]:
+    """Gemini and Bedrock put the model in the path: their routes match by pattern."""
+    return gemini_routes.route_key(method, path) or bedrock_routes.route_key(method, path) or (method, path)
+
 
 # Headers not worth recording: transport details every request carries.
 _UNRECORDED_HEADERS = {"host", "content-length", "accept-encoding", "connection", "accept"}
@@ -146,7 +156,7 @@ class MockHandler(BaseHTTPRequestHandler):
                 self._control(method, path, raw)
             elif (method, path) == ("POST", "/v1/events"):
                 self._collector_post(raw, headers)
-            elif (gemini_routes.route_key(method, path) or (method, path)) in PROVIDER_ROUTES:
+            elif _route_key(method, path) in PROVIDER_ROUTES:
                 self._provider(method, path, raw, headers)
             else:
                 self._send(404, openai_routes.error_body(404, f"mock provider has no route {method} {path}"))
@@ -158,7 +168,7 @@ class MockHandler(BaseHTTPRequestHandler):
     # --- provider calls -----------------------------------------------------------------
 
     def _provider(self, method: str, path: str, raw: bytes, headers: dict[str, str]) -> None:
-        provider, route = PROVIDER_ROUTES[gemini_routes.route_key(method, path) or (method, path)]
+        provider, route = PROVIDER_ROUTES[_route_key(method, path)]
         if path == "/v1/models" and "anthropic-version" in headers:
             provider, route = "anthropic", anthropic_routes.models
         request_id = self.server.state.next_id("req_")
@@ -170,6 +180,9 @@ class MockHandler(BaseHTTPRequestHandler):
                 body = mistral_routes.error_body(status, message)
             elif provider == "google":
                 body = gemini_routes.error_body(status, message)
+            elif provider == "bedrock":
+                body, error_headers = bedrock_routes.error(status, message)
+                extra = {**error_headers, **(extra or {})}
             else:
                 body = openai_routes.error_body(status, message)
             ids = {"x-request-id": request_id, "request-id": request_id}

@@ -80,6 +80,11 @@ class MockProvider:
         return self.url
 
     @property
+    def bedrock_endpoint_url(self) -> str:
+        """For `boto3.client("bedrock-runtime", endpoint_url=...)`."""
+        return self.url + "/bedrock"
+
+    @property
     def gemini_base_url(self) -> str:
         """For `google.genai.Client(http_options={"base_url": ...})`."""
         return self.url + "/gemini"
