@@ -1,9 +1,10 @@
 """costline demo: a small multi-agent app against the local mock provider.
 
 Runs a "support bot" whose triage agent calls OpenAI, a lookup sub-agent that
-streams from Anthropic, and a writer that uses the Responses API; then prints
-`costline report --by agent,model` for the ledger it wrote. No network: the
-mock provider listens on 127.0.0.1."""
+streams from Anthropic, a writer that uses the Responses API, and a research
+sub-agent that asks Gemini, Mistral and Bedrock; then prints `costline report
+--by agent,model` and `--by provider,model` for the ledger it wrote. No network:
+the mock provider listens on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -22,7 +23,10 @@ for suffix in ("", "-wal", "-shm"):
     Path(str(LEDGER) + suffix).unlink(missing_ok=True)
 
 import costline  # noqa: E402
+from costline import bedrock  # noqa: E402
 from costline.anthropic import AsyncAnthropic  # noqa: E402
+from costline.google import Client as Gemini  # noqa: E402
+from costline.mistral import Mistral  # noqa: E402
 from costline.openai import OpenAI  # noqa: E402
 from mock_provider import MockProvider  # noqa: E402
 
@@ -31,6 +35,14 @@ def main() -> None:
     with MockProvider() as mock:
         costline.configure(tags={"feature": "support-bot"})
         openai_client = OpenAI(base_url=mock.openai_base_url, api_key="demo-key")
+        gemini = Gemini(api_key="demo-key", http_options={"base_url": mock.gemini_base_url})
+        mistral = Mistral(api_key="demo-key", server_url=mock.mistral_server_url)
+        aws = bedrock.client(
+            region_name="us-east-1",
+            endpoint_url=mock.bedrock_endpoint_url,
+            aws_access_key_id="demo",
+            aws_secret_access_key="demo-secret",
+        )
 
         for customer in ("acme", "globex", "initech"):
             with costline.run(agent="triage", tags={"customer": customer}) as run:
@@ -48,6 +60,8 @@ def main() -> None:
                     model="gpt-4o-mini", messages=[{"role": "user", "content": "Summarise."}], stream=True
                 ):
                     pass
+                with costline.run(agent="research"):
+                    research(gemini, mistral, aws, customer)
             print(f"run {run.run_id}  customer={customer:<8} calls={run.calls}  cost=${run.cost_usd}")
 
         assert costline.flush(10), "events did not reach the ledger"
@@ -58,6 +72,23 @@ def main() -> None:
     sys.stdout.flush()
     subprocess.run(
         [sys.executable, "-m", "costline", "report", "--ledger", str(LEDGER), "--by", "agent,model"], check=True
+    )
+    print()
+    print("$ costline report --by provider,model")
+    sys.stdout.flush()
+    subprocess.run(
+        [sys.executable, "-m", "costline", "report", "--ledger", str(LEDGER), "--by", "provider,model"], check=True
+    )
+
+
+def research(gemini: Gemini, mistral: Mistral, aws: object, customer: str) -> None:
+    question = f"What do we know about {customer}?"
+    for _chunk in gemini.models.generate_content_stream(model="gemini-2.5-flash", contents=question):
+        pass
+    mistral.chat.complete(model="mistral-small-latest", messages=[{"role": "user", "content": question}])
+    aws.converse(  # type: ignore[attr-defined]
+        modelId="us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        messages=[{"role": "user", "content": [{"text": question}]}],
     )
 
 

@@ -19,5 +19,7 @@ def test_demo_prints_the_report_and_no_traceback(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "total" in proc.stdout and "claude-sonnet-4-5" in proc.stdout, proc.stdout
+    for provider in ("openai", "anthropic", "google", "mistral", "bedrock"):
+        assert provider in proc.stdout, proc.stdout
     for alarm in ("Traceback", "Task exception was never retrieved", "Event loop is closed"):
         assert alarm not in proc.stderr, proc.stderr
