@@ -60,6 +60,8 @@ bench: build-release build-node ## overhead vs the raw SDK, cost() and token cou
 	  echo "Before the hardening work (the foundation, same bench): non-stream +26 to +52 µs; stream with usage"; \
 	  echo "+69 to +141 µs; stream whose caller did not ask for usage +133 to +224 µs. Now:"; echo; echo '```'; \
 	  $(PY) benches/bench_python.py; echo '```'; echo; \
+	  echo "Gemini, Mistral and Bedrock drop-ins beside their raw SDK clients, over loopback HTTP to the mock provider:"; echo; \
+	  echo '```'; $(PY) benches/bench_providers.py; echo '```'; echo; \
 	  echo "Node: the plain \`openai\` client and the \`costline/openai\` drop-in over one in-process fake fetch:"; echo; \
 	  echo '```'; node benches/bench_node.mjs; echo '```'; } | tee benches/RESULTS.md
 	cargo bench -p costline-core --bench tokens
