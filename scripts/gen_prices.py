@@ -35,7 +35,8 @@ derived (rule 5).
 Rules:
 
 1. Models kept: litellm providers openai, text-completion-openai, azure, azure_text,
-   azure_ai, anthropic, gemini, vertex_ai*, mistral, bedrock, bedrock_converse; modes
+   azure_ai, anthropic, gemini, vertex_ai*, mistral, bedrock, bedrock_converse, groq,
+   together_ai, fireworks_ai, deepseek, xai, openrouter; modes
    chat, responses, embedding, completion (``ft:`` fine-tuning entries are chat entries and
    are kept). Entries without an ``input_cost_per_token`` (priced per second, per image...)
    are dropped. A missing ``output_cost_per_token`` is "0" for embeddings; other modes
@@ -90,6 +91,13 @@ KEPT_PROVIDERS = {
     "mistral",
     "bedrock",
     "bedrock_converse",
+    # OpenAI-compatible services the OpenAI drop-in recognises by host.
+    "groq",
+    "together_ai",
+    "fireworks_ai",
+    "deepseek",
+    "xai",
+    "openrouter",
 }
 KEPT_MODES = {"chat", "responses", "embedding", "completion"}
 

@@ -71,3 +71,12 @@ def test_a_self_hosted_model_is_recorded_with_an_unknown_cost(mock, ledger):
 def test_a_bad_provider_option_is_refused():
     with pytest.raises(TypeError):
         OpenAI(base_url="http://127.0.0.1:9/v1", api_key="k", costline={"provider": 3})
+
+
+def test_a_compatible_hosts_call_is_priced_under_its_own_catalog_entry(mock, ledger):
+    client = OpenAI(base_url=mock.openai_base_url, api_key="k", max_retries=0, costline={"provider": "groq"})
+    headers = {"x-mock-prompt-tokens": "1000", "x-mock-cached-tokens": "400", "x-mock-completion-tokens": "200"}
+    client.chat.completions.create(model="openai/gpt-oss-120b", messages=MESSAGES, extra_headers=headers)
+    [event] = read_events(ledger)
+    # the groq_compatible_host_priced_under_groq vector
+    assert (event["provider"], event["price_key"], event["cost_usd"]) == ("groq", "groq/openai/gpt-oss-120b", "0.00024")

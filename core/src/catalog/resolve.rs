@@ -34,10 +34,16 @@ pub enum Family {
     Google = 3,
     Mistral = 4,
     Bedrock = 5,
+    Groq = 6,
+    Together = 7,
+    Fireworks = 8,
+    DeepSeek = 9,
+    Xai = 10,
+    OpenRouter = 11,
 }
 
 impl Family {
-    pub const COUNT: usize = 6;
+    pub const COUNT: usize = 12;
 
     /// The family of a provider name or key prefix; `None` for providers without
     /// entries of their own in the catalog.
@@ -49,6 +55,13 @@ impl Family {
             "google" | "gemini" | "vertex_ai" | "vertex" | "vertexai" => Family::Google,
             "mistral" | "mistralai" => Family::Mistral,
             "bedrock" | "bedrock_converse" | "aws" => Family::Bedrock,
+            // OpenAI-compatible services (`usage::provider_for_base_url` names them).
+            "groq" => Family::Groq,
+            "together_ai" | "together" => Family::Together,
+            "fireworks_ai" | "fireworks" => Family::Fireworks,
+            "deepseek" => Family::DeepSeek,
+            "xai" => Family::Xai,
+            "openrouter" => Family::OpenRouter,
             _ => return None,
         })
     }
@@ -249,6 +262,8 @@ mod tests {
         assert_eq!(Family::parse("azure_ai"), Some(Family::Azure));
         assert_eq!(Family::parse("gemini"), Some(Family::Google));
         assert_eq!(Family::parse("vertex_ai"), Some(Family::Google));
-        assert_eq!(Family::parse("groq"), None);
+        assert_eq!(Family::parse("groq"), Some(Family::Groq));
+        assert_eq!(Family::parse("together_ai"), Some(Family::Together));
+        assert_eq!(Family::parse("ollama"), None);
     }
 }
