@@ -205,3 +205,14 @@ fn gemini_estimate_counts_the_text_parts_of_contents_and_the_system_instruction(
     let usage = tokens::estimate_usage("google", "embeddings", "text-embedding-004", &embed, "");
     assert_eq!(usage.input_tokens, 3 + o200k("hello"));
 }
+
+#[test]
+fn bedrock_converse_estimate_counts_text_blocks_and_the_system_list() {
+    let request = json!({
+        "messages": [{"role": "user", "content": [{"text": "What is 2+2?"}]}],
+        "system": [{"text": "You are terse."}],
+    });
+    let model = "anthropic.claude-3-5-haiku-20241022-v1:0";
+    let usage = tokens::estimate_usage("bedrock", "converse", model, &request, "4");
+    assert_eq!(usage.input_tokens, (3 + o200k("user") + o200k("What is 2+2?")) + 3 + o200k("You are terse."));
+}

@@ -106,6 +106,8 @@ impl RequestCounter {
                 self.prompt(body.get("input").or_else(|| body.get("prompt")))
             }
             ("anthropic", _) | (_, "messages") => self.anthropic_messages(body),
+            // Bedrock Converse: chat messages, and a `system` list of `{"text": ...}` blocks.
+            ("bedrock", "converse") => self.chat(body) + self.content(body.get("system")),
             (_, "responses") => self.responses(body),
             (_, "chat") => self.chat(body),
             // An operation this module does not know: go by the body's shape.
@@ -211,6 +213,8 @@ impl RequestCounter {
                 // Chat "text", Responses "input_text"/"output_text", "refusal".
                 Some("text" | "input_text" | "output_text") => self.value_text(fields.get("text")),
                 Some("refusal") => self.value_text(fields.get("refusal")),
+                // Bedrock Converse content blocks: `{"text": ...}`, no type.
+                None => self.value_text(fields.get("text")),
                 _ => 0,
             },
             _ => 0,
