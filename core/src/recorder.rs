@@ -77,6 +77,32 @@ pub enum CallUsage {
     /// No usage from the provider: estimate from the request body and the
     /// streamed output text. The text is counted and dropped, never stored.
     Estimate { request: Value, output_text: String },
+    /// A whole response body, read for its usage where the event is built
+    /// (on the writer thread for a deferred call: parsing it there keeps it
+    /// off the caller's thread). For bodies that carry usage: without it, the
+    /// estimate has no request to count (callers keep `Estimate` for those).
+    Body { sse: bool, bytes: Vec<u8> },
+}
+
+/// Read a `CallUsage::Body` into usage parts (or an estimate from its output
+/// text) and the model the provider answered with.
+fn read_body(call: &mut Call) {
+    if !matches!(call.usage, CallUsage::Body { .. }) {
+        return;
+    }
+    if let CallUsage::Body { sse, bytes } = std::mem::replace(&mut call.usage, CallUsage::None) {
+        let mut meter = usage::meter::BodyMeter::new(&call.provider, sse, false);
+        meter.feed(&bytes);
+        let scanned = meter.finish();
+        if call.resolved_model.is_none() {
+            call.resolved_model = scanned.resolved_model;
+        }
+        call.usage = if scanned.parts.is_empty() {
+            CallUsage::Estimate { request: Value::Null, output_text: scanned.output_text }
+        } else {
+            CallUsage::Raw(scanned.parts)
+        };
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -122,7 +148,8 @@ pub fn build_event(call: Call) -> Event {
 }
 
 /// [`build_event`] for a call that ended at `at`.
-fn build_event_at(call: Call, at: chrono::DateTime<chrono::Utc>) -> Event {
+fn build_event_at(mut call: Call, at: chrono::DateTime<chrono::Utc>) -> Event {
+    read_body(&mut call);
     let mut notes = Vec::new();
     let (usage, usage_source) = match &call.usage {
         CallUsage::None => (Usage::default(), UsageSource::Provider),
@@ -138,6 +165,7 @@ fn build_event_at(call: Call, at: chrono::DateTime<chrono::Utc>) -> Event {
             tokens::estimate_usage(&call.provider, &call.operation, &call.model, request, output_text),
             UsageSource::Estimate,
         ),
+        CallUsage::Body { .. } => unreachable!("read_body resolved it"),
     };
 
     let Call {
