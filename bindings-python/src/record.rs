@@ -1,9 +1,9 @@
 //! Recording calls: `record` (the drop-ins' hot path), `track` (a call no
 //! drop-in made) and `preview_event` (the event a call would produce).
 
+use costline_core::catalog;
 use costline_core::event::Status;
 use costline_core::recorder::{self, Call, CallUsage};
-use costline_core::catalog;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 

@@ -17,7 +17,7 @@ use crate::{convert, errors};
 /// call keeps what an earlier one set unless it sets it again).
 static CONFIGURED: Lazy<Mutex<Option<Config>>> = Lazy::new(|| Mutex::new(None));
 
-fn effective() -> Config {
+pub(crate) fn effective() -> Config {
     match CONFIGURED.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
         Some(cfg) => cfg.clone(),
         None => Config::from_env(),

@@ -98,20 +98,19 @@ struct Engine {
 
 static ENGINE: ArcSwapOption<Engine> = ArcSwapOption::const_empty();
 
-/// Install budgets (replacing any before). With none, budgets are off and
-/// calls pay nothing for them.
+/// Install budgets (replacing any before). With none, only run caps
+/// (`RunCap`) are checked, and [`is_active`] is false so that the language
+/// layers skip budget work for calls outside capped runs.
 pub fn configure(settings: Settings) -> Result<()> {
-    ENGINE.store(build(settings)?.map(Arc::new));
+    ENGINE.store(Some(Arc::new(build(settings)?)));
     Ok(())
 }
 
-fn build(settings: Settings) -> Result<Option<Engine>> {
-    if settings.budgets.is_empty() {
-        return Ok(None);
-    }
+fn build(settings: Settings) -> Result<Engine> {
     let budgets =
         settings.budgets.into_iter().map(|b| b.validated().map(Arc::new)).collect::<Result<Vec<_>>>()?;
     let store: Arc<dyn BudgetStore> = match &settings.store {
+        _ if budgets.is_empty() => Arc::new(MemoryStore::new(None)),
         StoreChoice::Memory => Arc::new(MemoryStore::new(settings.ledger.clone())),
         StoreChoice::Ledger => match &settings.ledger {
             Some(path) => Arc::new(SqliteStore::new(path.clone())),
@@ -132,7 +131,7 @@ fn build(settings: Settings) -> Result<Option<Engine>> {
         outage: AtomicBool::new(false),
         alerted: Mutex::new(HashSet::new()),
     };
-    Ok(Some(engine))
+    Ok(engine)
 }
 
 /// Turn budgets off.
@@ -142,7 +141,7 @@ pub fn clear() {
 
 /// True when budgets are configured (the hot path asks once per call).
 pub fn is_active() -> bool {
-    ENGINE.load().is_some()
+    ENGINE.load().as_ref().is_some_and(|e| !e.budgets.is_empty())
 }
 
 /// Forget a finished run's counters (its caps and `run` budgets).
@@ -557,7 +556,7 @@ pub fn status() -> Vec<BudgetStatus> {
 
 /// The status of `settings`' budgets without installing them (the CLI).
 pub fn status_with(settings: Settings) -> Result<Vec<BudgetStatus>> {
-    Ok(build(settings)?.map(|e| status_of(&e)).unwrap_or_default())
+    Ok(status_of(&build(settings)?))
 }
 
 fn status_of(engine: &Engine) -> Vec<BudgetStatus> {

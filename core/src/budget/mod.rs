@@ -19,6 +19,7 @@ pub mod period;
 mod redis;
 mod resp;
 mod seed;
+mod setup;
 pub mod spec;
 mod sqlite;
 mod store;
@@ -32,6 +33,7 @@ pub use engine::{
 pub use memory::MemoryStore;
 pub use period::{Period, Zone};
 pub use redis::RedisStore;
+pub use setup::{apply, from_env, Requested};
 pub use spec::{Action, Budget};
 pub use sqlite::{recorded_alerts, SqliteStore};
 pub use store::{BudgetStore, Charge, Reserved, Seed};
