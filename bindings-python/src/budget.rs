@@ -85,7 +85,7 @@ pub fn configure_budgets(
             budgets.map(|list| list.iter().map(budget_from).collect::<PyResult<Vec<_>>>()).transpose()?;
         let fail_mode = fail_mode.map(|m| FailMode::parse(&m)).transpose().map_err(errors::to_py)?;
         let requested = Requested { budgets, fail_mode, store, redis_url };
-        let ledger = crate::settings::effective().ledger.path();
+        let ledger = costline_core::settings::effective().ledger.path();
         py.detach(|| budget::apply(requested, ledger)).map_err(errors::to_py)
     })
 }

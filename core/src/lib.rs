@@ -21,6 +21,7 @@ pub mod pipeline;
 pub mod recorder;
 pub mod report;
 pub mod secrets;
+pub mod settings;
 pub mod tokens;
 pub mod usage;
 
