@@ -106,7 +106,7 @@ pub struct Reservation {
 }
 
 impl Reservation {
-    fn take(&self) -> Option<budget::Reservation> {
+    pub(crate) fn take(&self) -> Option<budget::Reservation> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 }
@@ -115,11 +115,11 @@ impl Reservation {
 impl Reservation {
     /// Replace the reservation with the call's cost (a decimal string; None: unpriced).
     #[pyo3(signature = (cost))]
-    fn settle(&self, py: Python<'_>, cost: Option<String>) -> PyResult<()> {
+    fn settle(&self, cost: Option<String>) -> PyResult<()> {
         guard::call(|| {
             let cost = cost.and_then(|c| c.parse().ok());
             if let Some(r) = self.take() {
-                py.detach(|| r.settle(cost));
+                r.settle_soon(cost);
             }
             Ok(())
         })
@@ -206,6 +206,14 @@ pub fn budget_reserve(
     })
 }
 
+/// Wait up to `timeout_s` for the settlements made in the background (shared
+/// stores); False if some are still in flight.
+#[pyfunction]
+pub fn budget_wait_settled(py: Python<'_>, timeout_s: f64) -> bool {
+    let timeout = std::time::Duration::from_secs_f64(timeout_s.clamp(0.0, 3600.0));
+    py.detach(|| budget::wait_settled(timeout))
+}
+
 /// Forget a finished run's counters.
 #[pyfunction]
 pub fn budget_forget_run(run_id: String, caps: Vec<String>) {
@@ -290,6 +298,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(budgets_active, m)?)?;
     m.add_function(wrap_pyfunction!(budget_reserve, m)?)?;
     m.add_function(wrap_pyfunction!(budget_forget_run, m)?)?;
+    m.add_function(wrap_pyfunction!(budget_wait_settled, m)?)?;
     m.add_function(wrap_pyfunction!(budget_status, m)?)?;
     m.add_function(wrap_pyfunction!(set_budget_alert_hook, m)?)?;
     Ok(())

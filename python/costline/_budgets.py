@@ -8,6 +8,7 @@ work at all: the hook checks one module flag."""
 
 from __future__ import annotations
 
+import atexit
 import os
 from decimal import Decimal
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
@@ -175,7 +176,10 @@ def configure(
 def budget_status() -> List[Dict[str, Any]]:
     """Each budget with its current period: `name`, `scope`, `period`,
     `period_label`, `limit_usd`, `spent_usd`, `reserved_usd`, `remaining_usd`
-    (Decimals), `action`, `agent`, `tags`, `store`; what `costline budgets` shows."""
+    (Decimals), `action`, `agent`, `tags`, `store`; what `costline budgets` shows.
+    A call settles once its event is built (for calls outside a run, on the
+    writer thread): `costline.flush()` first for figures that include every
+    call made so far."""
     return list(_native.budget_status())
 
 
@@ -206,6 +210,18 @@ def _load_from_env() -> None:
     if os.environ.get("COSTLINE_BUDGETS"):
         _native.configure_budgets()
         active = _native.budgets_active()
+
+
+def _settle_at_exit() -> None:
+    # Shared stores settle on a background thread: finish before the process goes.
+    if active or caps_seen:
+        try:
+            _native.budget_wait_settled(2.0)
+        except Exception:  # noqa: BLE001 (exit must not fail)
+            pass
+
+
+atexit.register(_settle_at_exit)
 
 
 def _load_at_import() -> None:

@@ -93,14 +93,13 @@ class Call:
             a.base_tags,
             estimate_request,
             estimate_output,
-            # Only enclosing runs and budgets need the cost now; otherwise the
-            # core builds the event on its writer thread.
-            bool(a.frames) or self.reservation is not None,
+            # Only enclosing runs need the cost now; otherwise the core builds
+            # the event on its writer thread.
+            bool(a.frames),
+            # Settled with the cost by the core (on the writer thread when deferred).
+            self.reservation,
         )
-        reservation = self.reservation
-        if reservation is not None:
-            self.reservation = None
-            reservation.settle(cost)
+        self.reservation = None
         a.settle(cost)
 
 

@@ -31,6 +31,8 @@ def chat(client: Any, **extra: Any) -> Any:
 
 
 def status(name: str = "global/day") -> Dict[str, Any]:
+    # Calls outside a run settle on the writer thread: wait until it has them.
+    assert costline.flush(30)
     [row] = [r for r in costline.budget_status() if r["name"] == name]
     return row
 
@@ -45,6 +47,7 @@ def budgets(ledger) -> Iterator[Any]:
         costline.configure(budgets=list(items), **kwargs)
 
     yield install
+    costline.flush(30)
     costline.configure(budgets=[], budget_store="", redis_url="", budget_fail_mode="open", prices={})
 
 

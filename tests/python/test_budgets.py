@@ -140,6 +140,7 @@ def test_alerts_fire_once_per_threshold_and_are_recorded(client, budgets, ledger
     budgets(costline.Budget("0.0533", "month"), on_budget_alert=heard.append)
     for _ in range(5):
         chat(client)
+    assert costline.flush(30)  # outside a run, calls settle on the writer thread
     assert [a.threshold_percent for a in heard] == [75, 90]
     assert isinstance(heard[0], costline.BudgetAlert)
     assert heard[0].spent_usd == 4 * ACTUAL and "reached 75%" in str(heard[0])
@@ -165,6 +166,7 @@ def test_a_warn_budget_lets_calls_through_and_alerts_once(client, budgets, mock)
     budgets(costline.Budget("0.015", "day", action="warn", alerts=()), on_budget_alert=heard.append)
     for _ in range(3):
         chat(client)
+    assert costline.flush(30)
     assert len(chat_requests(mock)) == 3
     assert [(a.exceeded, a.action) for a in heard] == [(True, "warn")]
 

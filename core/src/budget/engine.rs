@@ -85,6 +85,9 @@ pub struct RunCap {
 
 struct Engine {
     budgets: Vec<Arc<Budget>>,
+    /// Each budget's current period and counter key, computed once per period
+    /// (formatting the label is most of a window's cost).
+    windows: Vec<ArcSwapOption<(period::Window, String)>>,
     store: Arc<dyn BudgetStore>,
     /// Run caps and `run` budgets.
     runs: Arc<MemoryStore>,
@@ -123,6 +126,7 @@ fn build(settings: Settings) -> Result<Engine> {
         StoreChoice::Redis(url) => Arc::new(RedisStore::new(url)?),
     };
     let engine = Engine {
+        windows: budgets.iter().map(|_| ArcSwapOption::const_empty()).collect(),
         budgets,
         store,
         runs: Arc::new(MemoryStore::new(None)),
@@ -233,6 +237,17 @@ impl Reservation {
         self.shared.iter().chain(&self.local).any(|t| t.budget.enforce_stream)
     }
 
+    /// [`settle`](Self::settle) without making the caller wait for a shared
+    /// store: in memory it is done at once, with the ledger or Redis on a
+    /// background thread ([`super::wait_settled`] waits for it).
+    pub fn settle_soon(self, actual: Option<Decimal>) {
+        if self.shared_held && self.engine.store.kind() != "memory" {
+            super::background::settle(self, actual);
+        } else {
+            self.settle(actual);
+        }
+    }
+
     /// Replace the reservation with what the call cost (`None`: no price, the
     /// reservation is released). Fires the alerts it crosses.
     pub fn settle(mut self, actual: Option<Decimal>) {
@@ -303,7 +318,7 @@ impl Engine {
     ) -> (Vec<Target>, Vec<Target>) {
         let mut shared = Vec::new();
         let mut local = Vec::new();
-        for budget in &self.budgets {
+        for (index, budget) in self.budgets.iter().enumerate() {
             if !budget.matches(&call.agent_path, tags) {
                 continue;
             }
@@ -314,8 +329,7 @@ impl Engine {
                 local.push(self.target(budget.clone(), key, w, false));
                 continue;
             }
-            let w = period::window(budget.period, budget.zone, now_ms, None);
-            let key = format!("{}@{}", budget.name, w.label);
+            let (w, key) = self.window(index, now_ms);
             shared.push(self.target(budget.clone(), key, w, true));
         }
         for cap in run_caps {
@@ -329,6 +343,21 @@ impl Engine {
             local.push(self.target(budget, format!("cap:{}", cap.id), w, false));
         }
         (shared, local)
+    }
+
+    /// Budget `index`'s period holding `now_ms` and its counter key.
+    fn window(&self, index: usize, now_ms: i64) -> (period::Window, String) {
+        if let Some(cached) = self.windows[index].load_full() {
+            let (w, key) = cached.as_ref();
+            if w.start_ms <= now_ms && w.end_ms.is_none_or(|end| now_ms < end) {
+                return (w.clone(), key.clone());
+            }
+        }
+        let b = &self.budgets[index];
+        let w = period::window(b.period, b.zone, now_ms, None);
+        let key = format!("{}@{}", b.name, w.label);
+        self.windows[index].store(Some(Arc::new((w.clone(), key.clone()))));
+        (w, key)
     }
 
     fn target(&self, budget: Arc<Budget>, key: String, w: period::Window, seeded: bool) -> Target {
@@ -546,8 +575,10 @@ pub struct BudgetStatus {
     pub error: Option<String>,
 }
 
-/// The configured budgets with their current period's counters.
+/// The configured budgets with their current period's counters, once the
+/// settlements in flight are made (up to 5 s).
 pub fn status() -> Vec<BudgetStatus> {
+    super::background::wait_settled(std::time::Duration::from_secs(5));
     match ENGINE.load_full() {
         Some(engine) => status_of(&engine),
         None => Vec::new(),
@@ -584,8 +615,9 @@ fn status_of(engine: &Engine) -> Vec<BudgetStatus> {
             if b.period == Period::Run {
                 return row;
             }
-            let w = period::window(b.period, b.zone, now_ms, None);
-            let target = engine.target(b.clone(), format!("{}@{}", b.name, w.label), w, true);
+            let index = engine.budgets.iter().position(|x| Arc::ptr_eq(x, b)).unwrap_or(0);
+            let (w, key) = engine.window(index, now_ms);
+            let target = engine.target(b.clone(), key, w, true);
             row.period_label = target.label.clone();
             row.store = engine.store.kind();
             match engine.store.read(&target.charge) {

@@ -90,8 +90,13 @@ impl BudgetStore for MemoryStore {
     }
 
     fn reserve(&self, charges: &[Charge], amount: i64) -> Result<Reserved> {
-        self.ensure(charges)?;
         let mut state = self.lock();
+        if !charges.iter().all(|c| state.counters.contains_key(&c.key)) {
+            // A counter seen for the first time: seed it without the lock held.
+            drop(state);
+            self.ensure(charges)?;
+            state = self.lock();
+        }
         let current: Vec<(i64, i64)> = charges
             .iter()
             .map(|c| state.counters.get(&c.key).map_or((0, 0), |n| (n.spent, n.reserved)))

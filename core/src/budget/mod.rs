@@ -11,6 +11,7 @@
 //! always counted in memory: a run lives in one process.
 
 mod alert;
+mod background;
 mod engine;
 pub mod estimate;
 pub mod file;
@@ -26,6 +27,7 @@ mod store;
 pub mod units;
 
 pub use alert::{clear_alert_hook, set_alert_hook, Alert, AlertHook};
+pub use background::wait_settled;
 pub use engine::{
     clear, configure, forget_run, is_active, record_blocked, reserve, status, status_with, BudgetStatus,
     Exceeded, FailMode, Reservation, RunCap, Settings, StoreChoice,
