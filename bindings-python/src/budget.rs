@@ -134,6 +134,21 @@ impl Reservation {
         })
     }
 
+    /// A metered stream has produced `output_tokens`: grow the reservation,
+    /// or raise BudgetExceededError (the caller closes the stream).
+    fn stream_progress(&self, py: Python<'_>, output_tokens: u64) -> PyResult<()> {
+        guard::call(|| {
+            let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(r) = inner.as_mut() else {
+                return Ok(());
+            };
+            match py.detach(|| r.stream_progress(output_tokens)) {
+                Ok(()) => Ok(()),
+                Err(exceeded) => Err(exceeded_error(py, &exceeded)?),
+            }
+        })
+    }
+
     #[getter]
     fn amount_usd(&self) -> Option<String> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|r| r.amount_usd().to_string())

@@ -297,3 +297,30 @@ fn an_unreachable_redis_lets_calls_through_when_open_and_blocks_them_when_closed
     assert!(refused.to_string().contains("unreachable"), "{refused}");
     budget::clear();
 }
+
+#[test]
+fn a_metered_stream_reserves_as_it_goes_and_is_stopped_before_its_running_cost_passes_the_cap() {
+    let _g = serial();
+    let cap = Budget { enforce_stream: true, ..Budget::new(d("0.01"), Period::Day) };
+    budget::configure(settings(vec![cap], StoreChoice::Memory, None)).unwrap();
+    let stream = Call { stream: true, ..call(None) };
+    // Without max_tokens the worst case (8192 output tokens, $0.08) would be refused outright.
+    assert!(worst(8192) > d("0.01"));
+    let body = json!({"model": "budget-model", "messages": [{"role": "user", "content": "hi"}]});
+    let mut held = budget::reserve(&stream, Some(&body), &[]).unwrap().unwrap();
+    assert!(held.enforce_stream());
+    assert!(held.amount_usd() < d("0.003"), "{}", held.amount_usd());
+    held.stream_progress(100).unwrap();
+    held.stream_progress(700).unwrap();
+    assert!(held.amount_usd() > d("0.007"));
+    let stopped = held.stream_progress(1000).unwrap_err();
+    assert_eq!(stopped.budget_name, "global/day");
+    assert!(stopped.attempted_usd > d("0.01"));
+    held.settle(Some(d("0.0099")));
+    assert_eq!(status_of("global/day").reserved_usd, Some(Decimal::ZERO));
+    // A budget that does not meter streams keeps the worst case: refused.
+    budget::configure(settings(vec![Budget::new(d("0.01"), Period::Day)], StoreChoice::Memory, None))
+        .unwrap();
+    assert!(budget::reserve(&stream, Some(&body), &[]).is_err());
+    budget::clear();
+}

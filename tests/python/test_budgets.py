@@ -244,3 +244,26 @@ def test_the_cli_shows_each_budget_with_spent_reserved_and_remaining(tmp_path, m
     assert (row["spent_usd"], row["reserved_usd"], row["remaining_usd"]) == (str(ACTUAL), "0", str(1 - ACTUAL))
     table = subprocess.run(cli, env={**__import__("os").environ, **env}, capture_output=True, text=True, timeout=60)
     assert table.returncode == 0 and "daily" in table.stdout and f"${ACTUAL}" in table.stdout, table.stdout
+
+
+def test_enforce_stream_stops_a_stream_before_its_running_cost_passes_the_cap(client, budgets, ledger, mock):
+    budgets(costline.Budget("0.005", "day", enforce_stream=True))
+    kwargs = dict(model="budget-model", messages=MESSAGES, stream=True, extra_headers={"x-mock-chunks": "2000"})
+    stream = client.chat.completions.create(**kwargs)  # no max_tokens: the worst case alone would be refused
+    received = []
+    with pytest.raises(costline.BudgetExceededError) as raised:
+        for chunk in stream:
+            received.append(chunk)
+    assert 100 < len(received) < 600, len(received)
+    assert raised.value.budget_name == "global/day" and raised.value.attempted_usd > Decimal("0.004")
+    row = status()
+    assert row["reserved_usd"] == 0 and 0 < row["spent_usd"] <= Decimal("0.005")
+    [event] = read_events(ledger)
+    assert (event["status"], event["error_type"], event["stream"]) == ("error", "BudgetExceededError", True)
+
+
+def test_without_enforce_stream_an_unbounded_stream_is_refused_up_front(client, budgets, mock):
+    budgets(costline.Budget("0.005", "day"))
+    with pytest.raises(costline.BudgetExceededError):
+        client.chat.completions.create(model="budget-model", messages=MESSAGES, stream=True)
+    assert chat_requests(mock) == []

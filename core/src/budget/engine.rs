@@ -214,6 +214,10 @@ pub struct Reservation {
     shared: Vec<Target>,
     local: Vec<Target>,
     amount: i64,
+    /// Set for a stream whose budgets all meter streams as they go
+    /// (`enforce_stream`): it reserved its prompt and a first step of output,
+    /// and grows the reservation as output arrives.
+    stream: Option<StreamMeter>,
     /// False when the store was down and the fail mode let the call through.
     shared_held: bool,
     done: bool,
@@ -234,7 +238,7 @@ impl Reservation {
     /// True when a budget this call counts against wants streams stopped
     /// before their running cost passes it.
     pub fn enforce_stream(&self) -> bool {
-        self.shared.iter().chain(&self.local).any(|t| t.budget.enforce_stream)
+        self.stream.is_some()
     }
 
     /// [`settle`](Self::settle) without making the caller wait for a shared
@@ -307,6 +311,86 @@ impl Drop for Reservation {
 }
 
 const RUN_CAP_ALERTS: [u32; 0] = [];
+
+/// Output tokens a metered stream reserves ahead of what it has produced.
+pub const STREAM_STEP_TOKENS: u64 = 256;
+
+/// Output a metered stream keeps in hand near its cap: about one chunk.
+pub const STREAM_MARGIN_TOKENS: u64 = 16;
+
+#[derive(Debug, Clone, Copy)]
+struct StreamMeter {
+    input: i64,
+    /// Nano-dollars per output token (fractional: kept as a decimal).
+    output_rate: Decimal,
+}
+
+impl StreamMeter {
+    fn cost(&self, output_tokens: u64) -> i64 {
+        let output =
+            units::to_nanos_ceil(self.output_rate * Decimal::from(output_tokens)).unwrap_or(i64::MAX / 4);
+        self.input.saturating_add(output)
+    }
+}
+
+impl Reservation {
+    /// A metered stream has produced `output_tokens` so far: grow the
+    /// reservation ahead of them, or say which cap the stream's running cost
+    /// would pass (the caller then closes the stream). Free for streams that
+    /// reserved their worst case.
+    pub fn stream_progress(&mut self, output_tokens: u64) -> std::result::Result<(), Box<Exceeded>> {
+        let Some(meter) = self.stream else {
+            return Ok(());
+        };
+        let running = meter.cost(output_tokens);
+        if running <= self.amount {
+            return Ok(());
+        }
+        // Reserve a step ahead; near the cap, what was produced and a margin
+        // for the chunk already on its way (the stream stops before the cap,
+        // not one chunk after it).
+        let ahead = meter.cost(output_tokens + STREAM_STEP_TOKENS);
+        let close = meter.cost(output_tokens + STREAM_MARGIN_TOKENS);
+        match self.grow(ahead, running) {
+            Err(refused) if refused.store_error.is_none() => self.grow(close, close),
+            other => other,
+        }
+    }
+
+    /// Grow the reservation to `wanted`; refused, say which cap `running` passes.
+    fn grow(&mut self, wanted: i64, running: i64) -> std::result::Result<(), Box<Exceeded>> {
+        let extra = wanted - self.amount;
+        let engine = self.engine.clone();
+        let local: Vec<Charge> = self.local.iter().map(|t| t.charge.clone()).collect();
+        if let Ok(Reserved::Over { index, spent, reserved }) = engine.runs.reserve(&local, extra) {
+            let others = (reserved - self.amount).max(0);
+            return Err(Box::new(Engine::exceeded(&self.local[index], spent, others, running)));
+        }
+        if self.shared_held {
+            let shared: Vec<Charge> = self.shared.iter().map(|t| t.charge.clone()).collect();
+            match engine.store.reserve(&shared, extra) {
+                Ok(Reserved::Taken(_)) => engine.store_ok(),
+                Ok(Reserved::Over { index, spent, reserved }) => {
+                    let _ = engine.runs.release(&local, extra);
+                    let others = (reserved - self.amount).max(0);
+                    return Err(Box::new(Engine::exceeded(&self.shared[index], spent, others, running)));
+                }
+                Err(e) => {
+                    engine.store_failed(&e);
+                    let _ = engine.runs.release(&local, extra);
+                    if engine.fail_mode == FailMode::Closed {
+                        let mut refused = Engine::exceeded(&self.shared[0], 0, 0, running);
+                        refused.store_error = Some(e.to_string());
+                        return Err(Box::new(refused));
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        self.amount = wanted;
+        Ok(())
+    }
+}
 
 impl Engine {
     fn targets(
@@ -479,7 +563,16 @@ pub fn reserve(
         return Ok(None);
     }
     let worst = estimate::worst_case(&call.provider, &call.operation, &call.model, request);
+    // A stream under blocking budgets that all meter streams as they go
+    // reserves its prompt and a first step of output, not its worst case.
+    let blocking = || shared.iter().chain(&local).filter(|t| t.charge.block);
+    let metered = call.stream && blocking().next().is_some() && blocking().all(|t| t.budget.enforce_stream);
+    let stream = match (metered, worst.input_cost_usd.and_then(units::to_nanos_ceil), worst.output_rate) {
+        (true, Some(input), Some(output_rate)) => Some(StreamMeter { input, output_rate }),
+        _ => None,
+    };
     let amount = match worst.cost_usd {
+        Some(_) if stream.is_some() => stream.map_or(0, |m| m.cost(STREAM_STEP_TOKENS)),
         Some(cost) => units::to_nanos_ceil(cost).unwrap_or(i64::MAX / 4),
         None => {
             let (p, m) = (call.provider.as_str(), call.model.as_str());
@@ -497,8 +590,15 @@ pub fn reserve(
         Ok(Reserved::Taken(before)) => warn_passed(&engine, &local, &before, amount),
         Err(_) => {}
     }
-    let mut reservation =
-        Reservation { engine: engine.clone(), shared, local, amount, shared_held: false, done: false };
+    let mut reservation = Reservation {
+        engine: engine.clone(),
+        shared,
+        local,
+        amount,
+        stream,
+        shared_held: false,
+        done: false,
+    };
     if reservation.shared.is_empty() {
         return Ok(Some(reservation));
     }

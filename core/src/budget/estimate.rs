@@ -25,6 +25,10 @@ pub struct WorstCase {
     pub cost_usd: Option<Decimal>,
     pub input_tokens: u64,
     pub max_output_tokens: u64,
+    /// The prompt's cost alone and the price of one output token, for a
+    /// stream metered as it goes (`enforce_stream`).
+    pub input_cost_usd: Option<Decimal>,
+    pub output_rate: Option<Decimal>,
 }
 
 /// The request's own output limit, if it sets one.
@@ -49,10 +53,15 @@ pub fn worst_case(provider: &str, operation: &str, model: &str, request: Option<
             .unwrap_or(FALLBACK_MAX_OUTPUT)
     };
     let usage = Usage { input_tokens, output_tokens: max_output_tokens, ..Usage::default() };
+    let prompt = Usage { input_tokens, ..Usage::default() };
     WorstCase {
         cost_usd: resolved.map(|r| cost::price_usage(r.price, &usage)),
         input_tokens,
         max_output_tokens,
+        input_cost_usd: resolved.map(|r| cost::price_usage(r.price, &prompt)),
+        output_rate: resolved.map(|r| {
+            cost::effective_rates(r.price, input_tokens, crate::catalog::ServiceTier::Standard).output
+        }),
     }
 }
 
