@@ -5,7 +5,10 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.deps-stamp
 
-.PHONY: help demo test test-rust test-python test-wheel bench lint prices build build-release wheel clean
+NODE_STAMP := node_modules/.deps-stamp
+NODE_ADDON := npm/dist/costline.linux-x64-gnu.node
+
+.PHONY: help demo test test-rust test-python test-node test-wheel bench lint prices build build-release build-node wheel clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -19,19 +22,30 @@ $(STAMP): requirements-dev.txt
 build: $(STAMP) ## build the Rust core into the venv (editable install of python/)
 	cd python && ../$(VENV)/bin/maturin develop -q
 
+$(NODE_STAMP): package.json package-lock.json npm/package.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+build-node: $(NODE_STAMP) ## build the Node addon (release) and the npm package into npm/dist
+	cd npm && npx napi build --platform --release --manifest-path ../bindings-node/Cargo.toml --output-dir dist --js native.js --dts native.d.ts
+	cd npm && npx tsc -p tsconfig.json && node scripts/esm-entries.mjs
+
 build-release: $(STAMP)
 	cd python && ../$(VENV)/bin/maturin develop -q --release
 
 demo: build ## run the demo app against the local mock provider, then `costline report`
 	$(PY) examples/demo.py
 
-test: test-rust test-python test-wheel ## run every test (Rust core, Python against the mock provider, the wheel)
+test: test-rust test-python test-node test-wheel ## run every test (Rust core, Python and Node against the mock provider, the wheel)
 
 test-rust:
 	cargo test -p costline-core
 
 test-python: build
 	$(PY) -m pytest tests/python -q
+
+test-node: build-node build
+	node --test --test-concurrency=2 tests/node/
 
 test-wheel: $(STAMP)
 	bash scripts/check_wheel.sh
@@ -58,4 +72,4 @@ wheel: $(STAMP) ## build an abi3 wheel into dist/
 	cd python && ../$(VENV)/bin/maturin build --release -o ../dist
 
 clean:
-	rm -rf target dist $(VENV)
+	rm -rf target dist $(VENV) node_modules npm/dist

@@ -8,6 +8,7 @@
 
 pub mod anthropic;
 pub mod body;
+pub mod meter;
 pub mod openai;
 
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,32 @@
+/**
+ * `costline/anthropic`: `@anthropic-ai/sdk`'s `Anthropic`, metered. A
+ * subclass (`instanceof` holds), built with the same options plus an
+ * optional second argument of costline options.
+ *
+ *     import Anthropic from "costline/anthropic";
+ *     const claude = new Anthropic({}, { agent: "lookup" });
+ */
+
+import * as sdk from "@anthropic-ai/sdk";
+
+import { agentClient, attachState, hookClient, type CostlineClientOptions } from "./hook";
+
+export type { CostlineClientOptions } from "./hook";
+
+type AnthropicOptions = ConstructorParameters<typeof sdk.Anthropic>[0];
+
+export class Anthropic extends sdk.Anthropic {
+  constructor(options?: AnthropicOptions, costline?: CostlineClientOptions) {
+    super(options);
+    attachState(this, "anthropic", costline);
+  }
+
+  /** This client, with its calls attributed to agent `name` (a sub-agent inside a run). */
+  withAgent(name: string): this {
+    return agentClient(this, name);
+  }
+}
+
+hookClient(Anthropic.prototype, "anthropic");
+
+export default Anthropic;

@@ -1,0 +1,67 @@
+/**
+ * The addon (bindings-node/, built by napi-rs). `native.js` is napi-rs's
+ * loader: it loads the `.node` file beside it, else the per-platform package
+ * (`costline-linux-x64-gnu`, ...), and says what is missing otherwise.
+ * @internal
+ */
+
+export interface Attribution {
+  runId?: string;
+  agent?: string;
+  agentPath?: string[];
+  tags?: Record<string, string>;
+  baseTags?: Record<string, string>;
+}
+
+export interface NativeMeter {
+  feed(chunk: Uint8Array): Uint8Array | null | undefined;
+  feedText(text: string): void;
+  tail(): Uint8Array | null | undefined;
+  finish(errorType: string | null | undefined, request: unknown, needCost: boolean): string | null | undefined;
+}
+
+export interface NativeTotal {
+  add(cost: string | null | undefined): void;
+  readonly value: string;
+  readonly calls: number;
+  readonly unpricedCalls: number;
+}
+
+export interface NativeBinding {
+  version(): string;
+  Meter: new (
+    provider: string,
+    operation: string,
+    model: string,
+    stream: boolean,
+    hideUsage: boolean,
+    attribution?: Attribution,
+  ) => NativeMeter;
+  Total: new () => NativeTotal;
+  track(input: Record<string, unknown>, attribution?: Attribution): { eventId: string; costUsd?: string | null };
+  previewEvent(provider: string, operation: string, model: string, resolvedModel: string | null, partsJson: string): string;
+  previewBodyEvent(provider: string, operation: string, model: string, stream: boolean, body: string): string;
+  mergeTags(layers: Record<string, string>[]): Record<string, string>;
+  cost(input: Record<string, unknown>): string | null | undefined;
+  countTokens(text: string, model: string): number;
+  operationForPath(provider: string, path: string): string | null | undefined;
+  priceKey(provider: string, model: string): string | null | undefined;
+  catalogVersion(): string;
+  prewarm(): void;
+  newId(): string;
+  configure(settingsJson: string): void;
+  settings(): string;
+  disabledFromEnv(): boolean;
+  readReport(by: string[], since: string | null, timeoutMs: number): Promise<string>;
+  readEvents(since: string | null, limit: number | null, timeoutMs: number): Promise<string>;
+  status(): string;
+  flush(timeoutMs: number): Promise<boolean>;
+  shutdown(timeoutMs: number): Promise<boolean>;
+  exitFlush(timeoutMs: number): boolean;
+  stats(): Record<string, number>;
+  cliMain(args: string[]): number;
+  testPanic(): void;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+export const native: NativeBinding = require("./native.js");

@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+/** `npx costline ...`: the same command as Python's `costline` (the core's CLI). */
+
+import { native } from "./binding";
+
+process.exitCode = native.cliMain(["costline", ...process.argv.slice(2)]);

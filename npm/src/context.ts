@@ -1,0 +1,170 @@
+/**
+ * Attribution: `run(...)` frames and `withAgent(...)`, carried by
+ * AsyncLocalStorage so they follow awaits, timers, `Promise.all` fan-out and
+ * the listeners of emitters that fire inside the run.
+ *
+ * Nested runs share the outermost run's `runId` and extend `agentPath`; tags
+ * merge outer to inner, inner wins (merged by the core, once per frame). Each
+ * run keeps a running total of the calls made inside it, nested ones included.
+ */
+
+import { AsyncLocalStorage } from "node:async_hooks";
+
+import type { Attribution as NativeAttribution } from "./binding";
+import { native, type NativeTotal } from "./binding";
+
+export type Tags = Record<string, string>;
+
+export interface RunOptions {
+  /** The agent doing the work; nested runs extend the path. */
+  agent?: string;
+  /** Use this run id instead of a new one (an outer run's id wins when nested). */
+  runId?: string;
+  tags?: Record<string, unknown>;
+}
+
+interface Frame {
+  readonly run: Run;
+  readonly runId: string;
+  readonly path: readonly string[];
+  readonly tags: Tags;
+}
+
+const storage = new AsyncLocalStorage<readonly Frame[]>();
+const NO_FRAMES: readonly Frame[] = [];
+const NO_TAGS: Tags = Object.freeze({}) as Tags;
+
+function stringTags(tags: Record<string, unknown> | undefined): Tags {
+  const out: Tags = {};
+  if (tags) for (const [k, v] of Object.entries(tags)) out[k] = String(v);
+  return out;
+}
+
+/** A unit of work whose calls are attributed together. */
+export class Run {
+  readonly agent: string | undefined;
+  readonly runId: string;
+  readonly agentPath: readonly string[];
+  readonly tags: Tags;
+  private readonly total: NativeTotal;
+
+  /** @internal */
+  constructor(agent: string | undefined, runId: string, path: readonly string[], tags: Tags) {
+    this.agent = agent;
+    this.runId = runId;
+    this.agentPath = path;
+    this.tags = tags;
+    this.total = new native.Total();
+  }
+
+  /** Running total of the priced calls made inside this run, a decimal string. */
+  get costUsd(): string {
+    return this.total.value;
+  }
+
+  /** Calls recorded inside this run. */
+  get calls(): number {
+    return this.total.calls;
+  }
+
+  /** Calls whose model had no price (not included in `costUsd`). */
+  get unpricedCalls(): number {
+    return this.total.unpricedCalls;
+  }
+
+  /** @internal */
+  add(cost: string | null | undefined): void {
+    this.total.add(cost ?? undefined);
+  }
+}
+
+function enter(options: RunOptions): Frame[] {
+  if (options.agent !== undefined && typeof options.agent !== "string") {
+    throw new TypeError(`agent must be a string, not ${typeof options.agent}`);
+  }
+  const parent = storage.getStore() ?? NO_FRAMES;
+  const own = stringTags(options.tags);
+  const outer = parent[parent.length - 1];
+  const runId = options.runId ?? outer?.runId ?? native.newId();
+  const path = outer ? [...outer.path] : [];
+  if (options.agent) path.push(options.agent);
+  const tags = outer ? (Object.keys(own).length ? native.mergeTags([outer.tags, own]) : outer.tags) : own;
+  const run = new Run(options.agent, runId, Object.freeze(path), tags);
+  return [...parent, { run, runId, path, tags }];
+}
+
+type Body<T> = (run: Run) => T;
+
+/**
+ * Run `fn` inside a run (or a nested sub-run) and return what it returns:
+ * `run(fn)`, `run("research", fn)`, `run("synthesize", { tags }, fn)`,
+ * `run({ agent, runId, tags }, fn)`.
+ */
+export function run<T>(fn: Body<T>): T;
+export function run<T>(agent: string, fn: Body<T>): T;
+export function run<T>(agent: string, options: Omit<RunOptions, "agent">, fn: Body<T>): T;
+export function run<T>(options: RunOptions, fn: Body<T>): T;
+export function run<T>(a: unknown, b?: unknown, c?: unknown): T {
+  let options: RunOptions;
+  let fn: unknown;
+  if (typeof a === "function") {
+    options = {};
+    fn = a;
+  } else if (typeof a === "string") {
+    options = typeof b === "function" ? { agent: a } : { ...(b as RunOptions), agent: a };
+    fn = typeof b === "function" ? b : c;
+  } else {
+    options = (a ?? {}) as RunOptions;
+    fn = b;
+  }
+  if (typeof fn !== "function") throw new TypeError("run() needs a function to run");
+  const frames = enter(options);
+  const frame = frames[frames.length - 1];
+  return storage.run(frames, fn as Body<T>, frame.run);
+}
+
+/** Run `fn` as agent `name`: outside any run a run of its own, inside one a sub-agent. */
+export function withAgent<T>(name: string, fn: Body<T>): T {
+  if (typeof name !== "string" || !name) throw new TypeError("withAgent() needs a non-empty agent name");
+  return run({ agent: name }, fn);
+}
+
+/** The innermost run in force here, if any. */
+export function currentRun(): Run | undefined {
+  const frames = storage.getStore();
+  return frames?.[frames.length - 1]?.run;
+}
+
+/** What one call is attributed to, captured when it starts. @internal */
+export class Captured {
+  constructor(
+    readonly attribution: NativeAttribution,
+    readonly frames: readonly Frame[],
+  ) {}
+
+  /** Add a recorded call's cost to every enclosing run's total. */
+  settle(cost: string | null | undefined): void {
+    for (const frame of this.frames) frame.run.add(cost);
+  }
+}
+
+/** Attribution for a call made now by a client with these options. @internal */
+export function capture(clientAgent: string | undefined, clientTags: Tags): Captured {
+  const frames = storage.getStore() ?? NO_FRAMES;
+  const inner = frames[frames.length - 1];
+  if (inner) {
+    const path = clientAgent ? [...inner.path, clientAgent] : (inner.path as string[]);
+    return new Captured(
+      { runId: inner.runId, agent: path[path.length - 1], agentPath: path, tags: inner.tags, baseTags: clientTags },
+      frames,
+    );
+  }
+  if (clientAgent) {
+    // A per-client agent outside any run is a run of its own.
+    return new Captured(
+      { runId: native.newId(), agent: clientAgent, agentPath: [clientAgent], tags: NO_TAGS, baseTags: clientTags },
+      NO_FRAMES,
+    );
+  }
+  return new Captured({ baseTags: clientTags }, NO_FRAMES);
+}

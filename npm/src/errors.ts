@@ -1,0 +1,59 @@
+/**
+ * costline's errors. Instrumentation never throws into an app's provider
+ * calls; these come only from costline's own API (`configure`, `track`,
+ * `cost`, `report`, ...), and say what was wrong.
+ */
+
+export class CostlineError extends Error {
+  /** The core's kind of error: prices, invalid_event, config, ledger, export, usage, cli, internal. */
+  readonly code: string;
+  constructor(message: string, code = "internal") {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A price file or inline price table could not be read or is malformed. */
+export class PricesError extends CostlineError {}
+/** A `track()` call or an event failed validation (bad numbers, bad status). */
+export class InvalidEventError extends CostlineError {}
+/** A usage payload had an unexpected shape. */
+export class UsageError extends CostlineError {}
+/** A bad setting (`configure` or a `COSTLINE_*` variable). */
+export class ConfigError extends CostlineError {}
+/** The ledger could not be opened, read or written. */
+export class LedgerError extends CostlineError {}
+/** Events could not be delivered to the collector (given to `onError`, never thrown). */
+export class ExportError extends CostlineError {}
+
+const CLASSES: Record<string, typeof CostlineError> = {
+  prices: PricesError,
+  invalid_event: InvalidEventError,
+  usage: UsageError,
+  config: ConfigError,
+  ledger: LedgerError,
+  export: ExportError,
+};
+
+const PREFIX = /^costline:([a-z_]+): /;
+
+/** The addon's error (its message starts `costline:<code>: `) as costline's class. @internal */
+export function fromNative(err: unknown): Error {
+  if (!(err instanceof Error)) return new CostlineError(String(err));
+  const match = PREFIX.exec(err.message);
+  if (!match) return err;
+  const code = match[1];
+  const message = err.message.slice(match[0].length);
+  const Class = CLASSES[code] ?? CostlineError;
+  return new Class(message, code);
+}
+
+/** Run a native call, mapping its error to costline's classes. @internal */
+export function call<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw fromNative(err);
+  }
+}

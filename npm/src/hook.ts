@@ -1,0 +1,374 @@
+/**
+ * The drop-in mechanism shared by every provider. The OpenAI and Anthropic
+ * SDKs send every request (every resource, `.withResponse()`,
+ * `.asResponse()`, every stream and stream helper) through one method of the
+ * client, `makeRequest()`, which resolves to the fetch `Response` before the
+ * SDK reads it. costline overrides that one method: it times the call, asks
+ * for a stream's usage when the caller did not (and hides it again), and
+ * meters the response body as the SDK (or the caller) reads it, in bytes,
+ * through the core. The Response object itself is the one fetch returned,
+ * so the caller gets exactly what the plain client gives.
+ * @internal
+ */
+
+import { capture, type Captured, type Tags } from "./context";
+import { native, type NativeMeter } from "./binding";
+import { guarded, installExitHooks, isDisabled, report } from "./runtime";
+
+/** Options of one client: `new OpenAI(opts, { agent, tags, streamUsage })`. */
+export interface CostlineClientOptions {
+  /** Attribute this client's calls to this agent (a sub-agent inside a run). */
+  agent?: string;
+  /** Tags on every event of this client (beneath run tags). */
+  tags?: Record<string, unknown>;
+  /**
+   * Ask an OpenAI chat stream for its usage chunk when the caller did not
+   * (hidden from the caller again). Off: such streams are estimated. Default on.
+   */
+  streamUsage?: boolean;
+}
+
+const OPTION_KEYS = new Set(["agent", "tags", "streamUsage"]);
+
+export interface ClientState {
+  readonly provider: string;
+  readonly agent: string | undefined;
+  readonly tags: Tags;
+  readonly streamUsage: boolean;
+  /** Clients made by `withAgent`, per agent name (reused: building one costs). */
+  agents?: Map<string, unknown>;
+}
+
+export const STATE = Symbol.for("costline.client");
+
+export function parseOptions(provider: string, value: CostlineClientOptions | undefined): ClientState {
+  if (value === undefined || value === null) return { provider, agent: undefined, tags: {}, streamUsage: true };
+  if (typeof value !== "object") throw new TypeError("costline options must be an object, e.g. { tags: {...} }");
+  const unknown = Object.keys(value).filter((k) => !OPTION_KEYS.has(k));
+  if (unknown.length) {
+    throw new TypeError(`unknown costline option(s) ${unknown.join(", ")}; this version supports ${[...OPTION_KEYS].join(", ")}`);
+  }
+  if (value.agent !== undefined && typeof value.agent !== "string") throw new TypeError("costline option agent must be a string");
+  const tags: Tags = {};
+  for (const [k, v] of Object.entries(value.tags ?? {})) tags[k] = String(v);
+  return { provider, agent: value.agent, tags, streamUsage: value.streamUsage !== false };
+}
+
+const operations = new Map<string, string | null>();
+
+function operationFor(provider: string, path: string): string | null {
+  const key = provider + " " + path;
+  let op = operations.get(key);
+  if (op === undefined) {
+    op = native.operationForPath(provider, path) ?? null;
+    if (operations.size < 1024) operations.set(key, op);
+  }
+  return op;
+}
+
+/** Calls started and not yet recorded: ended at exit, so none is lost. */
+const inflight = new Set<Started>();
+/** A response nobody read to the end is recorded when it is collected. */
+const abandoned = new FinalizationRegistry<Started>((s) => s.end(undefined));
+
+export function endInflight(): void {
+  for (const s of [...inflight]) s.end(undefined, "ProcessExit");
+}
+
+function errorType(err: unknown): string {
+  if (err instanceof Error) return err.constructor?.name || err.name || "Error";
+  return typeof err;
+}
+
+class Started {
+  private meter: NativeMeter | undefined;
+  responded = false;
+
+  constructor(
+    meter: NativeMeter,
+    private readonly captured: Captured,
+    private readonly request: unknown,
+  ) {
+    this.meter = meter;
+    inflight.add(this);
+  }
+
+  feed(chunk: Uint8Array): Uint8Array | undefined {
+    const meter = this.meter;
+    if (!meter) return undefined;
+    try {
+      return meter.feed(chunk) ?? undefined;
+    } catch (err) {
+      report("reading a response", err);
+      return undefined;
+    }
+  }
+
+  feedText(text: string): void {
+    guarded("reading a response", () => this.meter?.feedText(text), undefined);
+  }
+
+  tail(): Uint8Array | undefined {
+    return guarded("reading a response", () => this.meter?.tail() ?? undefined, undefined);
+  }
+
+  /** Record the call, once. `err`: what it ended with (none: it ended well). */
+  end(err: unknown, typeName?: string): void {
+    const meter = this.meter;
+    if (!meter) return;
+    this.meter = undefined;
+    inflight.delete(this);
+    const type = typeName ?? (err === undefined ? undefined : errorType(err));
+    const captured = this.captured;
+    try {
+      const cost = meter.finish(type, this.request, captured.frames.length > 0);
+      if (captured.frames.length) captured.settle(cost);
+    } catch (err) {
+      report("recording a call", err);
+    }
+  }
+}
+
+type Send<P> = (options: unknown) => Promise<P>;
+
+interface RequestOptions {
+  path?: string;
+  body?: unknown;
+  stream?: boolean;
+}
+
+function start(state: ClientState, options: RequestOptions): { started: Started; options: RequestOptions } | undefined {
+  const operation = typeof options.path === "string" ? operationFor(state.provider, options.path) : null;
+  if (!operation) return undefined;
+  const body = options.body;
+  const json = body !== null && typeof body === "object" && !ArrayBuffer.isView(body) ? (body as Record<string, unknown>) : undefined;
+  const model = typeof json?.model === "string" && json.model ? json.model : "unknown";
+  const stream = options.stream === true;
+  let hide = false;
+  if (stream && json && state.provider === "openai" && operation === "chat" && state.streamUsage) {
+    const so = json.stream_options as Record<string, unknown> | undefined | null;
+    if (!so || so.include_usage !== true) {
+      hide = true;
+      options = { ...options, body: { ...json, stream_options: { ...(so ?? {}), include_usage: true } } };
+    }
+  }
+  const captured = capture(state.agent, state.tags);
+  const meter = new native.Meter(state.provider, operation, model, stream, hide, captured.attribution);
+  return { started: new Started(meter, captured, json), options };
+}
+
+/**
+ * The metered `makeRequest`: `send` is the SDK's own. Retries (the SDK calls
+ * `makeRequest` again with a retry id) pass straight through: one logical
+ * call, one event, timed from the first attempt.
+ */
+export async function meteredRequest<P extends { response: Response }>(
+  client: { [STATE]?: ClientState },
+  optionsInput: unknown,
+  retryOf: unknown,
+  send: Send<P>,
+): Promise<P> {
+  const state = client[STATE];
+  if (retryOf !== undefined || state === undefined || isDisabled()) return send(optionsInput);
+  const options = (await optionsInput) as RequestOptions;
+  const begun = guarded("starting a metered call", () => start(state, options), undefined);
+  if (!begun) return send(options);
+  const { started } = begun;
+  let props: P;
+  try {
+    props = await send(begun.options);
+  } catch (err) {
+    started.end(err);
+    throw err;
+  }
+  started.responded = true;
+  guarded("metering a response", () => meterBody(props.response, started), undefined);
+  return props;
+}
+
+/**
+ * Meter `response`'s body however it is read: the SDK's `json()`/`text()`
+ * (one native call with the whole text), or `body` as a stream (each chunk
+ * passes through the core on its way, for event streams and callers that
+ * read `asResponse().body` themselves).
+ */
+function meterBody(response: Response, started: Started): void {
+  abandoned.register(response, started);
+  const proto = Object.getPrototypeOf(response) as Response;
+  const ownText = proto.text;
+  const ownArrayBuffer = proto.arrayBuffer;
+  const bodyGetter = Object.getOwnPropertyDescriptor(proto, "body")?.get;
+  if (typeof ownText !== "function" || typeof ownArrayBuffer !== "function" || !bodyGetter) {
+    started.end(undefined);
+    return;
+  }
+  const whole = async <T>(read: () => Promise<T>, feed: (value: T) => void): Promise<T> => {
+    let value: T;
+    try {
+      value = await read();
+    } catch (err) {
+      started.end(err);
+      throw err;
+    }
+    feed(value);
+    started.end(undefined);
+    return value;
+  };
+  const text = () => whole(() => ownText.call(response), (t) => started.feedText(t));
+  const bytes = () =>
+    whole(
+      () => ownArrayBuffer.call(response),
+      (b) => {
+        started.feed(new Uint8Array(b));
+      },
+    );
+  let wrapped: ReadableStream<Uint8Array> | null | undefined;
+  Object.defineProperties(response, {
+    text: { value: text, configurable: true, writable: true },
+    json: { value: () => text().then((t) => JSON.parse(t)), configurable: true, writable: true },
+    arrayBuffer: { value: bytes, configurable: true, writable: true },
+    bytes: { value: () => bytes().then((b) => new Uint8Array(b)), configurable: true, writable: true },
+    blob: {
+      value: () => bytes().then((b) => new Blob([b], { type: response.headers.get("content-type") ?? "" })),
+      configurable: true,
+      writable: true,
+    },
+    body: {
+      configurable: true,
+      get() {
+        if (wrapped === undefined) {
+          const source = bodyGetter.call(response) as ReadableStream<Uint8Array> | null;
+          wrapped = source ? meteredStream(source, started) : source;
+          if (!source) started.end(undefined);
+        }
+        return wrapped;
+      },
+    },
+  });
+}
+
+/** `source`, chunk for chunk, through the meter (which may hide a usage chunk). */
+function meteredStream(source: ReadableStream<Uint8Array>, started: Started): ReadableStream<Uint8Array> {
+  const reader = source.getReader();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        for (;;) {
+          let chunk: ReadableStreamReadResult<Uint8Array>;
+          try {
+            chunk = await reader.read();
+          } catch (err) {
+            started.end(err);
+            throw err;
+          }
+          if (chunk.done) {
+            const rest = started.tail();
+            if (rest && rest.length) controller.enqueue(rest);
+            controller.close();
+            started.end(undefined);
+            return;
+          }
+          const out = started.feed(chunk.value);
+          if (out === undefined) {
+            controller.enqueue(chunk.value);
+            return;
+          }
+          if (out.length) {
+            controller.enqueue(out);
+            return;
+          }
+        }
+      },
+      cancel(reason) {
+        // The reader stopped early (a `break` out of the stream): not an error.
+        started.end(undefined);
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+let exitHooksInstalled = false;
+
+/** Called when a metered client is built: exit hooks, catalog prewarm. */
+export function clientCreated(): void {
+  if (exitHooksInstalled) return;
+  exitHooksInstalled = true;
+  guarded("installing exit hooks", () => installExitHooks(endInflight), undefined);
+  guarded("prewarming the catalog", () => native.prewarm(), undefined);
+}
+
+type AnyFn = (this: unknown, ...args: unknown[]) => unknown;
+type Hooked = { [STATE]?: ClientState; makeRequest?: AnyFn; withOptions?: AnyFn };
+
+const HOOKED = Symbol.for("costline.hooked");
+
+/**
+ * Meter every client built from `target` (a drop-in's prototype) or `target`
+ * alone (an instance given to `instrument`): its `makeRequest` is metered,
+ * and `withOptions` copies keep the costline options (and stay metered).
+ */
+export function hookClient(target: object, provider: string): void {
+  const t = target as Hooked & { [HOOKED]?: boolean };
+  if (t[HOOKED]) return;
+  const makeRequest = t.makeRequest;
+  const withOptions = t.withOptions;
+  if (typeof makeRequest !== "function") {
+    throw new TypeError(`this ${provider} SDK version has no makeRequest(): costline cannot meter it`);
+  }
+  Object.defineProperty(target, HOOKED, { value: true, configurable: true });
+  Object.defineProperty(target, "makeRequest", {
+    configurable: true,
+    writable: true,
+    value: function (this: Hooked, options: unknown, retries: unknown, retryOf: unknown, ...rest: unknown[]) {
+      return meteredRequest(this as { [STATE]?: ClientState }, options, retryOf, (opts) =>
+        makeRequest.call(this, opts, retries, retryOf, ...rest) as Promise<{ response: Response }>,
+      );
+    },
+  });
+  if (typeof withOptions === "function") {
+    Object.defineProperty(target, "withOptions", {
+      configurable: true,
+      writable: true,
+      value: function (this: Hooked, ...args: unknown[]) {
+        const copy = withOptions.apply(this, args) as Hooked;
+        const state = this[STATE];
+        if (state && copy && typeof copy === "object") {
+          if (!(copy as { [HOOKED]?: boolean })[HOOKED]) hookClient(copy, provider);
+          copy[STATE] = { ...state, agents: undefined };
+        }
+        return copy;
+      },
+    });
+  }
+}
+
+const MAX_AGENT_CLIENTS = 256;
+
+/** A copy of `client` whose calls are attributed to agent `name` (cached per name). */
+export function agentClient<C extends object>(client: C, name: string): C {
+  if (typeof name !== "string" || !name) throw new TypeError("withAgent() needs a non-empty agent name");
+  const hooked = client as C & Hooked;
+  const state = hooked[STATE];
+  if (!state || typeof hooked.withOptions !== "function") return client;
+  const agents = (state.agents ??= new Map());
+  let copy = agents.get(name) as (C & Hooked) | undefined;
+  if (!copy) {
+    copy = hooked.withOptions({}) as C & Hooked;
+    copy[STATE] = { ...state, agent: name, agents: undefined };
+    if (agents.size < MAX_AGENT_CLIENTS) agents.set(name, copy);
+  }
+  return copy;
+}
+
+/** Give a client its costline state (drop-in constructors and `instrument`). */
+export function attachState(client: object, provider: string, options: CostlineClientOptions | undefined): void {
+  Object.defineProperty(client, STATE, {
+    value: parseOptions(provider, options),
+    writable: true,
+    configurable: true,
+    enumerable: false,
+  });
+  clientCreated();
+}

@@ -1,0 +1,210 @@
+/**
+ * costline: the exact cost of every LLM call, attributed and recorded
+ * in-process. Drop-in clients live in `costline/openai` and
+ * `costline/anthropic`; this module is the rest of the API.
+ */
+
+import { call, fromNative } from "./errors";
+import { attachState, hookClient, type CostlineClientOptions } from "./hook";
+import { native } from "./binding";
+import { setDisabled, setExitTimeout } from "./runtime";
+import { capture } from "./context";
+
+export { run, withAgent, currentRun, Run, type RunOptions } from "./context";
+export {
+  CostlineError,
+  PricesError,
+  InvalidEventError,
+  UsageError,
+  ConfigError,
+  LedgerError,
+  ExportError,
+} from "./errors";
+export { report, events, status, type Report, type ReportRow, type ReportOptions, type Figures, type EventsOptions } from "./ledger";
+export type { CostlineClientOptions } from "./hook";
+
+export const VERSION: string = native.version();
+
+export interface ConfigureOptions {
+  /** Path of the SQLite ledger, or "off". */
+  ledger?: string;
+  /** A collector to post events to (`{baseUrl}/v1/events`), and its key. */
+  baseUrl?: string;
+  apiKey?: string;
+  otlpEndpoint?: string;
+  /** A price file (path; "" for none) or an inline price table, over the catalog. */
+  prices?: string | Record<string, unknown>;
+  /** Process tags: the outermost layer of every event's tags. */
+  tags?: Record<string, unknown>;
+  /** Per-attempt timeout of an export request (ms). */
+  timeoutMs?: number;
+  /** Waits between export retries (ms); the last repeats. */
+  backoffMs?: number[];
+  maxConcurrent?: number;
+  queueSize?: number;
+  batchSize?: number;
+  /** Deadline of the flush at process exit (ms). Default 2000. */
+  exitTimeoutMs?: number;
+  /** Make every drop-in a plain client. */
+  disabled?: boolean;
+  /** Extra CA certificates (PEM file) trusted for the collector. */
+  caBundle?: string;
+}
+
+const KEYS: Record<keyof ConfigureOptions, string> = {
+  ledger: "ledger",
+  baseUrl: "base_url",
+  apiKey: "api_key",
+  otlpEndpoint: "otlp_endpoint",
+  prices: "prices",
+  tags: "tags",
+  timeoutMs: "timeout_s",
+  backoffMs: "backoff_s",
+  maxConcurrent: "max_concurrent",
+  queueSize: "queue_size",
+  batchSize: "batch_size",
+  exitTimeoutMs: "exit_timeout_s",
+  disabled: "disabled",
+  caBundle: "ca_bundle",
+};
+
+const seconds = (ms: unknown) => (typeof ms === "number" ? ms / 1000 : ms);
+
+/**
+ * Settings in code, over the `COSTLINE_*` environment (code wins; a later
+ * call keeps what an earlier one set). A bad value throws `ConfigError` (or
+ * `PricesError`) and changes nothing.
+ */
+export function configure(options: ConfigureOptions = {}): void {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(options)) {
+    if (value === undefined) continue;
+    const key = KEYS[name as keyof ConfigureOptions];
+    if (!key) throw new (require("./errors").ConfigError)(`unknown setting ${name}; known: ${Object.keys(KEYS).join(", ")}`, "config");
+    if (name === "tags") {
+      const tags: Record<string, string> = {};
+      for (const [k, v] of Object.entries(value as Record<string, unknown>)) tags[k] = String(v);
+      out[key] = tags;
+    } else if (name === "timeoutMs" || name === "exitTimeoutMs") {
+      out[key] = seconds(value);
+    } else if (name === "backoffMs") {
+      out[key] = Array.isArray(value) ? value.map(seconds) : value;
+    } else {
+      out[key] = value;
+    }
+  }
+  call(() => native.configure(JSON.stringify(out)));
+  if (options.disabled !== undefined) setDisabled(options.disabled);
+  if (typeof options.exitTimeoutMs === "number") setExitTimeout(options.exitTimeoutMs);
+}
+
+/** The settings in force (secrets masked). */
+export function settings(): Record<string, unknown> {
+  return JSON.parse(call(() => native.settings()));
+}
+
+/** Wait until everything recorded so far is handled (ledger, collector), at most `timeoutMs`. Never blocks the event loop. */
+export function flush(timeoutMs = 5000): Promise<boolean> {
+  return native.flush(Math.max(0, Math.floor(timeoutMs))).catch((e) => {
+    throw fromNative(e);
+  });
+}
+
+/** Flush, then stop the background threads. Idempotent; later events start them again. */
+export function shutdown(timeoutMs = 5000): Promise<boolean> {
+  return native.shutdown(Math.max(0, Math.floor(timeoutMs))).catch((e) => {
+    throw fromNative(e);
+  });
+}
+
+/** Counters of this process's pipeline: enqueued, written, exported, dropped, failedBatches, pendingExport. */
+export function stats(): Record<string, number> {
+  return native.stats();
+}
+
+export interface CostInput {
+  model: string;
+  inputTokens: number;
+  outputTokens: number;
+  cachedInputTokens?: number;
+  cacheWriteInputTokens?: number;
+  reasoningTokens?: number;
+  provider?: string;
+}
+
+/** The exact cost of a call as a decimal string, or null when the model has no price. */
+export function cost(input: CostInput): string | null {
+  return call(() => native.cost(input as unknown as Record<string, unknown>)) ?? null;
+}
+
+/** Tokens in `text` for `model` (exact for OpenAI models; an estimate for others). */
+export function countTokens(text: string, model = "gpt-4o"): number {
+  if (typeof text !== "string") throw new TypeError("countTokens() takes a string");
+  return call(() => native.countTokens(text, model));
+}
+
+export interface TrackInput {
+  provider: string;
+  model: string;
+  operation?: string;
+  inputTokens?: number;
+  outputTokens?: number;
+  cachedInputTokens?: number;
+  cacheWriteInputTokens?: number;
+  reasoningTokens?: number;
+  latencyMs?: number;
+  stream?: boolean;
+  status?: "ok" | "error" | "blocked";
+  errorType?: string;
+  resolvedModel?: string;
+  /** Per-call agent (a sub-agent inside a run). */
+  agent?: string;
+  tags?: Record<string, unknown>;
+}
+
+/**
+ * Record a call no drop-in made (another SDK, a raw HTTP call). Attributed
+ * like a drop-in's call. Bad numbers throw `InvalidEventError`.
+ */
+export function track(input: TrackInput): { eventId: string; costUsd: string | null } {
+  const { agent, tags, ...rest } = input;
+  const own: Record<string, string> = {};
+  for (const [k, v] of Object.entries(tags ?? {})) own[k] = String(v);
+  const captured = capture(agent, {});
+  const attribution = {
+    ...captured.attribution,
+    tags: Object.keys(own).length ? native.mergeTags([captured.attribution.tags ?? {}, own]) : captured.attribution.tags,
+  };
+  const tracked = call(() => native.track(rest as Record<string, unknown>, attribution));
+  const costUsd = tracked.costUsd ?? null;
+  captured.settle(costUsd);
+  return { eventId: tracked.eventId, costUsd };
+}
+
+/**
+ * Meter a client built elsewhere, in place (an `openai` `OpenAI`/`AzureOpenAI`
+ * or an `@anthropic-ai/sdk` `Anthropic`). Returns the same client.
+ */
+export function instrument<C extends object>(client: C, options?: CostlineClientOptions & { provider?: string }): C {
+  const { provider: given, ...rest } = options ?? {};
+  const provider = given ?? providerOf(client);
+  hookClient(client, provider);
+  attachState(client, provider, rest);
+  return client;
+}
+
+function providerOf(client: object): string {
+  for (const [pkg, provider, names] of [
+    ["openai", "openai", ["OpenAI"]],
+    ["@anthropic-ai/sdk", "anthropic", ["Anthropic"]],
+  ] as const) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const mod = require(pkg);
+      if (names.some((n) => typeof mod[n] === "function" && client instanceof mod[n])) return provider;
+    } catch {
+      // that SDK is not installed
+    }
+  }
+  throw new TypeError("instrument() takes an OpenAI, AzureOpenAI or Anthropic client (or pass { provider })");
+}

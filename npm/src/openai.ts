@@ -1,0 +1,45 @@
+/**
+ * `costline/openai`: the `openai` package's `OpenAI` and `AzureOpenAI`,
+ * metered. They are subclasses (`instanceof` holds), built with the same
+ * options plus an optional second argument of costline options.
+ *
+ *     import OpenAI from "costline/openai";
+ *     const client = new OpenAI({}, { agent: "triage", tags: { team: "search" } });
+ */
+
+import * as sdk from "openai";
+
+import { agentClient, attachState, hookClient, type CostlineClientOptions } from "./hook";
+
+export type { CostlineClientOptions } from "./hook";
+
+type OpenAIOptions = ConstructorParameters<typeof sdk.OpenAI>[0];
+type AzureOptions = ConstructorParameters<typeof sdk.AzureOpenAI>[0];
+
+export class OpenAI extends sdk.OpenAI {
+  constructor(options?: OpenAIOptions, costline?: CostlineClientOptions) {
+    super(options);
+    attachState(this, "openai", costline);
+  }
+
+  /** This client, with its calls attributed to agent `name` (a sub-agent inside a run). */
+  withAgent(name: string): this {
+    return agentClient(this, name);
+  }
+}
+
+export class AzureOpenAI extends sdk.AzureOpenAI {
+  constructor(options?: AzureOptions, costline?: CostlineClientOptions) {
+    super(options);
+    attachState(this, "openai", costline);
+  }
+
+  withAgent(name: string): this {
+    return agentClient(this, name);
+  }
+}
+
+hookClient(OpenAI.prototype, "openai");
+hookClient(AzureOpenAI.prototype, "openai");
+
+export default OpenAI;

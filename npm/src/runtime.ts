@@ -1,0 +1,84 @@
+/**
+ * The process-wide state of the npm layer: whether costline is on, the one
+ * place instrumentation faults are reported (logged once per kind, never
+ * thrown into the app), and the exit hooks that flush what was recorded.
+ * @internal
+ */
+
+import { native } from "./binding";
+
+let disabled: boolean | undefined;
+
+export function isDisabled(): boolean {
+  if (disabled === undefined) {
+    try {
+      disabled = native.disabledFromEnv();
+    } catch {
+      disabled = false;
+    }
+  }
+  return disabled;
+}
+
+export function setDisabled(value: boolean): void {
+  disabled = value;
+}
+
+const reported = new Set<string>();
+
+/** A fault inside costline's instrumentation: logged once per `what`, never thrown. */
+export function report(what: string, err: unknown): void {
+  if (reported.has(what) || reported.size > 64) return;
+  reported.add(what);
+  const detail = err instanceof Error ? err.message : String(err);
+  try {
+    process.stderr.write(`costline: ${what} failed (the call itself is unaffected): ${detail}\n`);
+  } catch {
+    // stderr gone: nothing more to do
+  }
+}
+
+/** Run `fn`; a fault is reported and `fallback` returned. */
+export function guarded<T>(what: string, fn: () => T, fallback: T): T {
+  try {
+    return fn();
+  } catch (err) {
+    report(what, err);
+    return fallback;
+  }
+}
+
+/** How long the exit flush may take (ms); `configure({ exitTimeoutMs })` sets it. */
+let exitTimeoutMs = 2000;
+
+export function setExitTimeout(ms: number): void {
+  exitTimeoutMs = ms;
+}
+
+let hooked = false;
+let flushedBeforeExit = false;
+
+/**
+ * Flush at exit, within the deadline. `beforeExit` (the loop ran dry) flushes
+ * asynchronously once; `exit` (also reached through `process.exit()`) flushes
+ * synchronously, the only thing possible there. Neither keeps the process
+ * alive beyond the deadline, and no handle is held in between.
+ */
+export function installExitHooks(endInflight: () => void): void {
+  if (hooked) return;
+  hooked = true;
+  process.on("beforeExit", () => {
+    if (flushedBeforeExit) return;
+    flushedBeforeExit = true;
+    native.flush(exitTimeoutMs).catch((err) => report("the exit flush", err));
+  });
+  process.on("exit", () => {
+    try {
+      // Calls whose response was never read to the end: recorded now.
+      endInflight();
+      native.exitFlush(exitTimeoutMs);
+    } catch (err) {
+      report("the exit flush", err);
+    }
+  });
+}
