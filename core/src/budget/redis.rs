@@ -73,8 +73,9 @@ return 1
 
 pub struct RedisStore {
     target: resp::Target,
-    /// Idle connections; a call takes one (or opens one) and puts it back.
-    idle: Mutex<Vec<Connection>>,
+    /// Idle connections and the process that opened them; a call takes one
+    /// (or opens one) and puts it back. A forked child never uses its parent's.
+    idle: Mutex<(u32, Vec<Connection>)>,
     /// Script hashes once loaded (reserve, settle, release).
     shas: Mutex<Option<[String; 3]>>,
     /// After a failed connection, calls fail at once until then (Unix ms).
@@ -86,7 +87,7 @@ impl RedisStore {
         let target = resp::parse_url(url).map_err(Error::Config)?;
         Ok(RedisStore {
             target,
-            idle: Mutex::new(Vec::new()),
+            idle: Mutex::new((std::process::id(), Vec::new())),
             shas: Mutex::new(None),
             down_until_ms: AtomicI64::new(0),
         })
@@ -97,8 +98,17 @@ impl RedisStore {
     }
 
     fn connection(&self) -> Result<Connection> {
-        if let Some(conn) = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop() {
-            return Ok(conn);
+        {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            let pid = std::process::id();
+            if idle.0 != pid {
+                // Inherited across fork(): the parent's sockets. Closing our
+                // copies leaves the parent's connections open.
+                *idle = (pid, Vec::new());
+            }
+            if let Some(conn) = idle.1.pop() {
+                return Ok(conn);
+            }
         }
         let now = chrono::Utc::now().timestamp_millis();
         if now < self.down_until_ms.load(Ordering::Relaxed) {
@@ -116,8 +126,8 @@ impl RedisStore {
         match conn.call(args) {
             Ok(reply) => {
                 let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-                if idle.len() < 16 {
-                    idle.push(conn);
+                if idle.0 == std::process::id() && idle.1.len() < 16 {
+                    idle.1.push(conn);
                 }
                 Ok(reply)
             }
