@@ -1,15 +1,16 @@
-//! `Meter`: one metered call in flight. The npm layer creates it just before
-//! the request is sent (latency is timed from then), passes every chunk of
-//! the response body through `feed` on its way to the SDK, and calls `finish`
-//! once when the body ends, fails or is abandoned, or when the request failed.
+//! Recording a drop-in's call. The common case, a JSON body the SDK reads
+//! whole, is one call: `recordText`. A body read as a stream goes through a
+//! `Meter`: every chunk passes through `feed` on its way to the SDK (or the
+//! caller), and `finish` records once when the body ends, fails or is
+//! abandoned. Latency is timed by the npm layer from just before sending.
 //! Usage is read from the bytes by the core (`usage::meter::BodyMeter`): the
 //! TypeScript layer knows nothing of any provider's usage shape.
 
 use std::collections::HashMap;
-use std::time::Instant;
 
 use costline_core::event::Status;
 use costline_core::recorder::{self, Call, CallUsage};
+use costline_core::usage::body::Scanned;
 use costline_core::usage::meter::BodyMeter;
 use napi::bindgen_prelude::{Uint8Array, Unknown};
 use napi::{Env, Result};
@@ -41,12 +42,85 @@ impl Attribution {
     }
 }
 
+/// How one call ended, in the order the npm layer knows it.
+struct Outcome<'a> {
+    latency_ms: u32,
+    error_type: Option<String>,
+    attribution: Option<Attribution>,
+    request: Option<Unknown<'a>>,
+    need_cost: bool,
+}
+
+/// Record `call` with what its body yielded (`None`: no body was read). A
+/// body without usage (a stream cut short, a server that sends none) is
+/// estimated from the request and the output that passed: the tokens were
+/// still spent. Returns the cost when the caller waits for it.
+fn record(env: &Env, mut call: Call, scanned: Option<Scanned>, outcome: Outcome<'_>) -> Option<String> {
+    call.latency_ms = u64::from(outcome.latency_ms);
+    if outcome.error_type.is_some() {
+        call.status = Status::Error;
+        call.error_type = outcome.error_type;
+    }
+    if let Some(attribution) = outcome.attribution {
+        attribution.apply(&mut call);
+    }
+    call.usage = match scanned {
+        Some(s) if !s.parts.is_empty() => {
+            call.resolved_model = s.resolved_model;
+            CallUsage::Raw(s.parts)
+        }
+        Some(s) => {
+            call.resolved_model = s.resolved_model;
+            let request: Value = match outcome.request {
+                Some(r) => env.from_js_value(r).unwrap_or(Value::Null),
+                None => Value::Null,
+            };
+            CallUsage::Estimate { request, output_text: s.output_text }
+        }
+        None => CallUsage::None,
+    };
+    if !outcome.need_cost {
+        recorder::record_deferred(call);
+        return None;
+    }
+    recorder::record(call).cost_usd.map(|c| c.to_string())
+}
+
+/// Record a call whose whole body was read as text (the SDK's
+/// `response.json()`), or that failed before any body (`text` undefined):
+/// one native call per call, no object kept.
+#[napi]
+#[allow(clippy::too_many_arguments)]
+pub fn record_text(
+    env: Env,
+    provider: String,
+    operation: String,
+    model: String,
+    stream: bool,
+    latency_ms: u32,
+    error_type: Option<String>,
+    text: Option<String>,
+    attribution: Option<Attribution>,
+    request: Option<Unknown<'_>>,
+    need_cost: bool,
+) -> Result<Option<String>> {
+    guard::call(|| {
+        let scanned = text.map(|t| {
+            let mut body = BodyMeter::new(&provider, stream, false);
+            body.feed(t.as_bytes());
+            body.finish()
+        });
+        let call = Call { stream, ..Call::new(provider, operation, model, sdk()) };
+        Ok(record(&env, call, scanned, Outcome { latency_ms, error_type, attribution, request, need_cost }))
+    })
+}
+
+/// A response body read chunk by chunk (an event stream, or a body the
+/// caller reads itself): every chunk passes through `feed` on its way.
 #[napi]
 pub struct Meter {
     call: Option<Call>,
-    started: Instant,
     body: Option<BodyMeter>,
-    fed: bool,
 }
 
 #[napi]
@@ -54,40 +128,16 @@ impl Meter {
     /// `stream`: the body is an event stream. `hide_usage`: costline asked for
     /// the stream's usage chunk itself, so it is removed before the SDK sees it.
     #[napi(constructor)]
-    pub fn new(
-        provider: String,
-        operation: String,
-        model: String,
-        stream: bool,
-        hide_usage: bool,
-        attribution: Option<Attribution>,
-    ) -> Meter {
+    pub fn new(provider: String, operation: String, model: String, stream: bool, hide_usage: bool) -> Meter {
         let body = BodyMeter::new(&provider, stream, hide_usage);
-        let mut call = Call { stream, ..Call::new(provider, operation, model, sdk()) };
-        attribution.unwrap_or_default().apply(&mut call);
-        Meter { call: Some(call), started: Instant::now(), body: Some(body), fed: false }
+        let call = Call { stream, ..Call::new(provider, operation, model, sdk()) };
+        Meter { call: Some(call), body: Some(body) }
     }
 
     /// The bytes to pass on for `chunk`, or undefined to pass `chunk` itself.
     #[napi]
     pub fn feed(&mut self, chunk: Uint8Array) -> Result<Option<Uint8Array>> {
-        guard::call(|| {
-            self.fed = true;
-            Ok(self.body.as_mut().and_then(|b| b.feed(&chunk)).map(Uint8Array::from))
-        })
-    }
-
-    /// A whole body the SDK read as text (`response.json()`, `text()`): one
-    /// call instead of one per chunk.
-    #[napi]
-    pub fn feed_text(&mut self, text: String) -> Result<()> {
-        guard::call(|| {
-            self.fed = true;
-            if let Some(body) = self.body.as_mut() {
-                body.feed(text.as_bytes());
-            }
-            Ok(())
-        })
+        guard::call(|| Ok(self.body.as_mut().and_then(|b| b.feed(&chunk)).map(Uint8Array::from)))
     }
 
     /// Bytes held back until the end of the body, if any.
@@ -99,53 +149,28 @@ impl Meter {
         })
     }
 
-    /// Record the call, once (later calls return undefined). `error_type`: the
-    /// name of the error the call ended with. `request`: the request body, read
-    /// only when the response carried no usage (then tokens are estimated from
-    /// it and the output that passed). `need_cost`: a run waits for the cost;
-    /// otherwise the event is built on the core's writer thread. Returns the
-    /// cost as a decimal string, or undefined.
+    /// Record the call, once (later calls return undefined); see `record_text`.
     #[napi]
     pub fn finish(
         &mut self,
         env: Env,
+        latency_ms: u32,
         error_type: Option<String>,
+        attribution: Option<Attribution>,
         request: Option<Unknown<'_>>,
         need_cost: bool,
     ) -> Result<Option<String>> {
         guard::call(|| {
-            let Some(mut call) = self.call.take() else {
+            let Some(call) = self.call.take() else {
                 return Ok(None);
             };
-            call.latency_ms =
-                recorder::counted_latency(self.started.elapsed().as_millis() as i128).unwrap_or(0);
-            if error_type.is_some() {
-                call.status = Status::Error;
-                call.error_type = error_type;
-            }
-            let scanned = self.body.take().filter(|_| self.fed).map(BodyMeter::finish);
-            call.usage = match scanned {
-                Some(s) if !s.parts.is_empty() => {
-                    call.resolved_model = s.resolved_model;
-                    CallUsage::Raw(s.parts)
-                }
-                // A body without usage (a stream cut short, a compressed body):
-                // the tokens were still spent, so estimate them.
-                Some(s) => {
-                    call.resolved_model = s.resolved_model;
-                    let request: Value = match request {
-                        Some(r) => env.from_js_value(r).unwrap_or(Value::Null),
-                        None => Value::Null,
-                    };
-                    CallUsage::Estimate { request, output_text: s.output_text }
-                }
-                None => CallUsage::None,
-            };
-            if !need_cost {
-                recorder::record_deferred(call);
-                return Ok(None);
-            }
-            Ok(recorder::record(call).cost_usd.map(|c| c.to_string()))
+            let scanned = self.body.take().map(BodyMeter::finish);
+            Ok(record(
+                &env,
+                call,
+                scanned,
+                Outcome { latency_ms, error_type, attribution, request, need_cost },
+            ))
         })
     }
 }

@@ -12,6 +12,8 @@ import * as sdk from "@anthropic-ai/sdk";
 import { agentClient, attachState, hookClient, type CostlineClientOptions } from "./hook";
 
 export type { CostlineClientOptions } from "./hook";
+// Everything else the SDK exports (error classes, types) passes through.
+export * from "@anthropic-ai/sdk";
 
 type AnthropicOptions = ConstructorParameters<typeof sdk.Anthropic>[0];
 

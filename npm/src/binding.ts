@@ -2,7 +2,6 @@
  * The addon (bindings-node/, built by napi-rs). `native.js` is napi-rs's
  * loader: it loads the `.node` file beside it, else the per-platform package
  * (`costline-linux-x64-gnu`, ...), and says what is missing otherwise.
- * @internal
  */
 
 export interface Attribution {
@@ -15,9 +14,14 @@ export interface Attribution {
 
 export interface NativeMeter {
   feed(chunk: Uint8Array): Uint8Array | null | undefined;
-  feedText(text: string): void;
   tail(): Uint8Array | null | undefined;
-  finish(errorType: string | null | undefined, request: unknown, needCost: boolean): string | null | undefined;
+  finish(
+    latencyMs: number,
+    errorType: string | undefined,
+    attribution: Attribution | undefined,
+    request: unknown,
+    needCost: boolean,
+  ): string | null | undefined;
 }
 
 export interface NativeTotal {
@@ -29,14 +33,19 @@ export interface NativeTotal {
 
 export interface NativeBinding {
   version(): string;
-  Meter: new (
+  Meter: new (provider: string, operation: string, model: string, stream: boolean, hideUsage: boolean) => NativeMeter;
+  recordText(
     provider: string,
     operation: string,
     model: string,
     stream: boolean,
-    hideUsage: boolean,
-    attribution?: Attribution,
-  ) => NativeMeter;
+    latencyMs: number,
+    errorType: string | undefined,
+    text: string | undefined,
+    attribution: Attribution | undefined,
+    request: unknown,
+    needCost: boolean,
+  ): string | null | undefined;
   Total: new () => NativeTotal;
   track(input: Record<string, unknown>, attribution?: Attribution): { eventId: string; costUsd?: string | null };
   previewEvent(provider: string, operation: string, model: string, resolvedModel: string | null, partsJson: string): string;
@@ -63,5 +72,23 @@ export interface NativeBinding {
   testPanic(): void;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-export const native: NativeBinding = require("./native.js");
+/** The targets `npm/package.json` lists under napi.targets, by Node's names. */
+const PREBUILT = "linux-x64-gnu, linux-arm64-gnu, linux-x64-musl, linux-arm64-musl, darwin-x64, darwin-arm64, win32-x64-msvc";
+
+function load(): NativeBinding {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require("./native.js");
+  } catch (err) {
+    const detail = err instanceof Error ? err.message : String(err);
+    throw new Error(
+      `costline: no native addon loads on ${process.platform}-${process.arch} (Node ${process.versions.node}). ` +
+        `It looks for costline.<platform>.node beside dist/native.js, then the package costline-<platform>; ` +
+        `addons are built for ${PREBUILT}. On another platform, build it from the repository ` +
+        `(make build-node, with a Rust toolchain). The loader said: ${detail}`,
+      { cause: err },
+    );
+  }
+}
+
+export const native: NativeBinding = load();

@@ -3,4 +3,4 @@
 
 import { native } from "./binding";
 
-process.exitCode = native.cliMain(["costline", ...process.argv.slice(2)]);
+process.exitCode = native.cliMain(process.argv.slice(2));

@@ -32,7 +32,8 @@ interface Frame {
 
 const storage = new AsyncLocalStorage<readonly Frame[]>();
 const NO_FRAMES: readonly Frame[] = [];
-const NO_TAGS: Tags = Object.freeze({}) as Tags;
+/** The tags of a client that has none (compared by identity on the hot path). */
+export const NO_TAGS: Tags = Object.freeze({}) as Tags;
 
 function stringTags(tags: Record<string, unknown> | undefined): Tags {
   const out: Tags = {};
@@ -138,7 +139,7 @@ export function currentRun(): Run | undefined {
 /** What one call is attributed to, captured when it starts. @internal */
 export class Captured {
   constructor(
-    readonly attribution: NativeAttribution,
+    readonly attribution: NativeAttribution | undefined,
     readonly frames: readonly Frame[],
   ) {}
 
@@ -166,5 +167,5 @@ export function capture(clientAgent: string | undefined, clientTags: Tags): Capt
       NO_FRAMES,
     );
   }
-  return new Captured({ baseTags: clientTags }, NO_FRAMES);
+  return new Captured(clientTags === NO_TAGS ? undefined : { baseTags: clientTags }, NO_FRAMES);
 }

@@ -8,10 +8,9 @@
  * meters the response body as the SDK (or the caller) reads it, in bytes,
  * through the core. The Response object itself is the one fetch returned,
  * so the caller gets exactly what the plain client gives.
- * @internal
  */
 
-import { capture, type Captured, type Tags } from "./context";
+import { capture, NO_TAGS, type Captured, type Tags } from "./context";
 import { native, type NativeMeter } from "./binding";
 import { guarded, installExitHooks, isDisabled, report } from "./runtime";
 
@@ -42,7 +41,7 @@ export interface ClientState {
 export const STATE = Symbol.for("costline.client");
 
 export function parseOptions(provider: string, value: CostlineClientOptions | undefined): ClientState {
-  if (value === undefined || value === null) return { provider, agent: undefined, tags: {}, streamUsage: true };
+  if (value === undefined || value === null) return { provider, agent: undefined, tags: NO_TAGS, streamUsage: true };
   if (typeof value !== "object") throw new TypeError("costline options must be an object, e.g. { tags: {...} }");
   const unknown = Object.keys(value).filter((k) => !OPTION_KEYS.has(k));
   if (unknown.length) {
@@ -51,25 +50,32 @@ export function parseOptions(provider: string, value: CostlineClientOptions | un
   if (value.agent !== undefined && typeof value.agent !== "string") throw new TypeError("costline option agent must be a string");
   const tags: Tags = {};
   for (const [k, v] of Object.entries(value.tags ?? {})) tags[k] = String(v);
-  return { provider, agent: value.agent, tags, streamUsage: value.streamUsage !== false };
+  return { provider, agent: value.agent, tags: Object.keys(tags).length ? tags : NO_TAGS, streamUsage: value.streamUsage !== false };
 }
 
-const operations = new Map<string, string | null>();
+/** Operation per provider and request path (the core decides; cached). */
+const operations = new Map<string, Map<string, string | null>>();
 
 function operationFor(provider: string, path: string): string | null {
-  const key = provider + " " + path;
-  let op = operations.get(key);
+  let paths = operations.get(provider);
+  if (!paths) operations.set(provider, (paths = new Map()));
+  let op = paths.get(path);
   if (op === undefined) {
     op = native.operationForPath(provider, path) ?? null;
-    if (operations.size < 1024) operations.set(key, op);
+    if (paths.size < 1024) paths.set(path, op);
   }
   return op;
 }
 
-/** Calls started and not yet recorded: ended at exit, so none is lost. */
+/**
+ * Calls started and not yet recorded, oldest first: ended at exit, so none is
+ * lost. A response nobody reads to the end stays here until then, so the set
+ * is bounded: past MAX_INFLIGHT, the oldest call is recorded as it stands
+ * (its tokens estimated). A bound, not a FinalizationRegistry: weak cells
+ * cost every garbage collection, on every call.
+ */
 const inflight = new Set<Started>();
-/** A response nobody read to the end is recorded when it is collected. */
-const abandoned = new FinalizationRegistry<Started>((s) => s.end(undefined));
+const MAX_INFLIGHT = 10_000;
 
 export function endInflight(): void {
   for (const s of [...inflight]) s.end(undefined, "ProcessExit");
@@ -80,17 +86,43 @@ function errorType(err: unknown): string {
   return typeof err;
 }
 
+/**
+ * One metered call in flight. JSON bodies the SDK reads whole are recorded
+ * with one native call (`recordText`); a body read as a stream gets a native
+ * `Meter` that each chunk passes through.
+ */
 class Started {
+  private done = false;
   private meter: NativeMeter | undefined;
+  private readonly t0 = performance.now();
   responded = false;
 
   constructor(
-    meter: NativeMeter,
+    private readonly provider: string,
+    private readonly operation: string,
+    private readonly model: string,
+    private readonly stream: boolean,
+    private readonly hide: boolean,
     private readonly captured: Captured,
     private readonly request: unknown,
   ) {
-    this.meter = meter;
     inflight.add(this);
+    if (inflight.size > MAX_INFLIGHT) {
+      for (const oldest of inflight) {
+        oldest.end(undefined);
+        break;
+      }
+    }
+  }
+
+  /** The body is about to be read as a stream. */
+  streamed(): void {
+    if (this.done || this.meter) return;
+    this.meter = guarded(
+      "reading a response",
+      () => new native.Meter(this.provider, this.operation, this.model, this.stream, this.hide),
+      undefined,
+    );
   }
 
   feed(chunk: Uint8Array): Uint8Array | undefined {
@@ -104,25 +136,42 @@ class Started {
     }
   }
 
-  feedText(text: string): void {
-    guarded("reading a response", () => this.meter?.feedText(text), undefined);
-  }
-
   tail(): Uint8Array | undefined {
     return guarded("reading a response", () => this.meter?.tail() ?? undefined, undefined);
   }
 
-  /** Record the call, once. `err`: what it ended with (none: it ended well). */
-  end(err: unknown, typeName?: string): void {
-    const meter = this.meter;
-    if (!meter) return;
-    this.meter = undefined;
+  /**
+   * Record the call, once. `err`: what it ended with (none: it ended well);
+   * `text`: the whole body, when it was read as text; a call that got a
+   * response whose body was never read is estimated from its request.
+   */
+  end(err: unknown, typeName?: string, text?: string): void {
+    if (this.done) return;
+    this.done = true;
     inflight.delete(this);
     const type = typeName ?? (err === undefined ? undefined : errorType(err));
     const captured = this.captured;
+    const latency = Math.max(0, Math.round(performance.now() - this.t0));
+    const needCost = captured.frames.length > 0;
+    const attribution = captured.attribution;
     try {
-      const cost = meter.finish(type, this.request, captured.frames.length > 0);
-      if (captured.frames.length) captured.settle(cost);
+      const meter = this.meter;
+      this.meter = undefined;
+      const cost = meter
+        ? meter.finish(latency, type, attribution, this.request, needCost)
+        : native.recordText(
+            this.provider,
+            this.operation,
+            this.model,
+            this.stream,
+            latency,
+            type,
+            text ?? (this.responded ? "" : undefined),
+            attribution,
+            this.request,
+            needCost,
+          );
+      if (needCost) captured.settle(cost);
     } catch (err) {
       report("recording a call", err);
     }
@@ -153,8 +202,7 @@ function start(state: ClientState, options: RequestOptions): { started: Started;
     }
   }
   const captured = capture(state.agent, state.tags);
-  const meter = new native.Meter(state.provider, operation, model, stream, hide, captured.attribution);
-  return { started: new Started(meter, captured, json), options };
+  return { started: new Started(state.provider, operation, model, stream, hide, captured, json), options };
 }
 
 /**
@@ -186,65 +234,99 @@ export async function meteredRequest<P extends { response: Response }>(
   return props;
 }
 
+const STARTED = Symbol("costline.started");
+const WRAPPED = Symbol("costline.body");
+
+type Metered = Response & { [STARTED]?: Started; [WRAPPED]?: ReadableStream<Uint8Array> | null };
+
+/** The metered face of each Response class seen (fetch's, or a custom fetch's). */
+const meteredPrototypes = new WeakMap<object, object>();
+
 /**
- * Meter `response`'s body however it is read: the SDK's `json()`/`text()`
- * (one native call with the whole text), or `body` as a stream (each chunk
- * passes through the core on its way, for event streams and callers that
- * read `asResponse().body` themselves).
+ * A prototype over `proto` (a Response class's) whose body readers meter:
+ * `text()`/`json()` (what the SDKs call: one native call with the whole
+ * text), `arrayBuffer()`/`bytes()`/`blob()`, and `body`, a stream each chunk
+ * of which passes through the core (event streams, and callers reading
+ * `asResponse().body`). Built once per class: per call, the response only
+ * gets this prototype and its `Started`.
  */
-function meterBody(response: Response, started: Started): void {
-  abandoned.register(response, started);
-  const proto = Object.getPrototypeOf(response) as Response;
+function meteredPrototype(proto: Response): object | undefined {
+  let metered = meteredPrototypes.get(proto);
+  if (metered) return metered;
   const ownText = proto.text;
   const ownArrayBuffer = proto.arrayBuffer;
   const bodyGetter = Object.getOwnPropertyDescriptor(proto, "body")?.get;
-  if (typeof ownText !== "function" || typeof ownArrayBuffer !== "function" || !bodyGetter) {
-    started.end(undefined);
-    return;
-  }
-  const whole = async <T>(read: () => Promise<T>, feed: (value: T) => void): Promise<T> => {
+  if (typeof ownText !== "function" || typeof ownArrayBuffer !== "function" || !bodyGetter) return undefined;
+  async function whole<T>(response: Metered, read: () => Promise<T>, asText: (value: T) => string): Promise<T> {
+    const started = response[STARTED];
     let value: T;
     try {
       value = await read();
     } catch (err) {
-      started.end(err);
+      started?.end(err);
       throw err;
     }
-    feed(value);
-    started.end(undefined);
+    if (started) started.end(undefined, undefined, guarded("reading a response", () => asText(value), ""));
     return value;
+  }
+  const text = function (this: Metered) {
+    return whole(this, () => ownText.call(this), (t) => t);
   };
-  const text = () => whole(() => ownText.call(response), (t) => started.feedText(t));
-  const bytes = () =>
-    whole(
-      () => ownArrayBuffer.call(response),
-      (b) => {
-        started.feed(new Uint8Array(b));
-      },
-    );
-  let wrapped: ReadableStream<Uint8Array> | null | undefined;
-  Object.defineProperties(response, {
+  const arrayBuffer = function (this: Metered) {
+    return whole(this, () => ownArrayBuffer.call(this), (b) => new TextDecoder().decode(b));
+  };
+  metered = Object.create(proto, {
     text: { value: text, configurable: true, writable: true },
-    json: { value: () => text().then((t) => JSON.parse(t)), configurable: true, writable: true },
-    arrayBuffer: { value: bytes, configurable: true, writable: true },
-    bytes: { value: () => bytes().then((b) => new Uint8Array(b)), configurable: true, writable: true },
+    json: {
+      value: function (this: Metered) {
+        return text.call(this).then((t) => JSON.parse(t));
+      },
+      configurable: true,
+      writable: true,
+    },
+    arrayBuffer: { value: arrayBuffer, configurable: true, writable: true },
+    bytes: {
+      value: function (this: Metered) {
+        return arrayBuffer.call(this).then((b) => new Uint8Array(b));
+      },
+      configurable: true,
+      writable: true,
+    },
     blob: {
-      value: () => bytes().then((b) => new Blob([b], { type: response.headers.get("content-type") ?? "" })),
+      value: function (this: Metered) {
+        return arrayBuffer.call(this).then((b) => new Blob([b], { type: this.headers.get("content-type") ?? "" }));
+      },
       configurable: true,
       writable: true,
     },
     body: {
       configurable: true,
-      get() {
-        if (wrapped === undefined) {
-          const source = bodyGetter.call(response) as ReadableStream<Uint8Array> | null;
-          wrapped = source ? meteredStream(source, started) : source;
-          if (!source) started.end(undefined);
+      get(this: Metered) {
+        if (this[WRAPPED] === undefined) {
+          const source = bodyGetter.call(this) as ReadableStream<Uint8Array> | null;
+          const started = this[STARTED];
+          if (!started) return source;
+          if (source) started.streamed();
+          else started.end(undefined);
+          this[WRAPPED] = source ? meteredStream(source, started) : source;
         }
-        return wrapped;
+        return this[WRAPPED];
       },
     },
-  });
+  }) as object;
+  meteredPrototypes.set(proto, metered);
+  return metered;
+}
+
+/** Meter `response`'s body however it is read (see `meteredPrototype`). */
+function meterBody(response: Response, started: Started): void {
+  const metered = meteredPrototype(Object.getPrototypeOf(response) as Response);
+  if (!metered) {
+    started.end(undefined);
+    return;
+  }
+  (response as Metered)[STARTED] = started;
+  Object.setPrototypeOf(response, metered);
 }
 
 /** `source`, chunk for chunk, through the meter (which may hide a usage chunk). */

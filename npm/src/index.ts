@@ -5,7 +5,7 @@
  */
 
 import { call, fromNative } from "./errors";
-import { attachState, hookClient, type CostlineClientOptions } from "./hook";
+import { attachState, clientCreated, hookClient, type CostlineClientOptions } from "./hook";
 import { native } from "./binding";
 import { setDisabled, setExitTimeout } from "./runtime";
 import { capture } from "./context";
@@ -171,10 +171,12 @@ export function track(input: TrackInput): { eventId: string; costUsd: string | n
   const own: Record<string, string> = {};
   for (const [k, v] of Object.entries(tags ?? {})) own[k] = String(v);
   const captured = capture(agent, {});
+  const base = captured.attribution ?? {};
   const attribution = {
-    ...captured.attribution,
-    tags: Object.keys(own).length ? native.mergeTags([captured.attribution.tags ?? {}, own]) : captured.attribution.tags,
+    ...base,
+    tags: Object.keys(own).length ? native.mergeTags([base.tags ?? {}, own]) : base.tags,
   };
+  clientCreated();
   const tracked = call(() => native.track(rest as Record<string, unknown>, attribution));
   const costUsd = tracked.costUsd ?? null;
   captured.settle(costUsd);
@@ -193,18 +195,15 @@ export function instrument<C extends object>(client: C, options?: CostlineClient
   return client;
 }
 
+/**
+ * The provider of an SDK client, from its class chain (works for the
+ * CommonJS and the ES module builds of each SDK alike).
+ */
 function providerOf(client: object): string {
-  for (const [pkg, provider, names] of [
-    ["openai", "openai", ["OpenAI"]],
-    ["@anthropic-ai/sdk", "anthropic", ["Anthropic"]],
-  ] as const) {
-    try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const mod = require(pkg);
-      if (names.some((n) => typeof mod[n] === "function" && client instanceof mod[n])) return provider;
-    } catch {
-      // that SDK is not installed
-    }
+  for (let proto = Object.getPrototypeOf(client); proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+    const name = (proto.constructor as { name?: string } | undefined)?.name;
+    if (name === "OpenAI" || name === "AzureOpenAI") return "openai";
+    if (name === "Anthropic") return "anthropic";
   }
   throw new TypeError("instrument() takes an OpenAI, AzureOpenAI or Anthropic client (or pass { provider })");
 }

@@ -12,6 +12,8 @@ import * as sdk from "openai";
 import { agentClient, attachState, hookClient, type CostlineClientOptions } from "./hook";
 
 export type { CostlineClientOptions } from "./hook";
+// Everything else the SDK exports (error classes, types) passes through.
+export * from "openai";
 
 type OpenAIOptions = ConstructorParameters<typeof sdk.OpenAI>[0];
 type AzureOptions = ConstructorParameters<typeof sdk.AzureOpenAI>[0];

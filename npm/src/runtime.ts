@@ -2,7 +2,6 @@
  * The process-wide state of the npm layer: whether costline is on, the one
  * place instrumentation faults are reported (logged once per kind, never
  * thrown into the app), and the exit hooks that flush what was recorded.
- * @internal
  */
 
 import { native } from "./binding";

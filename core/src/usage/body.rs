@@ -84,10 +84,15 @@ impl BodyScanner {
             let rest = std::mem::take(&mut self.pending);
             self.line(&rest);
         } else if !self.overflowed {
-            if let Ok(body) = serde_json::from_slice::<Value>(&self.pending) {
-                self.model = body.get("model").and_then(Value::as_str).map(str::to_string);
-                if let Some(usage) = body.get("usage").filter(|u| u.is_object()) {
-                    self.last = Some(with_service_tier(usage, &body));
+            // Only the fields metering reads are built; the rest of the body
+            // (the output, often most of it) is skipped without allocating.
+            if let Ok(body) = serde_json::from_slice::<JsonBody>(&self.pending) {
+                self.model = body.model.as_ref().and_then(Value::as_str).map(str::to_string);
+                if let Some(Value::Object(mut usage)) = body.usage {
+                    if let Some(tier @ Value::String(_)) = body.service_tier {
+                        usage.insert("service_tier".to_string(), tier);
+                    }
+                    self.last = Some(Value::Object(usage));
                 }
             }
         }
@@ -362,6 +367,17 @@ fn usage_only_chunk(line: &[u8]) -> Option<Value> {
 
 /// OpenAI reports the service tier beside `usage`, not in it: carry it along
 /// as the language layers do for parsed responses.
+/// The fields of a whole JSON response that metering reads.
+#[derive(serde::Deserialize)]
+struct JsonBody {
+    #[serde(default)]
+    model: Option<Value>,
+    #[serde(default)]
+    usage: Option<Value>,
+    #[serde(default)]
+    service_tier: Option<Value>,
+}
+
 fn with_service_tier(usage: &Value, holder: &Value) -> Value {
     match (usage, holder.get("service_tier")) {
         (Value::Object(map), Some(tier @ Value::String(_))) => {

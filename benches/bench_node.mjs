@@ -1,0 +1,167 @@
+// costline's overhead in Node, measured side by side with the plain `openai`
+// client in one run. Both clients get the same in-process fake fetch (no
+// sockets), so the difference is the CPU costline adds per call. Rounds
+// alternate plain and drop-in; medians of rounds are printed. Run with
+// `make bench` (release addon).
+import { execFileSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { createRequire } from "node:module";
+import os from "node:os";
+import path from "node:path";
+
+process.env.COSTLINE_LEDGER ??= path.join(mkdtempSync(path.join(os.tmpdir(), "costline-bench-")), "bench.db");
+
+const require = createRequire(import.meta.url);
+const { OpenAI: PlainOpenAI } = await import("openai");
+const { default: OpenAI } = await import("costline/openai");
+const costline = await import("costline");
+
+const COMPLETION = JSON.stringify({
+  id: "chatcmpl-1",
+  object: "chat.completion",
+  created: 1,
+  model: "gpt-4o-2024-08-06",
+  choices: [{ index: 0, message: { role: "assistant", content: "Hello there." }, finish_reason: "stop" }],
+  usage: {
+    prompt_tokens: 1000,
+    completion_tokens: 500,
+    total_tokens: 1500,
+    prompt_tokens_details: { cached_tokens: 200, audio_tokens: 0 },
+    completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0 },
+  },
+});
+
+function sse(includeUsage) {
+  const lines = [];
+  for (const word of ["Hello", " from", " the", " fake", " fetch"]) {
+    const c = { id: "c", object: "chat.completion.chunk", created: 1, model: "gpt-4o-2024-08-06", choices: [{ index: 0, delta: { content: word }, finish_reason: null }] };
+    if (includeUsage) c.usage = null;
+    lines.push(`data: ${JSON.stringify(c)}\n\n`);
+  }
+  if (includeUsage) {
+    lines.push(`data: ${JSON.stringify({ id: "c", object: "chat.completion.chunk", created: 1, model: "gpt-4o-2024-08-06", choices: [], usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } })}\n\n`);
+  }
+  lines.push("data: [DONE]\n\n");
+  return lines.map((l) => new TextEncoder().encode(l));
+}
+const SSE_USAGE = sse(true);
+const SSE_PLAIN = sse(false);
+
+async function fakeFetch(url, init) {
+  const body = JSON.parse(init.body);
+  if (!body.stream) {
+    return new Response(COMPLETION, { status: 200, headers: { "content-type": "application/json" } });
+  }
+  const chunks = body.stream_options?.include_usage ? SSE_USAGE : SSE_PLAIN;
+  let i = 0;
+  const stream = new ReadableStream({
+    pull(controller) {
+      if (i < chunks.length) controller.enqueue(chunks[i++]);
+      else controller.close();
+    },
+  });
+  return new Response(stream, { status: 200, headers: { "content-type": "text/event-stream" } });
+}
+
+const options = { apiKey: "k", baseURL: "http://fake.invalid/v1", fetch: fakeFetch, maxRetries: 0 };
+const plain = new PlainOpenAI(options);
+const metered = new OpenAI(options);
+const messages = [{ role: "user", content: "Say hello." }];
+
+const cases = [
+  ["chat.completions.create, non-stream", (c) => c.chat.completions.create({ model: "gpt-4o", messages })],
+  [
+    "chat stream, 5 chunks + usage (include_usage)",
+    async (c) => {
+      for await (const _ of await c.chat.completions.create({ model: "gpt-4o", messages, stream: true, stream_options: { include_usage: true } })) void _;
+    },
+  ],
+  [
+    "chat stream, caller did not ask for usage",
+    async (c) => {
+      for await (const _ of await c.chat.completions.create({ model: "gpt-4o", messages, stream: true })) void _;
+    },
+  ],
+];
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function timeCalls(fn, client, n) {
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) await fn(client);
+  return Number(process.hrtime.bigint() - start) / 1000 / n; // µs per call
+}
+
+const fmt = (x, w = 8) => x.toFixed(1).padStart(w);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
+const PER_ROUND = Number(process.env.BENCH_CALLS ?? 200);
+
+console.log(`openai ${(await import("openai")).VERSION ?? "?"}, costline ${costline.VERSION}, Node ${process.version}`);
+for (const [name, fn] of cases) {
+  for (let i = 0; i < 200; i++) {
+    await fn(plain);
+    await fn(metered);
+  }
+  const raw = [];
+  const ours = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    raw.push(await timeCalls(fn, plain, PER_ROUND));
+    ours.push(await timeCalls(fn, metered, PER_ROUND));
+  }
+  const a = median(raw);
+  const b = median(ours);
+  const added = median(ours.map((o, i) => o - raw[i]));
+  console.log(`${name.padEnd(46)} raw ${fmt(a)} µs   costline ${fmt(b)} µs   added ${(added >= 0 ? "+" : "") + added.toFixed(1).padStart(6)} µs   ratio ${(b / a).toFixed(3)}`);
+}
+{
+  const fn = (c) => costline.run("bench", () => c.chat.completions.create({ model: "gpt-4o", messages }));
+  const raw = [];
+  const ours = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    raw.push(await timeCalls(fn, plain, PER_ROUND));
+    ours.push(await timeCalls(fn, metered, PER_ROUND));
+  }
+  const added = median(ours.map((o, i) => o - raw[i]));
+  console.log(`${"non-stream inside a run (attribution + total)".padEnd(46)} raw ${fmt(median(raw))} µs   costline ${fmt(median(ours))} µs   added ${(added >= 0 ? "+" : "") + added.toFixed(1).padStart(6)} µs`);
+}
+
+{
+  const input = { model: "gpt-4o", inputTokens: 1000, outputTokens: 500, cachedInputTokens: 200 };
+  costline.cost(input);
+  const n = 200000;
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) costline.cost(input);
+  const us = Number(process.hrtime.bigint() - start) / 1000 / n;
+  console.log(`${"costline.cost()".padEnd(46)} ${us.toFixed(2)} µs per call`);
+}
+{
+  let t = process.hrtime.bigint();
+  costline.countTokens("warm up", "gpt-4o");
+  console.log(`${"first countTokens (o200k encoder build)".padEnd(46)} ${(Number(process.hrtime.bigint() - t) / 1e6).toFixed(1)} ms`);
+  const words = "The quick brown fox jumps over the lazy dog, then costs are counted exactly. ";
+  const text = words.repeat(Math.ceil((1 << 20) / words.length));
+  t = process.hrtime.bigint();
+  for (let i = 0; i < 5; i++) costline.countTokens(text, "gpt-4o");
+  const secs = Number(process.hrtime.bigint() - t) / 1e9;
+  console.log(`${"countTokens English (o200k)".padEnd(46)} ${((5 * text.length) / secs / 1e6).toFixed(1)} MB/s`);
+  for (const ch of ["a", " "]) {
+    const s = ch.repeat(100 * 1024);
+    t = process.hrtime.bigint();
+    costline.countTokens(s, "gpt-4o");
+    console.log(`${`countTokens '${ch}' x 100 KB`.padEnd(46)} ${(Number(process.hrtime.bigint() - t) / 1e6).toFixed(1)} ms`);
+  }
+}
+{
+  // Import cost: fresh processes, medians of 7.
+  const ms = (code) => {
+    const times = [];
+    for (let i = 0; i < 7; i++) {
+      const out = execFileSync(process.execPath, ["--input-type=module", "-e", `const t=performance.now(); await import("openai"); const a=performance.now(); ${code} console.log(a-t, performance.now()-a);`], { encoding: "utf8" });
+      times.push(out.trim().split(" ").map(Number));
+    }
+    return [median(times.map((x) => x[0])), median(times.map((x) => x[1]))];
+  };
+  const [base, extra] = ms('await import("costline/openai");');
+  console.log(`${'import "openai"'.padEnd(46)} ${base.toFixed(1)} ms   + "costline/openai" +${extra.toFixed(1)} ms`);
+}
+await costline.flush(10000);

@@ -1,0 +1,22 @@
+// costline/anthropic for ES modules: the twin of src/anthropic.ts over the ES
+// module build of `@anthropic-ai/sdk` (see esm/openai.mjs for why). Types:
+// anthropic.d.ts.
+import * as sdk from "@anthropic-ai/sdk";
+import hook from "./hook.js";
+
+export * from "@anthropic-ai/sdk";
+
+export class Anthropic extends sdk.Anthropic {
+  constructor(options, costline) {
+    super(options);
+    hook.attachState(this, "anthropic", costline);
+  }
+
+  withAgent(name) {
+    return hook.agentClient(this, name);
+  }
+}
+
+hook.hookClient(Anthropic.prototype, "anthropic");
+
+export default Anthropic;

@@ -1,0 +1,36 @@
+// costline/openai for ES modules. An ESM app's `import OpenAI from "openai"`
+// is the ES module build of `openai`, a different class from its CommonJS
+// build: this twin of src/openai.ts subclasses the ES module build, so
+// `instanceof` holds here too. Metering itself is the CommonJS build's
+// (hook.js), so both faces share one state per process. Types: openai.d.ts.
+import * as sdk from "openai";
+import hook from "./hook.js";
+
+export * from "openai";
+
+export class OpenAI extends sdk.OpenAI {
+  constructor(options, costline) {
+    super(options);
+    hook.attachState(this, "openai", costline);
+  }
+
+  withAgent(name) {
+    return hook.agentClient(this, name);
+  }
+}
+
+export class AzureOpenAI extends sdk.AzureOpenAI {
+  constructor(options, costline) {
+    super(options);
+    hook.attachState(this, "openai", costline);
+  }
+
+  withAgent(name) {
+    return hook.agentClient(this, name);
+  }
+}
+
+hook.hookClient(OpenAI.prototype, "openai");
+hook.hookClient(AzureOpenAI.prototype, "openai");
+
+export default OpenAI;
