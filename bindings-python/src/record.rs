@@ -82,7 +82,7 @@ pub fn record(
             // Nobody waits for the cost (no enclosing run): the writer thread
             // builds the event, estimates included, off this thread.
             match held {
-                Some(r) => recorder::record_deferred_then(call, Box::new(move |cost| r.settle_soon(cost))),
+                Some(r) => recorder::record_deferred_then(call, r.settle_when_built()),
                 None => recorder::record_deferred(call),
             };
             return Ok(None);

@@ -267,3 +267,34 @@ def test_without_enforce_stream_an_unbounded_stream_is_refused_up_front(client, 
     with pytest.raises(costline.BudgetExceededError):
         client.chat.completions.create(model="budget-model", messages=MESSAGES, stream=True)
     assert chat_requests(mock) == []
+
+
+def _unreachable_redis_url() -> str:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"redis://127.0.0.1:{s.getsockname()[1]}"
+
+
+def test_an_unreachable_redis_lets_calls_through_when_open_and_logs_it_once(client, budgets, mock, caplog):
+    budgets(costline.Budget("1", "day"), budget_store="redis", redis_url=_unreachable_redis_url())
+    for _ in range(3):
+        chat(client)
+    assert len(chat_requests(mock)) == 3
+    assert costline.flush(30)
+    outage = [r for r in caplog.records if "budget store failed" in r.getMessage()]
+    assert len(outage) == 1 and "budget_fail_mode=open" in outage[0].getMessage()
+
+
+def test_an_unreachable_redis_blocks_calls_when_closed(client, budgets, mock):
+    budgets(
+        costline.Budget("1", "day"),
+        budget_store="redis",
+        redis_url=_unreachable_redis_url(),
+        budget_fail_mode="closed",
+    )
+    with pytest.raises(costline.BudgetExceededError) as raised:
+        chat(client)
+    assert raised.value.store_error and "unreachable" in str(raised.value)
+    assert chat_requests(mock) == []

@@ -282,6 +282,28 @@ impl Reservation {
         }
     }
 
+    /// What the writer thread runs with a deferred call's cost
+    /// (`recorder::record_deferred_then`): settle with it. If the event is
+    /// dropped unbuilt (a full queue), the call still happened: it settles at
+    /// its worst case rather than counting nothing.
+    pub fn settle_when_built(self) -> crate::recorder::AfterBuild {
+        struct Pending(Option<Reservation>);
+        impl Drop for Pending {
+            fn drop(&mut self) {
+                if let Some(r) = self.0.take() {
+                    let worst = r.amount_usd();
+                    r.settle_soon(Some(worst));
+                }
+            }
+        }
+        let mut pending = Pending(Some(self));
+        Box::new(move |cost| {
+            if let Some(r) = pending.0.take() {
+                r.settle_soon(cost);
+            }
+        })
+    }
+
     /// Give the reservation back: the call cost nothing or never happened.
     pub fn release(mut self) {
         self.done = true;
