@@ -8,7 +8,6 @@ work at all: the hook checks one module flag."""
 
 from __future__ import annotations
 
-import atexit
 import os
 from decimal import Decimal
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
@@ -210,18 +209,6 @@ def _load_from_env() -> None:
     if os.environ.get("COSTLINE_BUDGETS"):
         _native.configure_budgets()
         active = _native.budgets_active()
-
-
-def _settle_at_exit() -> None:
-    # Shared stores settle on a background thread: finish before the process goes.
-    if active or caps_seen:
-        try:
-            _native.budget_wait_settled(2.0)
-        except Exception:  # noqa: BLE001 (exit must not fail)
-            pass
-
-
-atexit.register(_settle_at_exit)
 
 
 def _load_at_import() -> None:

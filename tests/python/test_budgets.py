@@ -298,3 +298,20 @@ def test_an_unreachable_redis_blocks_calls_when_closed(client, budgets, mock):
         chat(client)
     assert raised.value.store_error and "unreachable" in str(raised.value)
     assert chat_requests(mock) == []
+
+
+def test_alerts_from_calls_still_in_flight_at_exit_are_heard_and_the_process_exits_cleanly(tmp_path, mock):
+    code = f"""
+        import costline
+        from costline.openai import OpenAI
+        costline.configure(prices={PRICES!r}, budget_store="ledger",
+                           budgets=[costline.Budget("0.0111", "day")],
+                           on_budget_alert=lambda a: print("alert", a.threshold_percent, flush=True))
+        c = OpenAI(base_url={mock.openai_base_url!r}, api_key="t", max_retries=0)
+        c.chat.completions.create(model="budget-model", messages={MESSAGES!r}, max_tokens={MAX_TOKENS},
+                                  extra_headers={HEADERS!r})
+        # no flush: the call settles while the interpreter exits
+    """
+    out = run_script(code, {"COSTLINE_LEDGER": str(tmp_path / "l.db")})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["alert", "75", "alert", "90"], out.stdout
