@@ -16,28 +16,20 @@ listing=$(tar -tzf "$out/$tarball")
 nodes=$(grep -c '\.node$' <<<"$listing" || true)
 [ "$nodes" = 1 ] || { echo "expected one prebuilt .node in $tarball, found $nodes" >&2; exit 1; }
 if grep -q 'package/src/' <<<"$listing"; then echo "TypeScript sources leaked into $tarball" >&2; exit 1; fi
-for f in dist/index.js dist/index.mjs dist/index.d.ts dist/openai.mjs dist/anthropic.d.ts dist/native.js dist/cli.js; do
+for f in dist/index.js dist/index.mjs dist/index.d.ts dist/openai.mjs dist/anthropic.d.ts dist/native.js dist/cli.js bin/costline.js; do
   grep -qx "package/$f" <<<"$listing" || { echo "$f missing from $tarball" >&2; exit 1; }
 done
-
-mkdir "$out/app"
-cd "$out/app"
-npm init -y >/dev/null
-# The SDK versions the suite verifies (root package.json), from npm's cache when it has them.
-openai=$(node -p "require('$root/node_modules/openai/package.json').version")
-anthropic=$(node -p "require('$root/node_modules/@anthropic-ai/sdk/package.json').version")
-npm install --no-audit --no-fund --prefer-offline --loglevel=error "$out/$tarball" "openai@$openai" "@anthropic-ai/sdk@$anthropic"
 
 python3 "$root/tests/mock_provider/server.py" --port 0 >"$out/mock.txt" &
 mock_pid=$!
 for _ in $(seq 100); do grep -q MOCK_URL "$out/mock.txt" && break; sleep 0.1; done
 export MOCK_URL=$(sed -n 's/^MOCK_URL=//p' "$out/mock.txt")
-export COSTLINE_LEDGER="$out/ledger.db"
 
-cat > smoke.mjs <<'JS'
+cat > "$out/smoke.mjs" <<'JS'
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import OpenAI from "costline/openai";
+import Anthropic from "costline/anthropic";
 import * as sdk from "openai";
 import { run, flush, events } from "costline";
 const require = createRequire(import.meta.url);
@@ -46,16 +38,43 @@ assert.equal(cjs.run, run, "require and import share one module");
 assert.ok(require("costline/openai").OpenAI.prototype instanceof require("openai").OpenAI);
 const client = new OpenAI({ baseURL: process.env.MOCK_URL + "/v1", apiKey: "k" });
 assert.ok(client instanceof sdk.OpenAI);
+const claude = new Anthropic({ baseURL: process.env.MOCK_URL, apiKey: "k" });
+const messages = [{ role: "user", content: "hi" }];
 await run("smoke", async () => {
-  await client.chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "hi" }] });
+  await client.chat.completions.create({ model: "gpt-4o", messages });
+  for await (const _ of await client.chat.completions.create({ model: "gpt-4o", messages, stream: true })) void _;
+  await claude.messages.create({ model: "claude-haiku-4-5", max_tokens: 64, messages });
+  for await (const _ of claude.messages.stream({ model: "claude-haiku-4-5", max_tokens: 64, messages })) void _;
 });
 assert.ok(await flush(10000));
-const [event] = await events();
-assert.equal(event.agent, "smoke");
-assert.equal(event.sdk.lang, "node");
-assert.match(event.cost_usd, /^0\.\d+$/);
-console.log("smoke ok:", event.model, event.cost_usd);
+const seen = await events();
+assert.equal(seen.length, 4, JSON.stringify(seen));
+for (const event of seen) {
+  assert.equal(event.agent, "smoke");
+  assert.equal(event.sdk.lang, "node");
+  assert.equal(event.usage_source, "provider");
+  assert.match(event.cost_usd, /^0\.\d+$/);
+}
+console.log("smoke ok:", seen.map((e) => `${e.model} ${e.cost_usd}`).join(", "));
 JS
-node smoke.mjs
-npx --no-install costline report --by agent,model
+
+# The SDK versions the suite verifies (root package.json), then the floors of
+# the peer ranges, each in a clean project, from npm's cache when it has them.
+newest_openai=$(node -p "require('$root/node_modules/openai/package.json').version")
+newest_anthropic=$(node -p "require('$root/node_modules/@anthropic-ai/sdk/package.json').version")
+sdk_sets=${CHECK_SDKS:-"openai@$newest_openai @anthropic-ai/sdk@$newest_anthropic
+openai@5.0.0 @anthropic-ai/sdk@0.60.0"}
+while IFS= read -r sdks; do
+  app=$(mktemp -d "$out/app.XXXX")
+  (
+    cd "$app"
+    npm init -y >/dev/null
+    # shellcheck disable=SC2086
+    npm install --no-audit --no-fund --prefer-offline --loglevel=error ${NPM_INSTALL_FLAGS:-} "$out/$tarball" $sdks
+    cp "$out/smoke.mjs" .
+    COSTLINE_LEDGER="$app/ledger.db" node smoke.mjs
+    COSTLINE_LEDGER="$app/ledger.db" npx --no-install costline report --by agent,model
+  )
+  echo "ok with $sdks"
+done <<<"$sdk_sets"
 echo "npm tarball ok: $tarball ($(du -h "$out/$tarball" | cut -f1))"

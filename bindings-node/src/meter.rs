@@ -12,7 +12,7 @@ use costline_core::event::Status;
 use costline_core::recorder::{self, Call, CallUsage};
 use costline_core::usage::body::Scanned;
 use costline_core::usage::meter::BodyMeter;
-use napi::bindgen_prelude::{Uint8Array, Unknown};
+use napi::bindgen_prelude::{BufferSlice, Uint8ArraySlice, Unknown};
 use napi::{Env, Result};
 use napi_derive::napi;
 use serde_json::Value;
@@ -57,9 +57,12 @@ struct Outcome<'a> {
 /// still spent. Returns the cost when the caller waits for it.
 fn record(env: &Env, mut call: Call, scanned: Option<Scanned>, outcome: Outcome<'_>) -> Option<String> {
     call.latency_ms = u64::from(outcome.latency_ms);
-    if outcome.error_type.is_some() {
+    // An error event inside a stream: the SDK raised it from iteration, and
+    // the npm layer only saw the stream cancelled.
+    let error_type = outcome.error_type.or_else(|| scanned.as_ref().and_then(|s| s.error_type.clone()));
+    if error_type.is_some() {
         call.status = Status::Error;
-        call.error_type = outcome.error_type;
+        call.error_type = error_type;
     }
     if let Some(attribution) = outcome.attribution {
         attribution.apply(&mut call);
@@ -135,17 +138,26 @@ impl Meter {
     }
 
     /// The bytes to pass on for `chunk`, or undefined to pass `chunk` itself.
+    /// The chunk is borrowed, not referenced, and bytes passed on instead are a
+    /// JavaScript-owned copy: per chunk, no handle and no finalizer (measured:
+    /// a referenced `Uint8Array` in and an external one out cost ~10 µs a chunk).
     #[napi]
-    pub fn feed(&mut self, chunk: Uint8Array) -> Result<Option<Uint8Array>> {
-        guard::call(|| Ok(self.body.as_mut().and_then(|b| b.feed(&chunk)).map(Uint8Array::from)))
+    pub fn feed<'e>(&mut self, env: &'e Env, chunk: Uint8ArraySlice<'e>) -> Result<Option<BufferSlice<'e>>> {
+        guard::call(|| match self.body.as_mut().and_then(|b| b.feed(&chunk)) {
+            Some(out) => Ok(Some(BufferSlice::copy_from(env, out)?)),
+            None => Ok(None),
+        })
     }
 
     /// Bytes held back until the end of the body, if any.
     #[napi]
-    pub fn tail(&mut self) -> Result<Option<Uint8Array>> {
+    pub fn tail<'e>(&mut self, env: &'e Env) -> Result<Option<BufferSlice<'e>>> {
         guard::call(|| {
             let rest = self.body.as_mut().map(BodyMeter::tail).unwrap_or_default();
-            Ok((!rest.is_empty()).then(|| Uint8Array::from(rest)))
+            if rest.is_empty() {
+                return Ok(None);
+            }
+            Ok(Some(BufferSlice::copy_from(env, rest)?))
         })
     }
 

@@ -59,6 +59,7 @@ export interface NativeBinding {
   prewarm(): void;
   newId(): string;
   configure(settingsJson: string): void;
+  setErrorHook(dispatch: ((args: unknown, more?: unknown) => void) | null | undefined): void;
   settings(): string;
   disabledFromEnv(): boolean;
   readReport(by: string[], since: string | null, timeoutMs: number): Promise<string>;

@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /** `npx costline ...`: the same command as Python's `costline` (the core's CLI). */
 
 import { native } from "./binding";

@@ -18,7 +18,7 @@ export type Tags = Record<string, string>;
 export interface RunOptions {
   /** The agent doing the work; nested runs extend the path. */
   agent?: string;
-  /** Use this run id instead of a new one (an outer run's id wins when nested). */
+  /** Use this run id instead of a new one (when nested, instead of the outer run's; as in Python). */
   runId?: string;
   tags?: Record<string, unknown>;
 }

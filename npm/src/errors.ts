@@ -49,6 +49,14 @@ export function fromNative(err: unknown): Error {
   return new Class(message, code);
 }
 
+/** An error the core reported as `{ code, message, status }` (the `onError` hook). @internal */
+export function fromReport(report: { code: string; message: string; status?: number | null }): CostlineError {
+  const Class = CLASSES[report.code] ?? CostlineError;
+  const err = new Class(report.message, report.code);
+  if (report.status !== undefined && report.status !== null) (err as CostlineError & { status?: number }).status = report.status;
+  return err;
+}
+
 /** Run a native call, mapping its error to costline's classes. @internal */
 export function call<T>(fn: () => T): T {
   try {

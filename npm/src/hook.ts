@@ -77,8 +77,31 @@ function operationFor(provider: string, path: string): string | null {
 const inflight = new Set<Started>();
 const MAX_INFLIGHT = 10_000;
 
+/** At exit: a call that got its response is recorded as it stands; one still waiting, as cut off. */
 export function endInflight(): void {
-  for (const s of [...inflight]) s.end(undefined, "ProcessExit");
+  for (const s of [...inflight]) s.end(undefined, s.responded ? undefined : "ProcessExit");
+}
+
+/** Record the oldest call whose response came but was not read to the end (never one still waiting). */
+function evictOldest(): void {
+  let looked = 0;
+  for (const s of inflight) {
+    if (s.responded) {
+      s.end(undefined);
+      return;
+    }
+    if (++looked >= 64) return;
+  }
+}
+
+/**
+ * The body read failed because the reader was aborted: the SDK aborts its
+ * request when the caller leaves a stream early (`break` out of a stream
+ * helper, `abort()`), which ends the read with an AbortError. Like a `break`
+ * out of a plain stream (a cancel), that is not the call failing.
+ */
+function readAborted(err: unknown): boolean {
+  return err instanceof Error && err.name === "AbortError";
 }
 
 function errorType(err: unknown): string {
@@ -102,17 +125,15 @@ class Started {
     private readonly operation: string,
     private readonly model: string,
     private readonly stream: boolean,
-    private readonly hide: boolean,
+    /** costline asked for a usage chunk the caller must not see. */
+    readonly hide: boolean,
     private readonly captured: Captured,
     private readonly request: unknown,
+    meter?: NativeMeter,
   ) {
+    this.meter = meter;
     inflight.add(this);
-    if (inflight.size > MAX_INFLIGHT) {
-      for (const oldest of inflight) {
-        oldest.end(undefined);
-        break;
-      }
-    }
+    if (inflight.size > MAX_INFLIGHT) evictOldest();
   }
 
   /** The body is about to be read as a stream. */
@@ -138,6 +159,24 @@ class Started {
 
   tail(): Uint8Array | undefined {
     return guarded("reading a response", () => this.meter?.tail() ?? undefined, undefined);
+  }
+
+  /**
+   * A whole body (read with `text()`, `arrayBuffer()`...) through the meter,
+   * as a streamed one would pass: without the usage chunk costline asked for.
+   * Undefined: give the body as it is.
+   */
+  filterWhole(body: Uint8Array): Uint8Array | undefined {
+    this.streamed();
+    const out = this.feed(body);
+    const rest = this.tail();
+    if (out === undefined && !rest?.length) return undefined;
+    const head = out ?? body;
+    if (!rest?.length) return head;
+    const joined = new Uint8Array(head.length + rest.length);
+    joined.set(head);
+    joined.set(rest, head.length);
+    return joined;
   }
 
   /**
@@ -194,15 +233,21 @@ function start(state: ClientState, options: RequestOptions): { started: Started;
   const model = typeof json?.model === "string" && json.model ? json.model : "unknown";
   const stream = options.stream === true;
   let hide = false;
+  let meter: NativeMeter | undefined;
   if (stream && json && state.provider === "openai" && operation === "chat" && state.streamUsage) {
     const so = json.stream_options as Record<string, unknown> | undefined | null;
+    // The request asks for a usage chunk only when a meter exists to hide it
+    // again: without one the caller would see a chunk it never asked for.
     if (!so || so.include_usage !== true) {
+      meter = guarded("reading a response", () => new native.Meter(state.provider, operation, model, stream, true), undefined);
+    }
+    if (meter) {
       hide = true;
       options = { ...options, body: { ...json, stream_options: { ...(so ?? {}), include_usage: true } } };
     }
   }
   const captured = capture(state.agent, state.tags);
-  return { started: new Started(state.provider, operation, model, stream, hide, captured, json), options };
+  return { started: new Started(state.provider, operation, model, stream, hide, captured, json, meter), options };
 }
 
 /**
@@ -236,8 +281,14 @@ export async function meteredRequest<P extends { response: Response }>(
 
 const STARTED = Symbol("costline.started");
 const WRAPPED = Symbol("costline.body");
+const READING = Symbol("costline.reading");
 
-type Metered = Response & { [STARTED]?: Started; [WRAPPED]?: ReadableStream<Uint8Array> | null };
+type Metered = Response & {
+  [STARTED]?: Started;
+  [WRAPPED]?: ReadableStream<Uint8Array> | null;
+  /** Inside the class's own text()/arrayBuffer(), which may read `body` itself. */
+  [READING]?: boolean;
+};
 
 /** The metered face of each Response class seen (fetch's, or a custom fetch's). */
 const meteredPrototypes = new WeakMap<object, object>();
@@ -257,23 +308,54 @@ function meteredPrototype(proto: Response): object | undefined {
   const ownArrayBuffer = proto.arrayBuffer;
   const bodyGetter = Object.getOwnPropertyDescriptor(proto, "body")?.get;
   if (typeof ownText !== "function" || typeof ownArrayBuffer !== "function" || !bodyGetter) return undefined;
-  async function whole<T>(response: Metered, read: () => Promise<T>, asText: (value: T) => string): Promise<T> {
+  async function whole<T>(
+    response: Metered,
+    read: () => Promise<T>,
+    asText: (value: T) => string,
+    filter: (value: T, started: Started) => T,
+  ): Promise<T> {
     const started = response[STARTED];
     let value: T;
+    response[READING] = true;
     try {
       value = await read();
     } catch (err) {
-      started?.end(err);
+      started?.end(readAborted(err) ? undefined : err);
       throw err;
+    } finally {
+      response[READING] = false;
     }
-    if (started) started.end(undefined, undefined, guarded("reading a response", () => asText(value), ""));
+    if (started?.hide) {
+      // A stream read whole, whose usage chunk costline asked for: the
+      // caller gets it without that chunk, and the meter records it.
+      value = guarded("reading a response", () => filter(value, started), value);
+      started.end(undefined);
+    } else if (started) {
+      started.end(undefined, undefined, guarded("reading a response", () => asText(value), ""));
+    }
     return value;
   }
   const text = function (this: Metered) {
-    return whole(this, () => ownText.call(this), (t) => t);
+    return whole(
+      this,
+      () => ownText.call(this),
+      (t) => t,
+      (t, started) => {
+        const out = started.filterWhole(new TextEncoder().encode(t));
+        return out === undefined ? t : new TextDecoder().decode(out);
+      },
+    );
   };
   const arrayBuffer = function (this: Metered) {
-    return whole(this, () => ownArrayBuffer.call(this), (b) => new TextDecoder().decode(b));
+    return whole(
+      this,
+      () => ownArrayBuffer.call(this),
+      (b) => new TextDecoder().decode(b),
+      (b, started) => {
+        const out = started.filterWhole(new Uint8Array(b));
+        return out === undefined ? b : (out.slice().buffer as ArrayBuffer);
+      },
+    );
   };
   metered = Object.create(proto, {
     text: { value: text, configurable: true, writable: true },
@@ -302,10 +384,13 @@ function meteredPrototype(proto: Response): object | undefined {
     body: {
       configurable: true,
       get(this: Metered) {
+        if (this[READING]) return bodyGetter.call(this);
         if (this[WRAPPED] === undefined) {
           const source = bodyGetter.call(this) as ReadableStream<Uint8Array> | null;
           const started = this[STARTED];
-          if (!started) return source;
+          // Not a web stream (a custom fetch's Node stream): passed as it is,
+          // the call is then recorded when the body is read whole, or at exit.
+          if (!started || (source && typeof source.getReader !== "function")) return source;
           if (source) started.streamed();
           else started.end(undefined);
           this[WRAPPED] = source ? meteredStream(source, started) : source;
@@ -340,7 +425,7 @@ function meteredStream(source: ReadableStream<Uint8Array>, started: Started): Re
           try {
             chunk = await reader.read();
           } catch (err) {
-            started.end(err);
+            started.end(readAborted(err) ? undefined : err);
             throw err;
           }
           if (chunk.done) {

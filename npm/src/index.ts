@@ -4,10 +4,10 @@
  * `costline/anthropic`; this module is the rest of the API.
  */
 
-import { call, fromNative } from "./errors";
+import { call, ConfigError, fromNative, fromReport, type CostlineError } from "./errors";
 import { attachState, clientCreated, hookClient, type CostlineClientOptions } from "./hook";
 import { native } from "./binding";
-import { setDisabled, setExitTimeout } from "./runtime";
+import { report as reportFault, setDisabled, setExitTimeout } from "./runtime";
 import { capture } from "./context";
 
 export { run, withAgent, currentRun, Run, type RunOptions } from "./context";
@@ -49,9 +49,16 @@ export interface ConfigureOptions {
   disabled?: boolean;
   /** Extra CA certificates (PEM file) trusted for the collector. */
   caBundle?: string;
+  /**
+   * Called (on the main thread, soon after) with each error met while
+   * delivering events: an `ExportError` (with `status` when the collector
+   * answered) or a `LedgerError`, and the event concerned when there is one.
+   * What it throws is logged once, never propagated. `null` removes it.
+   */
+  onError?: ((error: CostlineError, event?: Record<string, unknown>) => void) | null;
 }
 
-const KEYS: Record<keyof ConfigureOptions, string> = {
+const KEYS: Record<Exclude<keyof ConfigureOptions, "onError">, string> = {
   ledger: "ledger",
   baseUrl: "base_url",
   apiKey: "api_key",
@@ -76,11 +83,15 @@ const seconds = (ms: unknown) => (typeof ms === "number" ? ms / 1000 : ms);
  * `PricesError`) and changes nothing.
  */
 export function configure(options: ConfigureOptions = {}): void {
+  const { onError, ...settings } = options;
+  if (onError !== undefined && onError !== null && typeof onError !== "function") {
+    throw new TypeError("onError must be a function (or null to remove it)");
+  }
   const out: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(options)) {
+  for (const [name, value] of Object.entries(settings)) {
     if (value === undefined) continue;
-    const key = KEYS[name as keyof ConfigureOptions];
-    if (!key) throw new (require("./errors").ConfigError)(`unknown setting ${name}; known: ${Object.keys(KEYS).join(", ")}`, "config");
+    const key = KEYS[name as keyof typeof KEYS];
+    if (!key) throw new ConfigError(`unknown setting ${name}; known: ${Object.keys(KEYS).join(", ")}, onError`, "config");
     if (name === "tags") {
       const tags: Record<string, string> = {};
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) tags[k] = String(v);
@@ -94,8 +105,25 @@ export function configure(options: ConfigureOptions = {}): void {
     }
   }
   call(() => native.configure(JSON.stringify(out)));
+  if (onError !== undefined) setErrorHook(onError);
   if (options.disabled !== undefined) setDisabled(options.disabled);
   if (typeof options.exitTimeoutMs === "number") setExitTimeout(options.exitTimeoutMs);
+}
+
+function setErrorHook(handler: ConfigureOptions["onError"]): void {
+  if (!handler) {
+    native.setErrorHook(null);
+    return;
+  }
+  // The addon passes [errorJson, eventJson] as one array.
+  native.setErrorHook((first: unknown, second?: unknown) => {
+    const [errorJson, eventJson] = (Array.isArray(first) ? first : [first, second]) as [string, string | null];
+    try {
+      handler(fromReport(JSON.parse(errorJson)), eventJson ? JSON.parse(eventJson) : undefined);
+    } catch (err) {
+      reportFault("onError", err);
+    }
+  });
 }
 
 /** The settings in force (secrets masked). */

@@ -27,6 +27,9 @@ pub struct BodyScanner {
     last: Option<Value>,
     model: Option<String>,
     text: String,
+    /// The stream carried an error event (chat `data: {"error": ...}`,
+    /// `event: error`): the SDKs raise it from iteration.
+    stream_error: bool,
 }
 
 /// What a scanned body yielded.
@@ -36,6 +39,9 @@ pub struct Scanned {
     pub parts: Vec<Value>,
     pub resolved_model: Option<String>,
     pub output_text: String,
+    /// The error the SDKs raise for an error event inside a stream (their
+    /// `APIError`), when the stream carried one.
+    pub error_type: Option<String>,
 }
 
 impl BodyScanner {
@@ -50,6 +56,7 @@ impl BodyScanner {
             last: None,
             model: None,
             text: String::new(),
+            stream_error: false,
         }
     }
 
@@ -88,16 +95,26 @@ impl BodyScanner {
             // (the output, often most of it) is skipped without allocating.
             if let Ok(body) = serde_json::from_slice::<JsonBody>(&self.pending) {
                 self.model = body.model.as_ref().and_then(Value::as_str).map(str::to_string);
-                if let Some(Value::Object(mut usage)) = body.usage {
-                    if let Some(tier @ Value::String(_)) = body.service_tier {
-                        usage.insert("service_tier".to_string(), tier);
+                match body.usage {
+                    Some(Value::Object(mut usage)) => {
+                        if let Some(tier @ Value::String(_)) = body.service_tier {
+                            usage.insert("service_tier".to_string(), tier);
+                        }
+                        self.last = Some(Value::Object(usage));
                     }
-                    self.last = Some(Value::Object(usage));
+                    // No usage (some compatible servers): the output text, for
+                    // an estimate. Rare, so the whole body is parsed only then.
+                    _ => {
+                        if let Ok(whole) = serde_json::from_slice::<Value>(&self.pending) {
+                            self.collect_output_text(&whole);
+                        }
+                    }
                 }
             }
         }
         let parts: Vec<Value> = [self.start, self.last].into_iter().flatten().collect();
-        Scanned { parts, resolved_model: self.model, output_text: self.text }
+        let error_type = self.stream_error.then(|| "APIError".to_string());
+        Scanned { parts, resolved_model: self.model, output_text: self.text, error_type }
     }
 
     fn line(&mut self, line: &[u8]) {
@@ -112,6 +129,11 @@ impl BodyScanner {
         let Ok(event) = serde_json::from_slice::<Value>(data) else {
             return;
         };
+        if event.get("error").is_some_and(|e| !e.is_null())
+            || event.get("type").and_then(Value::as_str) == Some("error")
+        {
+            self.stream_error = true;
+        }
         if self.provider == "anthropic" {
             self.anthropic_event(&event);
         } else {
@@ -169,6 +191,29 @@ impl BodyScanner {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// The text of a whole response: chat `choices[].message.content` (or
+    /// legacy `choices[].text`), Responses `output[].content[].text`,
+    /// Anthropic `content[].text`.
+    fn collect_output_text(&mut self, body: &Value) {
+        fn items(v: Option<&Value>) -> impl Iterator<Item = &Value> {
+            v.and_then(Value::as_array).into_iter().flatten()
+        }
+        for choice in items(body.get("choices")) {
+            match choice.get("message") {
+                Some(message) => self.push_text(message.get("content")),
+                None => self.push_text(choice.get("text")),
+            }
+        }
+        for output in items(body.get("output")) {
+            for part in items(output.get("content")) {
+                self.push_text(part.get("text"));
+            }
+        }
+        for block in items(body.get("content")) {
+            self.push_text(block.get("text"));
         }
     }
 
@@ -394,6 +439,41 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn an_error_event_inside_a_stream_is_reported_as_the_sdks_api_error() {
+        for (provider, body) in [
+            ("openai", "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\ndata: {\"error\":{\"message\":\"boom\"}}\n\n"),
+            ("anthropic", "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\"}}\n\n"),
+            ("openai", "event: error\ndata: {\"type\":\"error\",\"code\":\"server_error\"}\n\n"),
+        ] {
+            let mut scanner = BodyScanner::new(provider, true);
+            scanner.feed(body.as_bytes());
+            assert_eq!(scanner.finish().error_type.as_deref(), Some("APIError"), "{provider}: {body}");
+        }
+        let mut clean = BodyScanner::new("openai", true);
+        clean.feed(b"data: {\"choices\":[],\"usage\":null}\n\n");
+        assert_eq!(clean.finish().error_type, None);
+    }
+
+    #[test]
+    fn a_whole_body_without_usage_yields_its_output_text_for_an_estimate() {
+        for (provider, body, text) in [
+            ("openai", json!({"choices": [{"message": {"content": "Hello there"}}]}), "Hello there"),
+            (
+                "openai",
+                json!({"output": [{"content": [{"text": "From responses"}]}], "usage": null}),
+                "From responses",
+            ),
+            ("anthropic", json!({"content": [{"type": "text", "text": "From Claude"}]}), "From Claude"),
+        ] {
+            let mut scanner = BodyScanner::new(provider, false);
+            scanner.feed(body.to_string().as_bytes());
+            let scanned = scanner.finish();
+            assert!(scanned.parts.is_empty());
+            assert_eq!(scanned.output_text, text);
+        }
+    }
 
     fn scan(provider: &str, sse: bool, body: &str, chunk: usize) -> Scanned {
         let mut scanner = BodyScanner::new(provider, sse);
