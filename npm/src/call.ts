@@ -1,0 +1,161 @@
+/**
+ * One metered call in flight (`Started`), and the calls still in flight:
+ * recorded at exit, bounded in number. A JSON body the SDK reads whole is
+ * recorded with one native call (`recordText`); a body read as a stream goes
+ * through a native `Meter`, chunk by chunk.
+ */
+
+import type { Captured } from "./context";
+import { native, type NativeMeter } from "./binding";
+import { guarded, report } from "./runtime";
+
+/**
+ * Calls started and not yet recorded, oldest first: ended at exit, so none is
+ * lost. A response nobody reads to the end stays here until then, so the set
+ * is bounded: past MAX_INFLIGHT, the oldest call is recorded as it stands
+ * (its tokens estimated). A bound, not a FinalizationRegistry: weak cells
+ * cost every garbage collection, on every call.
+ */
+const inflight = new Set<Started>();
+const MAX_INFLIGHT = 10_000;
+
+/** At exit: a call that got its response is recorded as it stands; one still waiting, as cut off. */
+export function endInflight(): void {
+  for (const s of [...inflight]) s.end(undefined, s.responded ? undefined : "ProcessExit");
+}
+
+/** Record the oldest call whose response came but was not read to the end (never one still waiting). */
+function evictOldest(): void {
+  let looked = 0;
+  for (const s of inflight) {
+    if (s.responded) {
+      s.end(undefined);
+      return;
+    }
+    if (++looked >= 64) return;
+  }
+}
+
+/**
+ * The body read failed because the reader was aborted: the SDK aborts its
+ * request when the caller leaves a stream early (`break` out of a stream
+ * helper, `abort()`), which ends the read with an AbortError. Like a `break`
+ * out of a plain stream (a cancel), that is not the call failing.
+ */
+export function readAborted(err: unknown): boolean {
+  return err instanceof Error && err.name === "AbortError";
+}
+
+function errorType(err: unknown): string {
+  if (err instanceof Error) return err.constructor?.name || err.name || "Error";
+  return typeof err;
+}
+
+/**
+ * One metered call in flight. JSON bodies the SDK reads whole are recorded
+ * with one native call (`recordText`); a body read as a stream gets a native
+ * `Meter` that each chunk passes through.
+ */
+export class Started {
+  private done = false;
+  private meter: NativeMeter | undefined;
+  private readonly t0 = performance.now();
+  responded = false;
+
+  constructor(
+    private readonly provider: string,
+    private readonly operation: string,
+    private readonly model: string,
+    private readonly stream: boolean,
+    /** costline asked for a usage chunk the caller must not see. */
+    readonly hide: boolean,
+    private readonly captured: Captured,
+    private readonly request: unknown,
+    meter?: NativeMeter,
+  ) {
+    this.meter = meter;
+    inflight.add(this);
+    if (inflight.size > MAX_INFLIGHT) evictOldest();
+  }
+
+  /** The body is about to be read as a stream. */
+  streamed(): void {
+    if (this.done || this.meter) return;
+    this.meter = guarded(
+      "reading a response",
+      () => new native.Meter(this.provider, this.operation, this.model, this.stream, this.hide),
+      undefined,
+    );
+  }
+
+  feed(chunk: Uint8Array): Uint8Array | undefined {
+    const meter = this.meter;
+    if (!meter) return undefined;
+    try {
+      return meter.feed(chunk) ?? undefined;
+    } catch (err) {
+      report("reading a response", err);
+      return undefined;
+    }
+  }
+
+  tail(): Uint8Array | undefined {
+    return guarded("reading a response", () => this.meter?.tail() ?? undefined, undefined);
+  }
+
+  /**
+   * A whole body (read with `text()`, `arrayBuffer()`...) through the meter,
+   * as a streamed one would pass: without the usage chunk costline asked for.
+   * Undefined: give the body as it is.
+   */
+  filterWhole(body: Uint8Array): Uint8Array | undefined {
+    this.streamed();
+    const out = this.feed(body);
+    const rest = this.tail();
+    if (out === undefined && !rest?.length) return undefined;
+    const head = out ?? body;
+    if (!rest?.length) return head;
+    const joined = new Uint8Array(head.length + rest.length);
+    joined.set(head);
+    joined.set(rest, head.length);
+    return joined;
+  }
+
+  /**
+   * Record the call, once. `err`: what it ended with (none: it ended well);
+   * `text`: the whole body, when it was read as text; a call that got a
+   * response whose body was never read is estimated from its request.
+   */
+  end(err: unknown, typeName?: string, text?: string): void {
+    if (this.done) return;
+    this.done = true;
+    inflight.delete(this);
+    const type = typeName ?? (err === undefined ? undefined : errorType(err));
+    const captured = this.captured;
+    const latency = Math.max(0, Math.round(performance.now() - this.t0));
+    const needCost = captured.frames.length > 0;
+    const attribution = captured.attribution;
+    try {
+      const meter = this.meter;
+      this.meter = undefined;
+      const cost = meter
+        ? meter.finish(latency, type, attribution, this.request, needCost)
+        : native.recordText(
+            this.provider,
+            this.operation,
+            this.model,
+            this.stream,
+            latency,
+            type,
+            text ?? (this.responded ? "" : undefined),
+            attribution,
+            this.request,
+            needCost,
+          );
+      if (needCost) captured.settle(cost);
+    } catch (err) {
+      report("recording a call", err);
+    }
+  }
+}
+
