@@ -83,12 +83,12 @@ pub struct RunCap {
     pub limit_usd: Decimal,
 }
 
-struct Engine {
-    budgets: Vec<Arc<Budget>>,
+pub(super) struct Engine {
+    pub(super) budgets: Vec<Arc<Budget>>,
     /// Each budget's current period and counter key, computed once per period
     /// (formatting the label is most of a window's cost).
     windows: Vec<ArcSwapOption<(period::Window, String)>>,
-    store: Arc<dyn BudgetStore>,
+    pub(super) store: Arc<dyn BudgetStore>,
     /// Run caps and `run` budgets.
     runs: Arc<MemoryStore>,
     fail_mode: FailMode,
@@ -99,7 +99,7 @@ struct Engine {
     alerted: Mutex<HashSet<(String, u32)>>,
 }
 
-static ENGINE: ArcSwapOption<Engine> = ArcSwapOption::const_empty();
+pub(super) static ENGINE: ArcSwapOption<Engine> = ArcSwapOption::const_empty();
 
 /// Install budgets (replacing any before). With none, only run caps
 /// (`RunCap`) are checked, and [`is_active`] is false so that the language
@@ -109,7 +109,7 @@ pub fn configure(settings: Settings) -> Result<()> {
     Ok(())
 }
 
-fn build(settings: Settings) -> Result<Engine> {
+pub(super) fn build(settings: Settings) -> Result<Engine> {
     let budgets =
         settings.budgets.into_iter().map(|b| b.validated().map(Arc::new)).collect::<Result<Vec<_>>>()?;
     let store: Arc<dyn BudgetStore> = match &settings.store {
@@ -201,10 +201,10 @@ impl std::fmt::Display for Exceeded {
 }
 
 /// A budget or run cap one call is charged against.
-struct Target {
-    budget: Arc<Budget>,
-    label: String,
-    charge: Charge,
+pub(super) struct Target {
+    pub(super) budget: Arc<Budget>,
+    pub(super) label: String,
+    pub(super) charge: Charge,
 }
 
 /// A call's hold on its budgets. Settle it with the actual cost or release
@@ -452,7 +452,7 @@ impl Engine {
     }
 
     /// Budget `index`'s period holding `now_ms` and its counter key.
-    fn window(&self, index: usize, now_ms: i64) -> (period::Window, String) {
+    pub(super) fn window(&self, index: usize, now_ms: i64) -> (period::Window, String) {
         if let Some(cached) = self.windows[index].load_full() {
             let (w, key) = cached.as_ref();
             if w.start_ms <= now_ms && w.end_ms.is_none_or(|end| now_ms < end) {
@@ -466,7 +466,7 @@ impl Engine {
         (w, key)
     }
 
-    fn target(&self, budget: Arc<Budget>, key: String, w: period::Window, seeded: bool) -> Target {
+    pub(super) fn target(&self, budget: Arc<Budget>, key: String, w: period::Window, seeded: bool) -> Target {
         let charge = Charge {
             key,
             limit: units::to_nanos_ceil(budget.limit_usd).unwrap_or(i64::MAX),
@@ -670,88 +670,4 @@ pub fn record_blocked(call: Call) -> recorder::Recorded {
         latency_ms: 0,
         ..call
     })
-}
-
-/// One budget as `costline budgets` and `budget_status()` show it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct BudgetStatus {
-    pub name: String,
-    pub scope: &'static str,
-    pub period: &'static str,
-    /// The current period (`2026-11`, `2026-11-30`, `total`; `per run` for run budgets).
-    pub period_label: String,
-    pub timezone: String,
-    pub action: &'static str,
-    pub agent: Option<String>,
-    pub tags: std::collections::BTreeMap<String, String>,
-    #[serde(with = "rust_decimal::serde::str")]
-    pub limit_usd: Decimal,
-    #[serde(with = "rust_decimal::serde::str_option")]
-    pub spent_usd: Option<Decimal>,
-    #[serde(with = "rust_decimal::serde::str_option")]
-    pub reserved_usd: Option<Decimal>,
-    #[serde(with = "rust_decimal::serde::str_option")]
-    pub remaining_usd: Option<Decimal>,
-    pub store: &'static str,
-    /// Why the counters are missing (the store could not be read).
-    pub error: Option<String>,
-}
-
-/// The configured budgets with their current period's counters, once the
-/// settlements in flight are made (up to 5 s).
-pub fn status() -> Vec<BudgetStatus> {
-    super::background::wait_settled(std::time::Duration::from_secs(5));
-    match ENGINE.load_full() {
-        Some(engine) => status_of(&engine),
-        None => Vec::new(),
-    }
-}
-
-/// The status of `settings`' budgets without installing them (the CLI).
-pub fn status_with(settings: Settings) -> Result<Vec<BudgetStatus>> {
-    Ok(status_of(&build(settings)?))
-}
-
-fn status_of(engine: &Engine) -> Vec<BudgetStatus> {
-    let now_ms = chrono::Utc::now().timestamp_millis();
-    engine
-        .budgets
-        .iter()
-        .map(|b| {
-            let mut row = BudgetStatus {
-                name: b.name.clone(),
-                scope: b.scope(),
-                period: b.period.as_str(),
-                period_label: "per run".into(),
-                timezone: b.zone.label(),
-                action: b.action.as_str(),
-                agent: b.agent.clone(),
-                tags: b.tags.clone(),
-                limit_usd: b.limit_usd,
-                spent_usd: None,
-                reserved_usd: None,
-                remaining_usd: None,
-                store: "memory",
-                error: None,
-            };
-            if b.period == Period::Run {
-                return row;
-            }
-            let index = engine.budgets.iter().position(|x| Arc::ptr_eq(x, b)).unwrap_or(0);
-            let (w, key) = engine.window(index, now_ms);
-            let target = engine.target(b.clone(), key, w, true);
-            row.period_label = target.label.clone();
-            row.store = engine.store.kind();
-            match engine.store.read(&target.charge) {
-                Ok((spent, reserved)) => {
-                    let (spent, reserved) = (units::to_usd(spent), units::to_usd(reserved));
-                    row.spent_usd = Some(spent);
-                    row.reserved_usd = Some(reserved);
-                    row.remaining_usd = Some((b.limit_usd - spent - reserved).max(Decimal::ZERO).normalize());
-                }
-                Err(e) => row.error = Some(e.to_string()),
-            }
-            row
-        })
-        .collect()
 }

@@ -23,14 +23,15 @@ mod seed;
 mod setup;
 pub mod spec;
 mod sqlite;
+mod status;
 mod store;
 pub mod units;
 
 pub use alert::{clear_alert_hook, set_alert_hook, Alert, AlertHook};
 pub use background::wait_settled;
 pub use engine::{
-    clear, configure, forget_run, is_active, record_blocked, reserve, status, status_with, BudgetStatus,
-    Exceeded, FailMode, Reservation, RunCap, Settings, StoreChoice,
+    clear, configure, forget_run, is_active, record_blocked, reserve, Exceeded, FailMode, Reservation,
+    RunCap, Settings, StoreChoice,
 };
 pub use memory::MemoryStore;
 pub use period::{Period, Zone};
@@ -38,4 +39,5 @@ pub use redis::RedisStore;
 pub use setup::{apply, from_env, Requested};
 pub use spec::{Action, Budget};
 pub use sqlite::{recorded_alerts, SqliteStore};
+pub use status::{status, status_with, BudgetStatus};
 pub use store::{BudgetStore, Charge, Reserved, Seed};
