@@ -131,11 +131,20 @@ pub fn process_tags() -> Tags {
 pub struct Deferred {
     call: Call,
     at: chrono::DateTime<chrono::Utc>,
+    /// Told the cost once the event is built (a budget reservation settles).
+    then: Option<AfterBuild>,
 }
+
+/// What runs on the writer thread with a deferred call's cost.
+pub type AfterBuild = Box<dyn FnOnce(Option<Decimal>) + Send>;
 
 impl Deferred {
     pub fn build(self) -> Event {
-        build_event_at(self.call, self.at)
+        let event = build_event_at(self.call, self.at);
+        if let Some(then) = self.then {
+            then(event.cost_usd);
+        }
+        event
     }
 }
 
@@ -276,7 +285,13 @@ pub fn record(call: Call) -> Recorded {
 /// Enqueue a call whose event the writer builds (never blocks, never fails).
 /// False when the queue was full (the drop is counted).
 pub fn record_deferred(call: Call) -> bool {
-    pipeline::enqueue_deferred(Deferred { call, at: chrono::Utc::now() })
+    pipeline::enqueue_deferred(Deferred { call, at: chrono::Utc::now(), then: None })
+}
+
+/// [`record_deferred`], then `then(cost)` on the writer thread once the event
+/// is built. Dropped unrun when the event is (a full queue).
+pub fn record_deferred_then(call: Call, then: AfterBuild) -> bool {
+    pipeline::enqueue_deferred(Deferred { call, at: chrono::Utc::now(), then: Some(then) })
 }
 
 /// A latency given by a user (`track()`), in milliseconds: an integer from 0
