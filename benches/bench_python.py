@@ -171,6 +171,101 @@ def bench_overhead() -> None:
         )
 
 
+def bench_budgets() -> None:
+    """Added latency of a guarded call (a budget reserves its worst case before
+    sending and settles after) over the same drop-in call unguarded, per store.
+    Guarded and unguarded calls alternate on one client: the budget stays
+    configured and only the hook's flag differs, so the difference is the
+    reserve + settle round alone."""
+    import shutil
+    import socket
+
+    from costline import _budgets
+
+    ours = make(OpenAI)
+    stores = [("in-memory", {"budget_store": "memory"}), ("ledger", {"budget_store": "ledger"})]
+    server = None
+    exe = shutil.which("redis-server")
+    if exe:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        server = subprocess.Popen(
+            [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.02)
+        stores.append(("redis (loopback)", {"budget_store": "redis", "redis_url": f"redis://127.0.0.1:{port}"}))
+    try:
+        for label, kwargs in stores:
+            costline.configure(budgets=[costline.Budget("1000000", "total")], **kwargs)
+
+            def unguarded():
+                _budgets.active = False
+                ours.chat.completions.create(model="gpt-4o", messages=MESSAGES, max_tokens=100)
+
+            def guarded():
+                _budgets.active = True
+                ours.chat.completions.create(model="gpt-4o", messages=MESSAGES, max_tokens=100)
+
+            side_by_side(f"budget-guarded call, {label} store", unguarded, guarded, n=1000)
+            print(f"{'  reserve + settle alone, ' + label:<46} {_reserve_settle_us():8.1f} µs")
+        if server is not None:
+            t = []
+            for _ in range(2000):
+                start = time.perf_counter()
+                socket_ping(port)
+                t.append(time.perf_counter() - start)
+            print(f"{'redis PING round trip (loopback, for scale)':<46} {statistics.median(t) * 1e6:8.1f} µs")
+        else:
+            print("(redis-server not installed: the redis store was not measured)")
+    finally:
+        costline.configure(budgets=[], budget_store="")
+        _budgets.active = False
+        if server is not None:
+            server.terminate()
+            server.wait()
+
+
+def _reserve_settle_us(n: int = 3000) -> float:
+    """The budget work of one call by itself (median): reserve the worst case, settle it.
+    Far steadier than a difference of two noisy SDK calls on a shared machine. With the
+    ledger and Redis the settlement is handed to a background thread, as in a real call:
+    the figure is what the caller's thread spends."""
+    from costline import _native
+
+    body = {"model": "gpt-4o", "messages": MESSAGES, "max_tokens": 100}
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        held = _native.budget_reserve("openai", "chat", "gpt-4o", body, False, None, None, [], {}, {}, [])
+        held.settle("0.001")
+        times.append(time.perf_counter() - start)
+    _native.budget_wait_settled(30)
+    return statistics.median(times) * 1e6
+
+
+_ping_socket = None
+
+
+def socket_ping(port: int) -> None:
+    """One PING/PONG on a kept-open connection (a loopback round trip)."""
+    import socket
+
+    global _ping_socket
+    if _ping_socket is None:
+        _ping_socket = socket.create_connection(("127.0.0.1", port))
+        _ping_socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    _ping_socket.sendall(b"PING\r\n")
+    _ping_socket.recv(64)
+
+
 def bench_cost() -> None:
     tuples = [
         ("gpt-4o", 1000, 500, 200),
@@ -270,6 +365,7 @@ def bench_rss() -> None:
 if __name__ == "__main__":
     print(f"openai {openai.__version__}, costline {costline.__version__}, Python {sys.version.split()[0]}")
     bench_overhead()
+    bench_budgets()
     bench_cost()
     bench_tokens()
     bench_import()

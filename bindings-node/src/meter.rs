@@ -108,6 +108,19 @@ pub fn record_text(
     need_cost: bool,
 ) -> Result<Option<String>> {
     guard::call(|| {
+        // The common case, a body that carries usage with nobody waiting for
+        // the cost: the core reads it on its writer thread. Here, only a copy.
+        if !need_cost && error_type.is_none() && text.as_deref().is_some_and(|t| t.contains("\"usage\"")) {
+            let bytes = text.map(String::into_bytes).unwrap_or_default();
+            let mut call = Call { stream, ..Call::new(provider, operation, model, sdk()) };
+            call.latency_ms = u64::from(latency_ms);
+            if let Some(attribution) = attribution {
+                attribution.apply(&mut call);
+            }
+            call.usage = CallUsage::Body { sse: stream, bytes };
+            recorder::record_deferred(call);
+            return Ok(None);
+        }
         let scanned = text.map(|t| {
             let mut body = BodyMeter::new(&provider, stream, false);
             body.feed(t.as_bytes());

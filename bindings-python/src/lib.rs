@@ -7,6 +7,7 @@
 //! `errors`, `guard`.
 
 mod body;
+mod budget;
 mod convert;
 mod env;
 mod errors;
@@ -78,5 +79,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ledger_api::read_report, m)?)?;
     m.add_function(wrap_pyfunction!(ledger_api::read_events, m)?)?;
     m.add_function(wrap_pyfunction!(ledger_api::status, m)?)?;
+    budget::register(m)?;
     Ok(())
 }

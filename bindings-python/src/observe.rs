@@ -90,6 +90,12 @@ impl StreamObserver {
     fn texts(&self) -> Vec<String> {
         vec![self.text.clone()]
     }
+
+    /// The output text after byte `start`, and where it ends (a stream metered
+    /// against a budget counts only what is new).
+    fn text_from(&self, start: usize) -> (String, usize) {
+        (self.text.get(start..).unwrap_or_default().to_string(), self.text.len())
+    }
 }
 
 impl StreamObserver {

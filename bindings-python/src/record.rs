@@ -29,7 +29,7 @@ fn status(name: &str) -> PyResult<Status> {
 #[pyfunction]
 #[pyo3(signature = (provider, operation, model, resolved_model, usage_parts, latency_ms, stream, status_name,
                     error_type, run_id, agent, agent_path, tags, base_tags=None, estimate_request=None,
-                    estimate_output=None, need_cost=true))]
+                    estimate_output=None, need_cost=true, reservation=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn record(
     py: Python<'_>,
@@ -50,6 +50,7 @@ pub fn record(
     estimate_request: Option<&Bound<'_, PyAny>>,
     estimate_output: Option<String>,
     need_cost: bool,
+    reservation: Option<PyRef<'_, crate::budget::Reservation>>,
 ) -> PyResult<Option<String>> {
     guard::call(|| {
         let usage = match (usage_parts, estimate_request) {
@@ -75,13 +76,21 @@ pub fn record(
             base_tags: convert::tags(base_tags)?,
             ..Call::new(provider, operation, model, sdk())
         };
+        // A budget reservation settles with the cost, where the cost is known.
+        let held = reservation.and_then(|r| r.take());
         if !need_cost {
             // Nobody waits for the cost (no enclosing run): the writer thread
             // builds the event, estimates included, off this thread.
-            recorder::record_deferred(call);
+            match held {
+                Some(r) => recorder::record_deferred_then(call, r.settle_when_built()),
+                None => recorder::record_deferred(call),
+            };
             return Ok(None);
         }
         let recorded = if slow { py.detach(|| recorder::record(call)) } else { recorder::record(call) };
+        if let Some(r) = held {
+            r.settle_soon(recorded.cost_usd);
+        }
         Ok(recorded.cost_usd.map(|c| c.to_string()))
     })
 }

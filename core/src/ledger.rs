@@ -167,6 +167,11 @@ impl Ledger {
         &self.path
     }
 
+    /// The connection itself, for the budget store's own tables (budget/sqlite.rs).
+    pub(crate) fn connection(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
     /// The identities of the files this connection opened.
     pub fn files(&self) -> LedgerFiles {
         self.files

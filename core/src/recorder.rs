@@ -77,6 +77,32 @@ pub enum CallUsage {
     /// No usage from the provider: estimate from the request body and the
     /// streamed output text. The text is counted and dropped, never stored.
     Estimate { request: Value, output_text: String },
+    /// A whole response body, read for its usage where the event is built
+    /// (on the writer thread for a deferred call: parsing it there keeps it
+    /// off the caller's thread). For bodies that carry usage: without it, the
+    /// estimate has no request to count (callers keep `Estimate` for those).
+    Body { sse: bool, bytes: Vec<u8> },
+}
+
+/// Read a `CallUsage::Body` into usage parts (or an estimate from its output
+/// text) and the model the provider answered with.
+fn read_body(call: &mut Call) {
+    if !matches!(call.usage, CallUsage::Body { .. }) {
+        return;
+    }
+    if let CallUsage::Body { sse, bytes } = std::mem::replace(&mut call.usage, CallUsage::None) {
+        let mut meter = usage::meter::BodyMeter::new(&call.provider, sse, false);
+        meter.feed(&bytes);
+        let scanned = meter.finish();
+        if call.resolved_model.is_none() {
+            call.resolved_model = scanned.resolved_model;
+        }
+        call.usage = if scanned.parts.is_empty() {
+            CallUsage::Estimate { request: Value::Null, output_text: scanned.output_text }
+        } else {
+            CallUsage::Raw(scanned.parts)
+        };
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -105,11 +131,20 @@ pub fn process_tags() -> Tags {
 pub struct Deferred {
     call: Call,
     at: chrono::DateTime<chrono::Utc>,
+    /// Told the cost once the event is built (a budget reservation settles).
+    then: Option<AfterBuild>,
 }
+
+/// What runs on the writer thread with a deferred call's cost.
+pub type AfterBuild = Box<dyn FnOnce(Option<Decimal>) + Send>;
 
 impl Deferred {
     pub fn build(self) -> Event {
-        build_event_at(self.call, self.at)
+        let event = build_event_at(self.call, self.at);
+        if let Some(then) = self.then {
+            then(event.cost_usd);
+        }
+        event
     }
 }
 
@@ -122,7 +157,8 @@ pub fn build_event(call: Call) -> Event {
 }
 
 /// [`build_event`] for a call that ended at `at`.
-fn build_event_at(call: Call, at: chrono::DateTime<chrono::Utc>) -> Event {
+fn build_event_at(mut call: Call, at: chrono::DateTime<chrono::Utc>) -> Event {
+    read_body(&mut call);
     let mut notes = Vec::new();
     let (usage, usage_source) = match &call.usage {
         CallUsage::None => (Usage::default(), UsageSource::Provider),
@@ -138,6 +174,7 @@ fn build_event_at(call: Call, at: chrono::DateTime<chrono::Utc>) -> Event {
             tokens::estimate_usage(&call.provider, &call.operation, &call.model, request, output_text),
             UsageSource::Estimate,
         ),
+        CallUsage::Body { .. } => unreachable!("read_body resolved it"),
     };
 
     let Call {
@@ -248,7 +285,13 @@ pub fn record(call: Call) -> Recorded {
 /// Enqueue a call whose event the writer builds (never blocks, never fails).
 /// False when the queue was full (the drop is counted).
 pub fn record_deferred(call: Call) -> bool {
-    pipeline::enqueue_deferred(Deferred { call, at: chrono::Utc::now() })
+    pipeline::enqueue_deferred(Deferred { call, at: chrono::Utc::now(), then: None })
+}
+
+/// [`record_deferred`], then `then(cost)` on the writer thread once the event
+/// is built. Dropped unrun when the event is (a full queue).
+pub fn record_deferred_then(call: Call, then: AfterBuild) -> bool {
+    pipeline::enqueue_deferred(Deferred { call, at: chrono::Utc::now(), then: Some(then) })
 }
 
 /// A latency given by a user (`track()`), in milliseconds: an integer from 0

@@ -61,3 +61,32 @@ fn deferred_calls_become_the_same_events_as_built_ones() {
     assert!(stamped <= after, "{stamped} is after the call ({before} .. {after})");
     assert!(pipeline::shutdown(Duration::from_secs(10)));
 }
+
+#[test]
+fn a_body_read_where_the_event_is_built_gives_the_same_event_as_its_usage_parts() {
+    let body = json!({"model": "gpt-4o-2024-08-06", "service_tier": "default",
+                      "choices": [{"message": {"content": "Hello there"}}],
+                      "usage": {"prompt_tokens": 1000, "completion_tokens": 500,
+                                "prompt_tokens_details": {"cached_tokens": 200}}});
+    let from_body = recorder::build_event(Call {
+        usage: CallUsage::Body { sse: false, bytes: body.to_string().into_bytes() },
+        resolved_model: None,
+        ..call(json!({}))
+    });
+    let from_parts = recorder::build_event(call(json!({"prompt_tokens": 1000, "completion_tokens": 500,
+        "prompt_tokens_details": {"cached_tokens": 200}, "service_tier": "default"})));
+    assert_eq!(from_body.cost_usd, from_parts.cost_usd);
+    assert_eq!(from_body.resolved_model.as_deref(), Some("gpt-4o-2024-08-06"));
+    assert_eq!(from_body.usage_source, UsageSource::Provider);
+
+    // A body without usage is estimated from its output text (no request kept).
+    let bare = recorder::build_event(Call {
+        usage: CallUsage::Body {
+            sse: false,
+            bytes: br#"{"choices":[{"message":{"content":"Hello there, friend"}}]}"#.to_vec(),
+        },
+        ..call(json!({}))
+    });
+    assert_eq!(bare.usage_source, UsageSource::Estimate);
+    assert!(bare.output_tokens > 0);
+}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from . import _native
 from ._api import Tracked, cost, count_tokens, track
+from ._budgets import Budget, BudgetAlert, BudgetExceededError, budget_status
 from ._context import Run, run, with_agent
 from ._instrument import instrument
 from ._ledger import Report, events, report, status
@@ -29,6 +30,9 @@ from ._runtime import configure, flush, settings, shutdown
 __version__: str = _native.__version__
 
 __all__ = [
+    "Budget",
+    "BudgetAlert",
+    "BudgetExceededError",
     "ConfigError",
     "CostlineError",
     "ExportError",
@@ -46,6 +50,7 @@ __all__ = [
     "events",
     "flush",
     "instrument",
+    "budget_status",
     "report",
     "run",
     "settings",

@@ -12,7 +12,7 @@ from ._runtime import report
 
 
 class Call:
-    __slots__ = ("provider", "operation", "model", "attribution", "started", "stream", "request", "done")
+    __slots__ = ("provider", "operation", "model", "attribution", "started", "stream", "request", "done", "reservation")
 
     def __init__(
         self,
@@ -31,6 +31,8 @@ class Call:
         self.request = request
         self.started = time.perf_counter()
         self.done = False
+        # The budget reservation taken before sending (`_budgets.reserve`), if any.
+        self.reservation: Any = None
 
     def finish(
         self,
@@ -51,6 +53,15 @@ class Call:
             self._record(parts, resolved_model, error, output_texts, error_type)
         except Exception as exc:  # never let a metering fault reach the caller
             report("recording a call", exc)
+        finally:
+            reservation = self.reservation
+            if reservation is not None:
+                # Not settled by _record (it failed): give the hold back.
+                self.reservation = None
+                try:
+                    reservation.release()
+                except Exception as exc:
+                    report("releasing a budget reservation", exc)
 
     def _record(
         self,
@@ -89,7 +100,10 @@ class Call:
             # Only enclosing runs need the cost now; otherwise the core builds
             # the event on its writer thread.
             bool(a.frames),
+            # Settled with the cost by the core (on the writer thread when deferred).
+            self.reservation,
         )
+        self.reservation = None
         a.settle(cost)
 
 

@@ -21,13 +21,17 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 class _Frame:
-    __slots__ = ("run", "run_id", "path", "tags")
+    __slots__ = ("run", "run_id", "path", "tags", "cap_id")
 
-    def __init__(self, run: Run, run_id: str, path: Tuple[str, ...], tags: Mapping[str, str]) -> None:
+    def __init__(
+        self, run: Run, run_id: str, path: Tuple[str, ...], tags: Mapping[str, str], cap_id: Optional[str]
+    ) -> None:
         self.run = run
         self.run_id = run_id
         self.path = path
         self.tags = tags
+        # Set when the run has max_cost_usd: names its cap's counter in the core.
+        self.cap_id = cap_id
 
 
 _frames: ContextVar[Tuple[_Frame, ...]] = ContextVar("costline_frames", default=())
@@ -57,10 +61,17 @@ class Run:
         *,
         run_id: Optional[str] = None,
         tags: Optional[Mapping[str, Any]] = None,
+        max_cost_usd: Optional[Any] = None,
     ) -> None:
         if agent is not None and not isinstance(agent, str):
             raise TypeError(f"agent must be a string, not {type(agent).__name__}")
         self.agent = agent
+        # A hard cap on the calls made inside this run (nested runs included).
+        self.max_cost_usd: Optional[str] = None
+        if max_cost_usd is not None:
+            from ._budgets import _money
+
+            self.max_cost_usd = _money("max_cost_usd", max_cost_usd)
         self._requested_run_id = run_id
         self.tags = {str(k): str(v) for k, v in (tags or {}).items()}
         self.run_id: Optional[str] = run_id
@@ -111,10 +122,16 @@ class Run:
             tags = self.tags
         self.run_id = run_id
         self.agent_path = path
-        self._tokens.append(_frames.set(parent + (_Frame(self, run_id, path, tags),)))
+        cap_id = _native.new_id() if self.max_cost_usd is not None else None
+        if cap_id is not None:
+            _caps_enabled()
+        self._tokens.append(_frames.set(parent + (_Frame(self, run_id, path, tags, cap_id),)))
         return self
 
     def _pop(self) -> None:
+        frames = _frames.get()
+        if frames and frames[-1].run is self and (frames[-1].cap_id is not None or len(frames) == 1):
+            _forget(frames[-1], outermost=len(frames) == 1)
         token = self._tokens.pop()
         try:
             _frames.reset(token)
@@ -137,20 +154,20 @@ class Run:
 
     def __call__(self, fn: _F) -> _F:
         """Decorate a function so each call runs in a fresh run like this one."""
-        agent, run_id, tags = self.agent, self._requested_run_id, self.tags
+        agent, run_id, tags, cap = self.agent, self._requested_run_id, self.tags, self.max_cost_usd
 
         if inspect.iscoroutinefunction(fn):
 
             @functools.wraps(fn)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                async with Run(agent, run_id=run_id, tags=tags):
+                async with Run(agent, run_id=run_id, tags=tags, max_cost_usd=cap):
                     return await fn(*args, **kwargs)
 
             return async_wrapper  # type: ignore[return-value]
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with Run(agent, run_id=run_id, tags=tags):
+            with Run(agent, run_id=run_id, tags=tags, max_cost_usd=cap):
                 return fn(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
@@ -164,10 +181,36 @@ def run(
     *,
     run_id: Optional[str] = None,
     tags: Optional[Mapping[str, Any]] = None,
+    max_cost_usd: Optional[Any] = None,
 ) -> Run:
     """Start a run (or a nested sub-run): `with run("research"):`,
-    `async with run(agent="synthesize", tags={...}):`, or `@run("triage")`."""
-    return Run(agent, run_id=run_id, tags=tags)
+    `async with run(agent="synthesize", tags={...}):`, or `@run("triage")`.
+    `max_cost_usd` ("0.50", a str, int or Decimal) caps what the calls inside
+    may spend: a call whose worst case would pass it raises
+    `BudgetExceededError` before it is sent."""
+    return Run(agent, run_id=run_id, tags=tags, max_cost_usd=max_cost_usd)
+
+
+def _caps_enabled() -> None:
+    """A run cap needs the budget engine even when no budget is configured."""
+    from . import _budgets
+
+    if not _budgets.caps_seen:
+        if not _budgets.active:
+            # The engine must exist for the cap; without budgets it checks caps only.
+            _native.configure_budgets()
+        _budgets.caps_seen = True
+
+
+def _forget(frame: _Frame, outermost: bool) -> None:
+    """Drop a finished run's counters in the core (its cap, its run budgets)."""
+    from . import _budgets
+
+    if _budgets.active or _budgets.caps_seen:
+        try:
+            _native.budget_forget_run(frame.run_id if outermost else "", [frame.cap_id] if frame.cap_id else [])
+        except Exception:  # noqa: BLE001 (bookkeeping only; never fail a run's exit)
+            pass
 
 
 def with_agent(name: str) -> Run:

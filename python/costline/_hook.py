@@ -8,7 +8,8 @@ from __future__ import annotations
 import inspect
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from . import _native
+from . import _budgets, _native
+from ._budgets import BudgetExceededError
 from ._call import Call
 from ._context import capture
 from ._raw import filter_usage_chunk, meter_raw_body
@@ -147,6 +148,9 @@ def _start(client: Any, options: Any, stream: bool) -> Optional[_Started]:
         stream,
         body,
     )
+    if _budgets.active or _budgets.caps_seen:
+        # Raises BudgetExceededError (nothing is sent) when a cap would pass.
+        call.reservation = _budgets.reserve(call, body)
     return _Started(call, options, hide, adapter, raw_stream)
 
 
@@ -279,6 +283,8 @@ def install(cls: type, adapter: Adapter, *, is_async: bool) -> type:
             # The try/excepts are inline, not `guarded()`: this runs on every call.
             try:
                 started = _start(self, options, bool(kwargs.get("stream", False)))
+            except BudgetExceededError:
+                raise
             except Exception as exc:
                 report("starting a call", exc)
                 started = None
@@ -301,6 +307,8 @@ def install(cls: type, adapter: Adapter, *, is_async: bool) -> type:
             # The try/excepts are inline, not `guarded()`: this runs on every call.
             try:
                 started = _start(self, options, bool(kwargs.get("stream", False)))
+            except BudgetExceededError:
+                raise
             except Exception as exc:
                 report("starting a call", exc)
                 started = None

@@ -1,6 +1,7 @@
 """Type stubs of the compiled core binding (`bindings-python/`)."""
 
-from typing import Any, Callable, Mapping, Optional, Sequence
+from decimal import Decimal
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 __version__: str
 
@@ -12,6 +13,47 @@ class ConfigError(CostlineError): ...
 class LedgerError(CostlineError): ...
 class ExportError(CostlineError): ...
 
+class BudgetExceededError(CostlineError):
+    scope: str
+    period: str
+    limit_usd: Decimal
+    spent_usd: Decimal
+    reserved_usd: Decimal
+    attempted_usd: Decimal
+    agent: Optional[str]
+    budget_name: str
+    store_error: Optional[str]
+
+class Reservation:
+    enforce_stream: bool
+    amount_usd: Optional[str]
+    def settle(self, cost: Optional[str]) -> None: ...
+    def release(self) -> None: ...
+
+def configure_budgets(
+    budgets: Optional[Sequence[Mapping[str, Any]]] = None,
+    fail_mode: Optional[str] = None,
+    store: Optional[str] = None,
+    redis_url: Optional[str] = None,
+) -> None: ...
+def budgets_active() -> bool: ...
+def budget_reserve(
+    provider: str,
+    operation: str,
+    model: str,
+    request: Optional[Mapping[str, Any]],
+    stream: bool,
+    run_id: Optional[str],
+    agent: Optional[str],
+    agent_path: Sequence[str],
+    tags: Optional[Mapping[str, str]],
+    base_tags: Optional[Mapping[str, str]],
+    caps: Sequence[Tuple[str, str]],
+) -> Optional[Reservation]: ...
+def budget_forget_run(run_id: str, caps: Sequence[str]) -> None: ...
+def budget_wait_settled(timeout_s: float) -> bool: ...
+def budget_status() -> List[Dict[str, Any]]: ...
+def set_budget_alert_hook(dispatch: Optional[Callable[[Dict[str, Any]], None]]) -> None: ...
 def record(
     provider: str,
     operation: str,
@@ -30,6 +72,7 @@ def record(
     estimate_request: Optional[Mapping[str, Any]] = None,
     estimate_output: Optional[str] = None,
     need_cost: bool = True,
+    reservation: Optional[Reservation] = None,
 ) -> Optional[str]: ...
 def track(
     provider: str,
@@ -122,6 +165,7 @@ class StreamObserver:
     def parts(self) -> Optional[list[Any]]: ...
     @property
     def texts(self) -> list[str]: ...
+    def text_from(self, start: int) -> tuple[str, int]: ...
 
 class BodyScanner:
     """Reads usage from a response's raw bytes as they pass (Rust)."""

@@ -106,6 +106,11 @@ def configure(
     on_error: Optional[Callable[[BaseException, Optional[dict[str, Any]]], None]] = None,
     disabled: Optional[bool] = None,
     ca_bundle: Optional[Union[str, os.PathLike[str]]] = None,
+    budgets: Optional[Sequence[Any]] = None,
+    on_budget_alert: Optional[Callable[[Any], None]] = None,
+    budget_fail_mode: Optional[str] = None,
+    budget_store: Optional[str] = None,
+    redis_url: Optional[str] = None,
 ) -> None:
     """Set costline's process settings; arguments given here win over the
     `COSTLINE_*` environment variables, and later calls keep what earlier ones
@@ -124,7 +129,14 @@ def configure(
     collector refused that one event) and instrumentation errors (a
     `CostlineError`), possibly from a background thread. It must not block
     for long; what it raises is logged and ignored.
-    `ca_bundle`: a PEM file of extra CA certificates for the collector."""
+    `ca_bundle`: a PEM file of extra CA certificates for the collector.
+
+    Budgets (docs/budgets.md): `budgets` is a list of `costline.Budget` (it
+    replaces the list given before; the `COSTLINE_BUDGETS` file's budgets are
+    always added); `on_budget_alert(alert)` hears thresholds reached;
+    `budget_fail_mode` is "open" (default) or "closed" for when Redis is
+    unreachable; `budget_store` is "memory", "ledger" or "redis" (default:
+    redis with `redis_url` / `COSTLINE_REDIS_URL`, else the ledger)."""
     global _disabled, _exit_timeout_s, _on_error
     if on_error is not None and not callable(on_error):
         raise _native.ConfigError("configuration: on_error must be callable(exc, event_or_None)")
@@ -144,6 +156,9 @@ def configure(
         disabled=disabled,
         ca_bundle=os.fspath(ca_bundle) if ca_bundle is not None else None,
     )
+    from . import _budgets
+
+    _budgets.configure(budgets, on_budget_alert, budget_fail_mode, budget_store, redis_url, always=ledger is not None)
     with _state_lock:
         if disabled is not None:
             _disabled = bool(disabled)
@@ -176,8 +191,11 @@ def settings() -> dict[str, Any]:
 
 def _at_exit() -> None:
     guarded("exit flush", _native.exit_shutdown, _exit_timeout_s)
+    # Budget settlements the flush handed to the background (ledger, Redis stores).
+    guarded("exit", _native.budget_wait_settled, _exit_timeout_s)
     # No call into Python from the core's threads once the interpreter finalises.
     guarded("exit", _native.set_error_hook, None)
+    guarded("exit", _native.set_budget_alert_hook, None)
 
 
 def _before_fork() -> None:

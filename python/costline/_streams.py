@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any, AsyncIterator, Iterator, List, Optional, Protocol
 
+from . import _native
+from ._budgets import BudgetExceededError
 from ._call import Call
 from ._runtime import guarded, report
 
@@ -29,7 +31,7 @@ class Observer(Protocol):
 
 
 class _Tracker:
-    __slots__ = ("call", "observer", "in_next", "usage_filter")
+    __slots__ = ("call", "observer", "in_next", "usage_filter", "budget", "counted", "tokens")
 
     def __init__(self, call: Call, observer: Observer, usage_filter: Optional[Any]) -> None:
         self.call = call
@@ -37,6 +39,25 @@ class _Tracker:
         self.in_next = False
         # Holds the usage chunk removed from the bytes before the SDK parsed them.
         self.usage_filter = usage_filter
+        # A reservation metered as the stream goes (budgets with enforce_stream).
+        reservation = call.reservation
+        self.budget = reservation if reservation is not None and reservation.enforce_stream else None
+        self.counted = 0
+        self.tokens = 0
+
+    def over_budget(self) -> Optional[BudgetExceededError]:
+        """Count the output that arrived since the last look; the error when
+        the stream's running cost would pass a budget (the caller stops it)."""
+        try:
+            text, self.counted = self.observer.text_from(self.counted)  # type: ignore[attr-defined]
+            if text:
+                self.tokens += _native.count_tokens(text, self.call.model)
+                self.budget.stream_progress(self.tokens)
+        except BudgetExceededError as exc:
+            return exc
+        except Exception as exc:
+            report("metering a stream against a budget", exc)
+        return None
 
     def watch(self, item: Any) -> bool:
         try:
@@ -91,7 +112,7 @@ def attach_sync(stream: Any, call: Call, observer: Observer, usage_filter: Optio
     tracker = _Tracker(call, observer, usage_filter)
     _guard_abandonment(stream, tracker)
     inner: Iterator[Any] = stream._iterator
-    stream._iterator = _iterate(inner, tracker)
+    stream._iterator = _iterate(inner, tracker, stream)
     response = getattr(stream, "response", None)
     original_close = getattr(response, "close", None)
     if original_close is not None:
@@ -105,7 +126,7 @@ def attach_sync(stream: Any, call: Call, observer: Observer, usage_filter: Optio
         response.close = close
 
 
-def _iterate(inner: Iterator[Any], tracker: _Tracker) -> Iterator[Any]:
+def _iterate(inner: Iterator[Any], tracker: _Tracker, stream: Any = None) -> Iterator[Any]:
     while True:
         tracker.in_next = True
         try:
@@ -121,6 +142,13 @@ def _iterate(inner: Iterator[Any], tracker: _Tracker) -> Iterator[Any]:
         tracker.in_next = False
         if tracker.watch(item):
             continue
+        if tracker.budget is not None:
+            stop = tracker.over_budget()
+            if stop is not None:
+                # Recorded first (as this error), then the connection is closed.
+                tracker.finish(stop)
+                guarded("closing a stream over budget", stream.close)
+                raise stop
         try:
             yield item
         except GeneratorExit:
@@ -135,7 +163,7 @@ def attach_async(stream: Any, call: Call, observer: Observer, usage_filter: Opti
     tracker = _Tracker(call, observer, usage_filter)
     _guard_abandonment(stream, tracker)
     inner: AsyncIterator[Any] = stream._iterator
-    stream._iterator = _aiterate(inner, tracker)
+    stream._iterator = _aiterate(inner, tracker, stream)
     response = getattr(stream, "response", None)
     original_aclose = getattr(response, "aclose", None)
     if original_aclose is not None:
@@ -149,7 +177,7 @@ def attach_async(stream: Any, call: Call, observer: Observer, usage_filter: Opti
         response.aclose = aclose
 
 
-async def _aiterate(inner: AsyncIterator[Any], tracker: _Tracker) -> AsyncIterator[Any]:
+async def _aiterate(inner: AsyncIterator[Any], tracker: _Tracker, stream: Any = None) -> AsyncIterator[Any]:
     while True:
         tracker.in_next = True
         try:
@@ -165,6 +193,15 @@ async def _aiterate(inner: AsyncIterator[Any], tracker: _Tracker) -> AsyncIterat
         tracker.in_next = False
         if tracker.watch(item):
             continue
+        if tracker.budget is not None:
+            stop = tracker.over_budget()
+            if stop is not None:
+                tracker.finish(stop)
+                try:
+                    await stream.close()
+                except Exception as exc:
+                    report("closing a stream over budget", exc)
+                raise stop
         try:
             yield item
         except GeneratorExit:

@@ -83,6 +83,9 @@ class MockState:
 class MockHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # Load tests open hundreds of connections at once (the default backlog of 5
+    # resets the ones the accept loop has not reached yet).
+    request_queue_size = 1024
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, verbose: bool = False) -> None:
         if host == "localhost":

@@ -28,6 +28,8 @@ def _fresh_mock(request):
 
 
 # costline's own fixtures (a fresh ledger per test; no writes to the user's ledger).
+from budget_support import budgets, redis_server  # noqa: E402,F401
+
 from costline_fixtures import ledger  # noqa: E402,F401
 
 

@@ -19,7 +19,15 @@ import pytest
 
 _SESSION_DIR = tempfile.mkdtemp(prefix="costline-tests-")
 os.environ["COSTLINE_LEDGER"] = os.path.join(_SESSION_DIR, "default.db")
-for _var in ("COSTLINE_BASE_URL", "COSTLINE_API_KEY", "COSTLINE_PRICES", "COSTLINE_DISABLED", "COSTLINE_OTLP_ENDPOINT"):
+for _var in (
+    "COSTLINE_BASE_URL",
+    "COSTLINE_API_KEY",
+    "COSTLINE_PRICES",
+    "COSTLINE_DISABLED",
+    "COSTLINE_OTLP_ENDPOINT",
+    "COSTLINE_BUDGETS",
+    "COSTLINE_REDIS_URL",
+):
     os.environ.pop(_var, None)
 
 import costline  # noqa: E402  (after the environment is set)

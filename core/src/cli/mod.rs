@@ -18,6 +18,7 @@ use crate::ledger::Ledger;
 use crate::report::{align, parse_since, thousands, GroupBy, Report};
 use crate::Error;
 
+mod budgets;
 mod prices_view;
 use prices_view as view;
 
@@ -61,6 +62,14 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         ledger: Option<PathBuf>,
         /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Each budget of COSTLINE_BUDGETS: period, limit, spent, reserved, remaining.
+    Budgets {
+        #[arg(long, value_name = "PATH")]
+        ledger: Option<PathBuf>,
+        /// Print JSON (amounts as decimal strings) instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -147,6 +156,7 @@ pub fn run(args: Vec<String>, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         }
         Command::Export { ledger, format, since } => export(ledger.as_deref(), format, since.as_deref(), out),
         Command::Status { ledger, json } => status(ledger.as_deref(), json, out),
+        Command::Budgets { ledger, json } => budgets::show(ledger.as_deref(), json, out),
         Command::Prices { model, provider, search, json } => {
             prices(model.as_deref(), provider.as_deref(), search.as_deref(), json, out)
         }

@@ -1,0 +1,320 @@
+//! Budgets for Python: `configure(budgets=...)`, the hook's reserve and
+//! settle, `budget_status()`, the alert hook and `BudgetExceededError`. Only
+//! conversions here; the rules are in `costline_core::budget`.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use costline_core::budget::{self, Action, Budget, Exceeded, FailMode, Period, Requested, RunCap, Zone};
+use costline_core::recorder::Call;
+use costline_core::Error;
+use pyo3::create_exception;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+use crate::errors::{self, CostlineError};
+use crate::{convert, guard, sdk};
+
+create_exception!(
+    costline,
+    BudgetExceededError,
+    CostlineError,
+    "A call would pass a budget's hard cap: nothing was sent. Fields: scope, period, limit_usd, spent_usd, \
+     reserved_usd, attempted_usd, agent, budget_name."
+);
+
+fn config_error(message: String) -> PyErr {
+    errors::to_py(Error::Config(message))
+}
+
+fn decimal<'py>(py: Python<'py>, value: impl ToString) -> PyResult<Bound<'py, PyAny>> {
+    py.import("decimal")?.getattr("Decimal")?.call1((value.to_string(),))
+}
+
+/// One `costline.Budget` (as the dict `Budget._native()` gives) as the core's.
+fn budget_from(d: &Bound<'_, PyDict>) -> PyResult<Budget> {
+    let get = |k: &str| d.get_item(k);
+    let text = |k: &str| -> PyResult<Option<String>> {
+        match get(k)? {
+            Some(v) if !v.is_none() => Ok(Some(v.extract()?)),
+            _ => Ok(None),
+        }
+    };
+    let limit = text("limit_usd")?.ok_or_else(|| config_error("Budget needs limit_usd".into()))?;
+    let limit = budget::spec::parse_usd("limit_usd", &limit).map_err(errors::to_py)?;
+    let period = Period::parse(&text("period")?.unwrap_or_else(|| "month".into())).map_err(errors::to_py)?;
+    let mut b = Budget::new(limit, period);
+    b.name = text("name")?.unwrap_or_default();
+    if let Some(z) = text("timezone")? {
+        b.zone = Zone::parse(&z).map_err(errors::to_py)?;
+    }
+    b.agent = text("agent")?;
+    if let Some(a) = text("action")? {
+        b.action = Action::parse(&a).map_err(errors::to_py)?;
+    }
+    if let Some(tags) = get("tags")? {
+        if let Ok(tags) = tags.cast::<PyDict>() {
+            b.tags = convert::tags(Some(tags))?;
+        }
+    }
+    if let Some(alerts) = get("alerts")? {
+        if !alerts.is_none() {
+            let values: Vec<f64> = alerts.extract()?;
+            b.alerts = budget::file::alert_percents(&values).map_err(errors::to_py)?;
+        }
+    }
+    if let Some(v) = get("enforce_stream")? {
+        b.enforce_stream = v.is_truthy()?;
+    }
+    b.validated().map_err(errors::to_py)
+}
+
+/// Lay budget settings over the earlier ones and install them (see
+/// `costline_core::budget::apply`); None leaves a setting as it was.
+#[pyfunction]
+#[pyo3(signature = (budgets=None, fail_mode=None, store=None, redis_url=None))]
+pub fn configure_budgets(
+    py: Python<'_>,
+    budgets: Option<Vec<Bound<'_, PyDict>>>,
+    fail_mode: Option<String>,
+    store: Option<String>,
+    redis_url: Option<String>,
+) -> PyResult<()> {
+    guard::call(|| {
+        let budgets =
+            budgets.map(|list| list.iter().map(budget_from).collect::<PyResult<Vec<_>>>()).transpose()?;
+        let fail_mode = fail_mode.map(|m| FailMode::parse(&m)).transpose().map_err(errors::to_py)?;
+        let requested = Requested { budgets, fail_mode, store, redis_url };
+        let ledger = costline_core::settings::effective().ledger.path();
+        py.detach(|| budget::apply(requested, ledger)).map_err(errors::to_py)
+    })
+}
+
+/// True when budgets are configured.
+#[pyfunction]
+pub fn budgets_active() -> bool {
+    budget::is_active()
+}
+
+/// A call's hold on its budgets; settle it with the cost or release it
+/// (garbage collected unsettled, it is released).
+#[pyclass(module = "costline._native")]
+pub struct Reservation {
+    inner: Mutex<Option<budget::Reservation>>,
+    #[pyo3(get)]
+    enforce_stream: bool,
+}
+
+impl Reservation {
+    pub(crate) fn take(&self) -> Option<budget::Reservation> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+#[pymethods]
+impl Reservation {
+    /// Replace the reservation with the call's cost (a decimal string; None: unpriced).
+    #[pyo3(signature = (cost))]
+    fn settle(&self, cost: Option<String>) -> PyResult<()> {
+        guard::call(|| {
+            let cost = cost.and_then(|c| c.parse().ok());
+            if let Some(r) = self.take() {
+                r.settle_soon(cost);
+            }
+            Ok(())
+        })
+    }
+
+    fn release(&self, py: Python<'_>) -> PyResult<()> {
+        guard::call(|| {
+            if let Some(r) = self.take() {
+                py.detach(|| r.release());
+            }
+            Ok(())
+        })
+    }
+
+    /// A metered stream has produced `output_tokens`: grow the reservation,
+    /// or raise BudgetExceededError (the caller closes the stream).
+    fn stream_progress(&self, py: Python<'_>, output_tokens: u64) -> PyResult<()> {
+        guard::call(|| {
+            let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(r) = inner.as_mut() else {
+                return Ok(());
+            };
+            match py.detach(|| r.stream_progress(output_tokens)) {
+                Ok(()) => Ok(()),
+                Err(exceeded) => Err(exceeded_error(py, &exceeded)?),
+            }
+        })
+    }
+
+    #[getter]
+    fn amount_usd(&self) -> Option<String> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|r| r.amount_usd().to_string())
+    }
+}
+
+fn exceeded_error(py: Python<'_>, e: &Exceeded) -> PyResult<PyErr> {
+    let err = BudgetExceededError::new_err(e.to_string());
+    let value = err.value(py);
+    value.setattr("scope", e.scope)?;
+    value.setattr("period", e.period)?;
+    value.setattr("limit_usd", decimal(py, e.limit_usd)?)?;
+    value.setattr("spent_usd", decimal(py, e.spent_usd)?)?;
+    value.setattr("reserved_usd", decimal(py, e.reserved_usd)?)?;
+    value.setattr("attempted_usd", decimal(py, e.attempted_usd)?)?;
+    value.setattr("agent", e.agent.clone())?;
+    value.setattr("budget_name", e.budget_name.clone())?;
+    value.setattr("store_error", e.store_error.clone())?;
+    Ok(err)
+}
+
+/// Reserve a call's worst case before it is sent. Returns a `Reservation`,
+/// or None when no budget applies; raises `BudgetExceededError` (after
+/// recording the blocked call) when a cap would be passed.
+#[pyfunction]
+#[pyo3(signature = (provider, operation, model, request, stream, run_id, agent, agent_path, tags, base_tags, caps))]
+#[allow(clippy::too_many_arguments)]
+pub fn budget_reserve(
+    py: Python<'_>,
+    provider: String,
+    operation: String,
+    model: String,
+    request: Option<&Bound<'_, PyAny>>,
+    stream: bool,
+    run_id: Option<String>,
+    agent: Option<String>,
+    agent_path: Vec<String>,
+    tags: Option<&Bound<'_, PyDict>>,
+    base_tags: Option<&Bound<'_, PyDict>>,
+    caps: Vec<(String, String)>,
+) -> PyResult<Option<Reservation>> {
+    guard::call(|| {
+        let request = request.map(convert::request_value);
+        let call = Call {
+            stream,
+            run_id,
+            agent,
+            agent_path,
+            tags: convert::tags(tags)?,
+            base_tags: convert::tags(base_tags)?,
+            ..Call::new(provider, operation, model, sdk())
+        };
+        let caps = caps
+            .into_iter()
+            .map(|(id, limit)| {
+                budget::spec::parse_usd("max_cost_usd", &limit).map(|limit_usd| RunCap { id, limit_usd })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(errors::to_py)?;
+        match py.detach(|| budget::reserve(&call, request.as_ref(), &caps)) {
+            Ok(Some(r)) => {
+                Ok(Some(Reservation { enforce_stream: r.enforce_stream(), inner: Mutex::new(Some(r)) }))
+            }
+            Ok(None) => Ok(None),
+            Err(exceeded) => {
+                py.detach(|| budget::record_blocked(call));
+                Err(exceeded_error(py, &exceeded)?)
+            }
+        }
+    })
+}
+
+/// Wait up to `timeout_s` for the settlements made in the background (shared
+/// stores); False if some are still in flight.
+#[pyfunction]
+pub fn budget_wait_settled(py: Python<'_>, timeout_s: f64) -> bool {
+    let timeout = std::time::Duration::from_secs_f64(timeout_s.clamp(0.0, 3600.0));
+    py.detach(|| budget::wait_settled(timeout))
+}
+
+/// Forget a finished run's counters.
+#[pyfunction]
+pub fn budget_forget_run(run_id: String, caps: Vec<String>) {
+    budget::forget_run(&run_id, &caps);
+}
+
+fn status_dict<'py>(py: Python<'py>, s: &budget::BudgetStatus) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("name", &s.name)?;
+    d.set_item("scope", s.scope)?;
+    d.set_item("period", s.period)?;
+    d.set_item("period_label", &s.period_label)?;
+    d.set_item("timezone", &s.timezone)?;
+    d.set_item("action", s.action)?;
+    d.set_item("agent", &s.agent)?;
+    d.set_item("tags", s.tags.clone().into_iter().collect::<BTreeMap<_, _>>())?;
+    d.set_item("limit_usd", decimal(py, s.limit_usd)?)?;
+    for (k, v) in
+        [("spent_usd", s.spent_usd), ("reserved_usd", s.reserved_usd), ("remaining_usd", s.remaining_usd)]
+    {
+        match v {
+            Some(v) => d.set_item(k, decimal(py, v)?)?,
+            None => d.set_item(k, py.None())?,
+        }
+    }
+    d.set_item("store", s.store)?;
+    d.set_item("error", &s.error)?;
+    Ok(d)
+}
+
+/// Each budget with its current period's spent, reserved and remaining.
+#[pyfunction]
+pub fn budget_status(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
+    guard::call(|| {
+        let rows = py.detach(budget::status);
+        let list = PyList::empty(py);
+        for s in &rows {
+            list.append(status_dict(py, s)?)?;
+        }
+        Ok(list)
+    })
+}
+
+/// Register `dispatch(alert_dict)` for budget alerts (None removes it). It
+/// runs on the thread that settled the call, with the GIL taken there.
+#[pyfunction]
+#[pyo3(signature = (dispatch))]
+pub fn set_budget_alert_hook(dispatch: Option<Py<PyAny>>) {
+    let Some(dispatch) = dispatch else {
+        budget::clear_alert_hook();
+        return;
+    };
+    budget::set_alert_hook(Box::new(move |alert| {
+        Python::attach(|py| {
+            let result = (|| -> PyResult<()> {
+                let d = PyDict::new(py);
+                d.set_item("budget_name", &alert.budget_name)?;
+                d.set_item("scope", alert.scope)?;
+                d.set_item("period", alert.period)?;
+                d.set_item("period_label", &alert.period_label)?;
+                d.set_item("threshold_percent", alert.threshold_percent)?;
+                d.set_item("limit_usd", decimal(py, alert.limit_usd)?)?;
+                d.set_item("spent_usd", decimal(py, alert.spent_usd)?)?;
+                d.set_item("action", alert.action)?;
+                d.set_item("agent", &alert.agent)?;
+                d.set_item("exceeded", alert.exceeded)?;
+                d.set_item("message", alert.to_string())?;
+                dispatch.call1(py, (d,))?;
+                Ok(())
+            })();
+            if let Err(e) = result {
+                log::warn!("costline: the budget alert dispatcher failed: {e}");
+            }
+        })
+    }));
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("BudgetExceededError", m.py().get_type::<BudgetExceededError>())?;
+    m.add_class::<Reservation>()?;
+    m.add_function(wrap_pyfunction!(configure_budgets, m)?)?;
+    m.add_function(wrap_pyfunction!(budgets_active, m)?)?;
+    m.add_function(wrap_pyfunction!(budget_reserve, m)?)?;
+    m.add_function(wrap_pyfunction!(budget_forget_run, m)?)?;
+    m.add_function(wrap_pyfunction!(budget_wait_settled, m)?)?;
+    m.add_function(wrap_pyfunction!(budget_status, m)?)?;
+    m.add_function(wrap_pyfunction!(set_budget_alert_hook, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! The in-process store: counters behind one mutex, held only for the few
+//! additions of a reservation (no I/O under it). Counters a process has not
+//! seen yet start from what the ledger recorded in their period.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use super::seed;
+use super::store::{first_over, BudgetStore, Charge, Reserved};
+use crate::Result;
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Counter {
+    spent: i64,
+    reserved: i64,
+    expires_at_ms: Option<i64>,
+}
+
+#[derive(Default)]
+struct State {
+    counters: HashMap<String, Counter>,
+    alerts: HashSet<(String, u32)>,
+}
+
+pub struct MemoryStore {
+    /// Where to seed new counters from; `None` starts them at zero.
+    ledger: Option<PathBuf>,
+    state: Mutex<State>,
+}
+
+impl MemoryStore {
+    pub fn new(ledger: Option<PathBuf>) -> MemoryStore {
+        MemoryStore { ledger, state: Mutex::new(State::default()) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Create the counters `charges` name that do not exist yet, seeded from
+    /// the ledger outside the lock.
+    fn ensure(&self, charges: &[Charge]) -> Result<()> {
+        let missing: Vec<&Charge> = {
+            let state = self.lock();
+            charges.iter().filter(|c| !state.counters.contains_key(&c.key)).collect()
+        };
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let mut seeded = Vec::with_capacity(missing.len());
+        for charge in missing {
+            let spent = match (&self.ledger, &charge.seed) {
+                (Some(path), Some(s)) => seed::spent_in_ledger(path, s).unwrap_or_else(|e| {
+                    crate::log_once::warn(&format!("budget-seed\u{0}{e}"), || {
+                        format!(
+                            "costline: budget {} starts from zero: the ledger could not be read: {e}",
+                            charge.key
+                        )
+                    });
+                    0
+                }),
+                _ => 0,
+            };
+            seeded.push((charge, spent));
+        }
+        let now = chrono::Utc::now().timestamp_millis();
+        let mut state = self.lock();
+        // Counters of periods that are over are never charged again.
+        state.counters.retain(|_, c| c.expires_at_ms.is_none_or(|end| end > now));
+        for (charge, spent) in seeded {
+            state.counters.entry(charge.key.clone()).or_insert(Counter {
+                spent,
+                reserved: 0,
+                expires_at_ms: charge.expires_at_ms,
+            });
+        }
+        Ok(())
+    }
+
+    /// Forget counters (a run that ended).
+    pub fn forget(&self, key_prefix: &str) {
+        self.lock().counters.retain(|k, _| !k.starts_with(key_prefix));
+    }
+}
+
+impl BudgetStore for MemoryStore {
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+
+    fn reserve(&self, charges: &[Charge], amount: i64) -> Result<Reserved> {
+        let mut state = self.lock();
+        if !charges.iter().all(|c| state.counters.contains_key(&c.key)) {
+            // A counter seen for the first time: seed it without the lock held.
+            drop(state);
+            self.ensure(charges)?;
+            state = self.lock();
+        }
+        let current: Vec<(i64, i64)> = charges
+            .iter()
+            .map(|c| state.counters.get(&c.key).map_or((0, 0), |n| (n.spent, n.reserved)))
+            .collect();
+        if let Some(index) = first_over(charges, &current, amount) {
+            let (spent, reserved) = current[index];
+            return Ok(Reserved::Over { index, spent, reserved });
+        }
+        for c in charges {
+            let counter = state.counters.entry(c.key.clone()).or_default();
+            counter.reserved = counter.reserved.saturating_add(amount);
+        }
+        Ok(Reserved::Taken(current))
+    }
+
+    fn settle(&self, charges: &[Charge], reserved: i64, actual: i64) -> Result<Vec<i64>> {
+        let mut state = self.lock();
+        Ok(charges
+            .iter()
+            .map(|c| {
+                let counter = state.counters.entry(c.key.clone()).or_default();
+                counter.reserved = (counter.reserved - reserved).max(0);
+                counter.spent = counter.spent.saturating_add(actual);
+                counter.spent
+            })
+            .collect())
+    }
+
+    fn release(&self, charges: &[Charge], reserved: i64) -> Result<()> {
+        let mut state = self.lock();
+        for c in charges {
+            if let Some(counter) = state.counters.get_mut(&c.key) {
+                counter.reserved = (counter.reserved - reserved).max(0);
+            }
+        }
+        Ok(())
+    }
+
+    fn read(&self, charge: &Charge) -> Result<(i64, i64)> {
+        self.ensure(std::slice::from_ref(charge))?;
+        Ok(self.lock().counters.get(&charge.key).map_or((0, 0), |c| (c.spent, c.reserved)))
+    }
+
+    fn claim_alert(&self, charge: &Charge, percent: u32) -> Result<bool> {
+        Ok(self.lock().alerts.insert((charge.key.clone(), percent)))
+    }
+}

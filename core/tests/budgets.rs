@@ -1,0 +1,326 @@
+//! Budgets through the core's API (the one every binding calls): reserve,
+//! settle, release and status, with each store; caps that hold under
+//! concurrent reservations; alerts once per period; the fail mode.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use costline_core::budget::{
+    self, estimate, Action, Alert, Budget, FailMode, Period, RunCap, Settings, StoreChoice,
+};
+use costline_core::catalog;
+use costline_core::event::Sdk;
+use costline_core::recorder::Call;
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+
+mod support;
+
+/// The engine is process-wide: tests take turns.
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    catalog::set_inline_prices(Some(&json!({"budget-model": {"input": "0.00001", "output": "0.00001"}})))
+        .unwrap();
+    budget::clear_alert_hook();
+    guard
+}
+
+fn d(text: &str) -> Decimal {
+    Decimal::from_str(text).unwrap()
+}
+
+fn call(agent: Option<&str>) -> Call {
+    Call {
+        agent: agent.map(str::to_string),
+        agent_path: agent.map(|a| vec![a.to_string()]).unwrap_or_default(),
+        run_id: agent.map(|_| "run-1".to_string()),
+        ..Call::new(
+            "openai".into(),
+            "chat".into(),
+            "budget-model".into(),
+            Sdk { lang: "rust".into(), version: "0".into() },
+        )
+    }
+}
+
+fn request(max_tokens: u64) -> Value {
+    json!({"model": "budget-model", "messages": [{"role": "user", "content": "hi"}], "max_tokens": max_tokens})
+}
+
+/// The worst case of `request(max_tokens)`, as the core reserves it.
+fn worst(max_tokens: u64) -> Decimal {
+    estimate::worst_case("openai", "chat", "budget-model", Some(&request(max_tokens))).cost_usd.unwrap()
+}
+
+fn settings(budgets: Vec<Budget>, store: StoreChoice, ledger: Option<PathBuf>) -> Settings {
+    Settings { budgets, store, fail_mode: FailMode::Open, ledger }
+}
+
+fn status_of(name: &str) -> budget::BudgetStatus {
+    budget::status().into_iter().find(|s| s.name == name).expect("the budget is listed")
+}
+
+#[test]
+fn a_call_whose_worst_case_passes_a_cap_is_refused_with_the_cap_and_amounts() {
+    let _g = serial();
+    let cap = Budget { agent: Some("researcher".into()), ..Budget::new(d("0.05"), Period::Day) };
+    budget::configure(settings(vec![cap], StoreChoice::Memory, None)).unwrap();
+    let held = budget::reserve(&call(Some("researcher")), Some(&request(4000)), &[]).unwrap().unwrap();
+    assert_eq!(held.amount_usd(), worst(4000));
+    let refused = budget::reserve(&call(Some("researcher")), Some(&request(1000)), &[]).unwrap_err();
+    assert_eq!(refused.scope, "agent");
+    assert_eq!(refused.period, "day");
+    assert_eq!(refused.budget_name, "agent=researcher/day");
+    assert_eq!(refused.agent.as_deref(), Some("researcher"));
+    assert_eq!(refused.limit_usd, d("0.05"));
+    assert_eq!(refused.spent_usd, Decimal::ZERO);
+    assert_eq!(refused.reserved_usd, worst(4000));
+    assert_eq!(refused.attempted_usd, worst(1000));
+    let message = refused.to_string();
+    assert!(
+        message.contains("agent=researcher/day") && message.contains("would be exceeded by $"),
+        "{message}"
+    );
+    // Another agent's calls are not under this cap.
+    assert!(budget::reserve(&call(Some("writer")), Some(&request(1000)), &[]).unwrap().is_none());
+    drop(held);
+    budget::clear();
+}
+
+#[test]
+fn settling_replaces_the_reservation_with_the_actual_cost_and_a_dropped_one_is_released() {
+    let _g = serial();
+    budget::configure(settings(vec![Budget::new(d("1"), Period::Month)], StoreChoice::Memory, None)).unwrap();
+    let held = budget::reserve(&call(None), Some(&request(1000)), &[]).unwrap().unwrap();
+    let s = status_of("global/month");
+    assert_eq!((s.spent_usd, s.reserved_usd), (Some(Decimal::ZERO), Some(worst(1000))));
+    held.settle(Some(d("0.003")));
+    let s = status_of("global/month");
+    assert_eq!(
+        (s.spent_usd, s.reserved_usd, s.remaining_usd),
+        (Some(d("0.003")), Some(Decimal::ZERO), Some(d("0.997")))
+    );
+    let dropped = budget::reserve(&call(None), Some(&request(1000)), &[]).unwrap().unwrap();
+    drop(dropped);
+    let released = budget::reserve(&call(None), Some(&request(1000)), &[]).unwrap().unwrap();
+    released.release();
+    assert_eq!(status_of("global/month").reserved_usd, Some(Decimal::ZERO));
+    assert_eq!(status_of("global/month").spent_usd, Some(d("0.003")));
+    budget::clear();
+}
+
+#[test]
+fn a_run_cap_limits_that_run_only() {
+    let _g = serial();
+    budget::configure(settings(vec![Budget::new(d("100"), Period::Total)], StoreChoice::Memory, None))
+        .unwrap();
+    let caps = [RunCap { id: "frame-1".into(), limit_usd: worst(1000) }];
+    let first = budget::reserve(&call(Some("a")), Some(&request(1000)), &caps).unwrap().unwrap();
+    let refused = budget::reserve(&call(Some("a")), Some(&request(1000)), &caps).unwrap_err();
+    assert_eq!((refused.scope, refused.period), ("run", "run"));
+    assert!(budget::reserve(&call(Some("a")), Some(&request(1000)), &[]).unwrap().is_some());
+    first.settle(Some(d("0.001")));
+    budget::clear();
+}
+
+#[test]
+fn alerts_fire_once_per_threshold_and_period_and_are_recorded_in_the_ledger() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger.db");
+    let fired: Arc<Mutex<Vec<Alert>>> = Arc::default();
+    let sink = fired.clone();
+    budget::set_alert_hook(Box::new(move |a| sink.lock().unwrap().push(a.clone())));
+    budget::configure(settings(
+        vec![Budget::new(d("1"), Period::Month)],
+        StoreChoice::Ledger,
+        Some(ledger.clone()),
+    ))
+    .unwrap();
+    for actual in ["0.5", "0.3", "0.01", "0.1", "0.01"] {
+        let held = budget::reserve(&call(None), Some(&request(10)), &[]).unwrap().unwrap();
+        held.settle(Some(d(actual)));
+    }
+    let alerts = fired.lock().unwrap().clone();
+    let percents: Vec<u32> = alerts.iter().map(|a| a.threshold_percent).collect();
+    assert_eq!(percents, vec![75, 90]);
+    assert_eq!(alerts[0].spent_usd, d("0.8"));
+    assert_eq!(alerts[1].spent_usd, d("0.91"));
+    let recorded = budget::recorded_alerts(&ledger).unwrap();
+    assert_eq!(recorded.len(), 2, "{recorded:?}");
+    assert_eq!(recorded[0].0, "global/month");
+    assert_eq!(recorded[0].2, 75);
+    budget::clear();
+}
+
+#[test]
+fn a_warn_budget_lets_the_call_through_and_alerts_once() {
+    let _g = serial();
+    let fired: Arc<Mutex<Vec<Alert>>> = Arc::default();
+    let sink = fired.clone();
+    budget::set_alert_hook(Box::new(move |a| sink.lock().unwrap().push(a.clone())));
+    let warn = Budget { action: Action::Warn, alerts: vec![], ..Budget::new(d("0.001"), Period::Hour) };
+    budget::configure(settings(vec![warn], StoreChoice::Memory, None)).unwrap();
+    for _ in 0..3 {
+        budget::reserve(&call(None), Some(&request(1000)), &[]).unwrap().unwrap().settle(Some(d("0.01")));
+    }
+    let alerts = fired.lock().unwrap().clone();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(alerts[0].exceeded);
+    assert_eq!(alerts[0].action, "warn");
+    budget::clear();
+}
+
+#[test]
+fn the_memory_store_starts_from_what_the_ledger_recorded_this_period() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    let mut ledger = costline_core::ledger::Ledger::open(&path).unwrap();
+    let mut mine = support::event_costing(Some("0.25"));
+    mine.agent = Some("researcher".into());
+    mine.agent_path = vec!["researcher".into()];
+    ledger.insert(&[mine, support::event_costing(Some("0.5"))], false).unwrap();
+    let budgets = vec![
+        Budget::new(d("10"), Period::Day),
+        Budget { agent: Some("researcher".into()), ..Budget::new(d("10"), Period::Day) },
+    ];
+    budget::configure(settings(budgets, StoreChoice::Memory, Some(path))).unwrap();
+    assert_eq!(status_of("global/day").spent_usd, Some(d("0.75")));
+    assert_eq!(status_of("agent=researcher/day").spent_usd, Some(d("0.25")));
+    budget::clear();
+}
+
+/// Many threads against one cap: what is let through never passes it, and
+/// no fewer calls pass than the cap allows less one.
+fn hammer(store: StoreChoice, ledger: Option<PathBuf>) {
+    budget::configure(settings(vec![Budget::new(d("1"), Period::Day)], store, ledger)).unwrap();
+    let per_call = worst(1000);
+    let admitted = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| {
+                for _ in 0..40 {
+                    if let Ok(Some(held)) = budget::reserve(&call(None), Some(&request(1000)), &[]) {
+                        admitted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        held.settle(Some(per_call));
+                    }
+                }
+            });
+        }
+    });
+    let s = status_of("global/day");
+    let fits = (d("1") / per_call).floor();
+    let admitted = Decimal::from(admitted.into_inner() as u64);
+    assert!(s.spent_usd.unwrap() <= d("1"), "{s:?}");
+    assert_eq!(s.reserved_usd, Some(Decimal::ZERO));
+    assert!(admitted >= fits - Decimal::ONE && admitted <= fits, "admitted {admitted}, fits {fits}");
+    budget::clear();
+}
+
+#[test]
+fn the_memory_store_holds_a_cap_under_concurrent_threads() {
+    let _g = serial();
+    hammer(StoreChoice::Memory, None);
+}
+
+#[test]
+fn the_ledger_store_holds_a_cap_under_concurrent_threads() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    hammer(StoreChoice::Ledger, Some(dir.path().join("ledger.db")));
+}
+
+/// A redis-server on a free loopback port, stopped when dropped.
+struct RedisServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl RedisServer {
+    fn start() -> RedisServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (.ci/run installs it)");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        RedisServer { child, port }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_redis_store_holds_a_cap_under_concurrent_threads() {
+    let _g = serial();
+    let server = RedisServer::start();
+    hammer(StoreChoice::Redis(server.url()), None);
+}
+
+#[test]
+fn an_unreachable_redis_lets_calls_through_when_open_and_blocks_them_when_closed() {
+    let _g = serial();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let budgets = vec![Budget::new(d("1"), Period::Day)];
+    budget::configure(Settings {
+        fail_mode: FailMode::Open,
+        ..settings(budgets.clone(), StoreChoice::Redis(url.clone()), None)
+    })
+    .unwrap();
+    let held = budget::reserve(&call(None), Some(&request(10)), &[]).unwrap();
+    held.unwrap().settle(Some(d("0.01")));
+    budget::configure(Settings {
+        fail_mode: FailMode::Closed,
+        ..settings(budgets, StoreChoice::Redis(url), None)
+    })
+    .unwrap();
+    let refused = budget::reserve(&call(None), Some(&request(10)), &[]).unwrap_err();
+    assert!(refused.store_error.is_some());
+    assert!(refused.to_string().contains("unreachable"), "{refused}");
+    budget::clear();
+}
+
+#[test]
+fn a_metered_stream_reserves_as_it_goes_and_is_stopped_before_its_running_cost_passes_the_cap() {
+    let _g = serial();
+    let cap = Budget { enforce_stream: true, ..Budget::new(d("0.01"), Period::Day) };
+    budget::configure(settings(vec![cap], StoreChoice::Memory, None)).unwrap();
+    let stream = Call { stream: true, ..call(None) };
+    // Without max_tokens the worst case (8192 output tokens, $0.08) would be refused outright.
+    assert!(worst(8192) > d("0.01"));
+    let body = json!({"model": "budget-model", "messages": [{"role": "user", "content": "hi"}]});
+    let mut held = budget::reserve(&stream, Some(&body), &[]).unwrap().unwrap();
+    assert!(held.enforce_stream());
+    assert!(held.amount_usd() < d("0.003"), "{}", held.amount_usd());
+    held.stream_progress(100).unwrap();
+    held.stream_progress(700).unwrap();
+    assert!(held.amount_usd() > d("0.007"));
+    let stopped = held.stream_progress(1000).unwrap_err();
+    assert_eq!(stopped.budget_name, "global/day");
+    assert!(stopped.attempted_usd > d("0.01"));
+    held.settle(Some(d("0.0099")));
+    assert_eq!(status_of("global/day").reserved_usd, Some(Decimal::ZERO));
+    // A budget that does not meter streams keeps the worst case: refused.
+    budget::configure(settings(vec![Budget::new(d("0.01"), Period::Day)], StoreChoice::Memory, None))
+        .unwrap();
+    assert!(budget::reserve(&stream, Some(&body), &[]).is_err());
+    budget::clear();
+}
