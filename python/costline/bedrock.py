@@ -25,7 +25,8 @@ import io
 import json
 from typing import Any, Dict, Iterator, List, Mapping, Optional
 
-from . import _native
+from . import _budgets, _native
+from ._budgets import BudgetExceededError
 from ._call import Call
 from ._context import capture
 from ._hook import ClientOptions
@@ -56,6 +57,8 @@ class _Meter:
     def before_call(self, params: Any = None, context: Any = None, **_: Any) -> None:
         try:
             self._start(params, context)
+        except BudgetExceededError:
+            raise  # a budget cap refuses the call: nothing is sent
         except Exception as exc:
             report("starting a call", exc)
 
@@ -69,9 +72,12 @@ class _Meter:
         opts = _override.get() or self.options
         model = _native.model_for_path(PROVIDER, path) or "unknown"
         stream = path.rstrip("/").endswith(("-stream", "invoke-with-response-stream"))
-        context[_CALL_KEY] = Call(
-            opts.provider or PROVIDER, operation, model, capture(opts.agent, opts.tags), stream, _request_body(params)
-        )
+        body = _request_body(params)
+        call = Call(opts.provider or PROVIDER, operation, model, capture(opts.agent, opts.tags), stream, body)
+        if _budgets.active or _budgets.caps_seen:
+            # Raises BudgetExceededError (the blocked call is recorded) when a cap would pass.
+            call.reservation = _budgets.reserve(call, body)
+        context[_CALL_KEY] = call
 
     def after_call(self, http_response: Any = None, parsed: Any = None, context: Any = None, **_: Any) -> None:
         call = context.get(_CALL_KEY) if isinstance(context, dict) else None

@@ -17,7 +17,8 @@ from typing import Any, AsyncIterator, Dict, Iterator, Mapping, Optional
 
 from google import genai as _genai
 
-from . import _native
+from . import _budgets, _native
+from ._budgets import BudgetExceededError
 from ._call import Call
 from ._context import capture
 from ._hook import DEFAULT_OPTIONS, ClientOptions
@@ -46,7 +47,11 @@ class _Meter:
         opts = self.options
         model = _native.model_for_path(PROVIDER, path) or "unknown"
         body = request_dict if isinstance(request_dict, Mapping) else None
-        return Call(opts.provider or PROVIDER, operation, model, capture(opts.agent, opts.tags), stream, body)
+        call = Call(opts.provider or PROVIDER, operation, model, capture(opts.agent, opts.tags), stream, body)
+        if _budgets.active or _budgets.caps_seen:
+            # Raises BudgetExceededError (the blocked call is recorded) when a cap would pass.
+            call.reservation = _budgets.reserve(call, body)
+        return call
 
 
 def _finish_body(call: Call, body: Any) -> None:
@@ -80,6 +85,8 @@ class _StreamTally:
 def _start(meter: _Meter, path: Any, request_dict: Any, stream: bool) -> Optional[Call]:
     try:
         return meter.start(path, request_dict, stream)
+    except BudgetExceededError:
+        raise  # a budget cap refuses the call: nothing is sent
     except Exception as exc:
         report("starting a call", exc)
         return None

@@ -19,7 +19,8 @@ from typing import Any, Dict, Mapping, Optional
 
 from mistralai.client import Mistral as _Mistral
 
-from . import _native
+from . import _budgets, _native
+from ._budgets import BudgetExceededError
 from ._call import Call
 from ._context import capture
 from ._hook import DEFAULT_OPTIONS, ClientOptions
@@ -43,6 +44,8 @@ class _MeterHook:
     def before_request(self, hook_ctx: Any, request: Any) -> Any:
         try:
             self._start(request)
+        except BudgetExceededError:
+            raise  # a budget cap refuses the call: nothing is sent
         except Exception as exc:  # metering never stops the call
             report("starting a call", exc)
         return request
@@ -71,6 +74,9 @@ class _MeterHook:
             stream,
             body,
         )
+        if _budgets.active or _budgets.caps_seen:
+            # Raises BudgetExceededError (the blocked call is recorded) when a cap would pass.
+            call.reservation = _budgets.reserve(call, body)
         setattr(request, _CALL_ATTR, call)
 
     def after_success(self, hook_ctx: Any, response: Any) -> Any:
