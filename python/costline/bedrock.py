@@ -151,17 +151,21 @@ def _finish_invoke(call: Call, http_response: Any, parsed: Dict[str, Any]) -> No
 
 
 class _Tally:
-    __slots__ = ("call", "parts", "texts", "reader")
+    __slots__ = ("call", "parts", "texts", "reader", "completed")
 
     def __init__(self, call: Call, reader: Any) -> None:
         self.call = call
         self.parts: List[Any] = []
         self.texts: List[str] = []
         self.reader = reader
+        self.completed = False
 
     def end(self, error: Optional[BaseException]) -> None:
+        # A stream that did not complete has at most its opening counts (an
+        # Anthropic message_start): estimate it instead, labelled as such.
         if not self.call.done:
-            self.call.finish(self.parts or None, None, error, self.texts)
+            parts = self.parts if self.completed and self.parts else None
+            self.call.finish(parts, None, error, self.texts)
 
 
 def _converse_event(tally: _Tally, event: Any) -> None:
@@ -215,6 +219,7 @@ def _ending(events: Iterator[Any], tally: _Tally) -> Iterator[Any]:
     error: Optional[BaseException] = None
     try:
         yield from events
+        tally.completed = True
     except GeneratorExit:
         raise
     except BaseException as exc:

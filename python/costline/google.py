@@ -7,8 +7,9 @@ The `google-genai` SDK sends every call of every module (`models`, `caches`,
 and returning the raw response body as text. costline meters those four, on the
 client's own API client object: the modules, response objects, chunks and
 errors are the SDK's own. Usage comes from the body (`usageMetadata`) through
-the core's `BodyScanner`; a stream's from its last chunk. `count_tokens` and
-other unbilled paths pass through."""
+the core's `BodyScanner`; a stream's from its last chunk (a stream closed early
+or failed is estimated: its running counts lack the output). `count_tokens`
+and other unbilled paths pass through."""
 
 from __future__ import annotations
 
@@ -75,11 +76,14 @@ class _StreamTally:
         if isinstance(body, str):
             self.scanner.feed(b"data: " + body.encode("utf-8") + b"\n")
 
-    def end(self, error: Optional[BaseException]) -> None:
+    def end(self, error: Optional[BaseException], completed: bool) -> None:
         if self.call.done:
             return
         parts, resolved, text = self.scanner.finish()
-        self.call.finish(parts or None, resolved, error, [text])
+        # A stream that did not complete carries only running counts (the
+        # output so far is not in them): estimate from the request and the
+        # text that arrived, labelled as such.
+        self.call.finish(parts if completed and parts else None, resolved, error, [text])
 
 
 def _start(meter: _Meter, path: Any, request_dict: Any, stream: bool) -> Optional[Call]:
@@ -149,32 +153,36 @@ def _sync_stream(chunks: Iterator[Any], tally: _StreamTally) -> Iterator[Any]:
     # A generator like the SDK's own: the request is sent on the first next();
     # closed early or collected unfinished, `finally` still records the call.
     error: Optional[BaseException] = None
+    completed = False
     try:
         for response in chunks:
             guarded("reading a stream chunk", tally.feed, response)
             yield response
+        completed = True
     except GeneratorExit:
         raise
     except BaseException as exc:
         error = exc
         raise
     finally:
-        guarded("recording a stream", tally.end, error)
+        guarded("recording a stream", tally.end, error, completed)
 
 
 async def _async_stream(chunks: AsyncIterator[Any], tally: _StreamTally) -> AsyncIterator[Any]:
     error: Optional[BaseException] = None
+    completed = False
     try:
         async for response in chunks:
             guarded("reading a stream chunk", tally.feed, response)
             yield response
+        completed = True
     except GeneratorExit:
         raise
     except BaseException as exc:
         error = exc
         raise
     finally:
-        guarded("recording a stream", tally.end, error)
+        guarded("recording a stream", tally.end, error, completed)
 
 
 def _install(client: Any, options: ClientOptions) -> None:

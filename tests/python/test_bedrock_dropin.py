@@ -171,3 +171,14 @@ def test_with_agent_instrument_and_tags(mock, raw, ledger):
     events = read_events(ledger)
     assert sorted(str(e["agent"]) for e in events) == ["None", "None", "writer"]
     assert sum(e["tags"].get("team") == "b" for e in events) == 2
+
+
+def test_an_invoke_stream_closed_early_is_estimated_not_its_opening_counts(mock, ledger):
+    client = with_headers(bedrock.client(**kwargs(mock)), {"x-mock-prompt-tokens": "50"})
+    body = client.invoke_model_with_response_stream(
+        modelId="anthropic.claude-3-5-haiku-20241022-v1:0", body=json.dumps({"messages": []})
+    )["body"]
+    next(iter(body))
+    body.close()
+    [event] = read_events(ledger)
+    assert (event["stream"], event["status"], event["usage_source"]) == (True, "ok", "estimate")
