@@ -195,6 +195,7 @@ impl Meter {
 
     /// Record the call, once (later calls return undefined); see `record_text`.
     #[napi]
+    #[allow(clippy::too_many_arguments)]
     pub fn finish(
         &mut self,
         env: Env,
