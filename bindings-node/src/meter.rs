@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 
+use costline_core::budget;
 use costline_core::event::Status;
 use costline_core::recorder::{self, Call, CallUsage};
 use costline_core::usage::body::Scanned;
@@ -17,6 +18,7 @@ use napi::{Env, Result};
 use napi_derive::napi;
 use serde_json::Value;
 
+use crate::budget::Reservation;
 use crate::{guard, sdk};
 
 /// Who made a call: the run frames and agent in force, and the tag layers.
@@ -49,6 +51,25 @@ struct Outcome<'a> {
     attribution: Option<Attribution>,
     request: Option<Unknown<'a>>,
     need_cost: bool,
+    /// The call's budget reservation: settled with its cost where the cost is known.
+    reservation: Option<budget::Reservation>,
+}
+
+/// Record `call`; a reservation settles with its cost (on the writer thread
+/// for a deferred call, which prices it there).
+fn enqueue(call: Call, need_cost: bool, reservation: Option<budget::Reservation>) -> Option<String> {
+    if !need_cost {
+        match reservation {
+            Some(r) => recorder::record_deferred_then(call, r.settle_when_built()),
+            None => recorder::record_deferred(call),
+        };
+        return None;
+    }
+    let cost = recorder::record(call).cost_usd;
+    if let Some(r) = reservation {
+        r.settle_soon(cost);
+    }
+    cost.map(|c| c.to_string())
 }
 
 /// Record `call` with what its body yielded (`None`: no body was read). A
@@ -82,11 +103,7 @@ fn record(env: &Env, mut call: Call, scanned: Option<Scanned>, outcome: Outcome<
         }
         None => CallUsage::None,
     };
-    if !outcome.need_cost {
-        recorder::record_deferred(call);
-        return None;
-    }
-    recorder::record(call).cost_usd.map(|c| c.to_string())
+    enqueue(call, outcome.need_cost, outcome.reservation)
 }
 
 /// Record a call whose whole body was read as text (the SDK's
@@ -106,8 +123,10 @@ pub fn record_text(
     attribution: Option<Attribution>,
     request: Option<Unknown<'_>>,
     need_cost: bool,
+    reservation: Option<&Reservation>,
 ) -> Result<Option<String>> {
     guard::call(|| {
+        let reservation = reservation.and_then(Reservation::take);
         // The common case, a body that carries usage with nobody waiting for
         // the cost: the core reads it on its writer thread. Here, only a copy.
         if !need_cost && error_type.is_none() && text.as_deref().is_some_and(|t| t.contains("\"usage\"")) {
@@ -118,8 +137,7 @@ pub fn record_text(
                 attribution.apply(&mut call);
             }
             call.usage = CallUsage::Body { sse: stream, bytes };
-            recorder::record_deferred(call);
-            return Ok(None);
+            return Ok(enqueue(call, false, reservation));
         }
         let scanned = text.map(|t| {
             let mut body = BodyMeter::new(&provider, stream, false);
@@ -127,7 +145,8 @@ pub fn record_text(
             body.finish()
         });
         let call = Call { stream, ..Call::new(provider, operation, model, sdk()) };
-        Ok(record(&env, call, scanned, Outcome { latency_ms, error_type, attribution, request, need_cost }))
+        let outcome = Outcome { latency_ms, error_type, attribution, request, need_cost, reservation };
+        Ok(record(&env, call, scanned, outcome))
     })
 }
 
@@ -176,6 +195,7 @@ impl Meter {
 
     /// Record the call, once (later calls return undefined); see `record_text`.
     #[napi]
+    #[allow(clippy::too_many_arguments)]
     pub fn finish(
         &mut self,
         env: Env,
@@ -184,18 +204,16 @@ impl Meter {
         attribution: Option<Attribution>,
         request: Option<Unknown<'_>>,
         need_cost: bool,
+        reservation: Option<&Reservation>,
     ) -> Result<Option<String>> {
         guard::call(|| {
+            let reservation = reservation.and_then(Reservation::take);
             let Some(call) = self.call.take() else {
                 return Ok(None);
             };
             let scanned = self.body.take().map(BodyMeter::finish);
-            Ok(record(
-                &env,
-                call,
-                scanned,
-                Outcome { latency_ms, error_type, attribution, request, need_cost },
-            ))
+            let outcome = Outcome { latency_ms, error_type, attribution, request, need_cost, reservation };
+            Ok(record(&env, call, scanned, outcome))
         })
     }
 }

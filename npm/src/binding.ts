@@ -21,7 +21,13 @@ export interface NativeMeter {
     attribution: Attribution | undefined,
     request: unknown,
     needCost: boolean,
+    reservation?: NativeReservation,
   ): string | null | undefined;
+}
+
+export interface NativeReservation {
+  release(): void;
+  readonly amountUsd: string | null;
 }
 
 export interface NativeTotal {
@@ -45,6 +51,7 @@ export interface NativeBinding {
     attribution: Attribution | undefined,
     request: unknown,
     needCost: boolean,
+    reservation?: NativeReservation,
   ): string | null | undefined;
   Total: new () => NativeTotal;
   track(input: Record<string, unknown>, attribution?: Attribution): { eventId: string; costUsd?: string | null };
@@ -59,6 +66,20 @@ export interface NativeBinding {
   prewarm(): void;
   newId(): string;
   configure(settingsJson: string): void;
+  configureBudgets(budgetsJson: string | null, failMode: string | null, store: string | null, redisUrl: string | null): void;
+  budgetsActive(): boolean;
+  budgetReserve(
+    provider: string,
+    operation: string,
+    model: string,
+    request: unknown,
+    stream: boolean,
+    attribution: Attribution | undefined,
+    caps: { id: string; limitUsd: string }[],
+  ): NativeReservation | null | undefined;
+  budgetForgetRun(runId: string, caps: string[]): void;
+  budgetStatus(): string;
+  setBudgetAlertHook(dispatch: ((alertJson: string) => void) | null): void;
   setErrorHook(dispatch: ((args: unknown, more?: unknown) => void) | null | undefined): void;
   settings(): string;
   disabledFromEnv(): boolean;

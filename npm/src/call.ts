@@ -5,9 +5,9 @@
  * through a native `Meter`, chunk by chunk.
  */
 
-import type { Captured } from "./context";
-import { native, type NativeMeter } from "./binding";
-import { guarded, report } from "./runtime";
+import { capsOf, type Captured } from "./context";
+import { native, type NativeMeter, type NativeReservation } from "./binding";
+import { budgetsOn, guarded, report } from "./runtime";
 
 /**
  * Calls started and not yet recorded, oldest first: ended at exit, so none is
@@ -59,6 +59,8 @@ function errorType(err: unknown): string {
 export class Started {
   private done = false;
   private meter: NativeMeter | undefined;
+  /** The call's budget reservation, settled when it is recorded. */
+  reservation: NativeReservation | undefined;
   private readonly t0 = performance.now();
   responded = false;
 
@@ -76,6 +78,25 @@ export class Started {
     this.meter = meter;
     inflight.add(this);
     if (inflight.size > MAX_INFLIGHT) evictOldest();
+  }
+
+  /**
+   * Reserve this call's worst case against the budgets and run caps it
+   * matches, before it is sent. Throws the addon's budget error when a cap
+   * would pass (the core records the call as blocked).
+   */
+  reserve(): void {
+    const caps = capsOf(this.captured.frames);
+    if (!caps.length && !budgetsOn()) return;
+    this.reservation =
+      native.budgetReserve(this.provider, this.operation, this.model, this.request, this.stream, this.captured.attribution, caps) ??
+      undefined;
+  }
+
+  /** Refused by a budget before sending: recorded as blocked by the core; nothing more. */
+  blocked(): void {
+    this.done = true;
+    inflight.delete(this);
   }
 
   /** The body is about to be read as a stream. */
@@ -139,7 +160,7 @@ export class Started {
       const meter = this.meter;
       this.meter = undefined;
       const cost = meter
-        ? meter.finish(latency, type, attribution, this.request, needCost)
+        ? meter.finish(latency, type, attribution, this.request, needCost, this.reservation)
         : native.recordText(
             this.provider,
             this.operation,
@@ -151,10 +172,12 @@ export class Started {
             attribution,
             this.request,
             needCost,
+            this.reservation,
           );
       if (needCost) captured.settle(cost);
     } catch (err) {
       report("recording a call", err);
+      guarded("releasing a budget reservation", () => this.reservation?.release(), undefined);
     }
   }
 }

@@ -21,6 +21,11 @@ export interface RunOptions {
   /** Use this run id instead of a new one (when nested, instead of the outer run's; as in Python). */
   runId?: string;
   tags?: Record<string, unknown>;
+  /**
+   * A hard cap on this run alone (a decimal string, e.g. "0.50"): a call whose
+   * worst case would pass it throws `BudgetExceededError` before it is sent.
+   */
+  maxCostUsd?: string | number;
 }
 
 interface Frame {
@@ -28,6 +33,8 @@ interface Frame {
   readonly runId: string;
   readonly path: readonly string[];
   readonly tags: Tags;
+  /** Set when the run has `maxCostUsd`: its cap's counter in the core. */
+  readonly cap?: { readonly id: string; readonly limitUsd: string };
 }
 
 const storage = new AsyncLocalStorage<readonly Frame[]>();
@@ -91,7 +98,22 @@ function enter(options: RunOptions): Frame[] {
   if (options.agent) path.push(options.agent);
   const tags = outer ? (Object.keys(own).length ? native.mergeTags([outer.tags, own]) : outer.tags) : own;
   const run = new Run(options.agent, runId, Object.freeze(path), tags);
-  return [...parent, { run, runId, path, tags }];
+  let cap: Frame["cap"];
+  if (options.maxCostUsd !== undefined && options.maxCostUsd !== null) {
+    const limitUsd = String(options.maxCostUsd).trim();
+    if (!/^\d+(\.\d+)?$/.test(limitUsd)) {
+      throw new TypeError(`maxCostUsd must be a non-negative decimal amount such as "0.50", not ${JSON.stringify(options.maxCostUsd)}`);
+    }
+    cap = { id: native.newId(), limitUsd };
+  }
+  return [...parent, { run, runId, path, tags, cap }];
+}
+
+/** The run caps in force in `frames` (for a budget reservation). @internal */
+export function capsOf(frames: readonly Frame[]): { id: string; limitUsd: string }[] {
+  const caps = [];
+  for (const f of frames) if (f.cap) caps.push(f.cap);
+  return caps;
 }
 
 type Body<T> = (run: Run) => T;
@@ -121,7 +143,16 @@ export function run<T>(a: unknown, b?: unknown, c?: unknown): T {
   if (typeof fn !== "function") throw new TypeError("run() needs a function to run");
   const frames = enter(options);
   const frame = frames[frames.length - 1];
-  return storage.run(frames, fn as Body<T>, frame.run);
+  const result = storage.run(frames, fn as Body<T>, frame.run);
+  const cap = frame.cap;
+  if (!cap) return result;
+  // The run's cap counter goes when the run ends (its promise settles).
+  const forget = () => native.budgetForgetRun(frame.runId, [cap.id]);
+  if (result && typeof (result as { then?: unknown }).then === "function") {
+    return (result as unknown as Promise<unknown>).finally(forget) as T;
+  }
+  forget();
+  return result;
 }
 
 /** Run `fn` as agent `name`: outside any run a run of its own, inside one a sub-agent. */

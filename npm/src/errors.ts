@@ -27,6 +27,41 @@ export class LedgerError extends CostlineError {}
 /** Events could not be delivered to the collector (given to `onError`, never thrown). */
 export class ExportError extends CostlineError {}
 
+/**
+ * A call would pass a budget's hard cap: nothing was sent (the call is
+ * recorded with `status: "blocked"`). Amounts are decimal strings.
+ */
+export class BudgetExceededError extends CostlineError {
+  /** global, agent, run or tags. */
+  readonly scope: string;
+  /** run, hour, day, month or total. */
+  readonly period: string;
+  readonly limitUsd: string;
+  readonly spentUsd: string;
+  /** Held by calls in flight. */
+  readonly reservedUsd: string;
+  /** This call's worst case. */
+  readonly attemptedUsd: string;
+  readonly agent: string | null;
+  readonly budgetName: string;
+  /** Set when the budget store was unreachable and `budgetFailMode` is closed. */
+  readonly storeError: string | null;
+
+  /** @internal */
+  constructor(details: Record<string, string | null>) {
+    super(details.message ?? "budget exceeded", "budget_exceeded");
+    this.scope = details.scope ?? "";
+    this.period = details.period ?? "";
+    this.limitUsd = details.limit_usd ?? "";
+    this.spentUsd = details.spent_usd ?? "";
+    this.reservedUsd = details.reserved_usd ?? "";
+    this.attemptedUsd = details.attempted_usd ?? "";
+    this.agent = details.agent ?? null;
+    this.budgetName = details.budget_name ?? "";
+    this.storeError = details.store_error ?? null;
+  }
+}
+
 const CLASSES: Record<string, typeof CostlineError> = {
   prices: PricesError,
   invalid_event: InvalidEventError,
@@ -45,6 +80,13 @@ export function fromNative(err: unknown): Error {
   if (!match) return err;
   const code = match[1];
   const message = err.message.slice(match[0].length);
+  if (code === "budget_exceeded") {
+    try {
+      return new BudgetExceededError(JSON.parse(message));
+    } catch {
+      return new BudgetExceededError({ message });
+    }
+  }
   const Class = CLASSES[code] ?? CostlineError;
   return new Class(message, code);
 }

@@ -14,7 +14,8 @@ import { meterBody } from "./body";
 import { endInflight, Started } from "./call";
 import { capture, NO_TAGS, type Tags } from "./context";
 import { native, type NativeMeter } from "./binding";
-import { guarded, installExitHooks, isDisabled } from "./runtime";
+import { BudgetExceededError, fromNative } from "./errors";
+import { guarded, installExitHooks, isDisabled, report } from "./runtime";
 
 /** Options of one client: `new OpenAI(opts, { agent, tags, streamUsage })`. */
 export interface CostlineClientOptions {
@@ -119,6 +120,17 @@ export async function meteredRequest<P extends { response: Response }>(
   const begun = guarded("starting a metered call", () => start(state, options), undefined);
   if (!begun) return send(options);
   const { started } = begun;
+  try {
+    started.reserve();
+  } catch (err) {
+    const mapped = fromNative(err);
+    if (mapped instanceof BudgetExceededError) {
+      // Over a hard cap: nothing is sent; the core recorded the call as blocked.
+      started.blocked();
+      throw mapped;
+    }
+    report("reserving a budget", err);
+  }
   let props: P;
   try {
     props = await send(begun.options);

@@ -7,11 +7,12 @@
 import { call, ConfigError, fromNative, fromReport, type CostlineError } from "./errors";
 import { attachState, clientCreated, hookClient, type CostlineClientOptions } from "./hook";
 import { native } from "./binding";
-import { report as reportFault, setDisabled, setExitTimeout } from "./runtime";
+import { guarded, report as reportFault, setBudgetsOn, setDisabled, setExitTimeout } from "./runtime";
 import { capture } from "./context";
 
 export { run, withAgent, currentRun, Run, type RunOptions } from "./context";
 export {
+  BudgetExceededError,
   CostlineError,
   PricesError,
   InvalidEventError,
@@ -24,6 +25,7 @@ export { report, events, status, type Report, type ReportRow, type ReportOptions
 export type { CostlineClientOptions } from "./hook";
 
 export const VERSION: string = native.version();
+
 
 export interface ConfigureOptions {
   /** Path of the SQLite ledger, or "off". */
@@ -56,9 +58,123 @@ export interface ConfigureOptions {
    * What it throws is logged once, never propagated. `null` removes it.
    */
   onError?: ((error: CostlineError, event?: Record<string, unknown>) => void) | null;
+  /** Spend caps, checked before each call is sent (see `Budget`). Replaces the budgets set before. */
+  budgets?: Budget[];
+  /** Called once per budget period at each alert threshold (75% and 90% by default). */
+  onBudgetAlert?: ((alert: BudgetAlert) => void) | null;
+  /** When the budget store (Redis) is unreachable: "open" (default: allow, warn once) or "closed" (block). */
+  budgetFailMode?: "open" | "closed";
+  /** Where budget counters live: "memory", "ledger" (shared by the processes on this machine) or "redis". */
+  budgetStore?: "memory" | "ledger" | "redis";
+  /** The Redis server for a fleet's budgets (also COSTLINE_REDIS_URL). */
+  redisUrl?: string;
 }
 
-const KEYS: Record<Exclude<keyof ConfigureOptions, "onError">, string> = {
+/** A spend cap. Amounts are decimal strings. */
+export interface Budget {
+  limitUsd: string | number;
+  /** run, hour, day, month (calendar, in `timezone`) or total. Default month. */
+  period?: "run" | "hour" | "day" | "month" | "total";
+  /** Only this agent's calls. */
+  agent?: string;
+  /** Only calls carrying all these tags. */
+  tags?: Record<string, string>;
+  /** block (default): refuse the call before sending. warn: let it through, alert. */
+  action?: "block" | "warn";
+  name?: string;
+  /** "UTC" (default) or a fixed offset such as "+02:00". */
+  timezone?: string;
+  /** Percentages of the limit at which `onBudgetAlert` fires. Default [75, 90]. */
+  alerts?: number[];
+}
+
+/** What `onBudgetAlert` receives. Amounts are decimal strings. */
+export interface BudgetAlert {
+  message: string;
+  budgetName: string;
+  scope: string;
+  period: string;
+  periodLabel: string;
+  thresholdPercent: number;
+  limitUsd: string;
+  spentUsd: string;
+  action: string;
+  agent: string | null;
+  /** A warn budget let through a call that passed its limit. */
+  exceeded: boolean;
+}
+
+const BUDGET_KEYS: Record<keyof Budget, string> = {
+  limitUsd: "limit_usd",
+  period: "period",
+  agent: "agent",
+  tags: "tags",
+  action: "action",
+  name: "name",
+  timezone: "timezone",
+  alerts: "alerts",
+};
+
+function budgetJson(budgets: Budget[]): string {
+  if (!Array.isArray(budgets)) throw new ConfigError("budgets must be an array of budgets", "config");
+  return JSON.stringify(
+    budgets.map((b, i) => {
+      const out: Record<string, unknown> = {};
+      for (const [name, value] of Object.entries(b ?? {})) {
+        const key = BUDGET_KEYS[name as keyof Budget];
+        if (!key) throw new ConfigError(`budgets[${i}]: unknown field ${name}; known: ${Object.keys(BUDGET_KEYS).join(", ")}`, "config");
+        if (value !== undefined) out[key] = name === "limitUsd" ? String(value) : value;
+      }
+      return out;
+    }),
+  );
+}
+
+function configureBudgets(options: ConfigureOptions): void {
+  const { budgets, onBudgetAlert, budgetFailMode, budgetStore, redisUrl } = options;
+  if (onBudgetAlert !== undefined && onBudgetAlert !== null && typeof onBudgetAlert !== "function") {
+    throw new TypeError("onBudgetAlert must be a function (or null to remove it)");
+  }
+  if (budgets !== undefined || budgetFailMode !== undefined || budgetStore !== undefined || redisUrl !== undefined) {
+    call(() =>
+      native.configureBudgets(budgets === undefined ? null : budgetJson(budgets), budgetFailMode ?? null, budgetStore ?? null, redisUrl ?? null),
+    );
+  }
+  if (onBudgetAlert !== undefined) {
+    if (!onBudgetAlert) native.setBudgetAlertHook(null);
+    else
+      native.setBudgetAlertHook((json: string) => {
+        try {
+          const a = JSON.parse(json);
+          onBudgetAlert({
+            message: a.message,
+            budgetName: a.budget_name,
+            scope: a.scope,
+            period: a.period,
+            periodLabel: a.period_label,
+            thresholdPercent: a.threshold_percent,
+            limitUsd: a.limit_usd,
+            spentUsd: a.spent_usd,
+            action: a.action,
+            agent: a.agent ?? null,
+            exceeded: a.exceeded,
+          });
+        } catch (err) {
+          reportFault("onBudgetAlert", err);
+        }
+      });
+  }
+  setBudgetsOn(native.budgetsActive());
+}
+
+/** Each budget's period, limit, spent, reserved and remaining (decimal strings), as `costline budgets` shows them. */
+export function budgetStatus(): Record<string, unknown>[] {
+  return JSON.parse(call(() => native.budgetStatus()));
+}
+
+type BudgetOptions = "budgets" | "onBudgetAlert" | "budgetFailMode" | "budgetStore" | "redisUrl";
+
+const KEYS: Record<Exclude<keyof ConfigureOptions, "onError" | BudgetOptions>, string> = {
   ledger: "ledger",
   baseUrl: "base_url",
   apiKey: "api_key",
@@ -83,7 +199,7 @@ const seconds = (ms: unknown) => (typeof ms === "number" ? ms / 1000 : ms);
  * `PricesError`) and changes nothing.
  */
 export function configure(options: ConfigureOptions = {}): void {
-  const { onError, ...settings } = options;
+  const { onError, budgets, onBudgetAlert, budgetFailMode, budgetStore, redisUrl, ...settings } = options;
   if (onError !== undefined && onError !== null && typeof onError !== "function") {
     throw new TypeError("onError must be a function (or null to remove it)");
   }
@@ -106,6 +222,7 @@ export function configure(options: ConfigureOptions = {}): void {
   }
   call(() => native.configure(JSON.stringify(out)));
   if (onError !== undefined) setErrorHook(onError);
+  configureBudgets({ budgets, onBudgetAlert, budgetFailMode, budgetStore, redisUrl });
   if (options.disabled !== undefined) setDisabled(options.disabled);
   if (typeof options.exitTimeoutMs === "number") setExitTimeout(options.exitTimeoutMs);
 }

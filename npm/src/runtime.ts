@@ -23,6 +23,17 @@ export function setDisabled(value: boolean): void {
   disabled = value;
 }
 
+/** Whether any budget is configured (calls outside capped runs skip the reservation otherwise). */
+let budgets = false;
+
+export function budgetsOn(): boolean {
+  return budgets;
+}
+
+export function setBudgetsOn(value: boolean): void {
+  budgets = value;
+}
+
 const reported = new Set<string>();
 
 /** A fault inside costline's instrumentation: logged once per `what`, never thrown. */
@@ -80,4 +91,18 @@ export function installExitHooks(endInflight: () => void): void {
       report("the exit flush", err);
     }
   });
+}
+
+// Operators' budgets (COSTLINE_BUDGETS) apply from the start, whichever entry
+// point loads first; a bad file is logged by the core (naming the line) and
+// never breaks loading the app.
+if (process.env.COSTLINE_BUDGETS) {
+  guarded(
+    "loading COSTLINE_BUDGETS",
+    () => {
+      native.configureBudgets(null, null, null, null);
+      budgets = native.budgetsActive();
+    },
+    undefined,
+  );
 }

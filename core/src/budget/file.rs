@@ -67,6 +67,28 @@ pub fn parse(source: &str, text: &str) -> (Vec<Budget>, Vec<Error>) {
     (budgets, errors)
 }
 
+/// Budgets given as JSON objects with the file's field names (the Node
+/// layer's `configure({ budgets })`): the same checks as a file's entries; the
+/// first bad one is the error, naming its position.
+pub fn from_json(entries: &[serde_json::Value]) -> Result<Vec<Budget>> {
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            let table = match toml::Value::try_from(entry) {
+                Ok(Value::Table(table)) => table,
+                Ok(_) | Err(_) => {
+                    return Err(Error::Config(format!("budgets[{i}] must be an object of budget fields")));
+                }
+            };
+            budget_from_table(&table).and_then(Budget::validated).map_err(|e| match e {
+                Error::Config(m) => Error::Config(format!("budgets[{i}]: {m}")),
+                other => other,
+            })
+        })
+        .collect()
+}
+
 /// Read and parse a budgets file; an unreadable file is one error.
 pub fn load(path: &Path) -> (Vec<Budget>, Vec<Error>) {
     match std::fs::read_to_string(path) {
@@ -78,6 +100,23 @@ pub fn load(path: &Path) -> (Vec<Budget>, Vec<Error>) {
 /// The `COSTLINE_BUDGETS` file's path, if set.
 pub fn env_path() -> Option<std::path::PathBuf> {
     std::env::var_os("COSTLINE_BUDGETS").filter(|v| !v.is_empty()).map(Into::into)
+}
+
+#[cfg(test)]
+mod json_tests {
+    use super::*;
+
+    #[test]
+    fn budgets_from_json_take_the_file_fields_and_name_a_bad_entry() {
+        let ok = from_json(&[serde_json::json!({"limit_usd": "5", "period": "day", "agent": "researcher"})])
+            .unwrap();
+        assert_eq!(ok[0].agent.as_deref(), Some("researcher"));
+        let err = from_json(&[serde_json::json!({"limit_usd": "5"}), serde_json::json!({"period": "day"})])
+            .unwrap_err();
+        assert!(err.to_string().contains("budgets[1]") && err.to_string().contains("limit_usd"), "{err}");
+        let err = from_json(&[serde_json::json!({"limit_usd": "1", "perod": "day"})]).unwrap_err();
+        assert!(err.to_string().contains("perod"), "{err}");
+    }
 }
 
 fn text_field<'a>(table: &'a Table, name: &str) -> Result<Option<&'a str>> {

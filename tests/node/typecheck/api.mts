@@ -19,11 +19,20 @@ import {
   settings,
   CostlineError,
   InvalidEventError,
+  BudgetExceededError,
+  budgetStatus,
   type Run,
   type Report,
 } from "costline";
 
 configure({ tags: { feature: "support-bot" }, ledger: "/tmp/ledger.db", exitTimeoutMs: 1000 });
+configure({
+  budgets: [{ limitUsd: "5", period: "day", agent: "researcher" }, { limitUsd: 20, tags: { customer: "acme" }, action: "warn" }],
+  onBudgetAlert: (alert) => void alert.thresholdPercent,
+  budgetFailMode: "closed",
+});
+const rows: Record<string, unknown>[] = budgetStatus();
+void rows;
 const openai = new OpenAI();
 const azure = new AzureOpenAI({ apiVersion: "2024-10-21", endpoint: "https://example.invalid" }, { agent: "az" });
 const claude = new Anthropic({}, { agent: "lookup", tags: { team: "search" } });
@@ -50,6 +59,7 @@ async function main(): Promise<void> {
     return r.costUsd;
   });
   await run("research", async () => undefined);
+  await run({ agent: "researcher", maxCostUsd: "0.50" }, async () => undefined);
   await run("synthesize", { tags: { phase: "draft" } }, async () => undefined);
   withAgent("writer", () => undefined);
   const price: string | null = cost({ model: "gpt-4o", inputTokens: 1000, outputTokens: 200 });
@@ -67,6 +77,7 @@ async function main(): Promise<void> {
   } catch (err) {
     if (err instanceof RateLimitError) void err.status;
     if (err instanceof InvalidEventError || err instanceof CostlineError) void err.code;
+    if (err instanceof BudgetExceededError) void [err.limitUsd, err.spentUsd, err.scope, err.budgetName];
   }
 }
 void main;
