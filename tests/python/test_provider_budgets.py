@@ -47,3 +47,16 @@ def test_a_run_cap_refuses_the_call_before_it_is_sent(mock, ledger, provider):
         call()
     events = read_events(ledger)
     assert [e["status"] for e in events] == ["blocked", "ok"], events
+
+
+def test_disabled_drop_ins_are_plain_clients(mock, ledger):
+    # configure(disabled=True), as COSTLINE_DISABLED=1: the calls go out, no event, no budget.
+    costline.configure(disabled=True)
+    try:
+        for call in calls(mock).values():
+            with costline.run("capped", max_cost_usd="0.0000001"):
+                call()
+    finally:
+        costline.configure(disabled=False)
+    assert {r["provider"] for r in mock.requests()} == {"google", "mistral", "bedrock"}
+    assert read_events(ledger) == []
