@@ -18,16 +18,12 @@ pub fn config_error(message: impl std::fmt::Display) -> Error {
 pub fn call<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(result) => result,
-        Err(payload) => {
-            let what = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_string());
-            Err(Error::new(
-                Status::GenericFailure,
-                format!("costline:internal: internal error in costline's core: {what}"),
-            ))
-        }
+        Err(payload) => Err(Error::new(
+            Status::GenericFailure,
+            format!(
+                "costline:internal: internal error in costline's core: {}",
+                costline_core::panic_message(&*payload)
+            ),
+        )),
     }
 }

@@ -8,43 +8,21 @@ use std::time::Duration;
 
 use costline_core::pipeline;
 use napi::bindgen_prelude::AsyncTask;
-use napi::{Env, Result, Task};
+use napi::Result;
 use napi_derive::napi;
 
+use crate::blocking::{spawn, Blocking};
 use crate::guard;
 
-pub enum Wait {
-    Flush(Duration),
-    Shutdown(Duration),
-}
-
-impl Task for Wait {
-    type Output = bool;
-    type JsValue = bool;
-
-    fn compute(&mut self) -> Result<bool> {
-        guard::call(|| {
-            Ok(match *self {
-                Wait::Flush(timeout) => pipeline::flush(timeout),
-                Wait::Shutdown(timeout) => pipeline::shutdown(timeout),
-            })
-        })
-    }
-
-    fn resolve(&mut self, _: Env, done: bool) -> Result<bool> {
-        Ok(done)
-    }
-}
-
 /// Resolves true when everything recorded so far was handled within the timeout.
-#[napi]
-pub fn flush(timeout_ms: u32) -> AsyncTask<Wait> {
-    AsyncTask::new(Wait::Flush(Duration::from_millis(timeout_ms.into())))
+#[napi(ts_return_type = "Promise<boolean>")]
+pub fn flush(timeout_ms: u32) -> AsyncTask<Blocking<bool>> {
+    spawn(move || Ok(pipeline::flush(Duration::from_millis(timeout_ms.into()))))
 }
 
-#[napi]
-pub fn shutdown(timeout_ms: u32) -> AsyncTask<Wait> {
-    AsyncTask::new(Wait::Shutdown(Duration::from_millis(timeout_ms.into())))
+#[napi(ts_return_type = "Promise<boolean>")]
+pub fn shutdown(timeout_ms: u32) -> AsyncTask<Blocking<bool>> {
+    spawn(move || Ok(pipeline::shutdown(Duration::from_millis(timeout_ms.into()))))
 }
 
 /// Flush within `timeout_ms`, blocking (process exit only).

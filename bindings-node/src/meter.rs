@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use costline_core::budget;
 use costline_core::event::Status;
 use costline_core::recorder::{self, Call, CallUsage};
-use costline_core::usage::body::Scanned;
+use costline_core::usage::body::{self, Scanned};
 use costline_core::usage::meter::BodyMeter;
 use napi::bindgen_prelude::{BufferSlice, Uint8ArraySlice, Unknown};
 use napi::{Env, Result};
@@ -129,7 +129,10 @@ pub fn record_text(
         let reservation = reservation.and_then(Reservation::take);
         // The common case, a body that carries usage with nobody waiting for
         // the cost: the core reads it on its writer thread. Here, only a copy.
-        if !need_cost && error_type.is_none() && text.as_deref().is_some_and(|t| t.contains("\"usage\"")) {
+        if !need_cost
+            && error_type.is_none()
+            && text.as_deref().is_some_and(|t| body::has_usage_object(t.as_bytes()))
+        {
             let bytes = text.map(String::into_bytes).unwrap_or_default();
             let mut call = Call { stream, ..Call::new(provider, operation, model, sdk()) };
             call.latency_ms = u64::from(latency_ms);

@@ -14,13 +14,9 @@ use crate::errors::CostlineError;
 pub fn call<T>(f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(result) => result,
-        Err(payload) => {
-            let what = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_string());
-            Err(CostlineError::new_err(format!("internal error in costline's core: {what}")))
-        }
+        Err(payload) => Err(CostlineError::new_err(format!(
+            "internal error in costline's core: {}",
+            costline_core::panic_message(&*payload)
+        ))),
     }
 }

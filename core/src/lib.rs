@@ -27,6 +27,15 @@ pub mod usage;
 
 pub use error::{Error, Result};
 
+/// What a caught panic said, for the error a binding raises instead of it.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string())
+}
+
 /// Start-up work a language layer runs once when it loads: with `COSTLINE_PRICES`
 /// set, build the pricing (catalog + that file) on a background thread, and log
 /// there, clearly, a file that cannot be used. A bad price file is not fatal:

@@ -340,6 +340,22 @@ impl UsageChunkFilter {
 
 const USAGE_KEY: &[u8] = b"\"usage\"";
 
+/// Whether `bytes` hold a `"usage"` key whose value is an object (not
+/// `null`): a body worth reading for usage later, without its request.
+pub fn has_usage_object(bytes: &[u8]) -> bool {
+    let mut rest = bytes;
+    while let Some(at) = rest.windows(USAGE_KEY.len()).position(|w| w == USAGE_KEY) {
+        rest = &rest[at + USAGE_KEY.len()..];
+        let after = rest.trim_ascii_start();
+        if let Some(value) = after.strip_prefix(b":") {
+            if value.trim_ascii_start().starts_with(b"{") {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 fn mentions_usage(bytes: &[u8]) -> bool {
     bytes.windows(USAGE_KEY.len()).any(|w| w == USAGE_KEY)
 }
@@ -475,6 +491,14 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn only_a_usage_object_counts_as_usage_in_a_body() {
+        assert!(has_usage_object(br#"{"model":"m","usage": {"prompt_tokens":1}}"#));
+        assert!(has_usage_object(br#"{"usage":null,"x":{"usage" :{}}}"#));
+        assert!(!has_usage_object(br#"{"model":"m","usage":null}"#));
+        assert!(!has_usage_object(br#"{"text":"the \"usage\" of words"}"#));
+    }
 
     #[test]
     fn an_error_event_inside_a_stream_is_reported_as_the_sdks_api_error() {
