@@ -9,31 +9,29 @@ use napi_derive::napi;
 use crate::guard;
 use crate::record::integer;
 
-#[napi(object)]
-pub struct CostInput {
-    pub model: String,
-    pub input_tokens: f64,
-    pub output_tokens: f64,
-    pub cached_input_tokens: Option<f64>,
-    pub cache_write_input_tokens: Option<f64>,
-    pub reasoning_tokens: Option<f64>,
-    pub provider: Option<String>,
-}
-
-/// The exact cost (decimal string) of a call, or undefined when the model has no price.
+/// The exact cost (decimal string) of a call, or undefined when the model has
+/// no price. Positional arguments: converting an options object field by
+/// field cost more than the pricing itself (measured ~1.5 µs against ~0.5).
 #[napi]
-pub fn cost(input: CostInput) -> Result<Option<String>> {
+pub fn cost(
+    model: String,
+    input_tokens: f64,
+    output_tokens: f64,
+    cached_input_tokens: Option<f64>,
+    cache_write_input_tokens: Option<f64>,
+    reasoning_tokens: Option<f64>,
+    provider: Option<String>,
+) -> Result<Option<String>> {
     guard::call(|| {
         let usage = recorder::counted_usage(
-            integer("inputTokens", Some(input.input_tokens))?,
-            integer("outputTokens", Some(input.output_tokens))?,
-            integer("cachedInputTokens", input.cached_input_tokens)?,
-            integer("cacheWriteInputTokens", input.cache_write_input_tokens)?,
-            integer("reasoningTokens", input.reasoning_tokens)?,
+            integer("inputTokens", Some(input_tokens))?,
+            integer("outputTokens", Some(output_tokens))?,
+            integer("cachedInputTokens", cached_input_tokens)?,
+            integer("cacheWriteInputTokens", cache_write_input_tokens)?,
+            integer("reasoningTokens", reasoning_tokens)?,
         )
         .map_err(guard::to_js)?;
-        Ok(costline_core::cost::cost_for(input.provider.as_deref(), &input.model, &usage)
-            .map(|(c, _, _)| c.to_string()))
+        Ok(costline_core::cost::cost_for(provider.as_deref(), &model, &usage).map(|(c, _, _)| c.to_string()))
     })
 }
 

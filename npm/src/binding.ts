@@ -58,7 +58,15 @@ export interface NativeBinding {
   previewEvent(provider: string, operation: string, model: string, resolvedModel: string | null, partsJson: string): string;
   previewBodyEvent(provider: string, operation: string, model: string, stream: boolean, body: string): string;
   mergeTags(layers: Record<string, string>[]): Record<string, string>;
-  cost(input: Record<string, unknown>): string | null | undefined;
+  cost(
+    model: string,
+    inputTokens: number,
+    outputTokens: number,
+    cachedInputTokens?: number,
+    cacheWriteInputTokens?: number,
+    reasoningTokens?: number,
+    provider?: string,
+  ): string | null | undefined;
   countTokens(text: string, model: string): number;
   operationForPath(provider: string, path: string): string | null | undefined;
   priceKey(provider: string, model: string): string | null | undefined;

@@ -279,7 +279,13 @@ export interface CostInput {
 
 /** The exact cost of a call as a decimal string, or null when the model has no price. */
 export function cost(input: CostInput): string | null {
-  return call(() => native.cost(input as unknown as Record<string, unknown>)) ?? null;
+  if (input === null || typeof input !== "object") throw new TypeError("cost() takes { model, inputTokens, outputTokens, ... }");
+  const { model, inputTokens, outputTokens, cachedInputTokens, cacheWriteInputTokens, reasoningTokens, provider } = input;
+  return (
+    call(() =>
+      native.cost(model, inputTokens, outputTokens, cachedInputTokens, cacheWriteInputTokens, reasoningTokens, provider),
+    ) ?? null
+  );
 }
 
 /** Tokens in `text` for `model` (exact for OpenAI models; an estimate for others). */
