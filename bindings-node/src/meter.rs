@@ -139,7 +139,7 @@ pub fn record_text(
             if let Some(attribution) = attribution {
                 attribution.apply(&mut call);
             }
-            call.usage = CallUsage::Body { sse: stream, bytes };
+            call.usage = CallUsage::Body { sse: stream, bytes, parts: Vec::new() };
             return Ok(enqueue(call, false, reservation));
         }
         let scanned = text.map(|t| {
@@ -211,9 +211,21 @@ impl Meter {
     ) -> Result<Option<String>> {
         guard::call(|| {
             let reservation = reservation.and_then(Reservation::take);
-            let Some(call) = self.call.take() else {
+            let Some(mut call) = self.call.take() else {
                 return Ok(None);
             };
+            // A body that carries usage, with nobody waiting for the cost: the
+            // core reads it on its writer thread, not here, chunk by chunk.
+            if !need_cost && error_type.is_none() {
+                if let Some(kept) = self.body.as_mut().and_then(BodyMeter::take_with_usage) {
+                    call.latency_ms = u64::from(latency_ms);
+                    if let Some(attribution) = attribution {
+                        attribution.apply(&mut call);
+                    }
+                    call.usage = CallUsage::Body { sse: call.stream, bytes: kept.bytes, parts: kept.parts };
+                    return Ok(enqueue(call, false, reservation));
+                }
+            }
             let scanned = self.body.take().map(BodyMeter::finish);
             let outcome = Outcome { latency_ms, error_type, attribution, request, need_cost, reservation };
             Ok(record(&env, call, scanned, outcome))

@@ -77,11 +77,11 @@ pub enum CallUsage {
     /// No usage from the provider: estimate from the request body and the
     /// streamed output text. The text is counted and dropped, never stored.
     Estimate { request: Value, output_text: String },
-    /// A whole response body, read for its usage where the event is built
+    /// A whole response body (and usage parts not in it), read for its usage where the event is built
     /// (on the writer thread for a deferred call: parsing it there keeps it
     /// off the caller's thread). For bodies that carry usage: without it, the
     /// estimate has no request to count (callers keep `Estimate` for those).
-    Body { sse: bool, bytes: Vec<u8> },
+    Body { sse: bool, bytes: Vec<u8>, parts: Vec<Value> },
 }
 
 /// Read a `CallUsage::Body` into usage parts (or an estimate from its output
@@ -90,12 +90,18 @@ fn read_body(call: &mut Call) {
     if !matches!(call.usage, CallUsage::Body { .. }) {
         return;
     }
-    if let CallUsage::Body { sse, bytes } = std::mem::replace(&mut call.usage, CallUsage::None) {
+    if let CallUsage::Body { sse, bytes, parts } = std::mem::replace(&mut call.usage, CallUsage::None) {
         let mut meter = usage::meter::BodyMeter::new(&call.provider, sse, false);
         meter.feed(&bytes);
-        let scanned = meter.finish();
+        let mut scanned = meter.finish();
+        scanned.parts.extend(parts);
         if call.resolved_model.is_none() {
             call.resolved_model = scanned.resolved_model;
+        }
+        // An error event inside a stream: the SDK raised it from iteration.
+        if call.status == Status::Ok && scanned.error_type.is_some() {
+            call.status = Status::Error;
+            call.error_type = scanned.error_type;
         }
         call.usage = if scanned.parts.is_empty() {
             CallUsage::Estimate { request: Value::Null, output_text: scanned.output_text }

@@ -69,7 +69,7 @@ fn a_body_read_where_the_event_is_built_gives_the_same_event_as_its_usage_parts(
                       "usage": {"prompt_tokens": 1000, "completion_tokens": 500,
                                 "prompt_tokens_details": {"cached_tokens": 200}}});
     let from_body = recorder::build_event(Call {
-        usage: CallUsage::Body { sse: false, bytes: body.to_string().into_bytes() },
+        usage: CallUsage::Body { sse: false, bytes: body.to_string().into_bytes(), parts: vec![] },
         resolved_model: None,
         ..call(json!({}))
     });
@@ -82,6 +82,7 @@ fn a_body_read_where_the_event_is_built_gives_the_same_event_as_its_usage_parts(
     // A body without usage is estimated from its output text (no request kept).
     let bare = recorder::build_event(Call {
         usage: CallUsage::Body {
+            parts: vec![],
             sse: false,
             bytes: br#"{"choices":[{"message":{"content":"Hello there, friend"}}]}"#.to_vec(),
         },
@@ -89,4 +90,31 @@ fn a_body_read_where_the_event_is_built_gives_the_same_event_as_its_usage_parts(
     });
     assert_eq!(bare.usage_source, UsageSource::Estimate);
     assert!(bare.output_tokens > 0);
+
+    // A stream read later: its usage, the parts costline hid from the caller,
+    // and an error event inside it are all taken into account.
+    let hidden = json!({"prompt_tokens": 9, "completion_tokens": 2});
+    let sse = recorder::build_event(Call {
+        usage: CallUsage::Body {
+            sse: true,
+            bytes:
+                b"data: {\"model\":\"gpt-4o-2024-08-06\",\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n"
+                    .to_vec(),
+            parts: vec![hidden],
+        },
+        resolved_model: None,
+        ..call(json!({}))
+    });
+    assert_eq!((sse.input_tokens, sse.output_tokens), (9, 2));
+    assert_eq!(sse.resolved_model.as_deref(), Some("gpt-4o-2024-08-06"));
+    let failed = recorder::build_event(Call {
+        usage: CallUsage::Body {
+            sse: true,
+            bytes: b"data: {\"error\":{\"message\":\"boom\"}}\n\n".to_vec(),
+            parts: vec![],
+        },
+        ..call(json!({}))
+    });
+    assert_eq!(failed.status, costline_core::event::Status::Error);
+    assert_eq!(failed.error_type.as_deref(), Some("APIError"));
 }

@@ -144,45 +144,84 @@ export function meterBody(response: Response, started: Started): void {
   Object.setPrototypeOf(response, metered);
 }
 
-/** `source`, chunk for chunk, through the meter (which may hide a usage chunk). */
+type Read = ReadableStreamReadResult<Uint8Array>;
+
+/**
+ * `read`, through the meter: each chunk is fed to the core on its way, a
+ * chunk the meter hides is skipped, bytes it held come out before the end;
+ * the call is recorded when the body ends, fails, or the reader cancels (a
+ * `break` out of a stream, which is not an error).
+ */
+function meteredReads(read: () => Promise<Read>, started: Started): () => Promise<Read> {
+  let finished = false;
+  return async function next(): Promise<Read> {
+    for (;;) {
+      if (finished) return { done: true, value: undefined };
+      let chunk: Read;
+      try {
+        chunk = await read();
+      } catch (err) {
+        started.end(readAborted(err) ? undefined : err);
+        throw err;
+      }
+      if (chunk.done) {
+        finished = true;
+        const rest = started.tail();
+        started.end(undefined);
+        if (rest && rest.length) return { done: false, value: rest };
+        return chunk;
+      }
+      const out = started.feed(chunk.value);
+      if (out === undefined) return chunk;
+      if (out.length) return { done: false, value: out };
+    }
+  };
+}
+
+/**
+ * `source` itself, metered as it is read: its own `getReader()` and async
+ * iteration (what the SDKs and most callers use) go through the meter. No
+ * second stream is stacked on it (measured: a ReadableStream stage per chunk
+ * cost more than the metering). `pipeTo`, `tee` and BYOB readers read it
+ * unmetered; such a call is recorded at exit, estimated.
+ */
 function meteredStream(source: ReadableStream<Uint8Array>, started: Started): ReadableStream<Uint8Array> {
-  const reader = source.getReader();
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        for (;;) {
-          let chunk: ReadableStreamReadResult<Uint8Array>;
-          try {
-            chunk = await reader.read();
-          } catch (err) {
-            started.end(readAborted(err) ? undefined : err);
-            throw err;
-          }
-          if (chunk.done) {
-            const rest = started.tail();
-            if (rest && rest.length) controller.enqueue(rest);
-            controller.close();
-            started.end(undefined);
-            return;
-          }
-          const out = started.feed(chunk.value);
-          if (out === undefined) {
-            controller.enqueue(chunk.value);
-            return;
-          }
-          if (out.length) {
-            controller.enqueue(out);
-            return;
-          }
-        }
-      },
-      cancel(reason) {
-        // The reader stopped early (a `break` out of the stream): not an error.
+  const ownGetReader = source.getReader;
+  const getReader = function (this: ReadableStream<Uint8Array>, options?: { mode?: string }) {
+    const reader = ownGetReader.call(source, options as undefined) as ReadableStreamDefaultReader<Uint8Array>;
+    if (options?.mode === "byob") return reader;
+    const read = meteredReads(() => reader.read(), started);
+    return {
+      read,
+      releaseLock: () => reader.releaseLock(),
+      cancel: (reason?: unknown) => {
         started.end(undefined);
         return reader.cancel(reason);
       },
-    },
-    { highWaterMark: 0 },
-  );
+      get closed() {
+        return reader.closed;
+      },
+    };
+  };
+  const iterate = function (options?: { preventCancel?: boolean }) {
+    const reader = getReader.call(source) as ReadableStreamDefaultReader<Uint8Array>;
+    return {
+      next: () => reader.read(),
+      async return(value?: unknown) {
+        if (!options?.preventCancel) await reader.cancel(value);
+        else started.end(undefined);
+        reader.releaseLock();
+        return { done: true as const, value };
+      },
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+  };
+  Object.defineProperties(source, {
+    getReader: { value: getReader, configurable: true, writable: true },
+    values: { value: iterate, configurable: true, writable: true },
+    [Symbol.asyncIterator]: { value: iterate, configurable: true, writable: true },
+  });
+  return source;
 }
-

@@ -4,12 +4,27 @@
 //! the fetch `Response` body) feeds every chunk here and passes on what comes
 //! back; the usage the filter removed joins the scanner's parts at the end.
 
-use super::body::{BodyScanner, Scanned, UsageChunkFilter};
+use serde_json::Value;
+
+use super::body::{has_usage_object, BodyScanner, Scanned, UsageChunkFilter, MAX_KEPT_BYTES};
 
 #[derive(Debug)]
 pub struct BodyMeter {
     filter: Option<UsageChunkFilter>,
     scanner: BodyScanner,
+    /// The bytes passed on, kept unscanned: the body is read for usage once,
+    /// at the end, where the event is built (the writer thread, when nobody
+    /// waits for the cost) rather than chunk by chunk on the caller's thread.
+    /// Past `MAX_KEPT_BYTES` they go through the scanner as they come.
+    kept: Option<Vec<u8>>,
+}
+
+/// A body handed over whole, for its usage to be read where the event is built.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeptBody {
+    pub bytes: Vec<u8>,
+    /// Usage that is not in `bytes` (the stream's usage chunk costline hid).
+    pub parts: Vec<Value>,
 }
 
 impl BodyMeter {
@@ -19,33 +34,53 @@ impl BodyMeter {
         BodyMeter {
             filter: (sse && hide_usage).then(UsageChunkFilter::new),
             scanner: BodyScanner::new(provider, sse),
+            kept: Some(Vec::new()),
+        }
+    }
+
+    fn pass(&mut self, bytes: &[u8]) {
+        match self.kept.as_mut() {
+            Some(kept) if kept.len() + bytes.len() <= MAX_KEPT_BYTES => kept.extend_from_slice(bytes),
+            Some(_) => {
+                let kept = self.kept.take().unwrap_or_default();
+                self.scanner.feed(&kept);
+                self.scanner.feed(bytes);
+            }
+            None => self.scanner.feed(bytes),
         }
     }
 
     /// The bytes to pass on for `chunk`; `None` means `chunk` itself.
     pub fn feed(&mut self, chunk: &[u8]) -> Option<Vec<u8>> {
-        match self.filter.as_mut() {
-            None => {
-                self.scanner.feed(chunk);
-                None
-            }
-            Some(filter) => {
-                let out = filter.feed(chunk);
-                self.scanner.feed(out.as_deref().unwrap_or(chunk));
-                out
-            }
-        }
+        let out = self.filter.as_mut().and_then(|f| f.feed(chunk));
+        self.pass(out.as_deref().unwrap_or(chunk));
+        out
     }
 
     /// Bytes the filter still held at the end of the body (pass them on).
     pub fn tail(&mut self) -> Vec<u8> {
         let rest = self.filter.as_mut().map(UsageChunkFilter::finish).unwrap_or_default();
-        self.scanner.feed(&rest);
+        self.pass(&rest);
         rest
     }
 
+    /// The body as it stands, to read later, when it carries usage (then no
+    /// request is needed for an estimate); `None` leaves it to `finish`.
+    pub fn take_with_usage(&mut self) -> Option<KeptBody> {
+        let hidden: Vec<Value> =
+            self.filter.as_ref().and_then(UsageChunkFilter::usage).cloned().into_iter().collect();
+        let kept = self.kept.as_ref()?;
+        if hidden.is_empty() && !has_usage_object(kept) {
+            return None;
+        }
+        Some(KeptBody { bytes: self.kept.take().unwrap_or_default(), parts: hidden })
+    }
+
     /// What the body yielded, the removed chunk's usage included.
-    pub fn finish(self) -> Scanned {
+    pub fn finish(mut self) -> Scanned {
+        if let Some(kept) = self.kept.take() {
+            self.scanner.feed(&kept);
+        }
         let mut scanned = self.scanner.finish();
         if let Some(usage) = self.filter.as_ref().and_then(UsageChunkFilter::usage) {
             scanned.parts.push(usage.clone());
