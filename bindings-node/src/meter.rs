@@ -12,7 +12,7 @@ use costline_core::budget;
 use costline_core::event::Status;
 use costline_core::recorder::{self, Call, CallUsage};
 use costline_core::usage::body::{self, Scanned};
-use costline_core::usage::meter::BodyMeter;
+use costline_core::usage::meter::{BodyMeter, KeptBody};
 use napi::bindgen_prelude::{BufferSlice, Uint8ArraySlice, Unknown};
 use napi::{Env, Result};
 use napi_derive::napi;
@@ -106,6 +106,23 @@ fn record(env: &Env, mut call: Call, scanned: Option<Scanned>, outcome: Outcome<
     enqueue(call, outcome.need_cost, outcome.reservation)
 }
 
+/// Hand a call whose body carries usage to the core's writer thread, which
+/// reads the body there: on the caller's thread, only the bytes move.
+fn defer(
+    mut call: Call,
+    kept: KeptBody,
+    latency_ms: u32,
+    attribution: Option<Attribution>,
+    reservation: Option<budget::Reservation>,
+) -> Option<String> {
+    call.latency_ms = u64::from(latency_ms);
+    if let Some(attribution) = attribution {
+        attribution.apply(&mut call);
+    }
+    call.usage = CallUsage::Body { sse: call.stream, bytes: kept.bytes, parts: kept.parts };
+    enqueue(call, false, reservation)
+}
+
 /// Record a call whose whole body was read as text (the SDK's
 /// `response.json()`), or that failed before any body (`text` undefined):
 /// one native call per call, no object kept.
@@ -133,14 +150,10 @@ pub fn record_text(
             && error_type.is_none()
             && text.as_deref().is_some_and(|t| body::has_usage_object(t.as_bytes()))
         {
-            let bytes = text.map(String::into_bytes).unwrap_or_default();
-            let mut call = Call { stream, ..Call::new(provider, operation, model, sdk()) };
-            call.latency_ms = u64::from(latency_ms);
-            if let Some(attribution) = attribution {
-                attribution.apply(&mut call);
-            }
-            call.usage = CallUsage::Body { sse: stream, bytes, parts: Vec::new() };
-            return Ok(enqueue(call, false, reservation));
+            let kept =
+                KeptBody { bytes: text.map(String::into_bytes).unwrap_or_default(), parts: Vec::new() };
+            let call = Call { stream, ..Call::new(provider, operation, model, sdk()) };
+            return Ok(defer(call, kept, latency_ms, attribution, reservation));
         }
         let scanned = text.map(|t| {
             let mut body = BodyMeter::new(&provider, stream, false);
@@ -211,19 +224,14 @@ impl Meter {
     ) -> Result<Option<String>> {
         guard::call(|| {
             let reservation = reservation.and_then(Reservation::take);
-            let Some(mut call) = self.call.take() else {
+            let Some(call) = self.call.take() else {
                 return Ok(None);
             };
             // A body that carries usage, with nobody waiting for the cost: the
             // core reads it on its writer thread, not here, chunk by chunk.
             if !need_cost && error_type.is_none() {
                 if let Some(kept) = self.body.as_mut().and_then(BodyMeter::take_with_usage) {
-                    call.latency_ms = u64::from(latency_ms);
-                    if let Some(attribution) = attribution {
-                        attribution.apply(&mut call);
-                    }
-                    call.usage = CallUsage::Body { sse: call.stream, bytes: kept.bytes, parts: kept.parts };
-                    return Ok(enqueue(call, false, reservation));
+                    return Ok(defer(call, kept, latency_ms, attribution, reservation));
                 }
             }
             let scanned = self.body.take().map(BodyMeter::finish);
