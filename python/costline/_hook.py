@@ -6,7 +6,7 @@ passes. What differs per provider lives in an `Adapter`."""
 from __future__ import annotations
 
 import inspect
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from . import _budgets, _native
 from ._budgets import BudgetExceededError
@@ -92,6 +92,18 @@ class Adapter:
         """The output text of a parsed response, for an estimate when it
         carried no usage (rare: only then is this read)."""
         return []
+
+
+def agent_client(client: Any, name: str, build: Callable[[str], Any]) -> Any:
+    """What every drop-in's `with_agent(name)` shares: the name checked, and
+    one client per agent name, made once by `build(name)` and kept on `client`."""
+    if not isinstance(name, str) or not name:
+        raise TypeError("with_agent() needs a non-empty agent name")
+    cache: Dict[str, Any] = client.__dict__.setdefault("_costline_agents", {})
+    found = cache.get(name)
+    if found is None:
+        found = cache[name] = build(name)
+    return found
 
 
 _operations: Dict[Tuple[str, str], Optional[str]] = {}
@@ -267,15 +279,13 @@ def install(cls: type, adapter: Adapter, *, is_async: bool) -> type:
     def with_agent(self: Any, name: str) -> Any:
         """This client with its calls attributed to agent `name` (a sub-agent
         of the current run, or a run of its own outside any)."""
-        if not isinstance(name, str) or not name:
-            raise TypeError("with_agent() needs a non-empty agent name")
-        cache: Dict[str, Any] = self.__dict__.setdefault("_costline_agents", {})
-        client = cache.get(name)
-        if client is None:
+
+        def build(agent: str) -> Any:
             client = self.copy()
-            client._costline = self._costline.with_agent(name)
-            cache[name] = client
-        return client
+            client._costline = self._costline.with_agent(agent)
+            return client
+
+        return agent_client(self, name, build)
 
     if is_async:
 

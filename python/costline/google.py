@@ -22,7 +22,7 @@ from . import _budgets, _native
 from ._budgets import BudgetExceededError
 from ._call import Call
 from ._context import capture
-from ._hook import DEFAULT_OPTIONS, ClientOptions
+from ._hook import DEFAULT_OPTIONS, ClientOptions, agent_client
 from ._runtime import guarded, is_disabled, report
 
 __all__ = ["Client"]
@@ -214,12 +214,10 @@ class Client(_genai.Client):
 
 
 def _with_agent(client: Any, name: str) -> Any:
-    if not isinstance(name, str) or not name:
-        raise TypeError("with_agent() needs a non-empty agent name")
-    cache: Dict[str, Any] = client.__dict__.setdefault("_costline_agents", {})
-    found = cache.get(name)
-    if found is not None:
-        return found
+    return agent_client(client, name, lambda agent: _agent_copy(client, agent))
+
+
+def _agent_copy(client: Any, name: str) -> Any:
     options: ClientOptions = client.__dict__.get("_costline", DEFAULT_OPTIONS)
     old_api = client._api_client
     api = _copy.copy(old_api)
@@ -228,7 +226,6 @@ def _with_agent(client: Any, name: str) -> Any:
     new = _rebind(client, old_api, api)
     new.__dict__.pop("_costline_agents", None)
     _install(new, options.with_agent(name))
-    cache[name] = new
     return new
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy as _copy
 import json
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Mapping, Optional
 
 from mistralai.client import Mistral as _Mistral
 
@@ -23,7 +23,7 @@ from . import _budgets, _native
 from ._budgets import BudgetExceededError
 from ._call import Call
 from ._context import capture
-from ._hook import DEFAULT_OPTIONS, ClientOptions
+from ._hook import DEFAULT_OPTIONS, ClientOptions, agent_client
 from ._raw import meter_raw_body
 from ._runtime import is_disabled, report
 
@@ -150,12 +150,10 @@ class Mistral(_Mistral):
 
 
 def _with_agent(client: Any, name: str) -> Any:
-    if not isinstance(name, str) or not name:
-        raise TypeError("with_agent() needs a non-empty agent name")
-    cache: Dict[str, Any] = client.__dict__.setdefault("_costline_agents", {})
-    found = cache.get(name)
-    if found is not None:
-        return found
+    return agent_client(client, name, lambda agent: _agent_copy(client, agent))
+
+
+def _agent_copy(client: Any, name: str) -> Any:
     options: ClientOptions = client.__dict__.get("_costline", DEFAULT_OPTIONS)
     new = _copy.copy(client)
     # Resources are created lazily per client and hold its configuration:
@@ -170,7 +168,6 @@ def _with_agent(client: Any, name: str) -> Any:
     config.__dict__["_hooks"] = hooks
     new.sdk_configuration = config
     _install(new, options.with_agent(name))
-    cache[name] = new
     return new
 
 
