@@ -19,6 +19,7 @@ mod lifecycle;
 mod logging;
 mod meter;
 mod pricing;
+mod providers;
 mod record;
 mod settings;
 

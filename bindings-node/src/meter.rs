@@ -210,6 +210,14 @@ impl Meter {
     }
 
     /// Record the call, once (later calls return undefined); see `record_text`.
+    /// The reader left before the body's end (the core decides what usage stands).
+    #[napi]
+    pub fn abandon(&mut self) {
+        if let Some(body) = self.body.as_mut() {
+            body.abandon();
+        }
+    }
+
     #[napi]
     #[allow(clippy::too_many_arguments)]
     pub fn finish(

@@ -15,6 +15,8 @@ export interface Attribution {
 export interface NativeMeter {
   feed(chunk: Uint8Array): Uint8Array | null | undefined;
   tail(): Uint8Array | null | undefined;
+  /** The reader left before the body's end. */
+  abandon(): void;
   finish(
     latencyMs: number,
     errorType: string | undefined,
@@ -69,6 +71,8 @@ export interface NativeBinding {
   ): string | null | undefined;
   countTokens(text: string, model: string): number;
   operationForPath(provider: string, path: string): string | null | undefined;
+  providerForBaseUrl(baseUrl: string): string | null | undefined;
+  modelForPath(provider: string, path: string): string | null | undefined;
   priceKey(provider: string, model: string): string | null | undefined;
   catalogVersion(): string;
   prewarm(): void;
