@@ -109,6 +109,18 @@ export class Started {
     );
   }
 
+  /**
+   * The reader left the body before its end (a `break`, a cancel): not an
+   * error. Recorded now, from what arrived; the core decides whether that
+   * usage stands (a Gemini stream's running counts lack the output to come,
+   * so such a call is estimated).
+   */
+  left(): void {
+    if (this.done) return;
+    guarded("reading a response", () => this.meter?.abandon(), undefined);
+    this.end(undefined);
+  }
+
   feed(chunk: Uint8Array): Uint8Array | undefined {
     const meter = this.meter;
     if (!meter) return undefined;
