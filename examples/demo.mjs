@@ -13,6 +13,8 @@ process.env.COSTLINE_LEDGER = ledger;
 
 const { default: OpenAI } = await import("costline/openai");
 const { default: Anthropic } = await import("costline/anthropic");
+const { GoogleGenAI } = await import("costline/google");
+const { Mistral } = await import("costline/mistral");
 const { configure, run, flush } = await import("costline");
 
 const mock = spawn("python3", [path.join(root, "tests/mock_provider/server.py"), "--port", "0"], {
@@ -24,6 +26,10 @@ try {
   configure({ tags: { feature: "support-bot-node" } });
   const openai = new OpenAI({ baseURL: `${url}/v1`, apiKey: "demo-key" });
   const claude = new Anthropic({ baseURL: url, apiKey: "demo-key" }, { agent: "lookup" });
+  const gemini = new GoogleGenAI({ apiKey: "demo-key", httpOptions: { baseUrl: `${url}/gemini` } }, { agent: "researcher" });
+  const mistral = new Mistral({ apiKey: "demo-key", serverURL: `${url}/mistral` }, { agent: "translator" });
+  // An OpenAI client for an OpenAI-compatible service, recorded (and priced) as that provider.
+  const groq = new OpenAI({ baseURL: `${url}/v1`, apiKey: "demo-key" }, { provider: "groq", agent: "checker" });
 
   for (const customer of ["acme", "globex", "initech"]) {
     await run({ agent: "triage", tags: { customer } }, async (r) => {
@@ -41,6 +47,18 @@ try {
           for await (const _ of stream) void _;
         })(),
         openai.withAgent("writer").responses.create({ model: "gpt-4o-mini", input: "Draft the reply." }),
+        gemini.models.generateContent({
+          model: "gemini-2.5-flash",
+          contents: `Research ${customer}'s account history.`,
+          config: { httpOptions: { headers: { "x-mock-cached-tokens": "800", "x-mock-reasoning-tokens": "120" } } },
+        }),
+        (async () => {
+          for await (const _ of await mistral.chat.stream({
+            model: "mistral-small-latest",
+            messages: [{ role: "user", content: "Translate the reply." }],
+          })) void _;
+        })(),
+        groq.chat.completions.create({ model: "openai/gpt-oss-120b", messages: [{ role: "user", content: "Check the reply." }] }),
       ]);
       for await (const _ of await openai.chat.completions.create({
         model: "gpt-4o-mini",

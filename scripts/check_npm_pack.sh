@@ -16,7 +16,7 @@ listing=$(tar -tzf "$out/$tarball")
 nodes=$(grep -c '\.node$' <<<"$listing" || true)
 [ "$nodes" = 1 ] || { echo "expected one prebuilt .node in $tarball, found $nodes" >&2; exit 1; }
 if grep -q 'package/src/' <<<"$listing"; then echo "TypeScript sources leaked into $tarball" >&2; exit 1; fi
-for f in dist/index.js dist/index.mjs dist/index.d.ts dist/openai.mjs dist/anthropic.d.ts dist/native.js dist/cli.js bin/costline.js; do
+for f in dist/index.js dist/index.mjs dist/index.d.ts dist/openai.mjs dist/anthropic.d.ts dist/google.mjs dist/google.d.mts dist/mistral.mjs dist/mistral.d.mts dist/gemini.js dist/mistralai.js dist/native.js dist/cli.js bin/costline.js; do
   grep -qx "package/$f" <<<"$listing" || { echo "$f missing from $tarball" >&2; exit 1; }
 done
 
@@ -30,7 +30,11 @@ import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import OpenAI from "costline/openai";
 import Anthropic from "costline/anthropic";
+import { GoogleGenAI } from "costline/google";
+import { Mistral } from "costline/mistral";
 import * as sdk from "openai";
+import * as genai from "@google/genai";
+import * as mistralai from "@mistralai/mistralai";
 import { run, flush, events } from "costline";
 const require = createRequire(import.meta.url);
 const cjs = require("costline");
@@ -39,8 +43,16 @@ assert.ok(require("costline/openai").OpenAI.prototype instanceof require("openai
 const client = new OpenAI({ baseURL: process.env.MOCK_URL + "/v1", apiKey: "k" });
 assert.ok(client instanceof sdk.OpenAI);
 const claude = new Anthropic({ baseURL: process.env.MOCK_URL, apiKey: "k" });
+const gemini = new GoogleGenAI({ apiKey: "k", httpOptions: { baseUrl: process.env.MOCK_URL + "/gemini" } });
+assert.ok(gemini instanceof genai.GoogleGenAI);
+const mistral = new Mistral({ apiKey: "k", serverURL: process.env.MOCK_URL + "/mistral" });
+assert.ok(mistral instanceof mistralai.Mistral);
 const messages = [{ role: "user", content: "hi" }];
 await run("smoke", async () => {
+  await gemini.models.generateContent({ model: "gemini-2.5-flash", contents: "hi" });
+  for await (const _ of await gemini.models.generateContentStream({ model: "gemini-2.5-flash", contents: "hi" })) void _;
+  await mistral.chat.complete({ model: "mistral-small-latest", messages });
+  for await (const _ of await mistral.chat.stream({ model: "mistral-small-latest", messages })) void _;
   await client.chat.completions.create({ model: "gpt-4o", messages });
   for await (const _ of await client.chat.completions.create({ model: "gpt-4o", messages, stream: true })) void _;
   await claude.messages.create({ model: "claude-haiku-4-5", max_tokens: 64, messages });
@@ -48,7 +60,7 @@ await run("smoke", async () => {
 });
 assert.ok(await flush(10000));
 const seen = await events();
-assert.equal(seen.length, 4, JSON.stringify(seen));
+assert.equal(seen.length, 8, JSON.stringify(seen));
 for (const event of seen) {
   assert.equal(event.agent, "smoke");
   assert.equal(event.sdk.lang, "node");
@@ -62,8 +74,10 @@ JS
 # the peer ranges, each in a clean project, from npm's cache when it has them.
 newest_openai=$(node -p "require('$root/node_modules/openai/package.json').version")
 newest_anthropic=$(node -p "require('$root/node_modules/@anthropic-ai/sdk/package.json').version")
-sdk_sets=${CHECK_SDKS:-"openai@$newest_openai @anthropic-ai/sdk@$newest_anthropic
-openai@5.0.0 @anthropic-ai/sdk@0.60.0"}
+newest_genai=$(node -p "require('$root/node_modules/@google/genai/package.json').version")
+newest_mistral=$(node -p "require('$root/node_modules/@mistralai/mistralai/package.json').version")
+sdk_sets=${CHECK_SDKS:-"openai@$newest_openai @anthropic-ai/sdk@$newest_anthropic @google/genai@$newest_genai @mistralai/mistralai@$newest_mistral
+openai@5.0.0 @anthropic-ai/sdk@0.60.0 @google/genai@1.30.0 @mistralai/mistralai@2.0.0"}
 while IFS= read -r sdks; do
   app=$(mktemp -d "$out/app.XXXX")
   (

@@ -152,7 +152,7 @@ function start(
  * hard cap it throws `BudgetExceededError`: nothing is sent, and the core
  * recorded the call as blocked. Any other failure is reported, never thrown.
  */
-export function reserve(started: Started): void {
+export function reserve(started: { reserve(): void; blocked(): void }): void {
   try {
     started.reserve();
   } catch (err) {
