@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 
 import * as genai from "@google/genai";
 import { GoogleGenAI, ApiError } from "costline/google";
-import { instrument, run } from "costline";
+import { BudgetExceededError, configure, instrument, run } from "costline";
 import { recorded, oneEvent, useMock, SECRET_KEY } from "./support.mjs";
 
 const mock = useMock();
@@ -156,4 +156,21 @@ test("withAgent, costline tags, run() and instrument(plainClient) attribute each
   assert.deepEqual(events.map((e) => e.tags.team ?? null), ["g", "g", null]);
   assert.ok(events[1].run_id);
   assert.equal(events[2].tags.via, "instrument");
+});
+
+test("a call over a run's cap throws BudgetExceededError before anything is sent, and is recorded as blocked", async () => {
+  // Run caps are checked only once budgets were configured in the process (even
+  // none): without this a fresh process ignores maxCostUsd (a core gap, reported).
+  configure({ budgets: [] });
+  const client = ours();
+  for (const call of [
+    () => client.models.generateContent({ model: MODEL, contents: "hi" }),
+    async () => collect(await client.models.generateContentStream({ model: MODEL, contents: "hi" })),
+  ]) {
+    const err = await run({ maxCostUsd: "0.0000001" }, call).catch((e) => e);
+    assert.ok(err instanceof BudgetExceededError, String(err));
+  }
+  assert.deepEqual(await mock.requests("Content"), [], "nothing reached the provider");
+  const events = await recorded();
+  assert.deepEqual(events.map((e) => [e.status, e.stream]), [["blocked", false], ["blocked", true]]);
 });

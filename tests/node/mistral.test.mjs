@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import * as sdk from "@mistralai/mistralai";
 import * as sdkErrors from "@mistralai/mistralai/models/errors";
 import { Mistral } from "costline/mistral";
-import { instrument, run } from "costline";
+import { BudgetExceededError, configure, instrument, run } from "costline";
 import { recorded, oneEvent, useMock, MESSAGES, SECRET_KEY } from "./support.mjs";
 
 const mock = useMock();
@@ -140,4 +140,21 @@ test("withAgent, costline tags, run() and instrument(plainClient) attribute each
 test("unmetered paths (models.list) pass through", async () => {
   await ours().models.list().catch(() => undefined);
   assert.deepEqual(await recorded(), []);
+});
+
+test("a call over a run's cap throws BudgetExceededError before anything is sent, and is recorded as blocked", async () => {
+  // Run caps are checked only once budgets were configured in the process (even
+  // none): without this a fresh process ignores maxCostUsd (a core gap, reported).
+  configure({ budgets: [] });
+  const client = ours();
+  for (const call of [
+    () => client.chat.complete({ model: MODEL, messages: MESSAGES }),
+    async () => collect(await client.chat.stream({ model: MODEL, messages: MESSAGES })),
+  ]) {
+    const err = await run({ maxCostUsd: "0.0000001" }, call).catch((e) => e);
+    assert.ok(err instanceof BudgetExceededError, String(err));
+  }
+  assert.deepEqual(await mock.requests("/chat/completions"), [], "nothing reached the provider");
+  const events = await recorded();
+  assert.deepEqual(events.map((e) => [e.status, e.stream]), [["blocked", false], ["blocked", true]]);
 });
