@@ -93,6 +93,11 @@ impl BodyScanner {
         self.sse && self.provider == "google"
     }
 
+    /// The output text of the events scanned so far (streams).
+    pub fn output_text(&self) -> &str {
+        &self.text
+    }
+
     /// The body ended (or was abandoned): what it yielded.
     pub fn finish(mut self) -> Scanned {
         if self.sse {
