@@ -7,6 +7,7 @@ import "./env.mjs";
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { createRequire } from "node:module";
 
 import * as esm from "@aws-sdk/client-bedrock-runtime";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
@@ -79,6 +80,12 @@ test("the drop-ins are subclasses of the SDK's clients, with import as with requ
   assert.ok(new BedrockRuntimeClient(config()) instanceof esm.BedrockRuntimeClient);
   assert.ok(new BedrockRuntime(config()) instanceof esm.BedrockRuntime);
   assert.equal(Object.getPrototypeOf(BedrockRuntimeClient), esm.BedrockRuntimeClient);
+  const require = createRequire(import.meta.url);
+  const cjs = require("costline/bedrock");
+  const sdk = require("@aws-sdk/client-bedrock-runtime");
+  assert.ok(new cjs.BedrockRuntimeClient(config()) instanceof sdk.BedrockRuntimeClient);
+  assert.ok(new cjs.BedrockRuntime(config()) instanceof sdk.BedrockRuntime);
+  assert.equal(cjs.ThrottlingException, sdk.ThrottlingException, "the SDK's exports pass through");
 });
 
 test("converse returns what the plain client returns and bills cache reads and writes once, exactly", async () => {
