@@ -90,11 +90,15 @@ function start(state: ClientState, request: HttpRequestLike): { started: Started
   // The request JSON is parsed only when a budget may reserve against it, or
   // for an estimate when no counts come.
   const needRequest = capsOf(captured.frames).length > 0 || budgetsOn();
+  // `stream: false` for the reservation: a budget with enforceStream reserves
+  // a stream's first step only and grows it as a byte meter reads the output,
+  // and no byte meter reads a Bedrock stream. So it reserves the worst case.
+  // (The event's own `stream` is BedrockUsage's.)
   const started = new Started(
     state.provider,
     route.operation,
     route.model,
-    route.stream,
+    false,
     false,
     captured,
     needRequest ? tally.request() : undefined,

@@ -242,6 +242,21 @@ test("a budget cap refuses the call before anything is sent", async () => {
   assert.deepEqual([event.status, event.agent, event.model], ["blocked", "capped", CLAUDE]);
 });
 
+test("a Bedrock stream reserves its worst case even under enforceStream budgets (nothing meters it as it goes)", async () => {
+  // The first step a metered stream would reserve (256 tokens of Sonnet output) fits; the worst case does not.
+  configure({ budgets: [{ limitUsd: "0.05", period: "day", enforceStream: true }], budgetStore: "memory" });
+  try {
+    const err = await ours()
+      .send(new ConverseStreamCommand({ modelId: CLAUDE, messages: MESSAGES }))
+      .catch((e) => e);
+    assert.ok(err instanceof BudgetExceededError, `${err}`);
+    assert.equal((await mock.requests()).length, 0, "nothing reached the provider");
+    assert.equal((await oneEvent()).status, "blocked");
+  } finally {
+    configure({ budgets: [], budgetStore: "" });
+  }
+});
+
 test("runs, withAgent, client tags and instrument() attribute each call", async () => {
   const client = ours({}, undefined, { tags: { team: "b" } });
   const plainClient = instrument(raw());
