@@ -69,6 +69,8 @@ class Tally {
 
   constructor(
     readonly usage: NativeBedrockUsage,
+    /** The response is an event stream (ConverseStream, InvokeModelWithResponseStream). */
+    readonly stream: boolean,
     private readonly body: unknown,
   ) {}
 
@@ -86,7 +88,7 @@ function start(state: ClientState, request: HttpRequestLike): { started: Started
   const route = native.bedrockRoute(request.path);
   if (!route) return undefined;
   const captured = capture(state.agent, state.tags);
-  const tally = new Tally(new native.BedrockUsage(route.operation, route.model, route.stream), request.body);
+  const tally = new Tally(new native.BedrockUsage(route.operation, route.model, route.stream), route.stream, request.body);
   // The request JSON is parsed only when a budget may reserve against it, or
   // for an estimate when no counts come.
   const needRequest = capsOf(captured.frames).length > 0 || budgetsOn();
@@ -188,20 +190,28 @@ function finishResponse(result: { output?: unknown; response?: unknown }, starte
     tally.counted = true;
     tally.complete = true;
     started.end(undefined);
-  } else if (output && output.stream && typeof output.stream === "object") {
+  } else if (tally.stream && output && output.stream && typeof output.stream === "object") {
     watchStream(output.stream, started, tally, converseEvent);
+  } else if (tally.stream && output && output.body && typeof output.body === "object") {
+    watchStream(output.body, started, tally, invokeChunk);
   } else if (output && output.body instanceof Uint8Array) {
     // InvokeModel: the SDK has read the whole body already.
-    const headers = (result.response as { headers?: Record<string, string> } | undefined)?.headers;
-    tally.counted = tally.usage.invoke(output.body, headers ?? undefined);
+    tally.counted = tally.usage.invoke(output.body, stringHeaders(result.response));
     tally.complete = true;
     started.end(undefined);
-  } else if (output && output.body && typeof output.body === "object") {
-    watchStream(output.body, started, tally, invokeChunk);
   } else {
     tally.complete = true;
     started.end(undefined);
   }
+}
+
+/** The response's headers with string values (what the addon takes). */
+function stringHeaders(response: unknown): Record<string, string> | undefined {
+  const headers = (response as { headers?: unknown } | undefined)?.headers;
+  if (headers === null || typeof headers !== "object") return undefined;
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) if (typeof value === "string") out[name] = value;
+  return out;
 }
 
 /** The middleware for the client (or agent view) `holder`: its options are read per call. */
