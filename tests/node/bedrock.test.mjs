@@ -275,13 +275,20 @@ test("runs, withAgent, client tags and instrument() attribute each call", async 
   assert.ok(Number(total) > 0);
 });
 
-test("BedrockRuntime's methods are metered the same way", async () => {
+test("BedrockRuntime's methods are metered the same way, its agent views too", async () => {
   const client = new BedrockRuntime(config(), { agent: "agg" });
   withHeaders(client, CACHED);
   const out = await client.converse({ modelId: CLAUDE, messages: MESSAGES });
   assert.equal(out.usage.cacheReadInputTokens, 5000);
-  const event = await oneEvent();
-  assert.deepEqual([event.agent, event.cost_usd], ["agg", "0.00855"]);
+  await client.withAgent("critic").converse({ modelId: CLAUDE, messages: MESSAGES });
+  const events = await recorded();
+  assert.deepEqual(
+    events.map((e) => [e.agent, e.cost_usd]),
+    [
+      ["agg", "0.00855"],
+      ["critic", "0.00855"],
+    ],
+  );
 });
 
 test("calls that do not bill pass through unrecorded", async () => {
