@@ -15,6 +15,9 @@ const { default: OpenAI } = await import("costline/openai");
 const { default: Anthropic } = await import("costline/anthropic");
 const { GoogleGenAI } = await import("costline/google");
 const { Mistral } = await import("costline/mistral");
+const { BedrockRuntimeClient, ConverseCommand } = await import("costline/bedrock");
+// HTTP/1.1: the mock does not speak the HTTP/2 the Bedrock client uses by default.
+const { NodeHttpHandler } = await import("@smithy/node-http-handler");
 const { configure, run, flush } = await import("costline");
 
 const mock = spawn("python3", [path.join(root, "tests/mock_provider/server.py"), "--port", "0"], {
@@ -30,6 +33,15 @@ try {
   const mistral = new Mistral({ apiKey: "demo-key", serverURL: `${url}/mistral` }, { agent: "translator" });
   // An OpenAI client for an OpenAI-compatible service, recorded (and priced) as that provider.
   const groq = new OpenAI({ baseURL: `${url}/v1`, apiKey: "demo-key" }, { provider: "groq", agent: "checker" });
+  const bedrock = new BedrockRuntimeClient(
+    {
+      region: "us-east-1",
+      endpoint: `${url}/bedrock`,
+      credentials: { accessKeyId: "AKIDDEMO", secretAccessKey: "demo-secret" },
+      requestHandler: new NodeHttpHandler(),
+    },
+    { agent: "reviewer" },
+  );
 
   for (const customer of ["acme", "globex", "initech"]) {
     await run({ agent: "triage", tags: { customer } }, async (r) => {
@@ -60,6 +72,13 @@ try {
         })(),
         groq.chat.completions.create({ model: "openai/gpt-oss-120b", messages: [{ role: "user", content: "Check the reply." }] }),
       ]);
+      // A reviewer on AWS Bedrock, through a US cross-region inference profile.
+      await bedrock.send(
+        new ConverseCommand({
+          modelId: "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+          messages: [{ role: "user", content: [{ text: "Review the draft." }] }],
+        }),
+      );
       for await (const _ of await openai.chat.completions.create({
         model: "gpt-4o-mini",
         messages: [{ role: "user", content: "Summarise." }],

@@ -7,6 +7,7 @@
 
 import { call, ConfigError, fromNative, fromReport, type CostlineError } from "./errors";
 import { attachState, clientCreated, DEFAULT_PROVIDER, hookClient, type CostlineClientOptions } from "./hook";
+import { meterBedrock } from "./bedrockhook";
 import { installGoogle } from "./gemini";
 import { installMistral } from "./mistralai";
 import { native } from "./binding";
@@ -346,20 +347,25 @@ export function track(input: TrackInput): { eventId: string; costUsd: string | n
 
 /**
  * Meter a client built elsewhere, in place: an `openai` `OpenAI`/`AzureOpenAI`,
- * an `@anthropic-ai/sdk` `Anthropic`, a `@google/genai` `GoogleGenAI` or a
- * `@mistralai/mistralai` `Mistral`. Returns the same client. `provider` names
- * the provider its calls are recorded (and priced) under, as in a drop-in's
- * costline options (an OpenAI client pointed at a compatible service); for a
- * client of another class it names the SDK whose requests it sends.
+ * an `@anthropic-ai/sdk` `Anthropic`, a `@google/genai` `GoogleGenAI`, a
+ * `@mistralai/mistralai` `Mistral`, or an `@aws-sdk/client-bedrock-runtime`
+ * `BedrockRuntimeClient`/`BedrockRuntime`. Returns the same client. `provider`
+ * names the provider its calls are recorded (and priced) under, as in a
+ * drop-in's costline options (an OpenAI client pointed at a compatible
+ * service); for a client of another class it names the SDK whose requests it sends.
  */
 export function instrument<C extends object>(client: C, options?: CostlineClientOptions): C {
-  const sdk = sdkOf(client);
+  const sdk = sdkOf(client) ?? (options?.provider === "bedrock" ? "bedrock" : undefined);
   if (sdk === undefined && !options?.provider) {
     throw new TypeError(
-      "instrument() takes an OpenAI, AzureOpenAI, Anthropic, GoogleGenAI or Mistral client (or pass { provider })",
+      "instrument() takes an OpenAI, AzureOpenAI, Anthropic, GoogleGenAI, Mistral, BedrockRuntimeClient or BedrockRuntime client (or pass { provider })",
     );
   }
-  if (sdk === "google") {
+  if (sdk === "bedrock") {
+    // AWS SDK clients are metered through their middleware stack, not makeRequest().
+    const { provider: _given, ...rest } = options ?? {};
+    return meterBedrock(client, rest);
+  } else if (sdk === "google") {
     installGoogle(client, options);
   } else if (sdk === "mistral") {
     installMistral(client, options);
@@ -398,6 +404,7 @@ function sdkOf(client: object): string | undefined {
     if (name === "Anthropic") return "anthropic";
     if (name === "GoogleGenAI") return "google";
     if (name === "Mistral") return "mistral";
+    if (name === "BedrockRuntimeClient" || name === "BedrockRuntime") return "bedrock";
   }
   return undefined;
 }

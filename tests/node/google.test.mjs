@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 
 import * as genai from "@google/genai";
 import { GoogleGenAI, ApiError } from "costline/google";
-import { BudgetExceededError, configure, instrument, run } from "costline";
+import { BudgetExceededError, instrument, run } from "costline";
 import { recorded, oneEvent, useMock, SECRET_KEY } from "./support.mjs";
 
 const mock = useMock();
@@ -159,9 +159,6 @@ test("withAgent, costline tags, run() and instrument(plainClient) attribute each
 });
 
 test("a call over a run's cap throws BudgetExceededError before anything is sent, and is recorded as blocked", async () => {
-  // Run caps are checked only once budgets were configured in the process (even
-  // none): without this a fresh process ignores maxCostUsd (a core gap, reported).
-  configure({ budgets: [] });
   const client = ours();
   for (const call of [
     () => client.models.generateContent({ model: MODEL, contents: "hi" }),

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import * as sdk from "@mistralai/mistralai";
 import * as sdkErrors from "@mistralai/mistralai/models/errors";
 import { Mistral } from "costline/mistral";
-import { BudgetExceededError, configure, instrument, run } from "costline";
+import { BudgetExceededError, instrument, run } from "costline";
 import { recorded, oneEvent, useMock, MESSAGES, SECRET_KEY } from "./support.mjs";
 
 const mock = useMock();
@@ -143,9 +143,6 @@ test("unmetered paths (models.list) pass through", async () => {
 });
 
 test("a call over a run's cap throws BudgetExceededError before anything is sent, and is recorded as blocked", async () => {
-  // Run caps are checked only once budgets were configured in the process (even
-  // none): without this a fresh process ignores maxCostUsd (a core gap, reported).
-  configure({ budgets: [] });
   const client = ours();
   for (const call of [
     () => client.chat.complete({ model: MODEL, messages: MESSAGES }),
