@@ -38,6 +38,14 @@ pub enum Error {
     /// The encoder for token estimation could not be built.
     #[error("tokenizer: {0}")]
     Tokens(String),
+
+    /// A fallback target's API cannot express a feature the request uses (`translate`).
+    #[error("fallback to {target} cannot express {feature}")]
+    FallbackUnsupported { feature: String, target: String },
+
+    /// A request, response or stream event to translate had an unexpected shape.
+    #[error("translate {api}: {message}")]
+    Translate { api: String, message: String },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -54,6 +62,8 @@ impl Error {
             Error::Export { .. } => "export",
             Error::Cli(_) => "cli",
             Error::Tokens(_) => "tokens",
+            Error::FallbackUnsupported { .. } => "fallback_unsupported",
+            Error::Translate { .. } => "translate",
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod report;
 pub mod secrets;
 pub mod settings;
 pub mod tokens;
+pub mod translate;
 pub mod usage;
 
 pub use error::{Error, Result};
