@@ -43,6 +43,10 @@ pub enum Error {
     #[error("fallback to {target} cannot express {feature}")]
     FallbackUnsupported { feature: String, target: String },
 
+    /// A fallback chain's total deadline passed before another attempt could start.
+    #[error("fallback deadline of {deadline_ms} ms passed after {attempts} attempts")]
+    FallbackDeadline { attempts: u32, deadline_ms: u64 },
+
     /// A request, response or stream event to translate had an unexpected shape.
     #[error("translate {api}: {message}")]
     Translate { api: String, message: String },
@@ -63,6 +67,7 @@ impl Error {
             Error::Cli(_) => "cli",
             Error::Tokens(_) => "tokens",
             Error::FallbackUnsupported { .. } => "fallback_unsupported",
+            Error::FallbackDeadline { .. } => "fallback_deadline",
             Error::Translate { .. } => "translate",
         }
     }

@@ -14,6 +14,7 @@ pub mod config;
 pub mod cost;
 pub mod error;
 pub mod event;
+pub mod fallback;
 pub mod hooks;
 pub mod ledger;
 pub mod log_once;
