@@ -8,7 +8,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-from . import _budgets, _native
+from . import _budgets, _fallback, _native
 from ._budgets import BudgetExceededError
 from ._call import Call
 from ._context import capture
@@ -24,11 +24,16 @@ _RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
 class ClientOptions:
     """The `costline={...}` options of one client."""
 
-    __slots__ = ("tags", "agent", "stream_usage", "provider")
-    KEYS = ("tags", "agent", "stream_usage", "provider")
+    __slots__ = ("tags", "agent", "stream_usage", "provider", "fallback")
+    KEYS = ("tags", "agent", "stream_usage", "provider", "fallback")
 
     def __init__(
-        self, tags: Mapping[str, str], agent: Optional[str], stream_usage: bool, provider: Optional[str] = None
+        self,
+        tags: Mapping[str, str],
+        agent: Optional[str],
+        stream_usage: bool,
+        provider: Optional[str] = None,
+        fallback: Optional[_fallback.Chain] = None,
     ) -> None:
         self.tags = tags
         self.agent = agent
@@ -36,6 +41,8 @@ class ClientOptions:
         # The provider recorded (and priced under), when the caller names it;
         # else the adapter's, or the one the client's host implies.
         self.provider = provider
+        # Targets tried when a call fails with a retryable error (`_fallback`).
+        self.fallback = fallback
 
     @classmethod
     def parse(cls, value: Optional[Mapping[str, Any]]) -> ClientOptions:
@@ -53,10 +60,11 @@ class ClientOptions:
         provider = value.get("provider")
         if provider is not None and (not isinstance(provider, str) or not provider):
             raise TypeError("costline={'provider': ...} must be a non-empty string")
-        return cls(tags, agent, bool(value.get("stream_usage", True)), provider)
+        fallback = _fallback.parse_chain(value.get("fallback"))
+        return cls(tags, agent, bool(value.get("stream_usage", True)), provider, fallback)
 
     def with_agent(self, agent: str) -> ClientOptions:
-        return ClientOptions(self.tags, agent, self.stream_usage, self.provider)
+        return ClientOptions(self.tags, agent, self.stream_usage, self.provider, self.fallback)
 
 
 DEFAULT_OPTIONS = ClientOptions({}, None, True)
@@ -326,6 +334,12 @@ def install(cls: type, adapter: Adapter, *, is_async: bool) -> type:
                 return base_request(self, cast_to, options, *args, **kwargs)
             try:
                 result = base_request(self, cast_to, started.options, *args, **kwargs)
+            except Exception as exc:
+                chain = self._costline.fallback
+                if chain is None or not _fallback.translatable(started.adapter.provider, started.call.operation):
+                    started.call.finish(None, None, exc)
+                    raise
+                return _fallback.run_sync(started, exc, cast_to, bool(kwargs.get("stream", False)), chain)
             except BaseException as exc:
                 started.call.finish(None, None, exc)
                 raise

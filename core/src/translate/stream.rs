@@ -14,7 +14,7 @@ pub struct StreamTranslator {
     /// Source and target speak the same API: events pass as they are.
     passthrough: bool,
     reader: Reader,
-    writer: Box<dyn StreamWriter + Send>,
+    writer: Box<dyn StreamWriter + Send + Sync>,
     events: Vec<StreamEvent>,
 }
 

@@ -11,7 +11,7 @@ pub trait StreamWriter {
     fn finish(&mut self, out: &mut Vec<Value>);
 }
 
-pub fn writer_for(source: Api, ctx: ResponseContext) -> Box<dyn StreamWriter + Send> {
+pub fn writer_for(source: Api, ctx: ResponseContext) -> Box<dyn StreamWriter + Send + Sync> {
     let common = Common {
         ctx,
         id: String::new(),

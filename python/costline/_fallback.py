@@ -1,0 +1,249 @@
+"""Fallback chains (issue 10): when a drop-in's call fails with a retryable error, try
+the chain's targets in order, each a raw provider client. The request is translated into
+the target's API and the answer back into the caller's, by the core
+(`_native.translate`, `_native.FallbackStream`); the policy (which failures fall back,
+timeouts, the deadline, call_id and attempt numbers) is the core's too
+(`_native.FallbackCall`). Every attempt is its own event, linked by `call_id`.
+
+This version: synchronous clients; OpenAI chat completions and Anthropic messages as
+sources; OpenAI and Anthropic clients as targets; streams through `create(stream=True)`."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+
+from . import _native
+from ._call import Call
+
+FallbackUnsupportedError = _native.FallbackUnsupportedError
+FallbackDeadlineError = _native.FallbackDeadlineError
+
+# The operation each source translates (the drop-in's other endpoints never fall back).
+_SOURCE_OPERATIONS = {("openai", "chat"), ("anthropic", "messages")}
+# What a target's call is recorded as.
+_TARGET_OPERATIONS = {"openai": "chat", "anthropic": "messages"}
+_POLICY_KEYS = ("retry_on", "attempt_timeout_s", "deadline_s", "on_unsupported")
+
+
+class Target:
+    __slots__ = ("provider", "client", "model")
+
+    def __init__(self, provider: str, client: Any, model: str) -> None:
+        self.provider = provider
+        self.client = client
+        self.model = model
+
+
+class Chain:
+    __slots__ = ("targets", "policy")
+
+    def __init__(self, targets: List[Target], policy: Dict[str, Any]) -> None:
+        self.targets = targets
+        self.policy = policy
+
+
+def parse_chain(value: Any) -> Optional[Chain]:
+    """`costline={"fallback": [...]}`: a list of targets, or
+    `{"targets": [...], "retry_on": [...], "attempt_timeout_s": ..., "deadline_s": ...,
+    "on_unsupported": "raise" | "skip"}`."""
+    if value is None:
+        return None
+    policy: Dict[str, Any] = {}
+    if isinstance(value, Mapping):
+        unknown = sorted(set(value) - {"targets", *_POLICY_KEYS})
+        if unknown:
+            raise ValueError(f"unknown fallback option(s) {unknown}")
+        policy = {k: value[k] for k in _POLICY_KEYS if k in value}
+        value = value.get("targets")
+    if not isinstance(value, (list, tuple)) or not value:
+        raise TypeError("costline={'fallback': [...]} takes a list of {'provider', 'client', 'model'}")
+    targets = []
+    for item in value:
+        if not isinstance(item, Mapping) or {"provider", "client", "model"} - set(item):
+            raise TypeError("each fallback target is a dict with 'provider', 'client' and 'model'")
+        provider, client, model = item["provider"], item["client"], item["model"]
+        if provider not in _TARGET_OPERATIONS:
+            raise ValueError(f"fallback provider {provider!r}: this version falls back to {sorted(_TARGET_OPERATIONS)}")
+        if getattr(type(client), "_costline_metered", False):
+            # Its own metering would record the attempt a second time, without call_id.
+            raise TypeError("fallback targets take the provider SDK's own client, not a costline drop-in")
+        if not isinstance(model, str) or not model:
+            raise TypeError("a fallback target's 'model' must be a non-empty string")
+        targets.append(Target(provider, client, model))
+    _native.check_fallback_options(policy)
+    return Chain(targets, policy)
+
+
+def failure_of(exc: BaseException) -> Tuple[str, Optional[int]]:
+    """(kind, status) of an SDK exception, as the core's policy takes them."""
+    name = type(exc).__name__
+    if "Timeout" in name:
+        return "timeout", None
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int):
+        return "status", status
+    if "Connection" in name or "Connect" in name:
+        return "connection", None
+    return "other", None
+
+
+def translatable(source: str, operation: str) -> bool:
+    return (source, operation) in _SOURCE_OPERATIONS
+
+
+def run_sync(started: Any, exc: Exception, cast_to: Any, stream: bool, chain: Chain) -> Any:
+    """The primary attempt failed with `exc`: walk the chain. Returns the caller's SDK
+    object (or stream); raises the last failure when no target served."""
+    fc = _native.FallbackCall(chain.policy)
+    fc.begin_attempt()
+    primary: Call = started.call
+    primary.call_id, primary.attempt = fc.call_id, 1
+    primary.finish(None, None, exc)
+    source = started.adapter.provider
+    # The SDKs leave their "not given" sentinels in the body until they serialise it.
+    body = {k: v for k, v in (primary.request or {}).items() if type(v).__name__ not in ("Omit", "NotGiven")}
+    stream_options = body.get("stream_options")
+    include_usage = bool(isinstance(stream_options, Mapping) and stream_options.get("include_usage"))
+    kind, status = failure_of(exc)
+    last: BaseException = exc
+    for target in chain.targets:
+        if not fc.falls_back(kind, status, True):
+            raise last
+        try:
+            number, timeout = fc.begin_attempt()
+        except FallbackDeadlineError as deadline:
+            raise deadline from last
+        try:
+            request = _native.translate("request", source, target.provider, body, {"model": target.model})
+        except FallbackUnsupportedError:
+            if fc.skip_unsupported:
+                continue
+            raise
+        call = Call(
+            target.provider, _TARGET_OPERATIONS[target.provider], target.model, primary.attribution, stream, request
+        )
+        call.call_id, call.attempt, call.want_cost = fc.call_id, number, True
+        try:
+            result = _send(target, request, timeout)
+        except Exception as failed:
+            call.finish(None, None, failed)
+            last = failed
+            kind, status = failure_of(failed)
+            continue
+        ctx = {"model": target.model, "include_usage": include_usage}
+        if stream:
+            return FallbackStream(source, target, result, call, fc, ctx, cast_to)
+        adapter = _adapter(target.provider)
+        parts, resolved = adapter.response_usage(call.operation, result)
+        call.finish(parts, resolved)
+        answer = _native.translate("response", source, target.provider, result.to_dict(), ctx)
+        obj = _construct(source, cast_to, answer, stream=False)
+        _attach_info(obj, target, fc.attempts, call)
+        return obj
+    raise last
+
+
+def _send(target: Target, request: Dict[str, Any], timeout: Optional[float]) -> Any:
+    kwargs = dict(request)
+    if timeout is not None:
+        kwargs["timeout"] = timeout
+    if target.provider == "openai":
+        return target.client.chat.completions.create(**kwargs)
+    if target.provider == "anthropic":
+        return target.client.messages.create(**kwargs)
+    raise ValueError(f"fallback to {target.provider} is not wired yet")
+
+
+def _adapter(provider: str) -> Any:
+    if provider == "openai":
+        from .openai import ADAPTER
+
+        return ADAPTER
+    from .anthropic import ADAPTER as ANTHROPIC
+
+    return ANTHROPIC
+
+
+def _construct(source: str, cast_to: Any, data: Any, stream: bool) -> Any:
+    """The caller's SDK type built from translated data, as the SDK builds its own
+    (no validation: the SDK's `construct_type`)."""
+    if source == "openai":
+        from openai._models import construct_type as openai_construct
+        from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
+        return openai_construct(type_=ChatCompletionChunk if stream else ChatCompletion, value=data)
+    from anthropic._models import construct_type as anthropic_construct
+    from anthropic.types import Message, RawMessageStreamEvent
+
+    return anthropic_construct(type_=RawMessageStreamEvent if stream else Message, value=data)
+
+
+def _info(target: Target, attempts: int, call: Call) -> Dict[str, Any]:
+    cost = getattr(call, "cost", None)
+    return {
+        "served_by": f"{target.provider}/{target.model}",
+        "attempts": attempts,
+        "cost_usd": Decimal(cost) if cost is not None else None,
+        "call_id": call.call_id,
+    }
+
+
+def _attach_info(obj: Any, target: Target, attempts: int, call: Call) -> None:
+    # Beside the model's fields, not among them: model_dump() and equality stay the SDK's.
+    object.__setattr__(obj, "costline", _info(target, attempts, call))
+
+
+class FallbackStream:
+    """The target's stream, translated chunk by chunk into the caller's chunk types.
+    Iterate it, use it as a context manager, `close()` it, as the SDK's stream."""
+
+    def __init__(
+        self, source: str, target: Target, inner: Any, call: Call, fc: Any, ctx: Dict[str, Any], cast_to: Any
+    ) -> None:
+        self._source = source
+        self._target = target
+        self._inner = inner
+        self._call = call
+        self._fc = fc
+        self._translator = _native.FallbackStream(source, target.provider, ctx)
+        self._observer = _native.StreamObserver(target.provider, call.operation, False)
+        self._iterator = self._chunks()
+        self.costline: Dict[str, Any] = _info(target, fc.attempts, call)
+
+    def _chunks(self) -> Iterator[Any]:
+        try:
+            for event in self._inner:
+                self._observer.observe(event)
+                for chunk in self._translator.push(event.to_dict()):
+                    yield _construct(self._source, None, chunk, stream=True)
+        except BaseException as exc:
+            self._finish(exc)
+            raise
+        self._finish(None)
+        for chunk in self._translator.finish():
+            yield _construct(self._source, None, chunk, stream=True)
+
+    def _finish(self, error: Optional[BaseException]) -> None:
+        o = self._observer
+        self._call.finish(o.parts, o.resolved_model, error, o.texts)
+        self.costline = _info(self._target, self._fc.attempts, self._call)
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._iterator
+
+    def __next__(self) -> Any:
+        return next(self._iterator)
+
+    def __enter__(self) -> FallbackStream:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        close = getattr(self._inner, "close", None)
+        if close is not None:
+            close()
+        if not self._call.done:
+            self._finish(None)

@@ -1,0 +1,193 @@
+"""Fallback chains (issue 10): a drop-in whose provider fails walks its chain of raw
+clients, and the caller keeps its own SDK's types. The mock fails the primary with
+`x-mock-error`; the target answers."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import anthropic
+import openai
+import pytest
+
+import costline
+from costline.anthropic import Anthropic
+from costline.openai import OpenAI
+from costline_fixtures import read_events
+
+VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "translate"
+HI = [{"role": "user", "content": "Say hello to the mock."}]
+
+
+@pytest.mark.parametrize("name", ["requests.json", "responses.json", "streams.json", "unsupported.json"])
+def test_translation_vectors_replay_through_the_binding(name):
+    cases = json.loads((VECTORS / name).read_text())["cases"]
+    for case in cases:
+        args = (case["kind"], case["source"], case["target"], case["input"], case["options"])
+        if "error" in case:
+            with pytest.raises(costline.FallbackUnsupportedError) as caught:
+                costline._native.translate(*args)
+            assert (caught.value.feature, caught.value.target) == (case["error"]["feature"], case["error"]["target"])
+        else:
+            assert costline._native.translate(*args) == case["expected"], case["name"]
+
+
+def failing_openai(mock, status="503", **chain):
+    return OpenAI(
+        base_url=mock.openai_base_url,
+        api_key="test",
+        max_retries=0,
+        default_headers={"x-mock-error": status},
+        costline={
+            "fallback": chain.get("fallback")
+            or [
+                {
+                    "provider": "anthropic",
+                    "model": "claude-haiku-4-5",
+                    "client": anthropic.Anthropic(base_url=mock.anthropic_base_url, api_key="test", max_retries=0),
+                },
+            ]
+        },
+    )
+
+
+def failing_anthropic(mock, status="529"):
+    return Anthropic(
+        base_url=mock.anthropic_base_url,
+        api_key="test",
+        max_retries=0,
+        default_headers={"x-mock-error": status},
+        costline={
+            "fallback": [
+                {
+                    "provider": "openai",
+                    "model": "gpt-4o",
+                    "client": openai.OpenAI(base_url=mock.openai_base_url, api_key="test", max_retries=0),
+                },
+            ]
+        },
+    )
+
+
+def test_openai_caller_served_by_anthropic_gets_a_chat_completion(mock, ledger):
+    client = failing_openai(mock)
+    reply = client.chat.completions.create(model="gpt-4o", messages=HI, max_tokens=50)
+    assert isinstance(reply, openai.types.chat.ChatCompletion)
+    assert reply.choices[0].message.content == "Hello from the mock provider."
+    assert reply.choices[0].finish_reason == "stop"
+    assert reply.model.startswith("claude-haiku-4-5")
+    info = reply.costline
+    assert info["served_by"] == "anthropic/claude-haiku-4-5" and info["attempts"] == 2
+    assert isinstance(info["cost_usd"], Decimal) and info["cost_usd"] > 0
+    assert "costline" not in reply.model_dump()
+    sent = mock.requests("/v1/messages")[-1]["body"]
+    assert sent["model"] == "claude-haiku-4-5" and sent["max_tokens"] == 50
+    assert sent["messages"] == [{"role": "user", "content": [{"type": "text", "text": HI[0]["content"]}]}]
+
+
+def test_each_attempt_is_an_event_linked_by_call_id(mock, ledger):
+    reply = failing_openai(mock).chat.completions.create(model="gpt-4o", messages=HI)
+    events = sorted(read_events(ledger), key=lambda e: e["attempt"])
+    assert [(e["provider"], e["status"], e["attempt"]) for e in events] == [
+        ("openai", "error", 1),
+        ("anthropic", "ok", 2),
+    ]
+    assert events[0]["call_id"] == events[1]["call_id"] == reply.costline["call_id"]
+    assert events[0]["error_type"] == "InternalServerError" and events[0]["cost_usd"] == "0"
+    assert events[1]["model"] == "claude-haiku-4-5" and Decimal(events[1]["cost_usd"]) == reply.costline["cost_usd"]
+
+
+def test_anthropic_caller_served_by_openai_gets_a_message(mock, ledger):
+    reply = failing_anthropic(mock).messages.create(
+        model="claude-haiku-4-5", max_tokens=50, system="Be brief.", messages=HI
+    )
+    assert isinstance(reply, anthropic.types.Message)
+    assert reply.content[0].text == "Hello from the mock provider."
+    assert reply.stop_reason == "end_turn"
+    assert reply.costline["served_by"] == "openai/gpt-4o"
+    sent = mock.requests("/v1/chat/completions")[-1]["body"]
+    assert sent["messages"][0] == {"role": "system", "content": "Be brief."}
+    assert sent["max_completion_tokens"] == 50
+
+
+def test_openai_stream_falls_back_to_anthropic_chunks(mock, ledger):
+    stream = failing_openai(mock).chat.completions.create(
+        model="gpt-4o", messages=HI, stream=True, stream_options={"include_usage": True}
+    )
+    chunks = list(stream)
+    assert all(isinstance(c, openai.types.chat.ChatCompletionChunk) for c in chunks)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "Hello from the mock provider."
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens > 0
+    events = sorted(read_events(ledger), key=lambda e: e["attempt"])
+    assert [(e["provider"], e["status"], e["stream"]) for e in events] == [
+        ("openai", "error", True),
+        ("anthropic", "ok", True),
+    ]
+
+
+def test_anthropic_stream_falls_back_to_openai_events(mock, ledger):
+    events = list(
+        failing_anthropic(mock).messages.create(model="claude-haiku-4-5", max_tokens=50, messages=HI, stream=True)
+    )
+    assert [e.type for e in events][:2] == ["message_start", "content_block_start"]
+    assert [e.type for e in events][-2:] == ["message_delta", "message_stop"]
+    text = "".join(e.delta.text for e in events if e.type == "content_block_delta")
+    assert text == "Hello from the mock provider."
+    assert events[-2].usage.output_tokens > 0
+
+
+def test_a_tool_call_round_trip_reaches_the_target_translated(mock, ledger):
+    """The caller's history holds a tool call and its result; the fallback target
+    receives them in its own shape (tool_use / tool_result blocks)."""
+    messages = [
+        {"role": "user", "content": "Weather in Paris?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": '{"city":"Paris"}'}}
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": "18C"},
+    ]
+    tools = [{"type": "function", "function": {"name": "weather", "parameters": {"type": "object"}}}]
+    reply = failing_openai(mock).chat.completions.create(model="gpt-4o", messages=messages, tools=tools)
+    assert reply.choices[0].message.content == "Hello from the mock provider."
+    sent = mock.requests("/v1/messages")[-1]["body"]
+    assert sent["messages"][1]["content"] == [
+        {"type": "tool_use", "id": "call_1", "name": "weather", "input": {"city": "Paris"}}
+    ]
+    assert sent["messages"][2]["content"] == [{"type": "tool_result", "tool_use_id": "call_1", "content": "18C"}]
+    assert sent["tools"] == [{"name": "weather", "input_schema": {"type": "object"}}]
+
+
+def test_caller_errors_never_fall_back(mock, ledger):
+    with pytest.raises(openai.BadRequestError):
+        failing_openai(mock, "400").chat.completions.create(model="gpt-4o", messages=HI)
+    assert mock.requests("/v1/messages") == []
+
+
+def test_an_untranslatable_request_raises_naming_the_feature(mock, ledger):
+    with pytest.raises(costline.FallbackUnsupportedError) as caught:
+        failing_openai(mock).chat.completions.create(model="gpt-4o", messages=HI, logprobs=True)
+    assert (caught.value.feature, caught.value.target) == ("logprobs", "anthropic")
+
+
+def test_the_last_failure_is_raised_when_every_target_fails(mock, ledger):
+    dead = anthropic.Anthropic(
+        base_url=mock.anthropic_base_url, api_key="test", max_retries=0, default_headers={"x-mock-error": "529"}
+    )
+    client = failing_openai(mock, fallback=[{"provider": "anthropic", "model": "claude-haiku-4-5", "client": dead}])
+    with pytest.raises(anthropic.APIStatusError):
+        client.chat.completions.create(model="gpt-4o", messages=HI)
+    events = read_events(ledger)
+    assert sorted(e["attempt"] for e in events) == [1, 2] and {e["status"] for e in events} == {"error"}
+
+
+def test_a_drop_in_is_refused_as_a_target(mock):
+    with pytest.raises(TypeError, match="not a costline drop-in"):
+        failing_openai(mock, fallback=[{"provider": "anthropic", "model": "m", "client": Anthropic(api_key="x")}])
