@@ -13,6 +13,7 @@ export interface Attribution {
 }
 
 export interface NativeMeter {
+  enforce(reservation: NativeReservation): boolean;
   feed(chunk: Uint8Array): Uint8Array | null | undefined;
   tail(): Uint8Array | null | undefined;
   finish(

@@ -7,6 +7,7 @@
 
 import { capsOf, type Captured } from "./context";
 import { native, type NativeMeter, type NativeReservation } from "./binding";
+import { BudgetExceededError, fromNative } from "./errors";
 import { budgetsOn, guarded, report } from "./runtime";
 
 /**
@@ -91,6 +92,7 @@ export class Started {
     this.reservation =
       native.budgetReserve(this.provider, this.operation, this.model, this.request, this.stream, this.captured.attribution, caps) ??
       undefined;
+    this.enforceBudget();
   }
 
   /** Refused by a budget before sending: recorded as blocked by the core; nothing more. */
@@ -107,21 +109,43 @@ export class Started {
       () => new native.Meter(this.provider, this.operation, this.model, this.stream, this.hide),
       undefined,
     );
+    this.enforceBudget();
   }
 
+  /** Budgets with enforceStream: the stream's meter grows the reservation as output arrives. */
+  private enforceBudget(): void {
+    const { meter, reservation } = this;
+    if (meter && reservation && this.stream) guarded("metering a stream against a budget", () => meter.enforce(reservation), false);
+  }
+
+  /**
+   * `chunk` through the meter: the bytes to pass on instead, or undefined.
+   * Throws `BudgetExceededError` when a stream metered against its budgets
+   * would pass a cap (the caller's read fails with it and the stream closes).
+   */
   feed(chunk: Uint8Array): Uint8Array | undefined {
     const meter = this.meter;
     if (!meter) return undefined;
     try {
       return meter.feed(chunk) ?? undefined;
     } catch (err) {
+      const mapped = fromNative(err);
+      if (mapped instanceof BudgetExceededError) throw mapped;
       report("reading a response", err);
       return undefined;
     }
   }
 
+  /** Bytes the meter held until the end; throws like `feed` when a budget stopped the stream. */
   tail(): Uint8Array | undefined {
-    return guarded("reading a response", () => this.meter?.tail() ?? undefined, undefined);
+    try {
+      return this.meter?.tail() ?? undefined;
+    } catch (err) {
+      const mapped = fromNative(err);
+      if (mapped instanceof BudgetExceededError) throw mapped;
+      report("reading a response", err);
+      return undefined;
+    }
   }
 
   /**

@@ -82,10 +82,16 @@ export interface Budget {
   /** block (default): refuse the call before sending. warn: let it through, alert. */
   action?: "block" | "warn";
   name?: string;
-  /** "UTC" (default) or a fixed offset such as "+02:00". */
+  /** "UTC" (default), a fixed offset such as "+02:00", or an IANA zone such as "Europe/Paris". */
   timezone?: string;
   /** Percentages of the limit at which `onBudgetAlert` fires. Default [75, 90]. */
   alerts?: number[];
+  /**
+   * Meter streams as their output arrives: a stream reserves its prompt and a
+   * first step of output, and is stopped with `BudgetExceededError` before its
+   * running cost passes the cap. Off: a stream reserves its worst case.
+   */
+  enforceStream?: boolean;
 }
 
 /** What `onBudgetAlert` receives. Amounts are decimal strings. */
@@ -113,6 +119,7 @@ const BUDGET_KEYS: Record<keyof Budget, string> = {
   name: "name",
   timezone: "timezone",
   alerts: "alerts",
+  enforceStream: "enforce_stream",
 };
 
 function budgetJson(budgets: Budget[]): string {

@@ -58,6 +58,29 @@ def test_a_settled_call_leaves_its_actual_cost_and_nothing_reserved(client, budg
     assert row["store"] == "memory" and row["period_label"]
 
 
+def test_a_named_time_zone_sets_the_day_by_its_own_clock(budgets):
+    import datetime
+    import zoneinfo
+
+    budgets(costline.Budget("1", "day", timezone="Pacific/Kiritimati"), costline.Budget("1", "day", name="utc"))
+    rows = {r["name"]: r for r in costline.budget_status()}
+    zoned = rows["global/day"]
+    # Kiritimati is UTC+14: its date differs from UTC's for 14 hours a day, and is checked
+    # against Python's own zone database, not the core's.
+    now = datetime.datetime.now(datetime.timezone.utc)
+    assert zoned["timezone"] == "Pacific/Kiritimati"
+    assert zoned["period_label"] in {
+        (now + datetime.timedelta(seconds=d)).astimezone(zoneinfo.ZoneInfo("Pacific/Kiritimati")).date().isoformat()
+        for d in (-5, 0, 5)
+    }
+    assert rows["utc"]["timezone"] == "UTC"
+
+
+def test_an_unknown_time_zone_is_a_clear_error(budgets):
+    with pytest.raises(costline.ConfigError, match="IANA zone name"):
+        budgets(costline.Budget("1", "day", timezone="Mars/Olympus"))
+
+
 def test_a_provider_error_releases_the_reservation(client, budgets):
     budgets(costline.Budget("1", "day"))
     with pytest.raises(openai.InternalServerError):
