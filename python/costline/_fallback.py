@@ -6,10 +6,13 @@ timeouts, the deadline, call_id and attempt numbers) is the core's too
 (`_native.FallbackCall`). Every attempt is its own event, linked by `call_id`.
 
 This version: synchronous clients; OpenAI chat completions and Anthropic messages as
-sources; OpenAI and Anthropic clients as targets; streams through `create(stream=True)`."""
+sources; `openai`, `anthropic`, `mistralai`, `google-genai` and boto3 `bedrock-runtime`
+clients as targets; streams through `create(stream=True)`."""
 
 from __future__ import annotations
 
+import base64
+import json
 from decimal import Decimal
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
@@ -22,7 +25,21 @@ FallbackDeadlineError = _native.FallbackDeadlineError
 # The operation each source translates (the drop-in's other endpoints never fall back).
 _SOURCE_OPERATIONS = {("openai", "chat"), ("anthropic", "messages")}
 # What a target's call is recorded as.
-_TARGET_OPERATIONS = {"openai": "chat", "anthropic": "messages"}
+_TARGET_OPERATIONS = {
+    "openai": "chat",
+    "anthropic": "messages",
+    "mistral": "chat",
+    "google": "generate_content",
+    "bedrock": "converse",
+}
+# Where each target's response carries its usage (what the core's normaliser reads).
+_USAGE_KEYS = {
+    "openai": "usage",
+    "anthropic": "usage",
+    "mistral": "usage",
+    "google": "usageMetadata",
+    "bedrock": "usage",
+}
 _POLICY_KEYS = ("retry_on", "attempt_timeout_s", "deadline_s", "on_unsupported")
 
 
@@ -81,7 +98,12 @@ def failure_of(exc: BaseException) -> Tuple[str, Optional[int]]:
     if "Timeout" in name:
         return "timeout", None
     status = getattr(exc, "status_code", None)
-    if isinstance(status, int):
+    if not isinstance(status, int):
+        status = getattr(exc, "code", None)  # google-genai APIError
+    if not isinstance(status, int):
+        meta = getattr(exc, "response", None)  # botocore ClientError
+        status = meta.get("ResponseMetadata", {}).get("HTTPStatusCode") if isinstance(meta, dict) else None
+    if isinstance(status, int) and not isinstance(status, bool):
         return "status", status
     if "Connection" in name or "Connect" in name:
         return "connection", None
@@ -125,7 +147,7 @@ def run_sync(started: Any, exc: Exception, cast_to: Any, stream: bool, chain: Ch
         )
         call.call_id, call.attempt, call.want_cost = fc.call_id, number, True
         try:
-            result = _send(target, request, timeout)
+            result = _send(target, request, stream, timeout)
         except Exception as failed:
             call.finish(None, None, failed)
             last = failed
@@ -134,35 +156,69 @@ def run_sync(started: Any, exc: Exception, cast_to: Any, stream: bool, chain: Ch
         ctx = {"model": target.model, "include_usage": include_usage}
         if stream:
             return FallbackStream(source, target, result, call, fc, ctx, cast_to)
-        adapter = _adapter(target.provider)
-        parts, resolved = adapter.response_usage(call.operation, result)
-        call.finish(parts, resolved)
-        answer = _native.translate("response", source, target.provider, result.to_dict(), ctx)
+        data = _wire(target.provider, result)
+        usage = data.get(_USAGE_KEYS[target.provider])
+        call.finish([usage] if usage else None, data.get("model") or data.get("modelVersion"))
+        answer = _native.translate("response", source, target.provider, data, ctx)
         obj = _construct(source, cast_to, answer, stream=False)
         _attach_info(obj, target, fc.attempts, call)
         return obj
     raise last
 
 
-def _send(target: Target, request: Dict[str, Any], timeout: Optional[float]) -> Any:
+def _send(target: Target, request: Dict[str, Any], stream: bool, timeout: Optional[float]) -> Any:
+    """Call the target's SDK with the translated request; a stream is an iterator of
+    the target's stream items."""
     kwargs = dict(request)
-    if timeout is not None:
-        kwargs["timeout"] = timeout
-    if target.provider == "openai":
-        return target.client.chat.completions.create(**kwargs)
-    if target.provider == "anthropic":
-        return target.client.messages.create(**kwargs)
-    raise ValueError(f"fallback to {target.provider} is not wired yet")
-
-
-def _adapter(provider: str) -> Any:
+    client, provider = target.client, target.provider
     if provider == "openai":
-        from .openai import ADAPTER
+        if timeout is not None:
+            kwargs["timeout"] = timeout
+        return client.chat.completions.create(**kwargs)
+    if provider == "anthropic":
+        if timeout is not None:
+            kwargs["timeout"] = timeout
+        return client.messages.create(**kwargs)
+    if provider == "mistral":
+        kwargs.pop("stream", None)
+        if timeout is not None:
+            kwargs["timeout_ms"] = int(timeout * 1000)
+        return client.chat.stream(**kwargs) if stream else client.chat.complete(**kwargs)
+    if provider == "google":
+        kwargs.pop("stream", None)
+        model, contents = kwargs.pop("model"), kwargs.pop("contents")
+        config: Dict[str, Any] = dict(kwargs.pop("generationConfig", {}))
+        config.update(kwargs)  # systemInstruction, tools, toolConfig: GenerateContentConfig's own fields
+        if timeout is not None:
+            config["httpOptions"] = {"timeout": int(timeout * 1000)}
+        method = client.models.generate_content_stream if stream else client.models.generate_content
+        return method(model=model, contents=contents, config=config or None)
+    if provider == "bedrock":
+        kwargs.pop("stream", None)
+        _decode_images(kwargs)
+        return client.converse_stream(**kwargs)["stream"] if stream else client.converse(**kwargs)
+    raise ValueError(f"fallback to {provider} is not supported")
 
-        return ADAPTER
-    from .anthropic import ADAPTER as ANTHROPIC
 
-    return ANTHROPIC
+def _decode_images(request: Dict[str, Any]) -> None:
+    """boto3 takes image bytes, the translation carries base64 text."""
+    for message in request.get("messages", ()):
+        for block in message.get("content", ()):
+            source = block.get("image", {}).get("source") if isinstance(block, dict) else None
+            if source and isinstance(source.get("bytes"), str):
+                source["bytes"] = base64.b64decode(source["bytes"])
+
+
+def _wire(provider: str, obj: Any) -> Dict[str, Any]:
+    """A target SDK's response (or stream item) as its API's JSON."""
+    if isinstance(obj, dict):  # boto3
+        return obj
+    if provider in ("openai", "anthropic"):
+        return obj.to_dict()
+    if provider == "mistral":
+        obj = getattr(obj, "data", obj)  # a stream's CompletionEvent
+        return json.loads(obj.model_dump_json(by_alias=True, exclude_none=True))
+    return obj.model_dump(mode="json", by_alias=True, exclude_none=True)  # google-genai: camelCase aliases
 
 
 def _construct(source: str, cast_to: Any, data: Any, stream: bool) -> Any:
@@ -207,15 +263,27 @@ class FallbackStream:
         self._call = call
         self._fc = fc
         self._translator = _native.FallbackStream(source, target.provider, ctx)
-        self._observer = _native.StreamObserver(target.provider, call.operation, False)
+        # OpenAI and Anthropic streams: the drop-ins' own observer; the others: the
+        # usage their last usage-bearing event carried.
+        self._observer = (
+            _native.StreamObserver(target.provider, call.operation, False)
+            if target.provider in ("openai", "anthropic")
+            else None
+        )
+        self._usage: Any = None
+        self._resolved: Optional[str] = None
         self._iterator = self._chunks()
         self.costline: Dict[str, Any] = _info(target, fc.attempts, call)
 
     def _chunks(self) -> Iterator[Any]:
         try:
             for event in self._inner:
-                self._observer.observe(event)
-                for chunk in self._translator.push(event.to_dict()):
+                if self._observer is not None:
+                    self._observer.observe(event)
+                data = _wire(self._target.provider, event)
+                if self._observer is None:
+                    self._watch(data)
+                for chunk in self._translator.push(data):
                     yield _construct(self._source, None, chunk, stream=True)
         except BaseException as exc:
             self._finish(exc)
@@ -224,9 +292,22 @@ class FallbackStream:
         for chunk in self._translator.finish():
             yield _construct(self._source, None, chunk, stream=True)
 
+    def _watch(self, data: Dict[str, Any]) -> None:
+        provider = self._target.provider
+        if provider == "bedrock":
+            usage = data.get("metadata", {}).get("usage")
+        else:
+            usage = data.get(_USAGE_KEYS[provider])
+            self._resolved = data.get("model") or data.get("modelVersion") or self._resolved
+        if usage:
+            self._usage = usage
+
     def _finish(self, error: Optional[BaseException]) -> None:
         o = self._observer
-        self._call.finish(o.parts, o.resolved_model, error, o.texts)
+        if o is not None:
+            self._call.finish(o.parts, o.resolved_model, error, o.texts)
+        else:
+            self._call.finish([self._usage] if self._usage else None, self._resolved, error, [])
         self.costline = _info(self._target, self._fc.attempts, self._call)
 
     def __iter__(self) -> Iterator[Any]:

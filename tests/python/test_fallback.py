@@ -191,3 +191,69 @@ def test_the_last_failure_is_raised_when_every_target_fails(mock, ledger):
 def test_a_drop_in_is_refused_as_a_target(mock):
     with pytest.raises(TypeError, match="not a costline drop-in"):
         failing_openai(mock, fallback=[{"provider": "anthropic", "model": "m", "client": Anthropic(api_key="x")}])
+
+
+def raw_target(mock, provider):
+    if provider == "mistral":
+        from mistralai.client import Mistral
+
+        return Mistral(api_key="test", server_url=mock.mistral_server_url)
+    if provider == "google":
+        from google import genai
+
+        return genai.Client(api_key="test", http_options={"base_url": mock.gemini_base_url})
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "bedrock-runtime",
+        region_name="us-east-1",
+        endpoint_url=mock.bedrock_endpoint_url,
+        aws_access_key_id="AKIDMOCK",
+        aws_secret_access_key="secret",
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+
+TARGET_MODELS = {
+    "mistral": "mistral-small-latest",
+    "google": "gemini-2.5-flash",
+    "bedrock": "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+}
+
+
+@pytest.mark.parametrize("provider", sorted(TARGET_MODELS))
+@pytest.mark.parametrize("source", ["openai", "anthropic"])
+def test_each_target_serves_the_callers_types(mock, ledger, source, provider):
+    chain = [{"provider": provider, "model": TARGET_MODELS[provider], "client": raw_target(mock, provider)}]
+    cls, base_url, error = (
+        (OpenAI, mock.openai_base_url, "503") if source == "openai" else (Anthropic, mock.anthropic_base_url, "529")
+    )
+    client = cls(
+        base_url=base_url,
+        api_key="test",
+        max_retries=0,
+        default_headers={"x-mock-error": error},
+        costline={"fallback": chain},
+    )
+    if source == "openai":
+        reply = client.chat.completions.create(model="gpt-4o", messages=HI, max_tokens=50)
+        assert isinstance(reply, openai.types.chat.ChatCompletion)
+        assert reply.choices[0].message.content == "Hello from the mock provider."
+        chunks = list(client.chat.completions.create(model="gpt-4o", messages=HI, stream=True))
+        assert all(isinstance(c, openai.types.chat.ChatCompletionChunk) for c in chunks)
+        assert "".join(c.choices[0].delta.content or "" for c in chunks) == "Hello from the mock provider."
+    else:
+        reply = client.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=HI)
+        assert isinstance(reply, anthropic.types.Message)
+        assert reply.content[0].text == "Hello from the mock provider."
+        events = list(client.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=HI, stream=True))
+        text = "".join(e.delta.text for e in events if e.type == "content_block_delta")
+        assert text == "Hello from the mock provider."
+    assert reply.costline["served_by"] == f"{provider}/{TARGET_MODELS[provider]}"
+    served = [e for e in read_events(ledger) if e["status"] == "ok"]
+    assert sorted((e["provider"], e["stream"], e["attempt"]) for e in served) == [
+        (provider, False, 2),
+        (provider, True, 2),
+    ]
+    assert all(e["usage_source"] == "provider" and e["output_tokens"] > 0 for e in served)
