@@ -156,7 +156,9 @@ pub fn write_request(req: &Request, model: &str) -> Result<Value> {
                     json!({"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}})
                 }
                 Part::ToolCall { id, name, arguments } => {
-                    json!({"type": "tool_use", "id": id, "name": name, "input": args_object(arguments, API)?})
+                    let mut b = json!({"type": "tool_use", "id": id, "name": name});
+                    b["input"] = args_object(arguments, API)?;
+                    b
                 }
                 Part::ToolResult { id, content, is_error, .. } => {
                     let mut b = json!({"type": "tool_result", "tool_use_id": id, "content": content});
@@ -172,7 +174,8 @@ pub fn write_request(req: &Request, model: &str) -> Result<Value> {
     let messages: Vec<Value> = turns
         .into_iter()
         .map(|(role, content)| {
-            json!({"role": if role == Role::User { "user" } else { "assistant" }, "content": content})
+            let role = if role == Role::User { "user" } else { "assistant" };
+            object([("role", role.into()), ("content", Value::Array(content))])
         })
         .collect();
     let mut out = Map::new();
@@ -194,7 +197,8 @@ pub fn write_request(req: &Request, model: &str) -> Result<Value> {
             .tools
             .iter()
             .map(|t| {
-                let mut v = json!({"name": t.name, "input_schema": t.parameters});
+                let mut v =
+                    object([("name", t.name.as_str().into()), ("input_schema", t.parameters.clone())]);
                 if let Some(d) = &t.description {
                     v["description"] = d.as_str().into();
                 }
@@ -220,7 +224,8 @@ pub fn write_request(req: &Request, model: &str) -> Result<Value> {
             return Err(unsupported("response_format json_object (JSON mode)", API))
         }
         Some(ResponseFormat::JsonSchema { schema, .. }) => {
-            out.insert("output_config".into(), json!({"format": {"type": "json_schema", "schema": schema}}));
+            let format = object([("type", "json_schema".into()), ("schema", schema.clone())]);
+            out.insert("output_config".into(), object([("format", format)]));
         }
     }
     if !req.stop.is_empty() {
@@ -317,22 +322,27 @@ pub fn write_response(r: &Response, ctx: &ResponseContext) -> Value {
         .iter()
         .filter_map(|p| match p {
             Part::Text(t) => Some(json!({"type": "text", "text": t})),
-            Part::ToolCall { id, name, arguments } => Some(json!({
-                "type": "tool_use", "id": id, "name": name,
-                "input": serde_json::from_str::<Value>(arguments).unwrap_or_else(|_| json!({})),
-            })),
+            Part::ToolCall { id, name, arguments } => {
+                let mut b = json!({"type": "tool_use", "id": id, "name": name});
+                b["input"] = serde_json::from_str::<Value>(arguments).unwrap_or_else(|_| json!({}));
+                Some(b)
+            }
             _ => None,
         })
         .collect();
     let finish = r.finish.unwrap_or(Finish::Stop);
-    json!({
-        "id": ctx.id.clone().or_else(|| r.id.clone()).unwrap_or_else(|| new_id("msg_")),
-        "type": "message",
-        "role": "assistant",
-        "model": r.model.clone().or_else(|| ctx.model.clone()).unwrap_or_default(),
-        "content": content,
-        "stop_reason": finish_to(finish),
-        "stop_sequence": if finish == Finish::StopSequence { r.stop_sequence.clone().map(Value::from).unwrap_or(Value::Null) } else { Value::Null },
-        "usage": usage_to(&r.usage),
-    })
+    let stop_sequence = match (finish, &r.stop_sequence) {
+        (Finish::StopSequence, Some(s)) => Value::from(s.as_str()),
+        _ => Value::Null,
+    };
+    object([
+        ("id", ctx.id.clone().or_else(|| r.id.clone()).unwrap_or_else(|| new_id("msg_")).into()),
+        ("type", "message".into()),
+        ("role", "assistant".into()),
+        ("model", r.model.clone().or_else(|| ctx.model.clone()).unwrap_or_default().into()),
+        ("content", Value::Array(content)),
+        ("stop_reason", finish_to(finish).into()),
+        ("stop_sequence", stop_sequence),
+        ("usage", usage_to(&r.usage)),
+    ])
 }

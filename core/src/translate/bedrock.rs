@@ -164,7 +164,9 @@ pub fn write_request(req: &Request, model: &str) -> Result<Value> {
                     json!({"image": {"format": image_format(media_type)?, "source": {"bytes": data}}})
                 }
                 Part::ToolCall { id, name, arguments } => {
-                    json!({"toolUse": {"toolUseId": id, "name": name, "input": args_object(arguments, API)?}})
+                    let mut tool = json!({"toolUseId": id, "name": name});
+                    tool["input"] = args_object(arguments, API)?;
+                    object([("toolUse", tool)])
                 }
                 Part::ToolResult { id, content, is_error, .. } => json!({"toolResult": {
                     "toolUseId": id, "content": [{"text": content}],
@@ -176,7 +178,10 @@ pub fn write_request(req: &Request, model: &str) -> Result<Value> {
     }
     let messages: Vec<Value> = turns
         .into_iter()
-        .map(|(role, content)| json!({"role": if role == Role::User { "user" } else { "assistant" }, "content": content}))
+        .map(|(role, content)| {
+            let role = if role == Role::User { "user" } else { "assistant" };
+            object([("role", role.into()), ("content", Value::Array(content))])
+        })
         .collect();
     let mut out = Map::new();
     out.insert("modelId".into(), model.into());
@@ -206,14 +211,15 @@ pub fn write_request(req: &Request, model: &str) -> Result<Value> {
             .tools
             .iter()
             .map(|t| {
-                let mut spec = json!({"name": t.name, "inputSchema": {"json": t.parameters}});
+                let schema = object([("json", t.parameters.clone())]);
+                let mut spec = object([("name", t.name.as_str().into()), ("inputSchema", schema)]);
                 if let Some(d) = &t.description {
                     spec["description"] = d.as_str().into();
                 }
-                json!({"toolSpec": spec})
+                object([("toolSpec", spec)])
             })
             .collect();
-        let mut tc = json!({"tools": tools});
+        let mut tc = object([("tools", Value::Array(tools))]);
         match &req.tool_choice {
             None | Some(ToolChoice::Auto) => {}
             Some(ToolChoice::None) => return Err(unsupported("tool_choice none", API)),
@@ -324,20 +330,22 @@ pub fn content_json(parts: &[Part]) -> Vec<Value> {
         .iter()
         .filter_map(|p| match p {
             Part::Text(t) => Some(json!({"text": t})),
-            Part::ToolCall { id, name, arguments } => Some(json!({"toolUse": {
-                "toolUseId": id, "name": name,
-                "input": serde_json::from_str::<Value>(arguments).unwrap_or_else(|_| json!({})),
-            }})),
+            Part::ToolCall { id, name, arguments } => {
+                let mut tool = json!({"toolUseId": id, "name": name});
+                tool["input"] = serde_json::from_str::<Value>(arguments).unwrap_or_else(|_| json!({}));
+                Some(object([("toolUse", tool)]))
+            }
             _ => None,
         })
         .collect()
 }
 
 pub fn write_response(r: &Response) -> Value {
-    json!({
-        "output": {"message": {"role": "assistant", "content": content_json(&r.parts)}},
-        "stopReason": finish_to(r.finish.unwrap_or(Finish::Stop)),
-        "usage": usage_to(&r.usage),
-        "metrics": {"latencyMs": 0},
-    })
+    let message = object([("role", "assistant".into()), ("content", Value::Array(content_json(&r.parts)))]);
+    object([
+        ("output", object([("message", message)])),
+        ("stopReason", finish_to(r.finish.unwrap_or(Finish::Stop)).into()),
+        ("usage", usage_to(&r.usage)),
+        ("metrics", json!({"latencyMs": 0})),
+    ])
 }

@@ -189,13 +189,17 @@ pub fn write_request(req: &Request, model: &str) -> Result<Value> {
                     None => return Err(unsupported("image_url without an image file extension", API)),
                 },
                 Part::ToolCall { id, name, arguments } => {
-                    json!({"functionCall": {"id": id, "name": name, "args": args_object(arguments, API)?}})
+                    let mut call = json!({"id": id, "name": name});
+                    call["args"] = args_object(arguments, API)?;
+                    object([("functionCall", call)])
                 }
                 Part::ToolResult { id, name, content, .. } => {
                     let name = name
                         .clone()
                         .ok_or_else(|| malformed(API, format!("tool result {id} answers no known call")))?;
-                    json!({"functionResponse": {"id": id, "name": name, "response": result_object(content)}})
+                    let mut response = json!({"id": id, "name": name});
+                    response["response"] = result_object(content);
+                    object([("functionResponse", response)])
                 }
             });
         }
@@ -203,28 +207,37 @@ pub fn write_request(req: &Request, model: &str) -> Result<Value> {
     }
     let contents: Vec<Value> = turns
         .into_iter()
-        .map(|(role, parts)| json!({"role": if role == Role::User { "user" } else { "model" }, "parts": parts}))
+        .map(|(role, parts)| {
+            let role = if role == Role::User { "user" } else { "model" };
+            object([("role", role.into()), ("parts", Value::Array(parts))])
+        })
         .collect();
     let mut out = Map::new();
     out.insert("model".into(), model.into());
     out.insert("contents".into(), contents.into());
     if !req.system.is_empty() {
-        let parts: Vec<Value> = req.system.iter().map(|s| json!({"text": s})).collect();
-        out.insert("systemInstruction".into(), json!({"parts": parts}));
+        let parts: Vec<Value> = req.system.iter().map(|s| object([("text", s.as_str().into())])).collect();
+        out.insert("systemInstruction".into(), object([("parts", Value::Array(parts))]));
     }
     if !req.tools.is_empty() {
         let decls: Vec<Value> = req
             .tools
             .iter()
             .map(|t| {
-                let mut d = json!({"name": t.name, "parametersJsonSchema": t.parameters});
+                let mut d = object([
+                    ("name", t.name.as_str().into()),
+                    ("parametersJsonSchema", t.parameters.clone()),
+                ]);
                 if let Some(desc) = &t.description {
                     d["description"] = desc.as_str().into();
                 }
                 d
             })
             .collect();
-        out.insert("tools".into(), json!([{"functionDeclarations": decls}]));
+        out.insert(
+            "tools".into(),
+            Value::Array(vec![object([("functionDeclarations", Value::Array(decls))])]),
+        );
     }
     if let Some(choice) = &req.tool_choice {
         let fc = match choice {
@@ -378,24 +391,27 @@ pub fn parts_json(parts: &[Part]) -> Vec<Value> {
         .iter()
         .filter_map(|p| match p {
             Part::Text(t) => Some(json!({"text": t})),
-            Part::ToolCall { id, name, arguments } => Some(json!({"functionCall": {
-                "id": id, "name": name,
-                "args": serde_json::from_str::<Value>(arguments).unwrap_or_else(|_| json!({})),
-            }})),
+            Part::ToolCall { id, name, arguments } => {
+                let mut call = json!({"id": id, "name": name});
+                call["args"] = serde_json::from_str::<Value>(arguments).unwrap_or_else(|_| json!({}));
+                Some(object([("functionCall", call)]))
+            }
             _ => None,
         })
         .collect()
 }
 
 pub fn write_response(r: &Response, ctx: &ResponseContext) -> Value {
-    json!({
-        "candidates": [{
-            "content": {"role": "model", "parts": parts_json(&r.parts)},
-            "finishReason": finish_to(r.finish.unwrap_or(Finish::Stop)),
-            "index": 0,
-        }],
-        "usageMetadata": usage_to(&r.usage),
-        "modelVersion": r.model.clone().or_else(|| ctx.model.clone()).unwrap_or_default(),
-        "responseId": ctx.id.clone().or_else(|| r.id.clone()).unwrap_or_else(|| new_id("")),
-    })
+    let content = object([("role", "model".into()), ("parts", Value::Array(parts_json(&r.parts)))]);
+    let candidate = object([
+        ("content", content),
+        ("finishReason", finish_to(r.finish.unwrap_or(Finish::Stop)).into()),
+        ("index", 0.into()),
+    ]);
+    object([
+        ("candidates", Value::Array(vec![candidate])),
+        ("usageMetadata", usage_to(&r.usage)),
+        ("modelVersion", r.model.clone().or_else(|| ctx.model.clone()).unwrap_or_default().into()),
+        ("responseId", ctx.id.clone().or_else(|| r.id.clone()).unwrap_or_else(|| new_id("")).into()),
+    ])
 }

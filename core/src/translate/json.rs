@@ -150,3 +150,14 @@ pub fn media_type_from_url(url: &str) -> Option<&'static str> {
         _ => return None,
     })
 }
+
+/// An object from owned values, moved in. `json!` would serialise each embedded `Value`
+/// again (it takes expressions by reference), which doubles the work at every level of
+/// nesting: the writers build with this where they embed values they made.
+pub fn object<const N: usize>(pairs: [(&str, Value); N]) -> Value {
+    let mut m = Map::new();
+    for (k, v) in pairs {
+        m.insert(k.to_string(), v);
+    }
+    Value::Object(m)
+}

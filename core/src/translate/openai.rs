@@ -197,7 +197,7 @@ fn user_part(item: &Value, api: Api, target: Api) -> Result<Part> {
 pub fn write_request(req: &Request, model: &str, flavor: Flavor) -> Result<Value> {
     let mut messages = Vec::with_capacity(req.messages.len() + req.system.len());
     for s in &req.system {
-        messages.push(json!({"role": "system", "content": s}));
+        messages.push(object([("role", "system".into()), ("content", s.as_str().into())]));
     }
     for msg in &req.messages {
         match msg.role {
@@ -249,9 +249,10 @@ pub fn write_request(req: &Request, model: &str, flavor: Flavor) -> Result<Value
                     }
                 }
                 if content.len() == 1 && content[0]["type"] == "text" {
-                    messages.push(json!({"role": "user", "content": content[0]["text"].clone()}));
+                    let text = content.pop().and_then(|mut c| c.get_mut("text").map(Value::take));
+                    messages.push(object([("role", "user".into()), ("content", text.unwrap_or_default())]));
                 } else if !content.is_empty() {
-                    messages.push(json!({"role": "user", "content": content}));
+                    messages.push(object([("role", "user".into()), ("content", Value::Array(content))]));
                 }
             }
         }
@@ -264,11 +265,11 @@ pub fn write_request(req: &Request, model: &str, flavor: Flavor) -> Result<Value
             .tools
             .iter()
             .map(|t| {
-                let mut f = json!({"name": t.name, "parameters": t.parameters});
+                let mut f = object([("name", t.name.as_str().into()), ("parameters", t.parameters.clone())]);
                 if let Some(d) = &t.description {
                     f["description"] = d.as_str().into();
                 }
-                json!({"type": "function", "function": f})
+                object([("type", "function".into()), ("function", f)])
             })
             .collect();
         out.insert("tools".into(), tools.into());
@@ -289,14 +290,17 @@ pub fn write_request(req: &Request, model: &str, flavor: Flavor) -> Result<Value
             out.insert("response_format".into(), json!({"type": "json_object"}));
         }
         Some(ResponseFormat::JsonSchema { name, schema, strict, description }) => {
-            let mut js = json!({"name": name, "schema": schema});
+            let mut js = object([("name", name.as_str().into()), ("schema", schema.clone())]);
             if let Some(s) = strict {
                 js["strict"] = (*s).into();
             }
             if let Some(d) = description {
                 js["description"] = d.as_str().into();
             }
-            out.insert("response_format".into(), json!({"type": "json_schema", "json_schema": js}));
+            out.insert(
+                "response_format".into(),
+                object([("type", "json_schema".into()), ("json_schema", js)]),
+            );
         }
     }
     if !req.stop.is_empty() {
@@ -452,18 +456,22 @@ pub fn write_response(r: &Response, ctx: &ResponseContext, flavor: Flavor) -> Va
         message["refusal"] = Value::Null;
     }
     let finish = r.finish.unwrap_or(Finish::Stop);
-    let mut choice = json!({"index": 0, "message": message, "finish_reason": finish_to(finish, flavor)});
+    let mut choice = object([
+        ("index", 0.into()),
+        ("message", message),
+        ("finish_reason", finish_to(finish, flavor).into()),
+    ]);
     if flavor == Flavor::OpenAi {
         choice["logprobs"] = Value::Null;
     }
-    json!({
-        "id": response_id(r, ctx),
-        "object": "chat.completion",
-        "created": ctx.created.or(r.created).unwrap_or_else(now),
-        "model": response_model(r, ctx),
-        "choices": [choice],
-        "usage": usage_to(&r.usage, flavor),
-    })
+    object([
+        ("id", response_id(r, ctx).into()),
+        ("object", "chat.completion".into()),
+        ("created", ctx.created.or(r.created).unwrap_or_else(now).into()),
+        ("model", response_model(r, ctx).into()),
+        ("choices", Value::Array(vec![choice])),
+        ("usage", usage_to(&r.usage, flavor)),
+    ])
 }
 
 pub fn response_id(r: &Response, ctx: &ResponseContext) -> String {

@@ -3,6 +3,7 @@
 use serde_json::{json, Value};
 
 use super::canonical::{Finish, ResponseContext, StreamEvent, Usage};
+use super::json::object;
 use super::openai::Flavor;
 use super::{anthropic, bedrock, gemini, new_id, openai, Api};
 
@@ -76,14 +77,17 @@ struct OpenAiWriter {
 
 impl OpenAiWriter {
     fn chunk(&self, delta: Value, finish_reason: Value) -> Value {
-        let mut choice = json!({"index": 0, "delta": delta, "finish_reason": finish_reason});
+        let mut choice = object([("index", 0.into()), ("delta", delta), ("finish_reason", finish_reason)]);
         if self.flavor == Flavor::OpenAi {
             choice["logprobs"] = Value::Null;
         }
-        let mut c = json!({
-            "id": self.c.id, "object": "chat.completion.chunk", "created": self.created,
-            "model": self.c.model, "choices": [choice],
-        });
+        let mut c = object([
+            ("id", self.c.id.clone().into()),
+            ("object", "chat.completion.chunk".into()),
+            ("created", self.created.into()),
+            ("model", self.c.model.clone().into()),
+            ("choices", Value::Array(vec![choice])),
+        ]);
         if self.flavor == Flavor::OpenAi && self.c.ctx.include_usage {
             c["usage"] = Value::Null;
         }
@@ -105,7 +109,7 @@ impl StreamWriter for OpenAiWriter {
                 };
                 out.push(self.chunk(delta, Value::Null));
             }
-            StreamEvent::Text(t) => out.push(self.chunk(json!({"content": t}), Value::Null)),
+            StreamEvent::Text(t) => out.push(self.chunk(object([("content", t.into())]), Value::Null)),
             StreamEvent::ToolStart { index, id, name } => {
                 if self.flavor == Flavor::Mistral {
                     self.tools.push((openai::tool_id(&id, Flavor::Mistral), name, String::new()));
@@ -213,15 +217,24 @@ impl StreamWriter for AnthropicWriter {
                     Some((i, Block::Text)) => i,
                     _ => self.open(Block::Text, json!({"type": "text", "text": ""}), out),
                 };
-                out.push(json!({"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": t}}));
+                let delta = object([("type", "text_delta".into()), ("text", t.into())]);
+                out.push(object([
+                    ("type", "content_block_delta".into()),
+                    ("index", index.into()),
+                    ("delta", delta),
+                ]));
             }
             StreamEvent::ToolStart { id, name, .. } => {
                 self.open(Block::Tool, json!({"type": "tool_use", "id": id, "name": name, "input": {}}), out);
             }
             StreamEvent::ToolArgs { json, .. } => {
                 if let Some((index, Block::Tool)) = self.open {
-                    out.push(json!({"type": "content_block_delta", "index": index,
-                                    "delta": {"type": "input_json_delta", "partial_json": json}}));
+                    let delta = object([("type", "input_json_delta".into()), ("partial_json", json.into())]);
+                    out.push(object([
+                        ("type", "content_block_delta".into()),
+                        ("index", index.into()),
+                        ("delta", delta),
+                    ]));
                 }
             }
             StreamEvent::Finish { .. } | StreamEvent::Usage(_) => {}
@@ -249,10 +262,12 @@ struct GeminiWriter {
 
 impl GeminiWriter {
     fn chunk(&self, parts: Vec<Value>) -> Value {
-        json!({
-            "candidates": [{"content": {"role": "model", "parts": parts}, "index": 0}],
-            "modelVersion": self.c.model, "responseId": self.c.id,
-        })
+        let content = object([("role", "model".into()), ("parts", Value::Array(parts))]);
+        object([
+            ("candidates", Value::Array(vec![object([("content", content), ("index", 0.into())])])),
+            ("modelVersion", self.c.model.clone().into()),
+            ("responseId", self.c.id.clone().into()),
+        ])
     }
 }
 
@@ -261,7 +276,7 @@ impl StreamWriter for GeminiWriter {
         let Some(event) = self.c.keep(event) else { return };
         match event {
             StreamEvent::Start { id, model } => self.c.start(id, model, ""),
-            StreamEvent::Text(t) => out.push(self.chunk(vec![json!({"text": t})])),
+            StreamEvent::Text(t) => out.push(self.chunk(vec![object([("text", t.into())])])),
             StreamEvent::ToolStart { id, name, .. } => self.tools.push((id, name, String::new())),
             StreamEvent::ToolArgs { index, json } => {
                 if let Some(t) = self.tools.get_mut(index) {
@@ -321,7 +336,9 @@ impl StreamWriter for BedrockWriter {
                     Some((i, Block::Text)) => i,
                     _ => self.open(Block::Text, out),
                 };
-                out.push(json!({"contentBlockDelta": {"delta": {"text": t}, "contentBlockIndex": index}}));
+                let delta =
+                    object([("delta", object([("text", t.into())])), ("contentBlockIndex", index.into())]);
+                out.push(object([("contentBlockDelta", delta)]));
             }
             StreamEvent::ToolStart { id, name, .. } => {
                 let index = self.open(Block::Tool, out);
@@ -331,7 +348,9 @@ impl StreamWriter for BedrockWriter {
             }
             StreamEvent::ToolArgs { json, .. } => {
                 if let Some((index, Block::Tool)) = self.open {
-                    out.push(json!({"contentBlockDelta": {"delta": {"toolUse": {"input": json}}, "contentBlockIndex": index}}));
+                    let tool = object([("toolUse", object([("input", json.into())]))]);
+                    let delta = object([("delta", tool), ("contentBlockIndex", index.into())]);
+                    out.push(object([("contentBlockDelta", delta)]));
                 }
             }
             StreamEvent::Finish { .. } | StreamEvent::Usage(_) => {}
