@@ -5,6 +5,7 @@ clients, and the caller keeps its own SDK's types. The mock fails the primary wi
 from __future__ import annotations
 
 import json
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -257,3 +258,45 @@ def test_each_target_serves_the_callers_types(mock, ledger, source, provider):
         (provider, True, 2),
     ]
     assert all(e["usage_source"] == "provider" and e["output_tokens"] > 0 for e in served)
+
+
+def slow_claude(mock, ms):
+    return anthropic.Anthropic(
+        base_url=mock.anthropic_base_url, api_key="test", max_retries=0, default_headers={"x-mock-error": f"slow:{ms}"}
+    )
+
+
+def test_the_attempt_timeout_cuts_a_slow_target(mock, ledger):
+    target = {"provider": "anthropic", "model": "claude-haiku-4-5", "client": slow_claude(mock, 5000)}
+    client = failing_openai(mock, fallback={"targets": [target], "attempt_timeout_s": 0.3})
+    started = time.monotonic()
+    with pytest.raises(anthropic.APITimeoutError):
+        client.chat.completions.create(model="gpt-4o", messages=HI)
+    assert time.monotonic() - started < 4.0  # the 5 s answer was not waited for
+    events = sorted(read_events(ledger), key=lambda e: e["attempt"])
+    assert [(e["attempt"], e["status"], e["error_type"]) for e in events] == [
+        (1, "error", "InternalServerError"),
+        (2, "error", "APITimeoutError"),
+    ]
+
+
+def test_no_attempt_starts_after_the_deadline(mock, ledger):
+    slow = {"provider": "anthropic", "model": "claude-haiku-4-5", "client": slow_claude(mock, 5000)}
+    fine = {
+        "provider": "anthropic",
+        "model": "claude-haiku-4-5",
+        "client": anthropic.Anthropic(base_url=mock.anthropic_base_url, api_key="test", max_retries=0),
+    }
+    client = failing_openai(mock, fallback={"targets": [slow, fine], "attempt_timeout_s": 0.5, "deadline_s": 0.5})
+    started = time.monotonic()
+    with pytest.raises(costline.FallbackDeadlineError) as caught:
+        client.chat.completions.create(model="gpt-4o", messages=HI)
+    assert time.monotonic() - started < 4.0
+    assert isinstance(caught.value.__cause__, anthropic.APITimeoutError)
+    assert sorted(e["attempt"] for e in read_events(ledger)) == [1, 2]
+
+
+def test_fallback_options_are_checked_when_the_client_is_made(mock):
+    target = {"provider": "anthropic", "model": "m", "client": object()}
+    with pytest.raises(costline.ConfigError, match="never falls back"):
+        failing_openai(mock, fallback={"targets": [target], "retry_on": ["400"]})
