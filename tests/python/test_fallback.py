@@ -300,3 +300,14 @@ def test_fallback_options_are_checked_when_the_client_is_made(mock):
     target = {"provider": "anthropic", "model": "m", "client": object()}
     with pytest.raises(costline.ConfigError, match="never falls back"):
         failing_openai(mock, fallback={"targets": [target], "retry_on": ["400"]})
+
+
+def test_clients_that_cannot_fall_back_yet_refuse_a_chain(mock):
+    from costline.mistral import Mistral
+    from costline.openai import AsyncOpenAI
+
+    chain = {"fallback": [{"provider": "anthropic", "model": "m", "client": object()}]}
+    with pytest.raises(NotImplementedError, match="synchronous OpenAI and Anthropic"):
+        AsyncOpenAI(api_key="x", base_url=mock.openai_base_url, costline=chain)
+    with pytest.raises(NotImplementedError, match="synchronous OpenAI and Anthropic"):
+        Mistral(api_key="x", server_url=mock.mistral_server_url, costline=chain)
