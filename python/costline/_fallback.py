@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import json
 from decimal import Decimal
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, AsyncIterator, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from . import _native
 from ._call import Call
@@ -114,56 +114,113 @@ def translatable(source: str, operation: str) -> bool:
     return (source, operation) in _SOURCE_OPERATIONS
 
 
-def run_sync(started: Any, exc: Exception, cast_to: Any, stream: bool, chain: Chain) -> Any:
-    """The primary attempt failed with `exc`: walk the chain. Returns the caller's SDK
-    object (or stream); raises the last failure when no target served."""
-    fc = _native.FallbackCall(chain.policy)
-    fc.begin_attempt()
-    primary: Call = started.call
-    primary.call_id, primary.attempt = fc.call_id, 1
-    primary.finish(None, None, exc)
-    source = started.adapter.provider
-    # The SDKs leave their "not given" sentinels in the body until they serialise it.
-    body = {k: v for k, v in (primary.request or {}).items() if type(v).__name__ not in ("Omit", "NotGiven")}
-    stream_options = body.get("stream_options")
-    include_usage = bool(isinstance(stream_options, Mapping) and stream_options.get("include_usage"))
-    kind, status = failure_of(exc)
-    last: BaseException = exc
-    for target in chain.targets:
-        if not fc.falls_back(kind, status, True):
-            raise last
-        try:
-            number, timeout = fc.begin_attempt()
-        except FallbackDeadlineError as deadline:
-            raise deadline from last
-        try:
-            request = _native.translate("request", source, target.provider, body, {"model": target.model})
-        except FallbackUnsupportedError:
-            if fc.skip_unsupported:
-                continue
-            raise
-        call = Call(
-            target.provider, _TARGET_OPERATIONS[target.provider], target.model, primary.attribution, stream, request
-        )
-        call.call_id, call.attempt, call.want_cost = fc.call_id, number, True
-        try:
-            result = _send(target, request, stream, timeout)
-        except Exception as failed:
-            call.finish(None, None, failed)
-            last = failed
-            kind, status = failure_of(failed)
-            continue
-        ctx = {"model": target.model, "include_usage": include_usage}
-        if stream:
-            return FallbackStream(source, target, result, call, fc, ctx, cast_to)
+class _Walk:
+    """One logical call walking its chain, shared by the sync and async paths."""
+
+    def __init__(self, started: Any, exc: Exception, chain: Chain, stream: bool) -> None:
+        self.fc = fc = _native.FallbackCall(chain.policy)
+        fc.begin_attempt()
+        self.primary = primary = started.call
+        primary.call_id, primary.attempt = fc.call_id, 1
+        primary.finish(None, None, exc)
+        self.source = started.adapter.provider
+        # The SDKs leave their "not given" sentinels in the body until they serialise it.
+        self.body = {k: v for k, v in (primary.request or {}).items() if type(v).__name__ not in ("Omit", "NotGiven")}
+        stream_options = self.body.get("stream_options")
+        self.include_usage = bool(isinstance(stream_options, Mapping) and stream_options.get("include_usage"))
+        self.stream = stream
+        self.kind, self.status = failure_of(exc)
+        self.last: BaseException = exc
+        self.targets = iter(chain.targets)
+
+    def next_attempt(self) -> Optional[Tuple[Target, Dict[str, Any], Call, Optional[float]]]:
+        """The next target to try with its translated request, its attempt's Call and
+        timeout; None when the chain is exhausted (raise `last`)."""
+        fc = self.fc
+        for target in self.targets:
+            if not fc.falls_back(self.kind, self.status, True):
+                raise self.last
+            try:
+                number, timeout = fc.begin_attempt()
+            except FallbackDeadlineError as deadline:
+                raise deadline from self.last
+            try:
+                request = _native.translate("request", self.source, target.provider, self.body, {"model": target.model})
+            except FallbackUnsupportedError:
+                if fc.skip_unsupported:
+                    continue
+                raise
+            operation = _TARGET_OPERATIONS[target.provider]
+            call = Call(target.provider, operation, target.model, self.primary.attribution, self.stream, request)
+            call.call_id, call.attempt, call.want_cost = fc.call_id, number, True
+            return target, request, call, timeout
+        return None
+
+    def failed(self, call: Call, failed: Exception) -> None:
+        call.finish(None, None, failed)
+        self.last = failed
+        self.kind, self.status = failure_of(failed)
+
+    def ctx(self, target: Target) -> Dict[str, Any]:
+        return {"model": target.model, "include_usage": self.include_usage}
+
+    def served(self, target: Target, call: Call, result: Any, cast_to: Any) -> Any:
+        """A non-stream answer: metered, translated, built as the caller's type."""
         data = _wire(target.provider, result)
         usage = data.get(_USAGE_KEYS[target.provider])
         call.finish([usage] if usage else None, data.get("model") or data.get("modelVersion"))
-        answer = _native.translate("response", source, target.provider, data, ctx)
-        obj = _construct(source, cast_to, answer, stream=False)
-        _attach_info(obj, target, fc.attempts, call)
+        answer = _native.translate("response", self.source, target.provider, data, self.ctx(target))
+        obj = _construct(self.source, cast_to, answer, stream=False)
+        _attach_info(obj, target, self.fc.attempts, call)
         return obj
-    raise last
+
+
+def run_sync(started: Any, exc: Exception, cast_to: Any, stream: bool, chain: Chain) -> Any:
+    """The primary attempt failed with `exc`: walk the chain. Returns the caller's SDK
+    object (or stream); raises the last failure when no target served."""
+    walk = _Walk(started, exc, chain, stream)
+    while True:
+        step = walk.next_attempt()
+        if step is None:
+            raise walk.last
+        target, request, call, timeout = step
+        try:
+            result = _send(target, request, stream, timeout)
+        except Exception as failed:
+            walk.failed(call, failed)
+            continue
+        if stream:
+            return FallbackStream(walk.source, target, result, call, walk.fc, walk.ctx(target))
+        return walk.served(target, call, result, cast_to)
+
+
+async def run_async(started: Any, exc: Exception, cast_to: Any, stream: bool, chain: Chain) -> Any:
+    """`run_sync` for async clients; the targets are async clients too."""
+    walk = _Walk(started, exc, chain, stream)
+    while True:
+        step = walk.next_attempt()
+        if step is None:
+            raise walk.last
+        target, request, call, timeout = step
+        try:
+            result = await _send_async(target, request, stream, timeout)
+        except Exception as failed:
+            walk.failed(call, failed)
+            continue
+        if stream:
+            return AsyncFallbackStream(walk.source, target, result, call, walk.fc, walk.ctx(target))
+        return walk.served(target, call, result, cast_to)
+
+
+async def _send_async(target: Target, request: Dict[str, Any], stream: bool, timeout: Optional[float]) -> Any:
+    kwargs = dict(request)
+    if timeout is not None:
+        kwargs["timeout"] = timeout
+    if target.provider == "openai":
+        return await target.client.chat.completions.create(**kwargs)
+    if target.provider == "anthropic":
+        return await target.client.messages.create(**kwargs)
+    raise NotImplementedError(f"async fallback to {target.provider} is not supported yet (openai, anthropic)")
 
 
 def _send(target: Target, request: Dict[str, Any], stream: bool, timeout: Optional[float]) -> Any:
@@ -254,9 +311,7 @@ class FallbackStream:
     """The target's stream, translated chunk by chunk into the caller's chunk types.
     Iterate it, use it as a context manager, `close()` it, as the SDK's stream."""
 
-    def __init__(
-        self, source: str, target: Target, inner: Any, call: Call, fc: Any, ctx: Dict[str, Any], cast_to: Any
-    ) -> None:
+    def __init__(self, source: str, target: Target, inner: Any, call: Call, fc: Any, ctx: Dict[str, Any]) -> None:
         self._source = source
         self._target = target
         self._inner = inner
@@ -326,5 +381,54 @@ class FallbackStream:
         close = getattr(self._inner, "close", None)
         if close is not None:
             close()
+        if not self._call.done:
+            self._finish(None)
+
+
+class AsyncFallbackStream(FallbackStream):
+    """`FallbackStream` over an async target stream: `async for`, `async with`, `aclose()`."""
+
+    def __init__(self, source: str, target: Target, inner: Any, call: Call, fc: Any, ctx: Dict[str, Any]) -> None:
+        super().__init__(source, target, inner, call, fc, ctx)
+        self._aiterator = self._achunks()
+
+    def _chunks(self) -> Iterator[Any]:
+        return iter(())
+
+    async def _achunks(self) -> AsyncIterator[Any]:
+        try:
+            async for event in self._inner:
+                if self._observer is not None:
+                    self._observer.observe(event)
+                data = _wire(self._target.provider, event)
+                if self._observer is None:
+                    self._watch(data)
+                for chunk in self._translator.push(data):
+                    yield _construct(self._source, None, chunk, stream=True)
+        except BaseException as exc:
+            self._finish(exc)
+            raise
+        self._finish(None)
+        for chunk in self._translator.finish():
+            yield _construct(self._source, None, chunk, stream=True)
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._aiterator
+
+    async def __anext__(self) -> Any:
+        return await self._aiterator.__anext__()
+
+    async def __aenter__(self) -> AsyncFallbackStream:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        close = getattr(self._inner, "close", None)
+        if close is not None:
+            result = close()
+            if hasattr(result, "__await__"):
+                await result
         if not self._call.done:
             self._finish(None)

@@ -63,7 +63,7 @@ class ClientOptions:
         if value.get("fallback") is not None and not allow_fallback:
             # Accepting it and never falling back would be silent: refuse it.
             raise NotImplementedError(
-                "costline={'fallback': ...} works on the synchronous OpenAI and Anthropic drop-ins in this version"
+                "costline={'fallback': ...} works on the OpenAI and Anthropic drop-ins in this version"
             )
         fallback = _fallback.parse_chain(value.get("fallback"))
         return cls(tags, agent, bool(value.get("stream_usage", True)), provider, fallback)
@@ -281,7 +281,7 @@ def install(cls: type, adapter: Adapter, *, is_async: bool) -> type:
 
     def __init__(self: Any, *args: Any, costline: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> None:
         base_init(self, *args, **kwargs)
-        self._costline = ClientOptions.parse(costline, allow_fallback=not is_async)
+        self._costline = ClientOptions.parse(costline, allow_fallback=True)
         _native.prewarm()
 
     def copy(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -315,6 +315,12 @@ def install(cls: type, adapter: Adapter, *, is_async: bool) -> type:
                 return await base_request(self, cast_to, options, *args, **kwargs)
             try:
                 result = await base_request(self, cast_to, started.options, *args, **kwargs)
+            except Exception as exc:
+                chain = self._costline.fallback
+                if chain is None or not _fallback.translatable(started.adapter.provider, started.call.operation):
+                    started.call.finish(None, None, exc)
+                    raise
+                return await _fallback.run_async(started, exc, cast_to, bool(kwargs.get("stream", False)), chain)
             except BaseException as exc:
                 started.call.finish(None, None, exc)
                 raise

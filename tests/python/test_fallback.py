@@ -304,10 +304,53 @@ def test_fallback_options_are_checked_when_the_client_is_made(mock):
 
 def test_clients_that_cannot_fall_back_yet_refuse_a_chain(mock):
     from costline.mistral import Mistral
-    from costline.openai import AsyncOpenAI
 
     chain = {"fallback": [{"provider": "anthropic", "model": "m", "client": object()}]}
-    with pytest.raises(NotImplementedError, match="synchronous OpenAI and Anthropic"):
-        AsyncOpenAI(api_key="x", base_url=mock.openai_base_url, costline=chain)
-    with pytest.raises(NotImplementedError, match="synchronous OpenAI and Anthropic"):
+    with pytest.raises(NotImplementedError, match="OpenAI and Anthropic drop-ins"):
         Mistral(api_key="x", server_url=mock.mistral_server_url, costline=chain)
+
+
+def test_async_clients_fall_back_plain_and_streamed(mock, ledger):
+    import asyncio
+
+    from costline.anthropic import AsyncAnthropic
+    from costline.openai import AsyncOpenAI
+
+    async def main():
+        target = anthropic.AsyncAnthropic(base_url=mock.anthropic_base_url, api_key="test", max_retries=0)
+        client = AsyncOpenAI(
+            base_url=mock.openai_base_url,
+            api_key="test",
+            max_retries=0,
+            default_headers={"x-mock-error": "503"},
+            costline={"fallback": [{"provider": "anthropic", "model": "claude-haiku-4-5", "client": target}]},
+        )
+        reply = await client.chat.completions.create(model="gpt-4o", messages=HI)
+        stream = await client.chat.completions.create(model="gpt-4o", messages=HI, stream=True)
+        chunks = [c async for c in stream]
+        back = AsyncAnthropic(
+            base_url=mock.anthropic_base_url,
+            api_key="test",
+            max_retries=0,
+            default_headers={"x-mock-error": "529"},
+            costline={
+                "fallback": [
+                    {
+                        "provider": "openai",
+                        "model": "gpt-4o",
+                        "client": openai.AsyncOpenAI(base_url=mock.openai_base_url, api_key="test", max_retries=0),
+                    }
+                ]
+            },
+        )
+        message = await back.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=HI)
+        return reply, chunks, message
+
+    reply, chunks, message = asyncio.run(main())
+    assert isinstance(reply, openai.types.chat.ChatCompletion)
+    assert reply.choices[0].message.content == "Hello from the mock provider."
+    assert all(isinstance(c, openai.types.chat.ChatCompletionChunk) for c in chunks)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == "Hello from the mock provider."
+    assert isinstance(message, anthropic.types.Message) and message.costline["served_by"] == "openai/gpt-4o"
+    served = sorted((e["provider"], e["stream"]) for e in read_events(ledger) if e["status"] == "ok")
+    assert served == [("anthropic", False), ("anthropic", True), ("openai", False)]
