@@ -42,7 +42,7 @@ pub(super) fn build(input: &RouteInput) -> Vec<Candidate> {
         None => quality::table().models.iter().map(from_table).collect(),
     };
     if let Some(providers) = &input.providers {
-        pool.retain(|c| providers.iter().any(|p| *p == c.provider));
+        pool.retain(|c| providers.contains(&c.provider));
     }
     for candidate in &mut pool {
         let spec = listed(&candidate.model);
