@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 pub use classify::{classify, Difficulty};
+pub use pick::money;
 
 /// How to choose among the candidates that fit the budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

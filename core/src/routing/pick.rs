@@ -177,6 +177,6 @@ fn quality_desc(a: &Row, b: &Row) -> Ordering {
 }
 
 /// Dollars for people: at most 6 decimals, trailing zeros dropped.
-pub(crate) fn money(amount: Decimal) -> String {
+pub fn money(amount: Decimal) -> String {
     amount.round_dp(6).normalize().to_string()
 }
