@@ -3,6 +3,10 @@
 //! produce (the request's limit, else the catalog's maximum for the model) at the output rate.
 //! The same estimate budgets reserve (`budget::estimate`), without counting again per model.
 
+use std::sync::RwLock;
+
+use once_cell::sync::Lazy;
+use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 use super::pool::Candidate;
@@ -26,7 +30,7 @@ pub(super) fn price(pool: &[Candidate], request: &Value) -> (Vec<Row>, u64) {
     let rows: Vec<Row> = pool
         .iter()
         .map(|candidate| {
-            let prompt_tokens = count(encoding_for_model(&candidate.model), &candidate.model);
+            let prompt_tokens = count(encoding_of(&candidate.model), &candidate.model);
             let resolved = pricing.resolve(&candidate.provider, &candidate.model);
             let max_output_tokens = requested
                 .or_else(|| resolved.and_then(|r| r.price.max_output_tokens))
@@ -51,4 +55,21 @@ pub(super) fn price(pool: &[Candidate], request: &Value) -> (Vec<Row>, u64) {
     let classify_tokens =
         counts[Encoding::O200kBase.index()].or(counts[Encoding::Cl100kBase.index()]).unwrap_or(0);
     (rows, classify_tokens)
+}
+
+/// `encoding_for_model`, remembered: a pool names the same models decision after decision,
+/// and tiktoken's name lookup costs more than the rest of a candidate's pricing.
+fn encoding_of(model: &str) -> Encoding {
+    static KNOWN: Lazy<RwLock<FxHashMap<Box<str>, Encoding>>> = Lazy::new(Default::default);
+    const LIMIT: usize = 4096;
+    if let Some(encoding) = KNOWN.read().unwrap_or_else(|p| p.into_inner()).get(model) {
+        return *encoding;
+    }
+    let encoding = encoding_for_model(model);
+    let mut known = KNOWN.write().unwrap_or_else(|p| p.into_inner());
+    if known.len() >= LIMIT {
+        known.clear();
+    }
+    known.insert(model.into(), encoding);
+    encoding
 }

@@ -3,7 +3,7 @@
 //! (the caller's score first, then the table's) and latency (the caller's).
 
 use super::quality;
-use super::RouteInput;
+use super::{CandidateSpec, RouteInput};
 use crate::catalog;
 
 #[derive(Debug, Clone)]
@@ -22,43 +22,55 @@ pub(super) fn build(input: &RouteInput) -> Vec<Candidate> {
         quality: None,
         latency_ms: None,
     };
-    let mut pool: Vec<Candidate> = match &input.models {
+    // Each pool entry with the caller's spec for it, if any (found once, not per lookup).
+    let mut pool: Vec<(Candidate, Option<&CandidateSpec>)> = match &input.models {
         Some(models) => models
             .iter()
             .map(|name| match listed(name) {
-                Some(spec) => from_spec(spec),
+                Some(spec) => (from_spec(spec), Some(spec)),
                 None => match quality::shipped_score(name) {
-                    Some(entry) => from_table(entry),
-                    None => Candidate {
-                        model: name.clone(),
-                        provider: catalog_provider(name).unwrap_or_default(),
-                        quality: None,
-                        latency_ms: None,
-                    },
+                    Some(entry) => (from_table(entry), None),
+                    None => (
+                        Candidate {
+                            model: name.clone(),
+                            provider: catalog_provider(name).unwrap_or_default(),
+                            quality: None,
+                            latency_ms: None,
+                        },
+                        None,
+                    ),
                 },
             })
             .collect(),
-        None if !input.candidates.is_empty() => input.candidates.iter().map(from_spec).collect(),
-        None => quality::table().models.iter().map(from_table).collect(),
+        None if !input.candidates.is_empty() => {
+            input.candidates.iter().map(|s| (from_spec(s), Some(s))).collect()
+        }
+        None => quality::table().models.iter().map(|e| (from_table(e), None)).collect(),
     };
     if let Some(providers) = &input.providers {
-        pool.retain(|c| providers.contains(&c.provider));
+        pool.retain(|(c, _)| providers.contains(&c.provider));
     }
-    for candidate in &mut pool {
-        let spec = listed(&candidate.model);
-        candidate.quality = input
-            .scores
-            .get(&candidate.model)
-            .or_else(|| spec.and_then(|s| s.quality.as_ref()))
-            .map(|score| (*score, "user"))
-            .or_else(|| quality::shipped_score(&candidate.model).map(|e| (e.score, "table")));
-        candidate.latency_ms =
-            input.latencies_ms.get(&candidate.model).copied().or_else(|| spec.and_then(|s| s.latency_ms));
-    }
-    pool
+    pool.into_iter()
+        .map(|(mut candidate, spec)| {
+            let user_score = match input.scores.is_empty() {
+                true => None,
+                false => input.scores.get(&candidate.model),
+            };
+            candidate.quality = user_score
+                .or_else(|| spec.and_then(|s| s.quality.as_ref()))
+                .map(|score| (*score, "user"))
+                .or_else(|| quality::shipped_score(&candidate.model).map(|e| (e.score, "table")));
+            if !input.latencies_ms.is_empty() {
+                if let Some(ms) = input.latencies_ms.get(&candidate.model) {
+                    candidate.latency_ms = Some(*ms);
+                }
+            }
+            candidate
+        })
+        .collect()
 }
 
-fn from_spec(spec: &super::CandidateSpec) -> Candidate {
+fn from_spec(spec: &CandidateSpec) -> Candidate {
     let provider = spec
         .provider
         .clone()
