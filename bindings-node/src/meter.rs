@@ -45,14 +45,14 @@ impl Attribution {
 }
 
 /// How one call ended, in the order the npm layer knows it.
-struct Outcome<'a> {
-    latency_ms: u32,
-    error_type: Option<String>,
-    attribution: Option<Attribution>,
-    request: Option<Unknown<'a>>,
-    need_cost: bool,
+pub(crate) struct Outcome<'a> {
+    pub latency_ms: u32,
+    pub error_type: Option<String>,
+    pub attribution: Option<Attribution>,
+    pub request: Option<Unknown<'a>>,
+    pub need_cost: bool,
     /// The call's budget reservation: settled with its cost where the cost is known.
-    reservation: Option<budget::Reservation>,
+    pub reservation: Option<budget::Reservation>,
 }
 
 /// Record `call`; a reservation settles with its cost (on the writer thread
@@ -76,7 +76,12 @@ fn enqueue(call: Call, need_cost: bool, reservation: Option<budget::Reservation>
 /// body without usage (a stream cut short, a server that sends none) is
 /// estimated from the request and the output that passed: the tokens were
 /// still spent. Returns the cost when the caller waits for it.
-fn record(env: &Env, mut call: Call, scanned: Option<Scanned>, outcome: Outcome<'_>) -> Option<String> {
+pub(crate) fn record(
+    env: &Env,
+    mut call: Call,
+    scanned: Option<Scanned>,
+    outcome: Outcome<'_>,
+) -> Option<String> {
     call.latency_ms = u64::from(outcome.latency_ms);
     // An error event inside a stream: the SDK raised it from iteration, and
     // the npm layer only saw the stream cancelled.

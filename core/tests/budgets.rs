@@ -126,6 +126,20 @@ fn a_run_cap_limits_that_run_only() {
 }
 
 #[test]
+fn a_run_cap_holds_in_a_process_that_never_configured_budgets() {
+    let _g = serial();
+    budget::clear();
+    let caps = [RunCap { id: "frame-unconfigured".into(), limit_usd: worst(1000) }];
+    let first = budget::reserve(&call(None), Some(&request(1000)), &caps).unwrap();
+    let first = first.expect("a run cap reserves even with no budgets configured");
+    let refused = budget::reserve(&call(None), Some(&request(1000)), &caps).unwrap_err();
+    assert_eq!(refused.scope, "run");
+    first.settle(Some(d("0.001")));
+    assert!(!budget::is_active(), "run caps alone do not make every call do budget work");
+    budget::clear();
+}
+
+#[test]
 fn alerts_fire_once_per_threshold_and_period_and_are_recorded_in_the_ledger() {
     let _g = serial();
     let dir = tempfile::tempdir().unwrap();

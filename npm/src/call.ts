@@ -52,6 +52,14 @@ function errorType(err: unknown): string {
   return typeof err;
 }
 
+export type CallRecorder = (
+  latencyMs: number,
+  errorType: string | undefined,
+  attribution: Captured["attribution"],
+  needCost: boolean,
+  reservation: NativeReservation | undefined,
+) => string | null | undefined;
+
 /**
  * One metered call in flight. JSON bodies the SDK reads whole are recorded
  * with one native call (`recordText`); a body read as a stream gets a native
@@ -64,6 +72,12 @@ export class Started {
   reservation: NativeReservation | undefined;
   private readonly t0 = performance.now();
   responded = false;
+  /**
+   * Records the call in place of the byte meter, for a provider whose SDK
+   * parses the response before costline sees it (Bedrock: the core is handed
+   * what the SDK parsed). Returns the cost when `needCost`.
+   */
+  recorder: CallRecorder | undefined;
 
   constructor(
     private readonly provider: string,
@@ -183,7 +197,9 @@ export class Started {
     try {
       const meter = this.meter;
       this.meter = undefined;
-      const cost = meter
+      const cost = this.recorder
+        ? this.recorder(latency, type, attribution, needCost, this.reservation)
+        : meter
         ? meter.finish(latency, type, attribution, this.request, needCost, this.reservation)
         : native.recordText(
             this.provider,

@@ -6,6 +6,7 @@
 
 import { call, ConfigError, fromNative, fromReport, type CostlineError } from "./errors";
 import { attachState, clientCreated, hookClient, type CostlineClientOptions } from "./hook";
+import { meterBedrock } from "./bedrockhook";
 import { native } from "./binding";
 import { guarded, report as reportFault, setBudgetsOn, setDisabled, setExitTimeout } from "./runtime";
 import { capture } from "./context";
@@ -342,12 +343,15 @@ export function track(input: TrackInput): { eventId: string; costUsd: string | n
 }
 
 /**
- * Meter a client built elsewhere, in place (an `openai` `OpenAI`/`AzureOpenAI`
- * or an `@anthropic-ai/sdk` `Anthropic`). Returns the same client.
+ * Meter a client built elsewhere, in place (an `openai` `OpenAI`/`AzureOpenAI`,
+ * an `@anthropic-ai/sdk` `Anthropic`, or an `@aws-sdk/client-bedrock-runtime`
+ * `BedrockRuntimeClient`/`BedrockRuntime`). Returns the same client.
  */
 export function instrument<C extends object>(client: C, options?: CostlineClientOptions & { provider?: string }): C {
   const { provider: given, ...rest } = options ?? {};
   const provider = given ?? providerOf(client);
+  // AWS SDK clients are metered through their middleware stack, not makeRequest().
+  if (provider === "bedrock") return meterBedrock(client, rest);
   hookClient(client, provider);
   attachState(client, provider, rest);
   return client;
@@ -362,6 +366,9 @@ function providerOf(client: object): string {
     const name = (proto.constructor as { name?: string } | undefined)?.name;
     if (name === "OpenAI" || name === "AzureOpenAI") return "openai";
     if (name === "Anthropic") return "anthropic";
+    if (name === "BedrockRuntimeClient" || name === "BedrockRuntime") return "bedrock";
   }
-  throw new TypeError("instrument() takes an OpenAI, AzureOpenAI or Anthropic client (or pass { provider })");
+  throw new TypeError(
+    "instrument() takes an OpenAI, AzureOpenAI, Anthropic, BedrockRuntimeClient or BedrockRuntime client (or pass { provider })",
+  );
 }

@@ -173,6 +173,24 @@ test("1,000 concurrent promises against a $1.00 cap never pass it, and let all b
   assert.equal(ok.length, admitted);
 });
 
+test("run({ maxCostUsd }) holds in a process that never configured budgets", async () => {
+  const out = await runNode(
+    `import OpenAI from "costline/openai";
+import { configure, run, BudgetExceededError } from "costline";
+configure({ prices: ${JSON.stringify(PRICES)} });
+const c = new OpenAI({ baseURL: process.env.BASE, apiKey: "k", maxRetries: 0 });
+const chat = () => c.chat.completions.create({ model: "budget-model", messages: ${JSON.stringify(MESSAGES)}, max_tokens: 1000 }, { headers: ${JSON.stringify(HEADERS)} });
+const outcome = await run({ maxCostUsd: "0.015" }, async () => {
+  await chat();
+  try { await chat(); return "sent"; } catch (e) { return e instanceof BudgetExceededError ? e.scope : String(e); }
+});
+console.log(outcome);`,
+    { env: { BASE: mock.openaiBaseURL, COSTLINE_LEDGER: mock.ledger }, timeoutMs: 60_000 },
+  );
+  assert.equal(out.code, 0, out.stderr);
+  assert.equal(out.stdout.trim().split("\n").pop(), "run");
+});
+
 test("a Node and a Python process sharing one ledger store hold one cap together", async () => {
   const ledger = mock.ledger;
   const calls = 80; // each; together they want $1.60 against $1.00

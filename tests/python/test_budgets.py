@@ -158,6 +158,26 @@ def test_a_run_cap_refuses_the_call_that_would_pass_it(client, budgets, mock):
         costline.run("x", max_cost_usd=0.5)
 
 
+def test_a_run_cap_holds_in_a_process_that_never_configured_budgets(tmp_path, mock):
+    code = f"""
+        import costline
+        from costline.openai import OpenAI
+        costline.configure(prices={PRICES!r})
+        c = OpenAI(base_url={mock.openai_base_url!r}, api_key="t", max_retries=0)
+        kw = dict(model="budget-model", messages={MESSAGES!r}, max_tokens={MAX_TOKENS}, extra_headers={HEADERS!r})
+        with costline.run(max_cost_usd="0.015"):
+            c.chat.completions.create(**kw)
+            try:
+                c.chat.completions.create(**kw)
+                print("sent")
+            except costline.BudgetExceededError as e:
+                print("blocked", e.scope)
+    """
+    out = run_script(code, {"COSTLINE_LEDGER": str(tmp_path / "l.db")})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "blocked run"
+
+
 def test_alerts_fire_once_per_threshold_and_are_recorded(client, budgets, ledger):
     heard = []
     budgets(costline.Budget("0.0533", "month"), on_budget_alert=heard.append)
