@@ -10,7 +10,7 @@ use std::hint::black_box;
 
 use costline_core::catalog;
 use costline_core::routing::{self, CandidateSpec, RouteInput};
-use costline_core::tokens::{encoding_for_model, Encoding};
+use costline_core::tokens::{self, encoding_for_model, Encoding};
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;
 
@@ -63,6 +63,12 @@ fn bench(c: &mut Criterion) {
             {"role": "user", "content": prompt_2kb()},
         ],
     });
+    // The floor: counting the prompt once, which every decision must do.
+    let encoder = tokens::encoder(Encoding::O200kBase).expect("builds");
+    c.bench_function("count the 2 KB request once (o200k), for comparison", |b| {
+        b.iter(|| black_box(tokens::estimate_usage("openai", "chat", "gpt-4o", black_box(&request), "")))
+    });
+    black_box(encoder);
     for (name, with_cl100k) in [("o200k only", false), ("o200k + cl100k", true)] {
         let input =
             RouteInput { request: request.clone(), candidates: pool(with_cl100k), ..Default::default() };
