@@ -7,7 +7,7 @@
 //! | signal | strong when | weak when |
 //! |---|---|---|
 //! | code | a fenced block (three backticks) | 2+ code-like markers (`def `, `function `, `#include`, `SELECT `, `=>`, `};`, `import `, `class `) |
-//! | math | LaTeX (`\frac`, `\int`, `\sum`, `$$`, `\begin{`) | a math word (prove, theorem, integral, derivative, equation, matrix) |
+//! | math | LaTeX (`\frac`, `\int`, `\sum`, `$$`, `\begin{`) | a math word, whole (prove, proof, theorem, lemma, integral, derivative, equation(s), matrix/matrices) |
 //! | tools | the request defines tools or functions | — |
 //! | structured output | `response_format` is `json_schema` | `response_format` is `json_object` |
 //! | length | more than 4,000 prompt tokens (2 points past 32,000) | — |
@@ -44,7 +44,18 @@ const MIN_CONFIDENCE: f64 = 0.5;
 
 const CODE_MARKERS: [&str; 8] = ["def ", "function ", "#include", "SELECT ", "=>", "};", "import ", "class "];
 const LATEX_MARKERS: [&str; 5] = ["\\frac", "\\int", "\\sum", "$$", "\\begin{"];
-const MATH_WORDS: [&str; 6] = ["prove", "theorem", "integral", "derivative", "equation", "matrix"];
+const MATH_WORDS: [&str; 10] = [
+    "prove",
+    "proof",
+    "theorem",
+    "lemma",
+    "integral",
+    "derivative",
+    "equation",
+    "equations",
+    "matrix",
+    "matrices",
+];
 
 /// Classify an OpenAI-shaped chat request whose prompt counts `prompt_tokens`.
 pub fn classify(request: &Value, prompt_tokens: u64) -> Difficulty {
@@ -65,8 +76,9 @@ pub fn classify(request: &Value, prompt_tokens: u64) -> Difficulty {
         points += 1;
         signals.push("math (LaTeX)".to_string());
     } else {
+        // Whole words only: "improve" is not "prove".
         let lower = text.to_lowercase();
-        if MATH_WORDS.iter().any(|w| lower.contains(w)) {
+        if lower.split(|c: char| !c.is_alphanumeric()).any(|word| MATH_WORDS.contains(&word)) {
             points += 1;
             weak += 1;
             signals.push("math (keywords)".to_string());
@@ -172,6 +184,15 @@ mod tests {
     fn code_keywords_raise_a_level_but_lower_confidence() {
         let d = classify(&user("why does import os then def main(): fail"), 40);
         assert_eq!((d.level, d.confidence), (2, 0.8));
+    }
+
+    #[test]
+    fn math_words_count_only_as_whole_words() {
+        let d = classify(&user("Prove that the sum of two even numbers is even."), 40);
+        assert_eq!((d.level, d.confidence), (2, 0.8));
+        assert_eq!(d.signals, ["math (keywords)"]);
+        let d = classify(&user("Please improve the wording of this polite reply to a customer."), 40);
+        assert_eq!((d.level, d.confidence), (1, 0.9));
     }
 
     #[test]
