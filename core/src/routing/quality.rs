@@ -76,6 +76,30 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_table_is_the_checked_in_source_table() {
+        // scripts/build_quality.py builds the JSON from this CSV; a hand edit of one is caught here.
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/quality_sources.csv");
+        let mut reader = csv::Reader::from_path(path).unwrap();
+        let rows: Vec<Vec<String>> =
+            reader.records().map(|r| r.unwrap().iter().map(str::to_string).collect()).collect();
+        let shipped: Vec<Vec<String>> = table()
+            .models
+            .iter()
+            .map(|e| {
+                vec![
+                    e.model.clone(),
+                    e.provider.clone(),
+                    format!("{:.2}", e.score),
+                    e.benchmark_label.clone(),
+                    e.source.clone(),
+                    e.source_date.clone(),
+                ]
+            })
+            .collect();
+        assert_eq!(shipped, rows);
+    }
+
+    #[test]
     fn every_shipped_model_has_a_catalog_price_through_its_provider() {
         let pricing = crate::catalog::current();
         for entry in &table().models {
