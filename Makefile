@@ -63,9 +63,12 @@ bench: build-release build-node ## overhead vs the raw SDK, cost() and token cou
 	  echo "Gemini, Mistral and Bedrock drop-ins beside their raw SDK clients, over loopback HTTP to the mock provider:"; echo; \
 	  echo '```'; $(PY) benches/bench_providers.py; echo '```'; echo; \
 	  echo "Node: the plain \`openai\` client and the \`costline/openai\` drop-in over one in-process fake fetch:"; echo; \
-	  echo '```'; node benches/bench_node.mjs; echo '```'; } | tee benches/RESULTS.md
+	  echo '```'; node benches/bench_node.mjs; echo '```'; echo; \
+	  echo "Routing decision (core/benches/routing.rs, criterion): 50 candidates, 2 KB prompt; the prompt count alone beside it:"; echo; \
+	  echo '```'; cargo bench -q -p costline-core --bench routing 2>/dev/null | grep -E '^(decide|count)|time:'; echo '```'; echo; \
+	  echo "Fallback translation (core/benches/translate.rs): per call (request + response) and per stream chunk:"; echo; \
+	  echo '```'; cargo bench -q -p costline-core --bench translate 2>/dev/null; echo '```'; } | tee benches/RESULTS.md
 	cargo bench -p costline-core --bench tokens
-	cargo bench -p costline-core --bench translate
 
 lint: $(STAMP) ## rustfmt, clippy, ruff
 	cargo fmt --all -- --check

@@ -23,6 +23,7 @@ use crate::{Error, Result};
 
 mod dead_letters;
 pub(crate) mod files;
+mod latency;
 mod summary;
 
 pub use dead_letters::DeadLetter;

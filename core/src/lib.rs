@@ -21,6 +21,7 @@ pub mod log_once;
 pub mod pipeline;
 pub mod recorder;
 pub mod report;
+pub mod routing;
 pub mod secrets;
 pub mod settings;
 pub mod tokens;

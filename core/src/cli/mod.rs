@@ -1,4 +1,4 @@
-//! The `costline` command line: `report`, `export`, `status`, `prices`. The language
+//! The `costline` command line: `report`, `export`, `status`, `prices`, `route`. The language
 //! packages' entry points call [`main`] with their arguments.
 //!
 //! Exit codes: 0 success (also when the reader of stdout went away), 1 a
@@ -20,6 +20,7 @@ use crate::Error;
 
 mod budgets;
 mod prices_view;
+mod route;
 use prices_view as view;
 
 #[derive(Parser, Debug)]
@@ -87,6 +88,32 @@ enum Command {
         #[arg(long, value_name = "TEXT", conflicts_with = "model")]
         search: Option<String>,
         /// Print JSON (rates as decimal strings) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Which model a request would be routed to, and why: every candidate's worst-case
+    /// cost, quality and latency, and the pick. Nothing is sent.
+    Route {
+        /// A JSON file: an OpenAI chat request, or a routing input ({"request": ...,
+        /// "candidates": [...], options}; see docs/routing.md).
+        #[arg(long, value_name = "FILE.json")]
+        explain: PathBuf,
+        /// lowest_cost, lowest_cost_that_meets_quality (default), highest_quality, lowest_latency.
+        #[arg(long)]
+        prefer: Option<String>,
+        /// No candidate whose worst case costs more (a decimal, USD).
+        #[arg(long, value_name = "USD")]
+        max_cost_usd: Option<String>,
+        /// Pin the candidates to these models (comma-separated).
+        #[arg(long, value_name = "A,B", value_delimiter = ',')]
+        models: Option<Vec<String>>,
+        /// Below this classifier confidence (0..1), require one quality level more.
+        #[arg(long, value_name = "0..1")]
+        min_confidence: Option<f64>,
+        /// The ledger whose latencies lowest_latency uses (default: the configured one, if any).
+        #[arg(long, value_name = "PATH")]
+        ledger: Option<PathBuf>,
+        /// Print the decision as JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -159,6 +186,12 @@ pub fn run(args: Vec<String>, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         Command::Budgets { ledger, json } => budgets::show(ledger.as_deref(), json, out),
         Command::Prices { model, provider, search, json } => {
             prices(model.as_deref(), provider.as_deref(), search.as_deref(), json, out)
+        }
+        Command::Route { explain, prefer, max_cost_usd, models, min_confidence, ledger, json } => {
+            route::explain(
+                route::Args { explain, prefer, max_cost_usd, models, min_confidence, ledger, json },
+                out,
+            )
         }
     };
     let result = result.and_then(|()| out.flush().map_err(Failure::Output));
