@@ -67,12 +67,24 @@ pub(crate) fn normalize(obj: &Value, f: &mut Fields) -> Usage {
     let uncached = f.count(obj, &[input]);
     let cache_read = f.count(obj, &[read]);
     let cache_write = f.count(obj, &[write]);
-    let cached_and_written = f.add(cache_read, cache_write);
+    // Converse's `cacheDetails` splits the writes by TTL (`5m`, `1h`); without
+    // it every write is a 5-minute write, as at Anthropic.
+    let (mut write_5m, mut write_1h) = (0, 0);
+    for detail in obj.get("cacheDetails").and_then(Value::as_array).into_iter().flatten() {
+        let tokens = f.count(detail, &["inputTokens"]);
+        match detail.get("ttl").and_then(Value::as_str) {
+            Some("1h") => write_1h = f.add(write_1h, tokens),
+            _ => write_5m = f.add(write_5m, tokens),
+        }
+    }
+    let (write_5m, write_1h) = Fields::split_cache_writes(cache_write, write_5m, write_1h);
+    let cached_and_written = f.add(cache_read, write_5m.saturating_add(write_1h));
     Usage {
         input_tokens: f.add(uncached, cached_and_written),
         output_tokens: f.count(obj, &[output]),
         cached_input_tokens: cache_read,
-        cache_write_5m_tokens: cache_write,
+        cache_write_5m_tokens: write_5m,
+        cache_write_1h_tokens: write_1h,
         ..Usage::default()
     }
 }
@@ -171,6 +183,17 @@ mod tests {
             "cacheReadInputTokens": 500, "cacheWriteInputTokens": 1006})]);
         assert_eq!((u.input_tokens, u.cached_input_tokens, u.cache_write_input_tokens()), (1510, 500, 1006));
         assert_eq!(u.output_tokens, 200);
+    }
+
+    #[test]
+    fn converse_cache_details_split_the_writes_by_ttl() {
+        let u = usage(&[json!({"inputTokens": 10, "outputTokens": 5, "cacheWriteInputTokens": 1000,
+            "cacheDetails": [{"ttl": "1h", "inputTokens": 600}, {"ttl": "5m", "inputTokens": 400}]})]);
+        assert_eq!((u.input_tokens, u.cache_write_5m_tokens, u.cache_write_1h_tokens), (1010, 400, 600));
+        // Details that leave part of the total unnamed: the rest is a 5-minute write.
+        let u = usage(&[json!({"inputTokens": 10, "outputTokens": 5, "cacheWriteInputTokens": 1000,
+            "cacheDetails": [{"ttl": "1h", "inputTokens": 300}]})]);
+        assert_eq!((u.cache_write_5m_tokens, u.cache_write_1h_tokens), (700, 300));
     }
 
     #[test]
