@@ -4,12 +4,14 @@
 // alternate plain and drop-in; medians of rounds are printed. Run with
 // `make bench` (release addon).
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 
-process.env.COSTLINE_LEDGER ??= path.join(mkdtempSync(path.join(os.tmpdir(), "costline-bench-")), "bench.db");
+// The bench's own ledger, removed at the end (unless the caller named one).
+const benchDir = process.env.COSTLINE_LEDGER ? undefined : mkdtempSync(path.join(os.tmpdir(), "costline-bench-"));
+if (benchDir) process.env.COSTLINE_LEDGER = path.join(benchDir, "bench.db");
 
 const require = createRequire(import.meta.url);
 const { OpenAI: PlainOpenAI } = await import("openai");
@@ -303,3 +305,7 @@ for (const [name, fn, plainClient = plain, meteredClient = metered] of [...cases
   console.log(`${'import "openai"'.padEnd(46)} ${base.toFixed(1)} ms   + "costline/openai" +${extra.toFixed(1)} ms`);
 }
 await costline.flush(10000);
+if (benchDir) {
+  await costline.shutdown(10000);
+  rmSync(benchDir, { recursive: true, force: true });
+}
