@@ -137,6 +137,64 @@ for (const [name, fn] of cases) {
 }
 
 {
+  // Bedrock, side by side with the plain @aws-sdk/client-bedrock-runtime client:
+  // both get the same in-process request handler (no sockets), so the
+  // difference is what costline's middleware adds per call.
+  const sdk = await import("@aws-sdk/client-bedrock-runtime");
+  const { BedrockRuntimeClient } = await import("costline/bedrock");
+  const json = (value) => new TextEncoder().encode(JSON.stringify(value));
+  const CONVERSE = json({
+    output: { message: { role: "assistant", content: [{ text: "Hello there." }] } },
+    stopReason: "end_turn",
+    usage: { inputTokens: 800, outputTokens: 500, totalTokens: 1500, cacheReadInputTokens: 200 },
+    metrics: { latencyMs: 1 },
+  });
+  const LLAMA = json({ generation: "Hello there.", prompt_token_count: 1000, generation_token_count: 500, stop_reason: "stop" });
+  const requestHandler = {
+    async handle(request) {
+      const body = request.path.endsWith("/converse") ? CONVERSE : LLAMA;
+      return { response: { statusCode: 200, headers: { "content-type": "application/json" }, body } };
+    },
+    updateHttpClientConfig() {},
+    httpHandlerConfigs: () => ({}),
+    destroy() {},
+  };
+  const config = {
+    region: "us-east-1",
+    endpoint: "http://fake.invalid",
+    credentials: { accessKeyId: "AKID", secretAccessKey: "secret" },
+    requestHandler,
+    maxAttempts: 1,
+  };
+  const plainBedrock = new sdk.BedrockRuntimeClient(config);
+  const meteredBedrock = new BedrockRuntimeClient(config);
+  const bedrockCases = [
+    [
+      "bedrock converse (ConverseCommand)",
+      (c) => c.send(new sdk.ConverseCommand({ modelId: "anthropic.claude-sonnet-4-5-20250929-v1:0", messages: [{ role: "user", content: [{ text: "Say hello." }] }] })),
+    ],
+    ["bedrock invoke_model, Llama body", (c) => c.send(new sdk.InvokeModelCommand({ modelId: "meta.llama3-8b-instruct-v1:0", body: '{"prompt":"Say hello."}' }))],
+  ];
+  const n = Math.max(1, Math.round(PER_ROUND / 3)); // an AWS SDK call costs several times an openai one
+  for (const [name, fn] of bedrockCases) {
+    for (let i = 0; i < 100; i++) {
+      await fn(plainBedrock);
+      await fn(meteredBedrock);
+    }
+    const raw = [];
+    const ours = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      raw.push(await timeCalls(fn, plainBedrock, n));
+      ours.push(await timeCalls(fn, meteredBedrock, n));
+    }
+    const a = median(raw);
+    const b = median(ours);
+    const added = median(ours.map((o, i) => o - raw[i]));
+    console.log(`${name.padEnd(46)} raw ${fmt(a)} µs   costline ${fmt(b)} µs   added ${(added >= 0 ? "+" : "") + added.toFixed(1).padStart(6)} µs CPU   ratio ${(b / a).toFixed(3)}`);
+  }
+}
+
+{
   const input = { model: "gpt-4o", inputTokens: 1000, outputTokens: 500, cachedInputTokens: 200 };
   costline.cost(input);
   const n = 200000;

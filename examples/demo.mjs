@@ -13,6 +13,9 @@ process.env.COSTLINE_LEDGER = ledger;
 
 const { default: OpenAI } = await import("costline/openai");
 const { default: Anthropic } = await import("costline/anthropic");
+const { BedrockRuntimeClient, ConverseCommand } = await import("costline/bedrock");
+// HTTP/1.1: the mock does not speak the HTTP/2 the Bedrock client uses by default.
+const { NodeHttpHandler } = await import("@smithy/node-http-handler");
 const { configure, run, flush } = await import("costline");
 
 const mock = spawn("python3", [path.join(root, "tests/mock_provider/server.py"), "--port", "0"], {
@@ -24,6 +27,15 @@ try {
   configure({ tags: { feature: "support-bot-node" } });
   const openai = new OpenAI({ baseURL: `${url}/v1`, apiKey: "demo-key" });
   const claude = new Anthropic({ baseURL: url, apiKey: "demo-key" }, { agent: "lookup" });
+  const bedrock = new BedrockRuntimeClient(
+    {
+      region: "us-east-1",
+      endpoint: `${url}/bedrock`,
+      credentials: { accessKeyId: "AKIDDEMO", secretAccessKey: "demo-secret" },
+      requestHandler: new NodeHttpHandler(),
+    },
+    { agent: "reviewer" },
+  );
 
   for (const customer of ["acme", "globex", "initech"]) {
     await run({ agent: "triage", tags: { customer } }, async (r) => {
@@ -42,6 +54,13 @@ try {
         })(),
         openai.withAgent("writer").responses.create({ model: "gpt-4o-mini", input: "Draft the reply." }),
       ]);
+      // A reviewer on AWS Bedrock, through a US cross-region inference profile.
+      await bedrock.send(
+        new ConverseCommand({
+          modelId: "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+          messages: [{ role: "user", content: [{ text: "Review the draft." }] }],
+        }),
+      );
       for await (const _ of await openai.chat.completions.create({
         model: "gpt-4o-mini",
         messages: [{ role: "user", content: "Summarise." }],

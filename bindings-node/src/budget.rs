@@ -56,6 +56,10 @@ impl Reservation {
     pub fn take(&self) -> Option<budget::Reservation> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
+
+    pub fn put_back(&self, held: budget::Reservation) {
+        *self.inner.lock().unwrap_or_else(|p| p.into_inner()) = Some(held);
+    }
 }
 
 #[napi]
@@ -77,7 +81,7 @@ impl Reservation {
     }
 }
 
-fn exceeded_error(e: &Exceeded) -> Error {
+pub(crate) fn exceeded_error(e: &Exceeded) -> Error {
     let details = json!({
         "message": e.to_string(),
         "scope": e.scope,

@@ -10,6 +10,7 @@
 // exported functions, so they look unused; a real build registers them all.
 #![cfg_attr(clippy, allow(dead_code))]
 
+mod bedrock;
 mod blocking;
 mod budget;
 mod export;

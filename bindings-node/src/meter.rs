@@ -45,14 +45,14 @@ impl Attribution {
 }
 
 /// How one call ended, in the order the npm layer knows it.
-struct Outcome<'a> {
-    latency_ms: u32,
-    error_type: Option<String>,
-    attribution: Option<Attribution>,
-    request: Option<Unknown<'a>>,
-    need_cost: bool,
+pub(crate) struct Outcome<'a> {
+    pub latency_ms: u32,
+    pub error_type: Option<String>,
+    pub attribution: Option<Attribution>,
+    pub request: Option<Unknown<'a>>,
+    pub need_cost: bool,
     /// The call's budget reservation: settled with its cost where the cost is known.
-    reservation: Option<budget::Reservation>,
+    pub reservation: Option<budget::Reservation>,
 }
 
 /// Record `call`; a reservation settles with its cost (on the writer thread
@@ -76,7 +76,12 @@ fn enqueue(call: Call, need_cost: bool, reservation: Option<budget::Reservation>
 /// body without usage (a stream cut short, a server that sends none) is
 /// estimated from the request and the output that passed: the tokens were
 /// still spent. Returns the cost when the caller waits for it.
-fn record(env: &Env, mut call: Call, scanned: Option<Scanned>, outcome: Outcome<'_>) -> Option<String> {
+pub(crate) fn record(
+    env: &Env,
+    mut call: Call,
+    scanned: Option<Scanned>,
+    outcome: Outcome<'_>,
+) -> Option<String> {
     call.latency_ms = u64::from(outcome.latency_ms);
     // An error event inside a stream: the SDK raised it from iteration, and
     // the npm layer only saw the stream cancelled.
@@ -172,6 +177,11 @@ pub fn record_text(
 pub struct Meter {
     call: Option<Call>,
     body: Option<BodyMeter>,
+    /// The call's reservation, grown as output arrives (`enforceStream`).
+    budget: Option<budget::StreamBudget>,
+    /// The cap the stream reached: thrown by the next `feed` or `tail`, once
+    /// the bytes before it have passed.
+    stopped: Option<Box<budget::Exceeded>>,
 }
 
 #[napi]
@@ -182,7 +192,31 @@ impl Meter {
     pub fn new(provider: String, operation: String, model: String, stream: bool, hide_usage: bool) -> Meter {
         let body = BodyMeter::new(&provider, stream, hide_usage);
         let call = Call { stream, ..Call::new(provider, operation, model, sdk()) };
-        Meter { call: Some(call), body: Some(body) }
+        Meter { call: Some(call), body: Some(body), budget: None, stopped: None }
+    }
+
+    /// Meter this stream against its budgets as its output arrives, when they
+    /// ask for it (`enforceStream`): the meter then holds the reservation, and
+    /// `feed` throws the budget error once the running cost would pass a cap.
+    /// False (the reservation stays where it is) otherwise.
+    #[napi]
+    pub fn enforce(&mut self, reservation: &Reservation) -> bool {
+        let (Some(held), Some(call)) = (reservation.take(), self.call.as_ref()) else {
+            return false;
+        };
+        match budget::StreamBudget::new(held, &call.model) {
+            Ok(guard) => {
+                if let Some(body) = self.body.as_mut() {
+                    body.watch_output();
+                }
+                self.budget = Some(guard);
+                true
+            }
+            Err(held) => {
+                reservation.put_back(held);
+                false
+            }
+        }
     }
 
     /// The bytes to pass on for `chunk`, or undefined to pass `chunk` itself.
@@ -191,9 +225,26 @@ impl Meter {
     /// a referenced `Uint8Array` in and an external one out cost ~10 µs a chunk).
     #[napi]
     pub fn feed<'e>(&mut self, env: &'e Env, chunk: Uint8ArraySlice<'e>) -> Result<Option<BufferSlice<'e>>> {
-        guard::call(|| match self.body.as_mut().and_then(|b| b.feed(&chunk)) {
-            Some(out) => Ok(Some(BufferSlice::copy_from(env, out)?)),
-            None => Ok(None),
+        guard::call(|| {
+            self.throw_if_stopped()?;
+            let out = match (self.body.as_mut(), self.budget.as_mut()) {
+                (Some(body), Some(guard)) => {
+                    let (out, refused) = body.feed_checked(&chunk, |text| guard.check(text));
+                    if let Some(refused) = refused {
+                        self.stopped = Some(refused);
+                        if out.as_ref().is_some_and(Vec::is_empty) {
+                            self.throw_if_stopped()?;
+                        }
+                    }
+                    out
+                }
+                (Some(body), None) => body.feed(&chunk),
+                (None, _) => None,
+            };
+            match out {
+                Some(out) => Ok(Some(BufferSlice::copy_from(env, out)?)),
+                None => Ok(None),
+            }
         })
     }
 
@@ -201,12 +252,20 @@ impl Meter {
     #[napi]
     pub fn tail<'e>(&mut self, env: &'e Env) -> Result<Option<BufferSlice<'e>>> {
         guard::call(|| {
+            self.throw_if_stopped()?;
             let rest = self.body.as_mut().map(BodyMeter::tail).unwrap_or_default();
             if rest.is_empty() {
                 return Ok(None);
             }
             Ok(Some(BufferSlice::copy_from(env, rest)?))
         })
+    }
+
+    fn throw_if_stopped(&mut self) -> Result<()> {
+        match self.stopped.take() {
+            Some(refused) => Err(crate::budget::exceeded_error(&refused)),
+            None => Ok(()),
+        }
     }
 
     /// Record the call, once (later calls return undefined); see `record_text`.
@@ -223,7 +282,9 @@ impl Meter {
         reservation: Option<&Reservation>,
     ) -> Result<Option<String>> {
         guard::call(|| {
-            let reservation = reservation.and_then(Reservation::take);
+            let reservation = reservation
+                .and_then(Reservation::take)
+                .or_else(|| self.budget.take().map(budget::StreamBudget::into_reservation));
             let Some(call) = self.call.take() else {
                 return Ok(None);
             };

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use costline_core::budget::{
-    self, estimate, Action, Alert, Budget, FailMode, Period, RunCap, Settings, StoreChoice,
+    self, estimate, Action, Alert, Budget, FailMode, Period, RunCap, Settings, StoreChoice, StreamBudget,
 };
 use costline_core::catalog;
 use costline_core::event::Sdk;
@@ -122,6 +122,20 @@ fn a_run_cap_limits_that_run_only() {
     assert_eq!((refused.scope, refused.period), ("run", "run"));
     assert!(budget::reserve(&call(Some("a")), Some(&request(1000)), &[]).unwrap().is_some());
     first.settle(Some(d("0.001")));
+    budget::clear();
+}
+
+#[test]
+fn a_run_cap_holds_in_a_process_that_never_configured_budgets() {
+    let _g = serial();
+    budget::clear();
+    let caps = [RunCap { id: "frame-unconfigured".into(), limit_usd: worst(1000) }];
+    let first = budget::reserve(&call(None), Some(&request(1000)), &caps).unwrap();
+    let first = first.expect("a run cap reserves even with no budgets configured");
+    let refused = budget::reserve(&call(None), Some(&request(1000)), &caps).unwrap_err();
+    assert_eq!(refused.scope, "run");
+    first.settle(Some(d("0.001")));
+    assert!(!budget::is_active(), "run caps alone do not make every call do budget work");
     budget::clear();
 }
 
@@ -295,6 +309,40 @@ fn an_unreachable_redis_lets_calls_through_when_open_and_blocks_them_when_closed
     let refused = budget::reserve(&call(None), Some(&request(10)), &[]).unwrap_err();
     assert!(refused.store_error.is_some());
     assert!(refused.to_string().contains("unreachable"), "{refused}");
+    budget::clear();
+}
+
+#[test]
+fn a_stream_budget_counts_the_output_text_as_it_grows_and_names_the_cap_it_would_pass() {
+    let _g = serial();
+    let cap = Budget { enforce_stream: true, ..Budget::new(d("0.01"), Period::Day) };
+    budget::configure(settings(vec![cap], StoreChoice::Memory, None)).unwrap();
+    let stream = Call { stream: true, ..call(None) };
+    let body = json!({"model": "budget-model", "messages": [{"role": "user", "content": "hi"}]});
+    let held = budget::reserve(&stream, Some(&body), &[]).unwrap().unwrap();
+    let mut guard = StreamBudget::new(held, "gpt-4o").unwrap();
+    let mut output = String::new();
+    let mut stopped = None;
+    for _ in 0..2000 {
+        output.push_str(" word");
+        if let Err(e) = guard.check(&output) {
+            stopped = Some(e);
+            break;
+        }
+    }
+    let stopped = stopped.expect("a stream of 2,000 words passes a $0.01 cap at $0.00001 a token");
+    assert_eq!(stopped.budget_name, "global/day");
+    // Stopped within the margin of the cap: about 1,000 tokens at $0.00001.
+    assert!((900..=1000).contains(&guard.tokens()), "{}", guard.tokens());
+    let counted = guard.tokens();
+    assert!(guard.check(&output).is_ok(), "the same text again is nothing new");
+    assert_eq!(guard.tokens(), counted);
+    guard.into_reservation().settle(Some(d("0.0099")));
+    assert_eq!(status_of("global/day").reserved_usd, Some(Decimal::ZERO));
+    // A budget that does not meter streams gives the reservation back.
+    budget::configure(settings(vec![Budget::new(d("1"), Period::Day)], StoreChoice::Memory, None)).unwrap();
+    let held = budget::reserve(&stream, Some(&body), &[]).unwrap().unwrap();
+    assert!(StreamBudget::new(held, "gpt-4o").is_err());
     budget::clear();
 }
 

@@ -16,7 +16,7 @@ const lines = [
   ...names.map((n) => `export const ${n} = cjs.${n};`),
 ];
 writeFileSync(new URL("../dist/index.mjs", import.meta.url), lines.join("\n") + "\n");
-for (const name of ["openai", "anthropic"]) {
+for (const name of ["openai", "anthropic", "bedrock"]) {
   copyFileSync(new URL(`../esm/${name}.mjs`, import.meta.url), new URL(`../dist/${name}.mjs`, import.meta.url));
 }
 
@@ -25,7 +25,7 @@ for (const name of ["openai", "anthropic"]) {
 // module declarations, so that `openai` inside them resolves to the SDK's
 // ES module types, the classes an ESM app's own `import "openai"` sees.
 writeFileSync(new URL("../dist/index.d.mts", import.meta.url), 'export * from "./index.js";\n');
-for (const name of ["openai", "anthropic"]) {
+for (const name of ["openai", "anthropic", "bedrock"]) {
   const cjs = readFileSync(new URL(`../dist/${name}.d.ts`, import.meta.url), "utf8");
   const esm = cjs.replace(/from "\.\/([a-z]+)"/g, 'from "./$1.js"');
   writeFileSync(new URL(`../dist/${name}.d.mts`, import.meta.url), esm);

@@ -13,11 +13,30 @@ export interface Attribution {
 }
 
 export interface NativeMeter {
+  enforce(reservation: NativeReservation): boolean;
   feed(chunk: Uint8Array): Uint8Array | null | undefined;
   tail(): Uint8Array | null | undefined;
   finish(
     latencyMs: number,
     errorType: string | undefined,
+    attribution: Attribution | undefined,
+    request: unknown,
+    needCost: boolean,
+    reservation?: NativeReservation,
+  ): string | null | undefined;
+}
+
+/** One Bedrock call's usage, handed over as the AWS SDK parsed it (bindings-node/src/bedrock.rs). */
+export interface NativeBedrockUsage {
+  converse(usage: unknown): void;
+  invoke(body: Uint8Array, headers?: Record<string, string>): boolean;
+  invokeChunk(bytes: Uint8Array): boolean;
+  finish(
+    responded: boolean,
+    complete: boolean,
+    latencyMs: number,
+    errorType: string | undefined,
+    outputText: string | undefined,
     attribution: Attribution | undefined,
     request: unknown,
     needCost: boolean,
@@ -69,6 +88,8 @@ export interface NativeBinding {
   ): string | null | undefined;
   countTokens(text: string, model: string): number;
   operationForPath(provider: string, path: string): string | null | undefined;
+  bedrockRoute(path: string): { operation: string; model: string; stream: boolean } | null | undefined;
+  BedrockUsage: new (operation: string, model: string, stream: boolean) => NativeBedrockUsage;
   priceKey(provider: string, model: string): string | null | undefined;
   catalogVersion(): string;
   prewarm(): void;

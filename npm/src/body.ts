@@ -152,7 +152,7 @@ type Read = ReadableStreamReadResult<Uint8Array>;
  * the call is recorded when the body ends, fails, or the reader cancels (a
  * `break` out of a stream, which is not an error).
  */
-function meteredReads(read: () => Promise<Read>, started: Started): () => Promise<Read> {
+function meteredReads(read: () => Promise<Read>, started: Started, cancel: (reason: unknown) => Promise<void>): () => Promise<Read> {
   let finished = false;
   return async function next(): Promise<Read> {
     for (;;) {
@@ -164,14 +164,23 @@ function meteredReads(read: () => Promise<Read>, started: Started): () => Promis
         started.end(readAborted(err) ? undefined : err);
         throw err;
       }
+      let out: Uint8Array | undefined;
+      try {
+        out = chunk.done ? started.tail() : started.feed(chunk.value);
+      } catch (err) {
+        // A budget stopped the stream: the call ends with that error, the
+        // connection closes, and the reader (the SDK's iterator) fails with it.
+        finished = true;
+        started.end(err);
+        if (!chunk.done) await cancel(err).catch(() => undefined);
+        throw err;
+      }
       if (chunk.done) {
         finished = true;
-        const rest = started.tail();
         started.end(undefined);
-        if (rest && rest.length) return { done: false, value: rest };
+        if (out && out.length) return { done: false, value: out };
         return chunk;
       }
-      const out = started.feed(chunk.value);
       if (out === undefined) return chunk;
       if (out.length) return { done: false, value: out };
     }
@@ -190,7 +199,7 @@ function meteredStream(source: ReadableStream<Uint8Array>, started: Started): Re
   const getReader = function (this: ReadableStream<Uint8Array>, options?: { mode?: string }) {
     const reader = ownGetReader.call(source, options as undefined) as ReadableStreamDefaultReader<Uint8Array>;
     if (options?.mode === "byob") return reader;
-    const read = meteredReads(() => reader.read(), started);
+    const read = meteredReads(() => reader.read(), started, (reason) => reader.cancel(reason));
     return {
       read,
       releaseLock: () => reader.releaseLock(),

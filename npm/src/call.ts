@@ -7,6 +7,7 @@
 
 import { capsOf, type Captured } from "./context";
 import { native, type NativeMeter, type NativeReservation } from "./binding";
+import { BudgetExceededError, fromNative } from "./errors";
 import { budgetsOn, guarded, report } from "./runtime";
 
 /**
@@ -51,6 +52,14 @@ function errorType(err: unknown): string {
   return typeof err;
 }
 
+export type CallRecorder = (
+  latencyMs: number,
+  errorType: string | undefined,
+  attribution: Captured["attribution"],
+  needCost: boolean,
+  reservation: NativeReservation | undefined,
+) => string | null | undefined;
+
 /**
  * One metered call in flight. JSON bodies the SDK reads whole are recorded
  * with one native call (`recordText`); a body read as a stream gets a native
@@ -63,6 +72,12 @@ export class Started {
   reservation: NativeReservation | undefined;
   private readonly t0 = performance.now();
   responded = false;
+  /**
+   * Records the call in place of the byte meter, for a provider whose SDK
+   * parses the response before costline sees it (Bedrock: the core is handed
+   * what the SDK parsed). Returns the cost when `needCost`.
+   */
+  recorder: CallRecorder | undefined;
 
   constructor(
     private readonly provider: string,
@@ -91,6 +106,7 @@ export class Started {
     this.reservation =
       native.budgetReserve(this.provider, this.operation, this.model, this.request, this.stream, this.captured.attribution, caps) ??
       undefined;
+    this.enforceBudget();
   }
 
   /** Refused by a budget before sending: recorded as blocked by the core; nothing more. */
@@ -107,21 +123,43 @@ export class Started {
       () => new native.Meter(this.provider, this.operation, this.model, this.stream, this.hide),
       undefined,
     );
+    this.enforceBudget();
   }
 
+  /** Budgets with enforceStream: the stream's meter grows the reservation as output arrives. */
+  private enforceBudget(): void {
+    const { meter, reservation } = this;
+    if (meter && reservation && this.stream) guarded("metering a stream against a budget", () => meter.enforce(reservation), false);
+  }
+
+  /**
+   * `chunk` through the meter: the bytes to pass on instead, or undefined.
+   * Throws `BudgetExceededError` when a stream metered against its budgets
+   * would pass a cap (the caller's read fails with it and the stream closes).
+   */
   feed(chunk: Uint8Array): Uint8Array | undefined {
     const meter = this.meter;
     if (!meter) return undefined;
     try {
       return meter.feed(chunk) ?? undefined;
     } catch (err) {
+      const mapped = fromNative(err);
+      if (mapped instanceof BudgetExceededError) throw mapped;
       report("reading a response", err);
       return undefined;
     }
   }
 
+  /** Bytes the meter held until the end; throws like `feed` when a budget stopped the stream. */
   tail(): Uint8Array | undefined {
-    return guarded("reading a response", () => this.meter?.tail() ?? undefined, undefined);
+    try {
+      return this.meter?.tail() ?? undefined;
+    } catch (err) {
+      const mapped = fromNative(err);
+      if (mapped instanceof BudgetExceededError) throw mapped;
+      report("reading a response", err);
+      return undefined;
+    }
   }
 
   /**
@@ -159,7 +197,9 @@ export class Started {
     try {
       const meter = this.meter;
       this.meter = undefined;
-      const cost = meter
+      const cost = this.recorder
+        ? this.recorder(latency, type, attribution, needCost, this.reservation)
+        : meter
         ? meter.finish(latency, type, attribution, this.request, needCost, this.reservation)
         : native.recordText(
             this.provider,

@@ -6,6 +6,7 @@
 
 import { call, ConfigError, fromNative, fromReport, type CostlineError } from "./errors";
 import { attachState, clientCreated, hookClient, type CostlineClientOptions } from "./hook";
+import { meterBedrock } from "./bedrockhook";
 import { native } from "./binding";
 import { guarded, report as reportFault, setBudgetsOn, setDisabled, setExitTimeout } from "./runtime";
 import { capture } from "./context";
@@ -82,10 +83,16 @@ export interface Budget {
   /** block (default): refuse the call before sending. warn: let it through, alert. */
   action?: "block" | "warn";
   name?: string;
-  /** "UTC" (default) or a fixed offset such as "+02:00". */
+  /** "UTC" (default), a fixed offset such as "+02:00", or an IANA zone such as "Europe/Paris". */
   timezone?: string;
   /** Percentages of the limit at which `onBudgetAlert` fires. Default [75, 90]. */
   alerts?: number[];
+  /**
+   * Meter streams as their output arrives: a stream reserves its prompt and a
+   * first step of output, and is stopped with `BudgetExceededError` before its
+   * running cost passes the cap. Off: a stream reserves its worst case.
+   */
+  enforceStream?: boolean;
 }
 
 /** What `onBudgetAlert` receives. Amounts are decimal strings. */
@@ -113,6 +120,7 @@ const BUDGET_KEYS: Record<keyof Budget, string> = {
   name: "name",
   timezone: "timezone",
   alerts: "alerts",
+  enforceStream: "enforce_stream",
 };
 
 function budgetJson(budgets: Budget[]): string {
@@ -335,12 +343,15 @@ export function track(input: TrackInput): { eventId: string; costUsd: string | n
 }
 
 /**
- * Meter a client built elsewhere, in place (an `openai` `OpenAI`/`AzureOpenAI`
- * or an `@anthropic-ai/sdk` `Anthropic`). Returns the same client.
+ * Meter a client built elsewhere, in place (an `openai` `OpenAI`/`AzureOpenAI`,
+ * an `@anthropic-ai/sdk` `Anthropic`, or an `@aws-sdk/client-bedrock-runtime`
+ * `BedrockRuntimeClient`/`BedrockRuntime`). Returns the same client.
  */
 export function instrument<C extends object>(client: C, options?: CostlineClientOptions & { provider?: string }): C {
   const { provider: given, ...rest } = options ?? {};
   const provider = given ?? providerOf(client);
+  // AWS SDK clients are metered through their middleware stack, not makeRequest().
+  if (provider === "bedrock") return meterBedrock(client, rest);
   hookClient(client, provider);
   attachState(client, provider, rest);
   return client;
@@ -355,6 +366,9 @@ function providerOf(client: object): string {
     const name = (proto.constructor as { name?: string } | undefined)?.name;
     if (name === "OpenAI" || name === "AzureOpenAI") return "openai";
     if (name === "Anthropic") return "anthropic";
+    if (name === "BedrockRuntimeClient" || name === "BedrockRuntime") return "bedrock";
   }
-  throw new TypeError("instrument() takes an OpenAI, AzureOpenAI or Anthropic client (or pass { provider })");
+  throw new TypeError(
+    "instrument() takes an OpenAI, AzureOpenAI, Anthropic, BedrockRuntimeClient or BedrockRuntime client (or pass { provider })",
+  );
 }

@@ -36,7 +36,8 @@ def _money(name: str, value: Any) -> str:
 
 class Budget:
     """A spend cap: `limit_usd` per `period` (run, hour, day, month, total;
-    calendar boundaries in `timezone`, UTC or an offset like "+02:00") for the
+    calendar boundaries in `timezone`: UTC, an offset like "+02:00" or an IANA
+    name like "Europe/Paris") for the
     calls it matches: all of them, one `agent`'s, or those carrying `tags`.
     `action="block"` (default) refuses a call that would pass it;
     `action="warn"` lets it through and alerts. `alerts` are the percentages

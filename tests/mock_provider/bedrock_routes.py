@@ -10,7 +10,8 @@ botocore decodes. Usage: Converse's `inputTokens` excludes cache reads and write
 `cacheReadInputTokens`, `x-mock-cache-write-tokens` `cacheWriteInputTokens`), the
 stream's `metadata` event carries it. `InvokeModel` answers in the model family's
 own body (Anthropic Messages, Meta Llama, Amazon Titan text and embeddings) with the
-`X-Amzn-Bedrock-*-Token-Count` headers; `x-mock-usage: null` leaves the headers out
+`X-Amzn-Bedrock-*-Token-Count` headers (Mistral's body has no counts of its own, only
+those headers); `x-mock-usage: null` leaves the headers out
 (the body still has its counts). The invoke stream's chunks are the family's stream
 events, base64 in `{"bytes": ...}`, the last one with `amazon-bedrock-invocationMetrics`."""
 
@@ -144,7 +145,7 @@ def converse_stream(ex: Exchange) -> None:
 
 
 def _family(model: str) -> str:
-    for family in ("anthropic.", "meta.", "amazon.titan-embed", "amazon.titan"):
+    for family in ("anthropic.", "meta.", "amazon.titan-embed", "amazon.titan", "mistral."):
         if family in model:
             return family.rstrip(".")
     return "anthropic"
@@ -159,6 +160,9 @@ def _invoke_body(model: str, tokens: Any, text: str) -> dict[str, Any]:
             "generation_token_count": tokens.completion,
             "stop_reason": "stop",
         }
+    if family == "mistral":
+        # Mistral's Bedrock body carries no counts: only the headers do.
+        return {"outputs": [{"text": text, "stop_reason": "stop"}]}
     if family == "amazon.titan-embed":
         return {"embedding": [0.01 * k for k in range(8)], "inputTextTokenCount": tokens.prompt}
     if family == "amazon.titan":

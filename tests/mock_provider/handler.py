@@ -281,6 +281,10 @@ def _record(method: str, path: str, provider: str, body: dict[str, Any], headers
     """What `/_mock/requests` shows of one provider call."""
     try:
         attempt = int(headers.get("x-stainless-retry-count", "0"))
+        # The AWS SDKs number their attempts from 1: `amz-sdk-request: attempt=2; max=3`.
+        aws = headers.get("amz-sdk-request", "").split(";")[0].strip()
+        if aws.startswith("attempt="):
+            attempt = int(aws[len("attempt=") :]) - 1
     except ValueError:
         attempt = 0
     return {

@@ -98,6 +98,46 @@ test("every way a call ends leaves nothing reserved: provider error, abort, a st
   assert.ok(cents(row.spent_usd) >= cents("0.01001"), row.spent_usd);
 });
 
+test("enforceStream stops a stream before its running cost passes the cap; the caller's loop throws BudgetExceededError", async () => {
+  install([{ limitUsd: "0.005", period: "day", enforceStream: true }]);
+  const c = client();
+  // No max_tokens: the worst case alone would be refused up front without enforceStream.
+  const stream = await c.chat.completions.create(
+    { model: "budget-model", messages: MESSAGES, stream: true },
+    { headers: { "x-mock-chunks": "2000" } },
+  );
+  const received = [];
+  const err = await (async () => {
+    for await (const chunk of stream) received.push(chunk);
+  })().catch((e) => e);
+  assert.ok(err instanceof BudgetExceededError, String(err));
+  assert.equal(err.budgetName, "global/day");
+  assert.ok(cents(err.attemptedUsd) > cents("0.004"), err.attemptedUsd);
+  assert.ok(received.length > 100 && received.length < 600, String(received.length));
+  await flush(10_000);
+  const [row] = budgetStatus();
+  assert.equal(row.reserved_usd, "0");
+  assert.ok(cents(row.spent_usd) > 0 && cents(row.spent_usd) <= cents("0.005"), row.spent_usd);
+  const [event] = await recorded();
+  assert.deepEqual([event.status, event.error_type, event.stream], ["error", "BudgetExceededError", true]);
+  // Without enforceStream the same stream is refused before it is sent.
+  install([{ limitUsd: "0.005", period: "day" }]);
+  await assert.rejects(
+    c.chat.completions.create({ model: "budget-model", messages: MESSAGES, stream: true }),
+    (e) => e instanceof BudgetExceededError,
+  );
+});
+
+test("a budget in a named time zone keeps that zone's calendar", () => {
+  install([{ limitUsd: "1", period: "day", timezone: "Pacific/Kiritimati" }]);
+  const [row] = budgetStatus();
+  assert.equal(row.timezone, "Pacific/Kiritimati");
+  // UTC+14 all year: the zone's date is the UTC date of 14 hours later.
+  const dates = [-5000, 0, 5000].map((d) => new Date(Date.now() + d + 14 * 3600_000).toISOString().slice(0, 10));
+  assert.ok(dates.includes(row.period_label), `${row.period_label} not in ${dates}`);
+  assert.throws(() => install([{ limitUsd: "1", timezone: "Mars/Olympus" }]), (e) => e instanceof ConfigError && /IANA/.test(e.message));
+});
+
 test("alerts fire once at each threshold through onBudgetAlert", async () => {
   const alerts = [];
   install([{ limitUsd: "0.04", period: "day", name: "a" }], { onBudgetAlert: (a) => alerts.push(a) });
@@ -131,6 +171,24 @@ test("1,000 concurrent promises against a $1.00 cap never pass it, and let all b
   assert.ok(admitted >= 98, `only ${admitted} admitted`);
   const ok = (await recorded()).filter((e) => e.status === "ok");
   assert.equal(ok.length, admitted);
+});
+
+test("run({ maxCostUsd }) holds in a process that never configured budgets", async () => {
+  const out = await runNode(
+    `import OpenAI from "costline/openai";
+import { configure, run, BudgetExceededError } from "costline";
+configure({ prices: ${JSON.stringify(PRICES)} });
+const c = new OpenAI({ baseURL: process.env.BASE, apiKey: "k", maxRetries: 0 });
+const chat = () => c.chat.completions.create({ model: "budget-model", messages: ${JSON.stringify(MESSAGES)}, max_tokens: 1000 }, { headers: ${JSON.stringify(HEADERS)} });
+const outcome = await run({ maxCostUsd: "0.015" }, async () => {
+  await chat();
+  try { await chat(); return "sent"; } catch (e) { return e instanceof BudgetExceededError ? e.scope : String(e); }
+});
+console.log(outcome);`,
+    { env: { BASE: mock.openaiBaseURL, COSTLINE_LEDGER: mock.ledger }, timeoutMs: 60_000 },
+  );
+  assert.equal(out.code, 0, out.stderr);
+  assert.equal(out.stdout.trim().split("\n").pop(), "run");
 });
 
 test("a Node and a Python process sharing one ledger store hold one cap together", async () => {

@@ -58,6 +58,29 @@ def test_a_settled_call_leaves_its_actual_cost_and_nothing_reserved(client, budg
     assert row["store"] == "memory" and row["period_label"]
 
 
+def test_a_named_time_zone_sets_the_day_by_its_own_clock(budgets):
+    import datetime
+    import zoneinfo
+
+    budgets(costline.Budget("1", "day", timezone="Pacific/Kiritimati"), costline.Budget("1", "day", name="utc"))
+    rows = {r["name"]: r for r in costline.budget_status()}
+    zoned = rows["global/day"]
+    # Kiritimati is UTC+14: its date differs from UTC's for 14 hours a day, and is checked
+    # against Python's own zone database, not the core's.
+    now = datetime.datetime.now(datetime.timezone.utc)
+    assert zoned["timezone"] == "Pacific/Kiritimati"
+    assert zoned["period_label"] in {
+        (now + datetime.timedelta(seconds=d)).astimezone(zoneinfo.ZoneInfo("Pacific/Kiritimati")).date().isoformat()
+        for d in (-5, 0, 5)
+    }
+    assert rows["utc"]["timezone"] == "UTC"
+
+
+def test_an_unknown_time_zone_is_a_clear_error(budgets):
+    with pytest.raises(costline.ConfigError, match="IANA zone name"):
+        budgets(costline.Budget("1", "day", timezone="Mars/Olympus"))
+
+
 def test_a_provider_error_releases_the_reservation(client, budgets):
     budgets(costline.Budget("1", "day"))
     with pytest.raises(openai.InternalServerError):
@@ -133,6 +156,26 @@ def test_a_run_cap_refuses_the_call_that_would_pass_it(client, budgets, mock):
         chat(client)  # a new run has its own cap
     with pytest.raises(TypeError):
         costline.run("x", max_cost_usd=0.5)
+
+
+def test_a_run_cap_holds_in_a_process_that_never_configured_budgets(tmp_path, mock):
+    code = f"""
+        import costline
+        from costline.openai import OpenAI
+        costline.configure(prices={PRICES!r})
+        c = OpenAI(base_url={mock.openai_base_url!r}, api_key="t", max_retries=0)
+        kw = dict(model="budget-model", messages={MESSAGES!r}, max_tokens={MAX_TOKENS}, extra_headers={HEADERS!r})
+        with costline.run(max_cost_usd="0.015"):
+            c.chat.completions.create(**kw)
+            try:
+                c.chat.completions.create(**kw)
+                print("sent")
+            except costline.BudgetExceededError as e:
+                print("blocked", e.scope)
+    """
+    out = run_script(code, {"COSTLINE_LEDGER": str(tmp_path / "l.db")})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "blocked run"
 
 
 def test_alerts_fire_once_per_threshold_and_are_recorded(client, budgets, ledger):

@@ -572,8 +572,24 @@ pub fn reserve(
     request: Option<&Value>,
     run_caps: &[RunCap],
 ) -> std::result::Result<Option<Reservation>, Box<Exceeded>> {
-    let Some(engine) = ENGINE.load_full() else {
-        return Ok(None);
+    let engine = match ENGINE.load_full() {
+        Some(engine) => engine,
+        None if run_caps.is_empty() => return Ok(None),
+        // A capped run in a process that never configured budgets: the run
+        // caps need an engine (no budgets, counters in memory) all the same.
+        None => {
+            let fresh = Arc::new(
+                build(Settings {
+                    budgets: Vec::new(),
+                    store: StoreChoice::Memory,
+                    fail_mode: FailMode::Open,
+                    ledger: None,
+                })
+                .expect("an engine without budgets always builds"),
+            );
+            let before = ENGINE.compare_and_swap(&None::<Arc<Engine>>, Some(fresh.clone()));
+            before.as_ref().map_or(fresh, Arc::clone)
+        }
     };
     let tags = {
         let process = recorder::process_tags();

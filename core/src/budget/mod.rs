@@ -25,6 +25,7 @@ pub mod spec;
 mod sqlite;
 mod status;
 mod store;
+mod stream;
 pub mod units;
 
 pub use alert::{clear_alert_hook, set_alert_hook, Alert, AlertHook};
@@ -41,3 +42,4 @@ pub use spec::{Action, Budget};
 pub use sqlite::{recorded_alerts, SqliteStore};
 pub use status::{status, status_with, BudgetStatus};
 pub use store::{BudgetStore, Charge, Reserved, Seed};
+pub use stream::StreamBudget;

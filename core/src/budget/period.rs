@@ -2,7 +2,10 @@
 //! on calendar boundaries in the budget's time zone (UTC unless set); `total`
 //! never resets; `run` is one run (its window is the run, not a time).
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Timelike, Utc};
+use chrono::{
+    DateTime, Datelike, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc,
+};
+use chrono_tz::Tz;
 
 use crate::{Error, Result};
 
@@ -40,21 +43,27 @@ impl Period {
     }
 }
 
-/// A budget's time zone: a fixed UTC offset (`UTC`, `+02:00`, `-05:30`).
+/// A budget's time zone: UTC, a fixed offset (`+02:00`, `-05:30`) or a named
+/// IANA zone (`Europe/Paris`), whose offset follows daylight saving time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Zone(FixedOffset);
+pub enum Zone {
+    Fixed(FixedOffset),
+    Named(Tz),
+}
 
 impl Zone {
     pub fn utc() -> Zone {
-        Zone(FixedOffset::east_opt(0).expect("zero offset"))
+        Zone::Fixed(FixedOffset::east_opt(0).expect("zero offset"))
     }
 
-    /// `UTC`, `Z`, or an offset `+HH:MM` / `-HH:MM` / `+HH` (also after `UTC`).
+    /// `UTC`, `Z`, an offset `+HH:MM` / `-HH:MM` / `+HH` (also after `UTC`),
+    /// or an IANA name such as `America/New_York`.
     pub fn parse(text: &str) -> Result<Zone> {
         let t = text.trim();
         let bad = || {
             Error::Config(format!(
-                "budget timezone must be UTC or a UTC offset such as +02:00 or -05:30, got {text:?}"
+                "budget timezone must be UTC, a UTC offset such as +02:00 or -05:30, \
+                 or an IANA zone name such as Europe/Paris, got {text:?}"
             ))
         };
         let rest = t.strip_prefix("UTC").or_else(|| t.strip_prefix("utc")).unwrap_or(t);
@@ -64,7 +73,7 @@ impl Zone {
         let (sign, digits) = match rest.as_bytes()[0] {
             b'+' => (1, &rest[1..]),
             b'-' => (-1, &rest[1..]),
-            _ => return Err(bad()),
+            _ => return t.parse::<Tz>().map(Zone::Named).map_err(|_| bad()),
         };
         let (h, m) = match digits.split_once(':') {
             Some((h, m)) => (h, m),
@@ -75,17 +84,49 @@ impl Zone {
         if !(0..=14).contains(&h) || !(0..60).contains(&m) {
             return Err(bad());
         }
-        FixedOffset::east_opt(sign * (h * 3600 + m * 60)).map(Zone).ok_or_else(bad)
+        FixedOffset::east_opt(sign * (h * 3600 + m * 60)).map(Zone::Fixed).ok_or_else(bad)
     }
 
     pub fn label(&self) -> String {
-        let secs = self.0.local_minus_utc();
+        let secs = match self {
+            Zone::Named(tz) => return tz.name().to_string(),
+            Zone::Fixed(offset) => offset.local_minus_utc(),
+        };
         if secs == 0 {
             return "UTC".to_string();
         }
         let sign = if secs < 0 { '-' } else { '+' };
         let secs = secs.abs();
         format!("{sign}{:02}:{:02}", secs / 3600, secs % 3600 / 60)
+    }
+
+    /// The local calendar date and hour of the instant `ms`.
+    fn local(&self, ms: i64) -> (NaiveDate, u32) {
+        let utc = DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_else(Utc::now);
+        let naive = match self {
+            Zone::Fixed(offset) => utc.with_timezone(offset).naive_local(),
+            Zone::Named(tz) => utc.with_timezone(tz).naive_local(),
+        };
+        (naive.date(), naive.hour())
+    }
+
+    /// The instant the local wall clock shows `hour`:00 on `date`. Where a
+    /// daylight-saving change skips that time, the first instant after the
+    /// gap; where it repeats it, the earlier one.
+    fn instant(&self, date: NaiveDate, hour: u32) -> i64 {
+        let naive = date.and_hms_opt(hour, 0, 0).expect("a valid hour");
+        let ms = |mapped: LocalResult<i64>| match mapped {
+            LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => Some(t),
+            LocalResult::None => None,
+        };
+        let at = |n: NaiveDateTime| match self {
+            Zone::Fixed(offset) => ms(offset.from_local_datetime(&n).map(|t| t.timestamp_millis())),
+            Zone::Named(tz) => ms(tz.from_local_datetime(&n).map(|t| t.timestamp_millis())),
+        };
+        // Gaps are at most a few hours; step forward a minute at a time past one.
+        (0..=24 * 60)
+            .find_map(|minutes| at(naive + chrono::Duration::minutes(minutes)))
+            .unwrap_or_else(|| naive.and_utc().timestamp_millis())
     }
 }
 
@@ -101,31 +142,22 @@ pub struct Window {
 /// The window of `period` in `zone` holding the instant `now_ms`. `Run` has
 /// no time window: its label is the run's id and it starts at 0.
 pub fn window(period: Period, zone: Zone, now_ms: i64, run_id: Option<&str>) -> Window {
-    let local = zone
-        .0
-        .timestamp_millis_opt(now_ms)
-        .single()
-        .unwrap_or_else(|| zone.0.from_utc_datetime(&Utc::now().naive_utc()));
-    let at = |date: NaiveDate, hour: u32| -> i64 {
-        let naive = date.and_hms_opt(hour, 0, 0).expect("a valid hour");
-        zone.0.from_local_datetime(&naive).single().map_or(0, |t: DateTime<FixedOffset>| t.timestamp_millis())
-    };
+    let (date, hour) = zone.local(now_ms);
+    let at = |date: NaiveDate, hour: u32| zone.instant(date, hour);
     match period {
         Period::Total => Window { label: "total".into(), start_ms: i64::MIN, end_ms: None },
         Period::Run => {
             Window { label: format!("run:{}", run_id.unwrap_or("-")), start_ms: i64::MIN, end_ms: None }
         }
         Period::Hour => {
-            let date = local.date_naive();
-            let start = at(date, local.hour());
+            let start = at(date, hour);
             Window {
-                label: format!("{}T{:02}", date.format("%Y-%m-%d"), local.hour()),
+                label: format!("{}T{hour:02}", date.format("%Y-%m-%d")),
                 start_ms: start,
                 end_ms: Some(start + 3_600_000),
             }
         }
         Period::Day => {
-            let date = local.date_naive();
             let next = date.succ_opt().unwrap_or(date);
             Window {
                 label: date.format("%Y-%m-%d").to_string(),
@@ -134,12 +166,11 @@ pub fn window(period: Period, zone: Zone, now_ms: i64, run_id: Option<&str>) -> 
             }
         }
         Period::Month => {
-            let first =
-                NaiveDate::from_ymd_opt(local.year(), local.month(), 1).expect("the first of a month");
-            let next = if local.month() == 12 {
-                NaiveDate::from_ymd_opt(local.year() + 1, 1, 1)
+            let first = NaiveDate::from_ymd_opt(date.year(), date.month(), 1).expect("the first of a month");
+            let next = if date.month() == 12 {
+                NaiveDate::from_ymd_opt(date.year() + 1, 1, 1)
             } else {
-                NaiveDate::from_ymd_opt(local.year(), local.month() + 1, 1)
+                NaiveDate::from_ymd_opt(date.year(), date.month() + 1, 1)
             }
             .expect("the first of the next month");
             Window {
@@ -194,7 +225,36 @@ mod tests {
         assert_eq!(Zone::parse("UTC").unwrap(), Zone::utc());
         assert_eq!(Zone::parse("+05:30").unwrap().label(), "+05:30");
         assert_eq!(Zone::parse("-3").unwrap().label(), "-03:00");
-        assert!(Zone::parse("Europe/Paris").is_err());
         assert!(Zone::parse("+25:00").is_err());
+        let err = Zone::parse("Mars/Olympus").unwrap_err().to_string();
+        assert!(err.contains("IANA zone name"), "{err}");
+    }
+
+    #[test]
+    fn named_zones_follow_daylight_saving_time() {
+        let paris = Zone::parse("Europe/Paris").unwrap();
+        assert_eq!(paris.label(), "Europe/Paris");
+        // Winter: Paris is UTC+1; summer: UTC+2.
+        let w = window(Period::Day, paris, ms("2026-01-15T23:30:00Z"), None);
+        assert_eq!(w.label, "2026-01-16");
+        assert_eq!(w.start_ms, ms("2026-01-16T00:00:00+01:00"));
+        let w = window(Period::Day, paris, ms("2026-07-15T22:30:00Z"), None);
+        assert_eq!(w.label, "2026-07-16");
+        assert_eq!(w.start_ms, ms("2026-07-16T00:00:00+02:00"));
+        // The day clocks go forward has 23 hours; the month spans the change.
+        let w = window(Period::Day, paris, ms("2026-03-29T12:00:00Z"), None);
+        assert_eq!(w.end_ms.unwrap() - w.start_ms, 23 * 3_600_000);
+        let w = window(Period::Month, paris, ms("2026-03-15T12:00:00Z"), None);
+        assert_eq!(w.start_ms, ms("2026-03-01T00:00:00+01:00"));
+        assert_eq!(w.end_ms, Some(ms("2026-04-01T00:00:00+02:00")));
+    }
+
+    #[test]
+    fn a_midnight_skipped_by_daylight_saving_starts_the_day_after_the_gap() {
+        // Santiago moved its clocks from 00:00 to 01:00 on 2026-09-06.
+        let santiago = Zone::parse("America/Santiago").unwrap();
+        let w = window(Period::Day, santiago, ms("2026-09-06T12:00:00Z"), None);
+        assert_eq!(w.label, "2026-09-06");
+        assert_eq!(w.start_ms, ms("2026-09-06T01:00:00-03:00"));
     }
 }

@@ -107,6 +107,29 @@ pub fn usage_from_invoke_body(body: &Value) -> Option<Value> {
     (!out.is_empty()).then_some(Value::Object(out))
 }
 
+/// The `X-Amzn-Bedrock-*-Token-Count` headers of an `InvokeModel` response as
+/// the invocation-metrics shape (`inputTokenCount`...), or `None` when none is
+/// there. `headers` are (name, value) pairs, names in any case; a value that is
+/// not a whole number is left out.
+pub fn usage_from_invoke_headers<'h>(headers: impl IntoIterator<Item = (&'h str, &'h str)>) -> Option<Value> {
+    const COUNTS: [(&str, &str); 4] = [
+        ("x-amzn-bedrock-input-token-count", "inputTokenCount"),
+        ("x-amzn-bedrock-output-token-count", "outputTokenCount"),
+        ("x-amzn-bedrock-cache-read-input-token-count", "cacheReadInputTokenCount"),
+        ("x-amzn-bedrock-cache-write-input-token-count", "cacheWriteInputTokenCount"),
+    ];
+    let mut out = Map::new();
+    for (name, value) in headers {
+        let Some((_, field)) = COUNTS.iter().find(|(header, _)| name.eq_ignore_ascii_case(header)) else {
+            continue;
+        };
+        if let Ok(count) = value.trim().parse::<u64>() {
+            out.insert((*field).to_string(), Value::from(count));
+        }
+    }
+    (!out.is_empty()).then_some(Value::Object(out))
+}
+
 /// The usage part of one decoded `InvokeModelWithResponseStream` chunk: an
 /// Anthropic `message_start` / `message_delta` usage, or the final chunk's
 /// invocation metrics; `None` for chunks without counts.
@@ -187,6 +210,26 @@ mod tests {
             "outputTokenCount": 4, "invocationLatency": 1}});
         let u = usage(&[usage_from_invoke_chunk(&last).unwrap()]);
         assert_eq!((u.input_tokens, u.output_tokens), (21, 4));
+    }
+
+    #[test]
+    fn invoke_count_headers_become_invocation_metrics() {
+        let headers = [
+            ("X-Amzn-Bedrock-Input-Token-Count", "1000"),
+            ("x-amzn-bedrock-output-token-count", "100"),
+            ("x-amzn-bedrock-cache-read-input-token-count", "2000"),
+            ("X-Amzn-Bedrock-Cache-Write-Input-Token-Count", "500"),
+            ("content-type", "application/json"),
+        ];
+        let u = usage(&[usage_from_invoke_headers(headers).unwrap()]);
+        assert_eq!(
+            (u.input_tokens, u.cached_input_tokens, u.cache_write_input_tokens(), u.output_tokens),
+            (3500, 2000, 500, 100)
+        );
+        assert_eq!(
+            usage_from_invoke_headers([("content-type", "x"), ("x-amzn-bedrock-input-token-count", "n/a")]),
+            None
+        );
     }
 
     #[test]

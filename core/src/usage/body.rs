@@ -85,6 +85,11 @@ impl BodyScanner {
         }
     }
 
+    /// The output text of the events scanned so far (streams).
+    pub fn output_text(&self) -> &str {
+        &self.text
+    }
+
     /// The body ended (or was abandoned): what it yielded.
     pub fn finish(mut self) -> Scanned {
         if self.sse {

@@ -57,6 +57,40 @@ impl BodyMeter {
         out
     }
 
+    /// [`feed`](Self::feed), a line at a time, asking `check` about the output
+    /// text after each (a stream metered against a budget, after
+    /// [`watch_output`](Self::watch_output)). Returns the bytes to pass on
+    /// (`None`: `chunk` itself) and, when `check` refused a line, its error:
+    /// the bytes then stop before that line, so the caller never sees output
+    /// past the cap. The refused line stays in the output text: the provider
+    /// produced it, and a line is far smaller than the stream margin.
+    pub fn feed_checked<E>(
+        &mut self,
+        chunk: &[u8],
+        mut check: impl FnMut(&str) -> Result<(), E>,
+    ) -> (Option<Vec<u8>>, Option<E>) {
+        let mut passed = Vec::with_capacity(chunk.len());
+        let mut changed = false;
+        for line in chunk.split_inclusive(|b| *b == b'\n') {
+            let before = self.scanner.output_text().len();
+            match self.feed(line) {
+                Some(out) => {
+                    changed = true;
+                    passed.extend_from_slice(&out);
+                }
+                None => passed.extend_from_slice(line),
+            }
+            if self.scanner.output_text().len() == before {
+                continue;
+            }
+            if let Err(refused) = check(self.scanner.output_text()) {
+                passed.truncate(passed.len() - line.len().min(passed.len()));
+                return (Some(passed), Some(refused));
+            }
+        }
+        (changed.then_some(passed), None)
+    }
+
     /// Bytes the filter still held at the end of the body (pass them on).
     pub fn tail(&mut self) -> Vec<u8> {
         let rest = self.filter.as_mut().map(UsageChunkFilter::finish).unwrap_or_default();
@@ -74,6 +108,20 @@ impl BodyMeter {
             return None;
         }
         Some(KeptBody { bytes: self.kept.take().unwrap_or_default(), parts: hidden })
+    }
+
+    /// Scan the body as it comes rather than at the end, so that
+    /// [`output_text`](Self::output_text) grows with it (a stream metered
+    /// against a budget as it goes).
+    pub fn watch_output(&mut self) {
+        if let Some(kept) = self.kept.take() {
+            self.scanner.feed(&kept);
+        }
+    }
+
+    /// The output text scanned so far (all of it after `watch_output`).
+    pub fn output_text(&self) -> &str {
+        self.scanner.output_text()
     }
 
     /// What the body yielded, the removed chunk's usage included.
@@ -114,6 +162,33 @@ mod tests {
         assert_eq!(scanned.parts.len(), 1, "{scanned:?}");
         assert_eq!(scanned.parts[0]["prompt_tokens"], 9);
         assert_eq!(scanned.resolved_model.as_deref(), Some("gpt-4o-2024-08-06"));
+    }
+
+    #[test]
+    fn a_watched_body_yields_its_output_text_chunk_by_chunk() {
+        let mut meter = BodyMeter::new("openai", true, true);
+        meter.watch_output();
+        meter.feed(CHUNK.as_bytes());
+        assert_eq!(meter.output_text(), "Hi");
+        meter.feed(CHUNK.as_bytes());
+        assert_eq!(meter.output_text(), "HiHi");
+        meter.feed(USAGE.as_bytes());
+        assert!(meter.take_with_usage().is_none(), "a watched body is scanned, not kept");
+        assert_eq!(meter.finish().parts[0]["completion_tokens"], 2);
+    }
+
+    #[test]
+    fn a_checked_feed_stops_before_the_line_that_is_refused() {
+        let mut meter = BodyMeter::new("openai", true, false);
+        meter.watch_output();
+        let two = format!("{CHUNK}{CHUNK}");
+        let (out, refused) =
+            meter.feed_checked(two.as_bytes(), |text| if text.len() > 2 { Err(text.len()) } else { Ok(()) });
+        assert_eq!(refused, Some(4));
+        assert_eq!(String::from_utf8(out.unwrap()).unwrap(), CHUNK, "only the first event passes");
+        let (out, refused) =
+            BodyMeter::new("openai", true, false).feed_checked(two.as_bytes(), |_| Ok::<(), ()>(()));
+        assert_eq!((out, refused), (None, None), "nothing refused: the chunk itself passes");
     }
 
     #[test]
