@@ -71,6 +71,7 @@ bench: build-release build-node ## overhead vs the raw SDK, cost() and token cou
 	  echo "Node: the plain \`openai\` client and the \`costline/openai\` drop-in over one in-process fake fetch:"; echo; \
 	  echo '```'; node benches/bench_node.mjs; echo '```'; } | tee benches/RESULTS.md
 	cargo bench -p costline-core --bench tokens
+	cargo bench -p costline-core --bench translate
 
 lint: $(STAMP) ## rustfmt, clippy, ruff
 	cargo fmt --all -- --check

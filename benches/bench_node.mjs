@@ -1,5 +1,5 @@
 // costline's overhead in Node, measured side by side with the plain `openai`
-// client in one run. Both clients get the same in-process fake fetch (no
+// client (and the plain `@google/genai` and `@mistralai/mistralai` clients) in one run. Both clients get the same in-process fake fetch (no
 // sockets), so the difference is the CPU costline adds per call. Rounds
 // alternate plain and drop-in; medians of rounds are printed. Run with
 // `make bench` (release addon).
@@ -68,6 +68,75 @@ const plain = new PlainOpenAI(options);
 const metered = new OpenAI(options);
 const messages = [{ role: "user", content: "Say hello." }];
 
+// Gemini and Mistral: each SDK's plain client and costline's drop-in, with
+// the same fake fetch (a Gemini body, a Mistral chat body / event stream).
+const { GoogleGenAI: PlainGoogleGenAI } = await import("@google/genai");
+const { GoogleGenAI } = await import("costline/google");
+const { Mistral: PlainMistral, HTTPClient } = await import("@mistralai/mistralai");
+const { Mistral } = await import("costline/mistral");
+
+const GEMINI_CHUNKS = ["Hello", " from", " the", " fake", " fetch"].map((text, i, all) => {
+  const last = i === all.length - 1;
+  const usageMetadata = { promptTokenCount: 1000, cachedContentTokenCount: 200, candidatesTokenCount: last ? 500 : 0, totalTokenCount: last ? 1500 : 1000 };
+  const candidate = { content: { parts: [{ text }], role: "model" }, index: 0, ...(last ? { finishReason: "STOP" } : {}) };
+  return `data: ${JSON.stringify({ candidates: [candidate], usageMetadata, modelVersion: "gemini-2.5-flash" })}\r\n\r\n`;
+});
+const GEMINI_BODY = GEMINI_CHUNKS.at(-1).slice(6, -4);
+const MISTRAL_BODY = JSON.stringify({ ...JSON.parse(COMPLETION), model: "mistral-small-latest" });
+const MISTRAL_SSE = sse(true).map((c) => new TextDecoder().decode(c).replaceAll("gpt-4o-2024-08-06", "mistral-small-latest").replace(',"usage":null', ""));
+
+function streamOf(chunks) {
+  let i = 0;
+  const encoder = new TextEncoder();
+  return new ReadableStream({
+    pull(controller) {
+      if (i < chunks.length) controller.enqueue(encoder.encode(chunks[i++]));
+      else controller.close();
+    },
+  });
+}
+
+async function geminiFetch(url) {
+  if (String(url).includes(":streamGenerateContent")) {
+    return new Response(streamOf(GEMINI_CHUNKS), { status: 200, headers: { "content-type": "text/event-stream" } });
+  }
+  return new Response(GEMINI_BODY, { status: 200, headers: { "content-type": "application/json" } });
+}
+
+async function mistralFetch(request) {
+  const body = await request.json();
+  if (body.stream) return new Response(streamOf(MISTRAL_SSE), { status: 200, headers: { "content-type": "text/event-stream" } });
+  return new Response(MISTRAL_BODY, { status: 200, headers: { "content-type": "application/json" } });
+}
+
+const geminiOptions = { apiKey: "k", httpOptions: { baseUrl: "http://fake.invalid", fetch: geminiFetch } };
+const mistralOptions = () => ({ apiKey: "k", serverURL: "http://fake.invalid", httpClient: new HTTPClient({ fetcher: mistralFetch }) });
+const plainGemini = new PlainGoogleGenAI(geminiOptions);
+const meteredGemini = new GoogleGenAI(geminiOptions);
+const plainMistral = new PlainMistral(mistralOptions());
+const meteredMistral = new Mistral(mistralOptions());
+
+const providerCases = [
+  ["gemini models.generateContent", (c) => c.models.generateContent({ model: "gemini-2.5-flash", contents: "Say hello." }), plainGemini, meteredGemini],
+  [
+    "gemini generateContentStream, 5 chunks",
+    async (c) => {
+      for await (const _ of await c.models.generateContentStream({ model: "gemini-2.5-flash", contents: "Say hello." })) void _;
+    },
+    plainGemini,
+    meteredGemini,
+  ],
+  ["mistral chat.complete", (c) => c.chat.complete({ model: "mistral-small-latest", messages }), plainMistral, meteredMistral],
+  [
+    "mistral chat.stream, 5 chunks + usage",
+    async (c) => {
+      for await (const _ of await c.chat.stream({ model: "mistral-small-latest", messages })) void _;
+    },
+    plainMistral,
+    meteredMistral,
+  ],
+];
+
 const cases = [
   ["chat.completions.create, non-stream", (c) => c.chat.completions.create({ model: "gpt-4o", messages })],
   [
@@ -108,16 +177,16 @@ const PER_ROUND = Number(process.env.BENCH_CALLS ?? 3000);
 
 const openaiVersion = JSON.parse(readFileSync(new URL("../node_modules/openai/package.json", import.meta.url), "utf8")).version;
 console.log(`openai ${openaiVersion}, costline ${costline.VERSION}, Node ${process.version}; main-thread CPU per call, medians of ${ROUNDS} rounds of ${PER_ROUND}`);
-for (const [name, fn] of cases) {
+for (const [name, fn, plainClient = plain, meteredClient = metered] of [...cases, ...providerCases]) {
   for (let i = 0; i < 200; i++) {
-    await fn(plain);
-    await fn(metered);
+    await fn(plainClient);
+    await fn(meteredClient);
   }
   const raw = [];
   const ours = [];
   for (let r = 0; r < ROUNDS; r++) {
-    raw.push(await timeCalls(fn, plain, PER_ROUND));
-    ours.push(await timeCalls(fn, metered, PER_ROUND));
+    raw.push(await timeCalls(fn, plainClient, PER_ROUND));
+    ours.push(await timeCalls(fn, meteredClient, PER_ROUND));
   }
   const a = median(raw);
   const b = median(ours);

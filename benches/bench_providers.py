@@ -11,7 +11,22 @@ import sys
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("COSTLINE_LEDGER", os.path.join(tempfile.mkdtemp(prefix="costline-bench-"), "bench.db"))
+BENCH_DIR = None if "COSTLINE_LEDGER" in os.environ else tempfile.mkdtemp(prefix="costline-bench-")
+if BENCH_DIR:
+    os.environ["COSTLINE_LEDGER"] = os.path.join(BENCH_DIR, "bench.db")
+
+
+def remove_bench_ledger() -> None:
+    """The bench's own ledger (hundreds of MB after the RSS run) goes once its events are written."""
+    if BENCH_DIR:
+        import shutil
+
+        import costline
+
+        costline.shutdown(30)
+        shutil.rmtree(BENCH_DIR, ignore_errors=True)
+
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -91,3 +106,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    remove_bench_ledger()

@@ -18,7 +18,21 @@ import tempfile
 import time
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # litellm offline, for the cost() comparison
-os.environ.setdefault("COSTLINE_LEDGER", os.path.join(tempfile.mkdtemp(prefix="costline-bench-"), "bench.db"))
+BENCH_DIR = None if "COSTLINE_LEDGER" in os.environ else tempfile.mkdtemp(prefix="costline-bench-")
+if BENCH_DIR:
+    os.environ["COSTLINE_LEDGER"] = os.path.join(BENCH_DIR, "bench.db")
+
+
+def remove_bench_ledger() -> None:
+    """The bench's own ledger (hundreds of MB after the RSS run) goes once its events are written."""
+    if BENCH_DIR:
+        import shutil
+
+        import costline
+
+        costline.shutdown(30)
+        shutil.rmtree(BENCH_DIR, ignore_errors=True)
+
 
 import openai  # noqa: E402
 from openai import _base_client  # noqa: E402
@@ -371,3 +385,4 @@ if __name__ == "__main__":
     bench_import()
     if "--quick" not in sys.argv:
         bench_rss()
+    remove_bench_ledger()

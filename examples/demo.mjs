@@ -13,6 +13,8 @@ process.env.COSTLINE_LEDGER = ledger;
 
 const { default: OpenAI } = await import("costline/openai");
 const { default: Anthropic } = await import("costline/anthropic");
+const { GoogleGenAI } = await import("costline/google");
+const { Mistral } = await import("costline/mistral");
 const { BedrockRuntimeClient, ConverseCommand } = await import("costline/bedrock");
 // HTTP/1.1: the mock does not speak the HTTP/2 the Bedrock client uses by default.
 const { NodeHttpHandler } = await import("@smithy/node-http-handler");
@@ -27,6 +29,10 @@ try {
   configure({ tags: { feature: "support-bot-node" } });
   const openai = new OpenAI({ baseURL: `${url}/v1`, apiKey: "demo-key" });
   const claude = new Anthropic({ baseURL: url, apiKey: "demo-key" }, { agent: "lookup" });
+  const gemini = new GoogleGenAI({ apiKey: "demo-key", httpOptions: { baseUrl: `${url}/gemini` } }, { agent: "researcher" });
+  const mistral = new Mistral({ apiKey: "demo-key", serverURL: `${url}/mistral` }, { agent: "translator" });
+  // An OpenAI client for an OpenAI-compatible service, recorded (and priced) as that provider.
+  const groq = new OpenAI({ baseURL: `${url}/v1`, apiKey: "demo-key" }, { provider: "groq", agent: "checker" });
   const bedrock = new BedrockRuntimeClient(
     {
       region: "us-east-1",
@@ -53,6 +59,18 @@ try {
           for await (const _ of stream) void _;
         })(),
         openai.withAgent("writer").responses.create({ model: "gpt-4o-mini", input: "Draft the reply." }),
+        gemini.models.generateContent({
+          model: "gemini-2.5-flash",
+          contents: `Research ${customer}'s account history.`,
+          config: { httpOptions: { headers: { "x-mock-cached-tokens": "800", "x-mock-reasoning-tokens": "120" } } },
+        }),
+        (async () => {
+          for await (const _ of await mistral.chat.stream({
+            model: "mistral-small-latest",
+            messages: [{ role: "user", content: "Translate the reply." }],
+          })) void _;
+        })(),
+        groq.chat.completions.create({ model: "openai/gpt-oss-120b", messages: [{ role: "user", content: "Check the reply." }] }),
       ]);
       // A reviewer on AWS Bedrock, through a US cross-region inference profile.
       await bedrock.send(

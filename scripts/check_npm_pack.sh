@@ -19,7 +19,7 @@ nodes=$(grep -c '\.node$' <<<"$listing" || true)
 tar -xzf "$out/$tarball" -C "$out" --wildcards 'package/dist/*.node'
 bash scripts/elf_portability.sh "$out"/package/dist/*.node 2.17
 if grep -q 'package/src/' <<<"$listing"; then echo "TypeScript sources leaked into $tarball" >&2; exit 1; fi
-for f in dist/index.js dist/index.mjs dist/index.d.ts dist/openai.mjs dist/anthropic.d.ts dist/bedrock.mjs dist/bedrock.d.mts dist/native.js dist/cli.js bin/costline.js; do
+for f in dist/index.js dist/index.mjs dist/index.d.ts dist/openai.mjs dist/anthropic.d.ts dist/bedrock.mjs dist/bedrock.d.mts dist/google.mjs dist/google.d.mts dist/mistral.mjs dist/mistral.d.mts dist/gemini.js dist/mistralai.js dist/native.js dist/cli.js bin/costline.js; do
   grep -qx "package/$f" <<<"$listing" || { echo "$f missing from $tarball" >&2; exit 1; }
 done
 
@@ -33,10 +33,14 @@ import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import OpenAI from "costline/openai";
 import Anthropic from "costline/anthropic";
+import { GoogleGenAI } from "costline/google";
+import { Mistral } from "costline/mistral";
 import { BedrockRuntimeClient, ConverseCommand, ConverseStreamCommand } from "costline/bedrock";
 import * as bedrockSdk from "@aws-sdk/client-bedrock-runtime";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import * as sdk from "openai";
+import * as genai from "@google/genai";
+import * as mistralai from "@mistralai/mistralai";
 import { run, flush, events } from "costline";
 const require = createRequire(import.meta.url);
 const cjs = require("costline");
@@ -46,6 +50,10 @@ assert.ok(require("costline/bedrock").BedrockRuntimeClient.prototype instanceof 
 const client = new OpenAI({ baseURL: process.env.MOCK_URL + "/v1", apiKey: "k" });
 assert.ok(client instanceof sdk.OpenAI);
 const claude = new Anthropic({ baseURL: process.env.MOCK_URL, apiKey: "k" });
+const gemini = new GoogleGenAI({ apiKey: "k", httpOptions: { baseUrl: process.env.MOCK_URL + "/gemini" } });
+assert.ok(gemini instanceof genai.GoogleGenAI);
+const mistral = new Mistral({ apiKey: "k", serverURL: process.env.MOCK_URL + "/mistral" });
+assert.ok(mistral instanceof mistralai.Mistral);
 const messages = [{ role: "user", content: "hi" }];
 // HTTP/1.1 (the Bedrock client's default handler speaks HTTP/2; the mock does not) and fake credentials.
 const bedrock = new BedrockRuntimeClient({
@@ -57,6 +65,10 @@ const bedrock = new BedrockRuntimeClient({
 assert.ok(bedrock instanceof bedrockSdk.BedrockRuntimeClient);
 const converse = { modelId: "us.anthropic.claude-sonnet-4-5-20250929-v1:0", messages: [{ role: "user", content: [{ text: "hi" }] }] };
 await run("smoke", async () => {
+  await gemini.models.generateContent({ model: "gemini-2.5-flash", contents: "hi" });
+  for await (const _ of await gemini.models.generateContentStream({ model: "gemini-2.5-flash", contents: "hi" })) void _;
+  await mistral.chat.complete({ model: "mistral-small-latest", messages });
+  for await (const _ of await mistral.chat.stream({ model: "mistral-small-latest", messages })) void _;
   await client.chat.completions.create({ model: "gpt-4o", messages });
   for await (const _ of await client.chat.completions.create({ model: "gpt-4o", messages, stream: true })) void _;
   await claude.messages.create({ model: "claude-haiku-4-5", max_tokens: 64, messages });
@@ -66,7 +78,7 @@ await run("smoke", async () => {
 });
 assert.ok(await flush(10000));
 const seen = await events();
-assert.equal(seen.length, 6, JSON.stringify(seen));
+assert.equal(seen.length, 10, JSON.stringify(seen));
 for (const event of seen) {
   assert.equal(event.agent, "smoke");
   assert.equal(event.sdk.lang, "node");
@@ -81,8 +93,10 @@ JS
 newest_openai=$(node -p "require('$root/node_modules/openai/package.json').version")
 newest_anthropic=$(node -p "require('$root/node_modules/@anthropic-ai/sdk/package.json').version")
 newest_bedrock=$(node -p "require('$root/node_modules/@aws-sdk/client-bedrock-runtime/package.json').version")
-sdk_sets=${CHECK_SDKS:-"openai@$newest_openai @anthropic-ai/sdk@$newest_anthropic @aws-sdk/client-bedrock-runtime@$newest_bedrock
-openai@5.0.0 @anthropic-ai/sdk@0.60.0 @aws-sdk/client-bedrock-runtime@3.588.0"}
+newest_genai=$(node -p "require('$root/node_modules/@google/genai/package.json').version")
+newest_mistral=$(node -p "require('$root/node_modules/@mistralai/mistralai/package.json').version")
+sdk_sets=${CHECK_SDKS:-"openai@$newest_openai @anthropic-ai/sdk@$newest_anthropic @aws-sdk/client-bedrock-runtime@$newest_bedrock @google/genai@$newest_genai @mistralai/mistralai@$newest_mistral
+openai@5.0.0 @anthropic-ai/sdk@0.60.0 @aws-sdk/client-bedrock-runtime@3.588.0 @google/genai@1.30.0 @mistralai/mistralai@2.0.0"}
 while IFS= read -r sdks; do
   app=$(mktemp -d "$out/app.XXXX")
   (

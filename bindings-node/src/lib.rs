@@ -20,6 +20,7 @@ mod lifecycle;
 mod logging;
 mod meter;
 mod pricing;
+mod providers;
 mod record;
 mod settings;
 

@@ -268,6 +268,14 @@ impl Meter {
         }
     }
 
+    /// The reader left before the body's end (the core decides what usage stands).
+    #[napi]
+    pub fn abandon(&mut self) {
+        if let Some(body) = self.body.as_mut() {
+            body.abandon();
+        }
+    }
+
     /// Record the call, once (later calls return undefined); see `record_text`.
     #[napi]
     #[allow(clippy::too_many_arguments)]

@@ -20,6 +20,7 @@ mod pricing;
 mod providers;
 mod record;
 mod settings;
+mod translate;
 
 use costline_core::event::Sdk;
 use pyo3::prelude::*;
@@ -43,6 +44,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     }
     costline_core::init_from_env();
     errors::register(m)?;
+    translate::register(m)?;
     m.add("__version__", SDK_VERSION)?;
     m.add_function(wrap_pyfunction!(record::record, m)?)?;
     m.add_function(wrap_pyfunction!(record::track, m)?)?;

@@ -29,7 +29,7 @@ fn status(name: &str) -> PyResult<Status> {
 #[pyfunction]
 #[pyo3(signature = (provider, operation, model, resolved_model, usage_parts, latency_ms, stream, status_name,
                     error_type, run_id, agent, agent_path, tags, base_tags=None, estimate_request=None,
-                    estimate_output=None, need_cost=true, reservation=None))]
+                    estimate_output=None, need_cost=true, reservation=None, call_id=None, attempt=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn record(
     py: Python<'_>,
@@ -51,6 +51,8 @@ pub fn record(
     estimate_output: Option<String>,
     need_cost: bool,
     reservation: Option<PyRef<'_, crate::budget::Reservation>>,
+    call_id: Option<String>,
+    attempt: Option<u32>,
 ) -> PyResult<Option<String>> {
     guard::call(|| {
         let usage = match (usage_parts, estimate_request) {
@@ -74,6 +76,8 @@ pub fn record(
             agent_path,
             tags: convert::tags(tags)?,
             base_tags: convert::tags(base_tags)?,
+            call_id,
+            attempt,
             ..Call::new(provider, operation, model, sdk())
         };
         // A budget reservation settles with the cost, where the cost is known.

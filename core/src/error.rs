@@ -38,6 +38,18 @@ pub enum Error {
     /// The encoder for token estimation could not be built.
     #[error("tokenizer: {0}")]
     Tokens(String),
+
+    /// A fallback target's API cannot express a feature the request uses (`translate`).
+    #[error("fallback to {target} cannot express {feature}")]
+    FallbackUnsupported { feature: String, target: String },
+
+    /// A fallback chain's total deadline passed before another attempt could start.
+    #[error("fallback deadline of {deadline_ms} ms passed after {attempts} attempts")]
+    FallbackDeadline { attempts: u32, deadline_ms: u64 },
+
+    /// A request, response or stream event to translate had an unexpected shape.
+    #[error("translate {api}: {message}")]
+    Translate { api: String, message: String },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -54,6 +66,9 @@ impl Error {
             Error::Export { .. } => "export",
             Error::Cli(_) => "cli",
             Error::Tokens(_) => "tokens",
+            Error::FallbackUnsupported { .. } => "fallback_unsupported",
+            Error::FallbackDeadline { .. } => "fallback_deadline",
+            Error::Translate { .. } => "translate",
         }
     }
 }

@@ -95,6 +95,13 @@ pub struct Event {
     pub agent_path: Vec<String>,
     pub tags: BTreeMap<String, String>,
     pub sdk: Sdk,
+    /// One logical call across fallback attempts: the id its attempts share
+    /// (absent on events of calls without a fallback chain, and from older writers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_id: Option<String>,
+    /// Which attempt of `call_id` this is, from 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
 }
 
 /// Upper bounds that keep a mistaken caller from pushing payloads (or prompt
@@ -149,6 +156,14 @@ impl Event {
             if name.len() > MAX_NAME_LEN {
                 return bad(format!("agent or run_id longer than {MAX_NAME_LEN} characters"));
             }
+        }
+        if let Some(id) = &self.call_id {
+            if id.is_empty() || id.len() > MAX_NAME_LEN {
+                return bad(format!("call_id must be 1..={MAX_NAME_LEN} characters"));
+            }
+        }
+        if self.attempt == Some(0) {
+            return bad("attempt counts from 1".into());
         }
         if self.tags.len() > MAX_TAGS {
             return bad(format!("more than {MAX_TAGS} tags"));
@@ -243,5 +258,7 @@ pub(crate) fn test_event(n: usize) -> Event {
         agent_path: vec![],
         tags: BTreeMap::new(),
         sdk: Sdk { lang: "python".into(), version: "0".into() },
+        call_id: None,
+        attempt: None,
     }
 }

@@ -70,7 +70,9 @@ CREATE TABLE IF NOT EXISTS events (
     agent_path               TEXT    NOT NULL,
     tags                     TEXT    NOT NULL,
     sdk                      TEXT    NOT NULL,
-    export_status            TEXT
+    export_status            TEXT,
+    call_id                  TEXT,
+    attempt                  INTEGER
 );
 CREATE INDEX IF NOT EXISTS events_timestamp ON events (timestamp_ms);
 CREATE INDEX IF NOT EXISTS events_run_id ON events (run_id);
@@ -85,7 +87,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 const EVENT_COLUMNS: &str = "event_id, timestamp, provider, operation, model, resolved_model, \
     input_tokens, output_tokens, cached_input_tokens, cache_write_input_tokens, reasoning_tokens, \
     usage_source, cost_usd, cost_source, catalog_version, price_key, latency_ms, stream, status, \
-    error_type, run_id, agent, agent_path, tags, sdk";
+    error_type, run_id, agent, agent_path, tags, sdk, call_id, attempt";
 
 /// `events.export_status` values. NULL means the event was written while no
 /// collector was configured: it was never owed to one.
@@ -267,7 +269,30 @@ impl Ledger {
                 "schema version {version} was written by a newer costline (this one reads up to {SCHEMA_VERSION})"
             )));
         }
+        self.ensure_call_columns()?;
         self.ensure_dead_letters_table()
+    }
+
+    /// `call_id` and `attempt` came after schema version 1: a ledger written before gets
+    /// the two nullable columns added. Not a new version: older writers name their columns
+    /// and leave these null, older readers never select them.
+    fn ensure_call_columns(&mut self) -> Result<()> {
+        let has = |conn: &Connection| -> rusqlite::Result<bool> {
+            conn.query_row(
+                "SELECT count(*) > 0 FROM pragma_table_info('events') WHERE name = 'call_id'",
+                [],
+                |r| r.get(0),
+            )
+        };
+        if has(&self.conn).map_err(|e| self.error(e))? {
+            return Ok(());
+        }
+        self.in_write_transaction(|tx| {
+            if !has(tx)? {
+                tx.execute_batch("ALTER TABLE events ADD COLUMN call_id TEXT; ALTER TABLE events ADD COLUMN attempt INTEGER;")?;
+            }
+            Ok(())
+        })
     }
 
     /// Run `work` in one write transaction, taken at its start so that
@@ -306,7 +331,7 @@ impl Ledger {
             let mut insert_event = tx.prepare_cached(&format!(
                 "INSERT OR IGNORE INTO events ({EVENT_COLUMNS}, timestamp_ms, export_status) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-                 ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"
+                 ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)"
             ))?;
             let mut insert_outbox =
                 tx.prepare_cached("INSERT OR IGNORE INTO outbox (event_id) VALUES (?1)")?;
@@ -343,6 +368,8 @@ impl Ledger {
                     json_text(&e.agent_path),
                     json_text(&e.tags),
                     json_text(&e.sdk),
+                    e.call_id,
+                    e.attempt,
                     timestamp_millis(&e.timestamp),
                     export_status,
                 ])?;
@@ -615,6 +642,8 @@ fn event_from_row(row: &Row<'_>, at: usize) -> std::result::Result<Event, String
         agent_path: from_json_text(&s(22)?)?,
         tags: from_json_text::<BTreeMap<String, String>>(&s(23)?)?,
         sdk: from_json_text::<Sdk>(&s(24)?)?,
+        call_id: opt(25)?,
+        attempt: row.get::<_, Option<u32>>(col(26)).map_err(|e| e.to_string())?,
     })
 }
 

@@ -14,6 +14,7 @@ pub mod config;
 pub mod cost;
 pub mod error;
 pub mod event;
+pub mod fallback;
 pub mod hooks;
 pub mod ledger;
 pub mod log_once;
@@ -23,6 +24,7 @@ pub mod report;
 pub mod secrets;
 pub mod settings;
 pub mod tokens;
+pub mod translate;
 pub mod usage;
 
 pub use error::{Error, Result};

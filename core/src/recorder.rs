@@ -40,6 +40,9 @@ pub struct Call {
     /// tags are merged beneath both.
     pub base_tags: Tags,
     pub sdk: Sdk,
+    /// A fallback chain's shared id and this attempt's number (`fallback::Call`).
+    pub call_id: Option<String>,
+    pub attempt: Option<u32>,
 }
 
 impl Call {
@@ -62,6 +65,8 @@ impl Call {
             tags: Tags::new(),
             base_tags: Tags::new(),
             sdk,
+            call_id: None,
+            attempt: None,
         }
     }
 }
@@ -198,6 +203,8 @@ fn build_event_at(mut call: Call, at: chrono::DateTime<chrono::Utc>) -> Event {
         tags,
         base_tags,
         sdk,
+        mut call_id,
+        attempt,
         ..
     } = call;
     for (field, value) in [("provider", &mut provider), ("operation", &mut operation), ("model", &mut model)]
@@ -213,6 +220,7 @@ fn build_event_at(mut call: Call, at: chrono::DateTime<chrono::Utc>) -> Event {
         ("error_type", &mut error_type),
         ("run_id", &mut run_id),
         ("agent", &mut agent),
+        ("call_id", &mut call_id),
     ] {
         if let Some(v) = value {
             attribution::sanitize_name(field, v, &mut notes);
@@ -277,6 +285,8 @@ fn build_event_at(mut call: Call, at: chrono::DateTime<chrono::Utc>) -> Event {
         agent_path,
         tags,
         sdk,
+        call_id,
+        attempt: attempt.map(|a| a.max(1)),
     }
 }
 

@@ -32,5 +32,6 @@ export class AzureOpenAI extends sdk.AzureOpenAI {
 
 hook.hookClient(OpenAI.prototype, "openai");
 hook.hookClient(AzureOpenAI.prototype, "openai");
+Object.defineProperty(AzureOpenAI.prototype, hook.DEFAULT_PROVIDER, { value: "azure", configurable: true });
 
 export default OpenAI;

@@ -16,8 +16,13 @@ const lines = [
   ...names.map((n) => `export const ${n} = cjs.${n};`),
 ];
 writeFileSync(new URL("../dist/index.mjs", import.meta.url), lines.join("\n") + "\n");
-for (const name of ["openai", "anthropic", "bedrock"]) {
+for (const name of ["openai", "anthropic", "bedrock", "google", "mistral"]) {
   copyFileSync(new URL(`../esm/${name}.mjs`, import.meta.url), new URL(`../dist/${name}.mjs`, import.meta.url));
+}
+// costline/google and costline/mistral are ES modules only (`@mistralai/mistralai`
+// is one; `@google/genai`'s types are too), typed by hand.
+for (const name of ["google", "mistral"]) {
+  copyFileSync(new URL(`../esm/${name}.d.mts`, import.meta.url), new URL(`../dist/${name}.d.mts`, import.meta.url));
 }
 
 // Their types. The index re-exports the CommonJS declarations (one module

@@ -16,6 +16,8 @@ export interface NativeMeter {
   enforce(reservation: NativeReservation): boolean;
   feed(chunk: Uint8Array): Uint8Array | null | undefined;
   tail(): Uint8Array | null | undefined;
+  /** The reader left before the body's end. */
+  abandon(): void;
   finish(
     latencyMs: number,
     errorType: string | undefined,
@@ -88,6 +90,8 @@ export interface NativeBinding {
   ): string | null | undefined;
   countTokens(text: string, model: string): number;
   operationForPath(provider: string, path: string): string | null | undefined;
+  providerForBaseUrl(baseUrl: string): string | null | undefined;
+  modelForPath(provider: string, path: string): string | null | undefined;
   bedrockRoute(path: string): { operation: string; model: string; stream: boolean } | null | undefined;
   BedrockUsage: new (operation: string, model: string, stream: boolean) => NativeBedrockUsage;
   priceKey(provider: string, model: string): string | null | undefined;

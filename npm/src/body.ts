@@ -161,7 +161,8 @@ function meteredReads(read: () => Promise<Read>, started: Started, cancel: (reas
       try {
         chunk = await read();
       } catch (err) {
-        started.end(readAborted(err) ? undefined : err);
+        if (readAborted(err)) started.left();
+        else started.end(err);
         throw err;
       }
       let out: Uint8Array | undefined;
@@ -202,9 +203,15 @@ function meteredStream(source: ReadableStream<Uint8Array>, started: Started): Re
     const read = meteredReads(() => reader.read(), started, (reason) => reader.cancel(reason));
     return {
       read,
-      releaseLock: () => reader.releaseLock(),
+      // Releasing the reader is leaving the stream: `@google/genai`'s chunk
+      // iterator only releases it when the caller breaks out (no cancel). After
+      // the body's end the call is recorded already, and this does nothing.
+      releaseLock: () => {
+        started.left();
+        reader.releaseLock();
+      },
       cancel: (reason?: unknown) => {
-        started.end(undefined);
+        started.left();
         return reader.cancel(reason);
       },
       get closed() {
@@ -218,7 +225,7 @@ function meteredStream(source: ReadableStream<Uint8Array>, started: Started): Re
       next: () => reader.read(),
       async return(value?: unknown) {
         if (!options?.preventCancel) await reader.cancel(value);
-        else started.end(undefined);
+        else started.left();
         reader.releaseLock();
         return { done: true as const, value };
       },

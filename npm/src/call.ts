@@ -126,6 +126,18 @@ export class Started {
     this.enforceBudget();
   }
 
+  /**
+   * The reader left the body before its end (a `break`, a cancel): not an
+   * error. Recorded now, from what arrived; the core decides whether that
+   * usage stands (a Gemini stream's running counts lack the output to come,
+   * so such a call is estimated).
+   */
+  left(): void {
+    if (this.done) return;
+    guarded("reading a response", () => this.meter?.abandon(), undefined);
+    this.end(undefined);
+  }
+
   /** Budgets with enforceStream: the stream's meter grows the reservation as output arrives. */
   private enforceBudget(): void {
     const { meter, reservation } = this;

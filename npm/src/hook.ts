@@ -28,12 +28,21 @@ export interface CostlineClientOptions {
    * (hidden from the caller again). Off: such streams are estimated. Default on.
    */
   streamUsage?: boolean;
+  /**
+   * The provider the calls are recorded (and priced) under, e.g. "groq" for
+   * an OpenAI client pointed at a host costline does not recognise. Default:
+   * inferred from the client's base URL (OpenAI-compatible hosts), else the SDK's.
+   */
+  provider?: string;
 }
 
-const OPTION_KEYS = new Set(["agent", "tags", "streamUsage"]);
+const OPTION_KEYS = new Set(["agent", "tags", "streamUsage", "provider"]);
 
 export interface ClientState {
+  /** The SDK's provider: how request paths and bodies are read. */
   readonly provider: string;
+  /** The provider named in the costline options, recorded instead of the inferred one. */
+  readonly recordAs?: string;
   readonly agent: string | undefined;
   readonly tags: Tags;
   readonly streamUsage: boolean;
@@ -42,6 +51,8 @@ export interface ClientState {
 }
 
 export const STATE = Symbol.for("costline.client");
+/** On a drop-in's prototype: the provider recorded when neither options nor host name one ("azure"). */
+export const DEFAULT_PROVIDER = Symbol.for("costline.defaultProvider");
 
 export function parseOptions(provider: string, value: CostlineClientOptions | undefined): ClientState {
   if (value === undefined || value === null) return { provider, agent: undefined, tags: NO_TAGS, streamUsage: true };
@@ -51,9 +62,38 @@ export function parseOptions(provider: string, value: CostlineClientOptions | un
     throw new TypeError(`unknown costline option(s) ${unknown.join(", ")}; this version supports ${[...OPTION_KEYS].join(", ")}`);
   }
   if (value.agent !== undefined && typeof value.agent !== "string") throw new TypeError("costline option agent must be a string");
+  if (value.provider !== undefined && (typeof value.provider !== "string" || !value.provider)) {
+    throw new TypeError("costline option provider must be a non-empty string");
+  }
   const tags: Tags = {};
   for (const [k, v] of Object.entries(value.tags ?? {})) tags[k] = String(v);
-  return { provider, agent: value.agent, tags: Object.keys(tags).length ? tags : NO_TAGS, streamUsage: value.streamUsage !== false };
+  return {
+    provider,
+    recordAs: value.provider,
+    agent: value.agent,
+    tags: Object.keys(tags).length ? tags : NO_TAGS,
+    streamUsage: value.streamUsage !== false,
+  };
+}
+
+/** The provider serving each base URL seen (the core decides; cached). */
+const hosts = new Map<string, string | null>();
+
+/**
+ * The provider a client's calls are recorded under: the one its options name,
+ * else the one serving its base URL (an OpenAI client pointed at Groq records
+ * "groq", priced under `groq/...`), else `fallback` (the SDK's, or "azure" for
+ * `AzureOpenAI`). Read per call: `withOptions` copies may change the URL.
+ */
+export function recordedProvider(state: ClientState, baseURL: unknown, fallback: string): string {
+  if (state.recordAs) return state.recordAs;
+  if (typeof baseURL !== "string") return fallback;
+  let host = hosts.get(baseURL);
+  if (host === undefined) {
+    host = native.providerForBaseUrl(baseURL) ?? null;
+    if (hosts.size < 256) hosts.set(baseURL, host);
+  }
+  return host ?? fallback;
 }
 
 /** Operation per provider and request path (the core decides; cached). */
@@ -78,7 +118,11 @@ interface RequestOptions {
   stream?: boolean;
 }
 
-function start(state: ClientState, options: RequestOptions): { started: Started; options: RequestOptions } | undefined {
+function start(
+  state: ClientState,
+  options: RequestOptions,
+  recorded: string,
+): { started: Started; options: RequestOptions } | undefined {
   const operation = typeof options.path === "string" ? operationFor(state.provider, options.path) : null;
   if (!operation) return undefined;
   const body = options.body;
@@ -92,7 +136,7 @@ function start(state: ClientState, options: RequestOptions): { started: Started;
     // The request asks for a usage chunk only when a meter exists to hide it
     // again: without one the caller would see a chunk it never asked for.
     if (!so || so.include_usage !== true) {
-      meter = guarded("reading a response", () => new native.Meter(state.provider, operation, model, stream, true), undefined);
+      meter = guarded("reading a response", () => new native.Meter(recorded, operation, model, stream, true), undefined);
     }
     if (meter) {
       hide = true;
@@ -100,7 +144,25 @@ function start(state: ClientState, options: RequestOptions): { started: Started;
     }
   }
   const captured = capture(state.agent, state.tags);
-  return { started: new Started(state.provider, operation, model, stream, hide, captured, json, meter), options };
+  return { started: new Started(recorded, operation, model, stream, hide, captured, json, meter), options };
+}
+
+/**
+ * Reserve a call's worst case against the budgets before it is sent. Over a
+ * hard cap it throws `BudgetExceededError`: nothing is sent, and the core
+ * recorded the call as blocked. Any other failure is reported, never thrown.
+ */
+export function reserve(started: { reserve(): void; blocked(): void }): void {
+  try {
+    started.reserve();
+  } catch (err) {
+    const mapped = fromNative(err);
+    if (mapped instanceof BudgetExceededError) {
+      started.blocked();
+      throw mapped;
+    }
+    report("reserving a budget", err);
+  }
 }
 
 /**
@@ -109,7 +171,7 @@ function start(state: ClientState, options: RequestOptions): { started: Started;
  * call, one event, timed from the first attempt.
  */
 export async function meteredRequest<P extends { response: Response }>(
-  client: { [STATE]?: ClientState },
+  client: { [STATE]?: ClientState; baseURL?: unknown; [DEFAULT_PROVIDER]?: string },
   optionsInput: unknown,
   retryOf: unknown,
   send: Send<P>,
@@ -117,20 +179,14 @@ export async function meteredRequest<P extends { response: Response }>(
   const state = client[STATE];
   if (retryOf !== undefined || state === undefined || isDisabled()) return send(optionsInput);
   const options = (await optionsInput) as RequestOptions;
-  const begun = guarded("starting a metered call", () => start(state, options), undefined);
+  const fallback = client[DEFAULT_PROVIDER] ?? state.provider;
+  // Only OpenAI's SDK speaks to other services' hosts.
+  const baseURL = state.provider === "openai" ? client.baseURL : undefined;
+  const recorded = guarded("reading the base URL", () => recordedProvider(state, baseURL, fallback), fallback);
+  const begun = guarded("starting a metered call", () => start(state, options, recorded), undefined);
   if (!begun) return send(options);
   const { started } = begun;
-  try {
-    started.reserve();
-  } catch (err) {
-    const mapped = fromNative(err);
-    if (mapped instanceof BudgetExceededError) {
-      // Over a hard cap: nothing is sent; the core recorded the call as blocked.
-      started.blocked();
-      throw mapped;
-    }
-    report("reserving a budget", err);
-  }
+  reserve(started);
   let props: P;
   try {
     props = await send(begun.options);

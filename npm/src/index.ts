@@ -1,12 +1,15 @@
 /**
  * costline: the exact cost of every LLM call, attributed and recorded
- * in-process. Drop-in clients live in `costline/openai` and
- * `costline/anthropic`; this module is the rest of the API.
+ * in-process. Drop-in clients live in `costline/openai`,
+ * `costline/anthropic`, `costline/google` and `costline/mistral`; this module
+ * is the rest of the API.
  */
 
 import { call, ConfigError, fromNative, fromReport, type CostlineError } from "./errors";
-import { attachState, clientCreated, hookClient, type CostlineClientOptions } from "./hook";
+import { attachState, clientCreated, DEFAULT_PROVIDER, hookClient, type CostlineClientOptions } from "./hook";
 import { meterBedrock } from "./bedrockhook";
+import { installGoogle } from "./gemini";
+import { installMistral } from "./mistralai";
 import { native } from "./binding";
 import { guarded, report as reportFault, setBudgetsOn, setDisabled, setExitTimeout } from "./runtime";
 import { capture } from "./context";
@@ -343,32 +346,65 @@ export function track(input: TrackInput): { eventId: string; costUsd: string | n
 }
 
 /**
- * Meter a client built elsewhere, in place (an `openai` `OpenAI`/`AzureOpenAI`,
- * an `@anthropic-ai/sdk` `Anthropic`, or an `@aws-sdk/client-bedrock-runtime`
- * `BedrockRuntimeClient`/`BedrockRuntime`). Returns the same client.
+ * Meter a client built elsewhere, in place: an `openai` `OpenAI`/`AzureOpenAI`,
+ * an `@anthropic-ai/sdk` `Anthropic`, a `@google/genai` `GoogleGenAI`, a
+ * `@mistralai/mistralai` `Mistral`, or an `@aws-sdk/client-bedrock-runtime`
+ * `BedrockRuntimeClient`/`BedrockRuntime`. Returns the same client. `provider`
+ * names the provider its calls are recorded (and priced) under, as in a
+ * drop-in's costline options (an OpenAI client pointed at a compatible
+ * service); for a client of another class it names the SDK whose requests it sends.
  */
-export function instrument<C extends object>(client: C, options?: CostlineClientOptions & { provider?: string }): C {
-  const { provider: given, ...rest } = options ?? {};
-  const provider = given ?? providerOf(client);
-  // AWS SDK clients are metered through their middleware stack, not makeRequest().
-  if (provider === "bedrock") return meterBedrock(client, rest);
-  hookClient(client, provider);
-  attachState(client, provider, rest);
+export function instrument<C extends object>(client: C, options?: CostlineClientOptions): C {
+  const sdk = sdkOf(client) ?? (options?.provider === "bedrock" ? "bedrock" : undefined);
+  if (sdk === undefined && !options?.provider) {
+    throw new TypeError(
+      "instrument() takes an OpenAI, AzureOpenAI, Anthropic, GoogleGenAI, Mistral, BedrockRuntimeClient or BedrockRuntime client (or pass { provider })",
+    );
+  }
+  if (sdk === "bedrock") {
+    // AWS SDK clients are metered through their middleware stack, not makeRequest().
+    const { provider: _given, ...rest } = options ?? {};
+    return meterBedrock(client, rest);
+  } else if (sdk === "google") {
+    installGoogle(client, options);
+  } else if (sdk === "mistral") {
+    installMistral(client, options);
+  } else if (sdk === undefined) {
+    const { provider, ...rest } = options ?? {};
+    hookClient(client, provider as string);
+    attachState(client, provider as string, rest);
+  } else {
+    hookClient(client, sdk);
+    attachState(client, sdk, options);
+    if (isAzure(client)) Object.defineProperty(client, DEFAULT_PROVIDER, { value: "azure", configurable: true });
+  }
   return client;
 }
 
-/**
- * The provider of an SDK client, from its class chain (works for the
- * CommonJS and the ES module builds of each SDK alike).
- */
-function providerOf(client: object): string {
+function classNames(client: object): string[] {
+  const names: string[] = [];
   for (let proto = Object.getPrototypeOf(client); proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
     const name = (proto.constructor as { name?: string } | undefined)?.name;
+    if (name) names.push(name);
+  }
+  return names;
+}
+
+function isAzure(client: object): boolean {
+  return classNames(client).includes("AzureOpenAI");
+}
+
+/**
+ * The SDK of a client, from its class chain (works for the CommonJS and the
+ * ES module builds of each SDK alike), or undefined.
+ */
+function sdkOf(client: object): string | undefined {
+  for (const name of classNames(client)) {
     if (name === "OpenAI" || name === "AzureOpenAI") return "openai";
     if (name === "Anthropic") return "anthropic";
+    if (name === "GoogleGenAI") return "google";
+    if (name === "Mistral") return "mistral";
     if (name === "BedrockRuntimeClient" || name === "BedrockRuntime") return "bedrock";
   }
-  throw new TypeError(
-    "instrument() takes an OpenAI, AzureOpenAI, Anthropic, BedrockRuntimeClient or BedrockRuntime client (or pass { provider })",
-  );
+  return undefined;
 }

@@ -9,7 +9,7 @@
 
 import * as sdk from "openai";
 
-import { agentClient, attachState, hookClient, type CostlineClientOptions } from "./hook";
+import { agentClient, attachState, DEFAULT_PROVIDER, hookClient, type CostlineClientOptions } from "./hook";
 
 export type { CostlineClientOptions } from "./hook";
 // Everything else the SDK exports (error classes, types) passes through.
@@ -43,5 +43,7 @@ export class AzureOpenAI extends sdk.AzureOpenAI {
 
 hookClient(OpenAI.prototype, "openai");
 hookClient(AzureOpenAI.prototype, "openai");
+// Azure OpenAI bills under the catalog's `azure/...` entries, whatever its endpoint's host.
+Object.defineProperty(AzureOpenAI.prototype, DEFAULT_PROVIDER, { value: "azure", configurable: true });
 
 export default OpenAI;

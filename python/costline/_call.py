@@ -12,7 +12,21 @@ from ._runtime import report
 
 
 class Call:
-    __slots__ = ("provider", "operation", "model", "attribution", "started", "stream", "request", "done", "reservation")
+    __slots__ = (
+        "provider",
+        "operation",
+        "model",
+        "attribution",
+        "started",
+        "stream",
+        "request",
+        "done",
+        "reservation",
+        "call_id",
+        "attempt",
+        "want_cost",
+        "cost",
+    )
 
     def __init__(
         self,
@@ -33,6 +47,12 @@ class Call:
         self.done = False
         # The budget reservation taken before sending (`_budgets.reserve`), if any.
         self.reservation: Any = None
+        # A fallback chain's shared id and this attempt's number (`_fallback`).
+        self.call_id: Optional[str] = None
+        self.attempt: Optional[int] = None
+        # Fallback attempts report their cost on the response (`response.costline`).
+        self.want_cost = False
+        self.cost: Optional[str] = None
 
     def finish(
         self,
@@ -99,10 +119,13 @@ class Call:
             estimate_output,
             # Only enclosing runs need the cost now; otherwise the core builds
             # the event on its writer thread.
-            bool(a.frames),
+            bool(a.frames) or self.want_cost,
             # Settled with the cost by the core (on the writer thread when deferred).
             self.reservation,
+            self.call_id,
+            self.attempt,
         )
+        self.cost = cost
         self.reservation = None
         a.settle(cost)
 

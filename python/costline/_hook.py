@@ -8,7 +8,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-from . import _budgets, _native
+from . import _budgets, _fallback, _native
 from ._budgets import BudgetExceededError
 from ._call import Call
 from ._context import capture
@@ -24,11 +24,16 @@ _RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
 class ClientOptions:
     """The `costline={...}` options of one client."""
 
-    __slots__ = ("tags", "agent", "stream_usage", "provider")
-    KEYS = ("tags", "agent", "stream_usage", "provider")
+    __slots__ = ("tags", "agent", "stream_usage", "provider", "fallback")
+    KEYS = ("tags", "agent", "stream_usage", "provider", "fallback")
 
     def __init__(
-        self, tags: Mapping[str, str], agent: Optional[str], stream_usage: bool, provider: Optional[str] = None
+        self,
+        tags: Mapping[str, str],
+        agent: Optional[str],
+        stream_usage: bool,
+        provider: Optional[str] = None,
+        fallback: Optional[_fallback.Chain] = None,
     ) -> None:
         self.tags = tags
         self.agent = agent
@@ -36,9 +41,11 @@ class ClientOptions:
         # The provider recorded (and priced under), when the caller names it;
         # else the adapter's, or the one the client's host implies.
         self.provider = provider
+        # Targets tried when a call fails with a retryable error (`_fallback`).
+        self.fallback = fallback
 
     @classmethod
-    def parse(cls, value: Optional[Mapping[str, Any]]) -> ClientOptions:
+    def parse(cls, value: Optional[Mapping[str, Any]], allow_fallback: bool = False) -> ClientOptions:
         if value is None:
             return DEFAULT_OPTIONS
         if not isinstance(value, Mapping):
@@ -53,10 +60,16 @@ class ClientOptions:
         provider = value.get("provider")
         if provider is not None and (not isinstance(provider, str) or not provider):
             raise TypeError("costline={'provider': ...} must be a non-empty string")
-        return cls(tags, agent, bool(value.get("stream_usage", True)), provider)
+        if value.get("fallback") is not None and not allow_fallback:
+            # Accepting it and never falling back would be silent: refuse it.
+            raise NotImplementedError(
+                "costline={'fallback': ...} works on the OpenAI and Anthropic drop-ins in this version"
+            )
+        fallback = _fallback.parse_chain(value.get("fallback"))
+        return cls(tags, agent, bool(value.get("stream_usage", True)), provider, fallback)
 
     def with_agent(self, agent: str) -> ClientOptions:
-        return ClientOptions(self.tags, agent, self.stream_usage, self.provider)
+        return ClientOptions(self.tags, agent, self.stream_usage, self.provider, self.fallback)
 
 
 DEFAULT_OPTIONS = ClientOptions({}, None, True)
@@ -268,7 +281,7 @@ def install(cls: type, adapter: Adapter, *, is_async: bool) -> type:
 
     def __init__(self: Any, *args: Any, costline: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> None:
         base_init(self, *args, **kwargs)
-        self._costline = ClientOptions.parse(costline)
+        self._costline = ClientOptions.parse(costline, allow_fallback=True)
         _native.prewarm()
 
     def copy(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -302,6 +315,12 @@ def install(cls: type, adapter: Adapter, *, is_async: bool) -> type:
                 return await base_request(self, cast_to, options, *args, **kwargs)
             try:
                 result = await base_request(self, cast_to, started.options, *args, **kwargs)
+            except Exception as exc:
+                chain = self._costline.fallback
+                if chain is None or not _fallback.translatable(started.adapter.provider, started.call.operation):
+                    started.call.finish(None, None, exc)
+                    raise
+                return await _fallback.run_async(started, exc, cast_to, bool(kwargs.get("stream", False)), chain)
             except BaseException as exc:
                 started.call.finish(None, None, exc)
                 raise
@@ -326,6 +345,12 @@ def install(cls: type, adapter: Adapter, *, is_async: bool) -> type:
                 return base_request(self, cast_to, options, *args, **kwargs)
             try:
                 result = base_request(self, cast_to, started.options, *args, **kwargs)
+            except Exception as exc:
+                chain = self._costline.fallback
+                if chain is None or not _fallback.translatable(started.adapter.provider, started.call.operation):
+                    started.call.finish(None, None, exc)
+                    raise
+                return _fallback.run_sync(started, exc, cast_to, bool(kwargs.get("stream", False)), chain)
             except BaseException as exc:
                 started.call.finish(None, None, exc)
                 raise

@@ -46,6 +46,8 @@ export function startMock() {
         url,
         openaiBaseURL: url + "/v1",
         anthropicBaseURL: url,
+        geminiBaseURL: url + "/gemini",
+        mistralServerURL: url + "/mistral",
         async requests(path) {
           const all = (await (await fetch(url + "/_mock/requests")).json()).requests;
           return path ? all.filter((r) => r.path.endsWith(path)) : all;

@@ -80,7 +80,9 @@ function bodyOf(v) {
   if (v.provider === "google" && !("prompt_tokens" in usage)) {
     return { stream: false, body: JSON.stringify({ candidates: [], usageMetadata: usage, modelVersion: v.resolved_model ?? v.model }) };
   }
-  if (["openai", "azure", "google", "mistral"].includes(v.provider)) {
+  // OpenAI's shape: OpenAI, Azure, Mistral, Gemini's compatible endpoint and
+  // every OpenAI-compatible host (groq, deepseek...).
+  if (v.provider !== "anthropic" && v.provider !== "bedrock") {
     const tier = usage.service_tier;
     delete usage.service_tier;
     const body = { object: "chat.completion", model: v.resolved_model ?? v.model, choices: [], usage };
@@ -92,14 +94,19 @@ function bodyOf(v) {
 
 // Bedrock's responses are decoded by the AWS SDKs (JSON and AWS event-stream
 // framing), never scanned as bodies: its vectors replay through previewEvent only.
-test("every OpenAI, Anthropic, Gemini and Mistral usage vector gives the same event when read from a response body", () => {
+test("every OpenAI, Anthropic, Gemini, Mistral and compatible-host usage vector gives the same event when read from a response body", () => {
   let replayed = 0;
+  const seen = new Set();
   for (const v of usageVectors) {
     const made = bodyOf(v);
     if (!made) continue;
     const event = JSON.parse(native.previewBodyEvent(v.provider, v.operation ?? "chat", v.model, made.stream, made.body));
     checkEvent(event, v.expected, `${v.name} (body)`);
     replayed++;
+    seen.add(v.provider);
+  }
+  for (const provider of ["openai", "azure", "anthropic", "google", "mistral", "groq", "deepseek"]) {
+    assert.ok(seen.has(provider), `no ${provider} vector was replayed as a body`);
   }
   const bodies = usageVectors.filter((v) => v.provider !== "bedrock").length;
   assert.ok(replayed >= bodies - 3, `only ${replayed} of ${bodies} vectors replayed as bodies`);

@@ -270,7 +270,7 @@ where
 }
 
 /// The wire format's fields, in its documented order (DESIGN.md).
-pub const CSV_COLUMNS: [&str; 25] = [
+pub const CSV_COLUMNS: [&str; 27] = [
     "event_id",
     "timestamp",
     "provider",
@@ -296,6 +296,8 @@ pub const CSV_COLUMNS: [&str; 25] = [
     "agent_path",
     "tags",
     "sdk",
+    "call_id",
+    "attempt",
 ];
 
 /// One CSV row from the event's wire form: null is empty, lists and maps are

@@ -85,6 +85,14 @@ impl BodyScanner {
         }
     }
 
+    /// Whether the usage this body carries before its end is a running count
+    /// that lacks the output still to come: a Gemini stream repeats
+    /// `usageMetadata` on every chunk, its output counts only on the last.
+    /// (OpenAI-shaped and Anthropic streams give their output counts at the end.)
+    pub fn usage_is_running(&self) -> bool {
+        self.sse && self.provider == "google"
+    }
+
     /// The output text of the events scanned so far (streams).
     pub fn output_text(&self) -> &str {
         &self.text

@@ -17,6 +17,9 @@ pub struct BodyMeter {
     /// waits for the cost) rather than chunk by chunk on the caller's thread.
     /// Past `MAX_KEPT_BYTES` they go through the scanner as they come.
     kept: Option<Vec<u8>>,
+    /// The reader left before the end of a body whose usage is a running
+    /// count: that usage is not the call's, which is estimated instead.
+    abandoned: bool,
 }
 
 /// A body handed over whole, for its usage to be read where the event is built.
@@ -35,6 +38,17 @@ impl BodyMeter {
             filter: (sse && hide_usage).then(UsageChunkFilter::new),
             scanner: BodyScanner::new(provider, sse),
             kept: Some(Vec::new()),
+            abandoned: false,
+        }
+    }
+
+    /// The reader left before the body's end (a `break` out of a stream). A
+    /// stream whose usage is a running count (Gemini's) then yields no usage
+    /// parts: what arrived lacks the output to come, so the call is estimated
+    /// from its request and the text that arrived, as an estimate.
+    pub fn abandon(&mut self) {
+        if self.scanner.usage_is_running() {
+            self.abandoned = true;
         }
     }
 
@@ -101,6 +115,9 @@ impl BodyMeter {
     /// The body as it stands, to read later, when it carries usage (then no
     /// request is needed for an estimate); `None` leaves it to `finish`.
     pub fn take_with_usage(&mut self) -> Option<KeptBody> {
+        if self.abandoned {
+            return None;
+        }
         let hidden: Vec<Value> =
             self.filter.as_ref().and_then(UsageChunkFilter::usage).cloned().into_iter().collect();
         let kept = self.kept.as_ref()?;
@@ -130,6 +147,9 @@ impl BodyMeter {
             self.scanner.feed(&kept);
         }
         let mut scanned = self.scanner.finish();
+        if self.abandoned {
+            scanned.parts.clear();
+        }
         if let Some(usage) = self.filter.as_ref().and_then(UsageChunkFilter::usage) {
             scanned.parts.push(usage.clone());
         }
@@ -162,6 +182,35 @@ mod tests {
         assert_eq!(scanned.parts.len(), 1, "{scanned:?}");
         assert_eq!(scanned.parts[0]["prompt_tokens"], 9);
         assert_eq!(scanned.resolved_model.as_deref(), Some("gpt-4o-2024-08-06"));
+    }
+
+    const GEMINI_FIRST: &str = "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"Hel\"}]}}],\"usageMetadata\":{\"promptTokenCount\":40,\"totalTokenCount\":40}}\r\n\r\n";
+
+    #[test]
+    fn a_gemini_stream_left_early_yields_no_usage_but_its_text() {
+        let mut meter = BodyMeter::new("google", true, false);
+        assert!(meter.feed(GEMINI_FIRST.as_bytes()).is_none());
+        meter.abandon();
+        assert!(meter.take_with_usage().is_none());
+        let scanned = meter.finish();
+        assert!(scanned.parts.is_empty(), "{scanned:?}");
+        assert_eq!(scanned.output_text, "Hel");
+    }
+
+    #[test]
+    fn a_gemini_stream_read_to_its_end_keeps_its_usage() {
+        let mut meter = BodyMeter::new("google", true, false);
+        meter.feed(GEMINI_FIRST.as_bytes());
+        assert!(meter.tail().is_empty());
+        assert_eq!(meter.finish().parts[0]["promptTokenCount"], 40);
+    }
+
+    #[test]
+    fn an_openai_stream_left_early_keeps_what_usage_came() {
+        let mut meter = BodyMeter::new("openai", true, false);
+        meter.feed(USAGE.as_bytes());
+        meter.abandon();
+        assert_eq!(meter.finish().parts.len(), 1);
     }
 
     #[test]

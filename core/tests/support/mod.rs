@@ -46,6 +46,8 @@ pub fn event_costing(cost: Option<&str>) -> Event {
         agent_path: vec!["triage".into()],
         tags: BTreeMap::from([("customer".to_string(), "acme".to_string())]),
         sdk: Sdk { lang: "python".into(), version: "0.1.0".into() },
+        call_id: None,
+        attempt: None,
     }
 }
 

@@ -1,0 +1,369 @@
+//! Stream writers: canonical stream events → the source API's chunks.
+
+use serde_json::{json, Value};
+
+use super::canonical::{Finish, ResponseContext, StreamEvent, Usage};
+use super::json::object;
+use super::openai::Flavor;
+use super::{anthropic, bedrock, gemini, new_id, openai, Api};
+
+pub trait StreamWriter {
+    fn write(&mut self, event: StreamEvent, out: &mut Vec<Value>);
+    fn finish(&mut self, out: &mut Vec<Value>);
+}
+
+pub fn writer_for(source: Api, ctx: ResponseContext) -> Box<dyn StreamWriter + Send + Sync> {
+    let common = Common {
+        ctx,
+        id: String::new(),
+        model: String::new(),
+        finish: None,
+        stop_sequence: None,
+        usage: None,
+    };
+    match source {
+        Api::OpenAi => {
+            Box::new(OpenAiWriter { c: common, flavor: Flavor::OpenAi, created: 0, tools: Vec::new() })
+        }
+        Api::Mistral => {
+            Box::new(OpenAiWriter { c: common, flavor: Flavor::Mistral, created: 0, tools: Vec::new() })
+        }
+        Api::Anthropic => Box::new(AnthropicWriter { c: common, open: None, next_block: 0 }),
+        Api::Gemini => Box::new(GeminiWriter { c: common, tools: Vec::new() }),
+        Api::Bedrock => Box::new(BedrockWriter { c: common, open: None, next_block: 0 }),
+    }
+}
+
+/// What every writer keeps: ids, and the end of the stream until `finish`.
+struct Common {
+    ctx: ResponseContext,
+    id: String,
+    model: String,
+    finish: Option<Finish>,
+    stop_sequence: Option<String>,
+    usage: Option<Usage>,
+}
+
+impl Common {
+    fn start(&mut self, id: Option<String>, model: Option<String>, prefix: &str) {
+        self.id = self.ctx.id.clone().or(id).unwrap_or_else(|| new_id(prefix));
+        self.model = model.or_else(|| self.ctx.model.clone()).unwrap_or_default();
+    }
+
+    /// Events other than the ones every writer handles alike; `None` when handled here.
+    fn keep(&mut self, event: StreamEvent) -> Option<StreamEvent> {
+        match event {
+            StreamEvent::Finish { reason, stop_sequence } => {
+                self.finish = Some(reason);
+                self.stop_sequence = stop_sequence;
+                None
+            }
+            StreamEvent::Usage(u) => {
+                self.usage = Some(u);
+                None
+            }
+            other => Some(other),
+        }
+    }
+}
+
+struct OpenAiWriter {
+    c: Common,
+    flavor: Flavor,
+    created: i64,
+    /// Mistral sends each tool call whole: (id, name, arguments) until the end.
+    tools: Vec<(String, String, String)>,
+}
+
+impl OpenAiWriter {
+    fn chunk(&self, delta: Value, finish_reason: Value) -> Value {
+        let mut choice = object([("index", 0.into()), ("delta", delta), ("finish_reason", finish_reason)]);
+        if self.flavor == Flavor::OpenAi {
+            choice["logprobs"] = Value::Null;
+        }
+        let mut c = object([
+            ("id", self.c.id.clone().into()),
+            ("object", "chat.completion.chunk".into()),
+            ("created", self.created.into()),
+            ("model", self.c.model.clone().into()),
+            ("choices", Value::Array(vec![choice])),
+        ]);
+        if self.flavor == Flavor::OpenAi && self.c.ctx.include_usage {
+            c["usage"] = Value::Null;
+        }
+        c
+    }
+}
+
+impl StreamWriter for OpenAiWriter {
+    fn write(&mut self, event: StreamEvent, out: &mut Vec<Value>) {
+        let Some(event) = self.c.keep(event) else { return };
+        match event {
+            StreamEvent::Start { id, model } => {
+                self.c.start(id, model, "chatcmpl-");
+                self.created = self.c.ctx.created.unwrap_or_else(openai::now);
+                let delta = if self.flavor == Flavor::OpenAi {
+                    json!({"role": "assistant", "content": "", "refusal": null})
+                } else {
+                    json!({"role": "assistant", "content": ""})
+                };
+                out.push(self.chunk(delta, Value::Null));
+            }
+            StreamEvent::Text(t) => out.push(self.chunk(object([("content", t.into())]), Value::Null)),
+            StreamEvent::ToolStart { index, id, name } => {
+                if self.flavor == Flavor::Mistral {
+                    self.tools.push((openai::tool_id(&id, Flavor::Mistral), name, String::new()));
+                } else {
+                    out.push(self.chunk(
+                        json!({"tool_calls": [{"index": index, "id": id, "type": "function",
+                                               "function": {"name": name, "arguments": ""}}]}),
+                        Value::Null,
+                    ));
+                }
+            }
+            StreamEvent::ToolArgs { index, json } => {
+                if self.flavor == Flavor::Mistral {
+                    if let Some(t) = self.tools.get_mut(index) {
+                        t.2.push_str(&json);
+                    }
+                } else {
+                    out.push(self.chunk(
+                        json!({"tool_calls": [{"index": index, "function": {"arguments": json}}]}),
+                        Value::Null,
+                    ));
+                }
+            }
+            StreamEvent::Finish { .. } | StreamEvent::Usage(_) => {}
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<Value>) {
+        let reason =
+            self.c.finish.map(|f| Value::from(openai::finish_to(f, self.flavor))).unwrap_or(Value::Null);
+        if self.flavor == Flavor::Mistral {
+            if !self.tools.is_empty() {
+                let calls: Vec<Value> = self
+                    .tools
+                    .drain(..)
+                    .enumerate()
+                    .map(|(i, (id, name, args))| {
+                        json!({"index": i, "id": id, "type": "function", "function": {"name": name, "arguments": args}})
+                    })
+                    .collect();
+                out.push(self.chunk(json!({"tool_calls": calls}), Value::Null));
+            }
+            let mut last = self.chunk(json!({"content": ""}), reason);
+            if let Some(u) = &self.c.usage {
+                last["usage"] = openai::usage_to(u, Flavor::Mistral);
+            }
+            out.push(last);
+            return;
+        }
+        if !reason.is_null() {
+            out.push(self.chunk(json!({}), reason));
+        }
+        if self.c.ctx.include_usage {
+            let mut last = self.chunk(json!({}), Value::Null);
+            last["choices"] = json!([]);
+            last["usage"] = openai::usage_to(&self.c.usage.unwrap_or_default(), Flavor::OpenAi);
+            out.push(last);
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Block {
+    Text,
+    Tool,
+}
+
+struct AnthropicWriter {
+    c: Common,
+    open: Option<(usize, Block)>,
+    next_block: usize,
+}
+
+impl AnthropicWriter {
+    fn open(&mut self, kind: Block, start: Value, out: &mut Vec<Value>) -> usize {
+        self.close(out);
+        let index = self.next_block;
+        self.next_block += 1;
+        self.open = Some((index, kind));
+        out.push(json!({"type": "content_block_start", "index": index, "content_block": start}));
+        index
+    }
+
+    fn close(&mut self, out: &mut Vec<Value>) {
+        if let Some((index, _)) = self.open.take() {
+            out.push(json!({"type": "content_block_stop", "index": index}));
+        }
+    }
+}
+
+impl StreamWriter for AnthropicWriter {
+    fn write(&mut self, event: StreamEvent, out: &mut Vec<Value>) {
+        let Some(event) = self.c.keep(event) else { return };
+        match event {
+            StreamEvent::Start { id, model } => {
+                self.c.start(id, model, "msg_");
+                out.push(json!({"type": "message_start", "message": {
+                    "id": self.c.id, "type": "message", "role": "assistant", "model": self.c.model,
+                    "content": [], "stop_reason": null, "stop_sequence": null,
+                    "usage": anthropic::usage_to(&self.c.usage.unwrap_or_default()),
+                }}));
+            }
+            StreamEvent::Text(t) => {
+                let index = match self.open {
+                    Some((i, Block::Text)) => i,
+                    _ => self.open(Block::Text, json!({"type": "text", "text": ""}), out),
+                };
+                let delta = object([("type", "text_delta".into()), ("text", t.into())]);
+                out.push(object([
+                    ("type", "content_block_delta".into()),
+                    ("index", index.into()),
+                    ("delta", delta),
+                ]));
+            }
+            StreamEvent::ToolStart { id, name, .. } => {
+                self.open(Block::Tool, json!({"type": "tool_use", "id": id, "name": name, "input": {}}), out);
+            }
+            StreamEvent::ToolArgs { json, .. } => {
+                if let Some((index, Block::Tool)) = self.open {
+                    let delta = object([("type", "input_json_delta".into()), ("partial_json", json.into())]);
+                    out.push(object([
+                        ("type", "content_block_delta".into()),
+                        ("index", index.into()),
+                        ("delta", delta),
+                    ]));
+                }
+            }
+            StreamEvent::Finish { .. } | StreamEvent::Usage(_) => {}
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<Value>) {
+        self.close(out);
+        let finish = self.c.finish.unwrap_or(Finish::Stop);
+        let stop_sequence = if finish == Finish::StopSequence { self.c.stop_sequence.clone() } else { None };
+        out.push(json!({
+            "type": "message_delta",
+            "delta": {"stop_reason": anthropic::finish_to(finish), "stop_sequence": stop_sequence},
+            "usage": anthropic::usage_to(&self.c.usage.unwrap_or_default()),
+        }));
+        out.push(json!({"type": "message_stop"}));
+    }
+}
+
+struct GeminiWriter {
+    c: Common,
+    /// Gemini sends each function call whole: (id, name, arguments) until the end.
+    tools: Vec<(String, String, String)>,
+}
+
+impl GeminiWriter {
+    fn chunk(&self, parts: Vec<Value>) -> Value {
+        let content = object([("role", "model".into()), ("parts", Value::Array(parts))]);
+        object([
+            ("candidates", Value::Array(vec![object([("content", content), ("index", 0.into())])])),
+            ("modelVersion", self.c.model.clone().into()),
+            ("responseId", self.c.id.clone().into()),
+        ])
+    }
+}
+
+impl StreamWriter for GeminiWriter {
+    fn write(&mut self, event: StreamEvent, out: &mut Vec<Value>) {
+        let Some(event) = self.c.keep(event) else { return };
+        match event {
+            StreamEvent::Start { id, model } => self.c.start(id, model, ""),
+            StreamEvent::Text(t) => out.push(self.chunk(vec![object([("text", t.into())])])),
+            StreamEvent::ToolStart { id, name, .. } => self.tools.push((id, name, String::new())),
+            StreamEvent::ToolArgs { index, json } => {
+                if let Some(t) = self.tools.get_mut(index) {
+                    t.2.push_str(&json);
+                }
+            }
+            StreamEvent::Finish { .. } | StreamEvent::Usage(_) => {}
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<Value>) {
+        let parts: Vec<Value> = self
+            .tools
+            .drain(..)
+            .map(|(id, name, args)| {
+                let args = serde_json::from_str::<Value>(&args).unwrap_or_else(|_| json!({}));
+                json!({"functionCall": {"id": id, "name": name, "args": args}})
+            })
+            .collect();
+        let mut last = self.chunk(parts);
+        last["candidates"][0]["finishReason"] =
+            gemini::finish_to(self.c.finish.unwrap_or(Finish::Stop)).into();
+        last["usageMetadata"] = gemini::usage_to(&self.c.usage.unwrap_or_default());
+        out.push(last);
+    }
+}
+
+struct BedrockWriter {
+    c: Common,
+    open: Option<(usize, Block)>,
+    next_block: usize,
+}
+
+impl BedrockWriter {
+    fn close(&mut self, out: &mut Vec<Value>) {
+        if let Some((index, _)) = self.open.take() {
+            out.push(json!({"contentBlockStop": {"contentBlockIndex": index}}));
+        }
+    }
+
+    fn open(&mut self, kind: Block, out: &mut Vec<Value>) -> usize {
+        self.close(out);
+        let index = self.next_block;
+        self.next_block += 1;
+        self.open = Some((index, kind));
+        index
+    }
+}
+
+impl StreamWriter for BedrockWriter {
+    fn write(&mut self, event: StreamEvent, out: &mut Vec<Value>) {
+        let Some(event) = self.c.keep(event) else { return };
+        match event {
+            StreamEvent::Start { .. } => out.push(json!({"messageStart": {"role": "assistant"}})),
+            StreamEvent::Text(t) => {
+                let index = match self.open {
+                    Some((i, Block::Text)) => i,
+                    _ => self.open(Block::Text, out),
+                };
+                let delta =
+                    object([("delta", object([("text", t.into())])), ("contentBlockIndex", index.into())]);
+                out.push(object([("contentBlockDelta", delta)]));
+            }
+            StreamEvent::ToolStart { id, name, .. } => {
+                let index = self.open(Block::Tool, out);
+                out.push(json!({"contentBlockStart": {
+                    "start": {"toolUse": {"toolUseId": id, "name": name}}, "contentBlockIndex": index,
+                }}));
+            }
+            StreamEvent::ToolArgs { json, .. } => {
+                if let Some((index, Block::Tool)) = self.open {
+                    let tool = object([("toolUse", object([("input", json.into())]))]);
+                    let delta = object([("delta", tool), ("contentBlockIndex", index.into())]);
+                    out.push(object([("contentBlockDelta", delta)]));
+                }
+            }
+            StreamEvent::Finish { .. } | StreamEvent::Usage(_) => {}
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<Value>) {
+        self.close(out);
+        out.push(
+            json!({"messageStop": {"stopReason": bedrock::finish_to(self.c.finish.unwrap_or(Finish::Stop))}}),
+        );
+        out.push(json!({"metadata": {
+            "usage": bedrock::usage_to(&self.c.usage.unwrap_or_default()), "metrics": {"latencyMs": 0},
+        }}));
+    }
+}

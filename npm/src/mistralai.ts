@@ -1,0 +1,153 @@
+/**
+ * Metering of `@mistralai/mistralai` clients, shared by `costline/mistral`
+ * and `instrument()` (it imports nothing from the SDK). The SDK (Speakeasy)
+ * builds each resource (`chat`, `embeddings`, `fim`...) as its own client
+ * object from the root client's options, and every one of them sends through
+ * two methods of their common base class: `_createRequest` (which has the
+ * request body as JSON text) and `_do` (which sends it, with the SDK's own
+ * retries, and resolves to a result holding the fetch `Response` before the
+ * SDK reads it). costline wraps those two on the base class, once; a client
+ * is metered when its options carry its costline state, which each resource
+ * copies from the root client's options when it is built. The body is metered
+ * through the core as the SDK reads it (`body.ts`). Responses, event streams
+ * and errors are the SDK's own.
+ */
+
+import { meterBody } from "./body";
+import { Started } from "./call";
+import { capture } from "./context";
+import { native } from "./binding";
+import { attachState, reserve, STATE, type ClientState, type CostlineClientOptions } from "./hook";
+import { guarded, isDisabled } from "./runtime";
+
+const PROVIDER = "mistral";
+
+/** In a client's `_options`, enumerable: the resource clients built from them copy it. */
+const HOLDER = Symbol.for("costline.mistral.client");
+const HOOKED = Symbol.for("costline.mistral.hooked");
+
+interface Holder {
+  client: { [STATE]?: ClientState };
+}
+type Result = { ok: boolean; value?: unknown; error?: unknown };
+type AnyFn = (this: unknown, ...args: unknown[]) => unknown;
+interface SdkObject {
+  _options?: Record<PropertyKey, unknown>;
+}
+
+/** Each request's JSON body, from `_createRequest` to `_do` (the Request's own is a stream). */
+const bodies = new WeakMap<object, string>();
+
+/** The SDK's error class for an HTTP error status (its `M.fail("4XX")`, `M.jsonErr(422, ...)`). */
+function sdkErrorFor(status: number): string {
+  return status === 422 ? "HTTPValidationError" : "SDKError";
+}
+
+function start(state: ClientState, request: { url?: unknown }): Started | undefined {
+  if (typeof request?.url !== "string") return undefined;
+  const operation = native.operationForPath(PROVIDER, request.url);
+  if (!operation) return undefined;
+  let json: Record<string, unknown> | undefined;
+  const text = bodies.get(request);
+  if (text !== undefined) {
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) json = parsed as Record<string, unknown>;
+    } catch {
+      json = undefined;
+    }
+  }
+  const model = typeof json?.model === "string" && json.model ? json.model : "unknown";
+  const stream = json?.stream === true;
+  return new Started(state.recordAs ?? PROVIDER, operation, model, stream, false, capture(state.agent, state.tags), json);
+}
+
+async function meteredDo(sdkObject: SdkObject, request: object, send: () => Promise<Result>): Promise<Result> {
+  const holder = sdkObject._options?.[HOLDER] as Holder | undefined;
+  const state = holder?.client[STATE];
+  if (state === undefined || isDisabled()) return send();
+  const started = guarded("starting a metered call", () => start(state, request as { url?: unknown }), undefined);
+  if (!started) return send();
+  reserve(started);
+  let result: Result;
+  try {
+    result = await send();
+  } catch (err) {
+    started.end(err);
+    throw err;
+  }
+  if (!result || !result.ok) {
+    // Aborted, timed out, no connection: the SDK returns (and then throws) this error.
+    started.end(result?.error ?? new Error("request failed"));
+    return result;
+  }
+  const response = result.value as Response;
+  if (typeof response?.status !== "number" || response.status >= 400) {
+    started.end(undefined, sdkErrorFor(response?.status ?? 0));
+    return result;
+  }
+  started.responded = true;
+  guarded("metering a response", () => meterBody(response, started), undefined);
+  return result;
+}
+
+/** The prototype that owns `_do` and `_createRequest` (the SDK's `ClientSDK`). */
+function baseOf(client: object): (Record<string, unknown> & { [HOOKED]?: boolean }) | undefined {
+  for (let proto = Object.getPrototypeOf(client); proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+    if (Object.prototype.hasOwnProperty.call(proto, "_do") && Object.prototype.hasOwnProperty.call(proto, "_createRequest")) {
+      return proto as Record<string, unknown>;
+    }
+  }
+  return undefined;
+}
+
+function hookBase(base: Record<string, unknown> & { [HOOKED]?: boolean }): void {
+  if (base[HOOKED]) return;
+  const createRequest = base._createRequest as AnyFn;
+  const doRequest = base._do as AnyFn;
+  Object.defineProperty(base, HOOKED, { value: true, configurable: true });
+  Object.defineProperty(base, "_createRequest", {
+    configurable: true,
+    writable: true,
+    value: function (this: SdkObject, context: unknown, conf: { body?: unknown }, ...rest: unknown[]) {
+      const result = createRequest.call(this, context, conf, ...rest) as Result;
+      if (this._options?.[HOLDER] && result?.ok && result.value && typeof conf?.body === "string") {
+        bodies.set(result.value as object, conf.body);
+      }
+      return result;
+    },
+  });
+  Object.defineProperty(base, "_do", {
+    configurable: true,
+    writable: true,
+    value: function (this: SdkObject, request: object, ...rest: unknown[]) {
+      return meteredDo(this, request, () => doRequest.call(this, request, ...rest) as Promise<Result>);
+    },
+  });
+}
+
+/** Give `target` and the resource clients it already built the holder (they copied its options earlier). */
+function spread(target: SdkObject, holder: Holder, depth: number): void {
+  const options = target._options;
+  if (!options || typeof options !== "object" || options[HOLDER] === holder) return;
+  Object.defineProperty(options, HOLDER, { value: holder, enumerable: true, configurable: true, writable: true });
+  if (depth > 3) return;
+  for (const value of Object.values(target)) {
+    if (value && typeof value === "object" && "_options" in value) spread(value as SdkObject, holder, depth + 1);
+  }
+}
+
+/**
+ * Meter `client` (a `Mistral`): its calls, and its resource clients', go
+ * through costline with `costline`'s options. Called again (`instrument`
+ * twice), it only replaces the options.
+ */
+export function installMistral(client: object, costline: CostlineClientOptions | undefined): void {
+  const base = baseOf(client);
+  if (!base || typeof (client as SdkObject)._options !== "object") {
+    throw new TypeError("this @mistralai/mistralai version has no _do()/_createRequest(): costline cannot meter it");
+  }
+  attachState(client, PROVIDER, costline);
+  hookBase(base);
+  spread(client as SdkObject, { client: client as Holder["client"] }, 0);
+}
