@@ -26,8 +26,14 @@ $(NODE_STAMP): package.json package-lock.json npm/package.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
-build-node: $(NODE_STAMP) ## build the Node addon (release) and the npm package into npm/dist
-	cd npm && npx napi build --platform --release --manifest-path ../bindings-node/Cargo.toml --output-dir dist --js native.js --dts native.d.ts
+# The release binaries are linked by zig against glibc 2.17 (manylinux2014), so they load on
+# Amazon Linux 2, Lambda, Debian 11 and RHEL 8; zig, cargo-zigbuild and auditwheel come from
+# requirements-dev.txt. The tests, the tarball and the benches all use this one build.
+ZIG_PATH := PATH=$(abspath $(VENV))/bin:$$PATH
+GLIBC_TARGET := $(shell uname -m)-unknown-linux-gnu.2.17
+
+build-node: $(NODE_STAMP) $(STAMP) ## build the Node addon (release, glibc 2.17) and the npm package into npm/dist
+	cd npm && $(ZIG_PATH) npx napi build --platform --release --cross-compile --target $(GLIBC_TARGET) --manifest-path ../bindings-node/Cargo.toml --output-dir dist --js native.js --dts native.d.ts
 	cd npm && npx tsc -p tsconfig.json && node scripts/esm-entries.mjs
 
 build-release: $(STAMP)
@@ -50,7 +56,7 @@ test-node: build-node build
 	node --test --test-concurrency=2 tests/node/
 	bash scripts/check_npm_pack.sh
 
-test-wheel: $(STAMP)
+test-wheel: wheel
 	bash scripts/check_wheel.sh
 
 bench: build-release build-node ## overhead vs the raw SDK, cost() and token counting, side by side; writes benches/RESULTS.md
@@ -79,8 +85,9 @@ lint: $(STAMP) ## rustfmt, clippy, ruff
 prices: $(STAMP) ## regenerate core/data/prices.json from the public litellm price list
 	$(PY) scripts/gen_prices.py
 
-wheel: $(STAMP) ## build an abi3 wheel into dist/
-	cd python && ../$(VENV)/bin/maturin build --release -o ../dist
+wheel: $(STAMP) ## build the release abi3 wheel (manylinux2014: glibc 2.17) into dist/
+	rm -f dist/costline-*.whl
+	cd python && $(ZIG_PATH) ../$(VENV)/bin/maturin build --release --zig --compatibility manylinux2014 -o ../dist
 
 clean:
 	rm -rf target dist $(VENV) node_modules npm/dist

@@ -15,6 +15,9 @@ tarball=$(cd npm && npm pack --silent --pack-destination "$out")
 listing=$(tar -tzf "$out/$tarball")
 nodes=$(grep -c '\.node$' <<<"$listing" || true)
 [ "$nodes" = 1 ] || { echo "expected one prebuilt .node in $tarball, found $nodes" >&2; exit 1; }
+# The addon loads on glibc 2.17 (built with zig, as the wheel is) and carries no symbols.
+tar -xzf "$out/$tarball" -C "$out" --wildcards 'package/dist/*.node'
+bash scripts/elf_portability.sh "$out"/package/dist/*.node 2.17
 if grep -q 'package/src/' <<<"$listing"; then echo "TypeScript sources leaked into $tarball" >&2; exit 1; fi
 for f in dist/index.js dist/index.mjs dist/index.d.ts dist/openai.mjs dist/anthropic.d.ts dist/bedrock.mjs dist/bedrock.d.mts dist/google.mjs dist/google.d.mts dist/mistral.mjs dist/mistral.d.mts dist/gemini.js dist/mistralai.js dist/native.js dist/cli.js bin/costline.js; do
   grep -qx "package/$f" <<<"$listing" || { echo "$f missing from $tarball" >&2; exit 1; }
