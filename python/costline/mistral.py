@@ -51,8 +51,13 @@ class _MeterHook:
         return request
 
     def _start(self, request: Any) -> None:
-        if is_disabled() or getattr(request, _CALL_ATTR, None) is not None:
-            return  # a retry of a call already started
+        if is_disabled():
+            return
+        started = getattr(request, _CALL_ATTR, None)
+        if started is not None and not started.done:
+            return  # a retry of a call still in flight: the same call
+        # (A retry after a connection error, which `after_error` recorded
+        # as a failed attempt, is metered as its own call: its tokens count.)
         url = str(request.url)
         operation = _native.operation_for_path(PROVIDER, url)
         if operation is None:

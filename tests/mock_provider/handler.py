@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import socket
+import struct
 import sys
 import threading
 import time
@@ -68,6 +70,11 @@ class MockState:
 
     def add_request(self, record: dict[str, Any]) -> None:
         with self._lock:
+            key = record["headers"].get("x-mock-attempt-key")
+            if key:
+                # SDKs that do not number their retries: the attempt is the
+                # count of earlier requests carrying the same key.
+                record["attempt"] = sum(1 for r in self._requests if r["headers"].get("x-mock-attempt-key") == key)
             self._requests.append(record)
 
     def requests(self) -> list[dict[str, Any]]:
@@ -214,6 +221,15 @@ class MockHandler(BaseHTTPRequestHandler):
         slow = knobs.fault("slow")
         if slow:
             time.sleep(slow.value / 1000.0)
+        failing = knobs.error_times is None or record["attempt"] < knobs.error_times
+        if knobs.fault("drop") and failing:
+            # A connection error: the socket is reset (RST, not a clean close)
+            # with no response at all, as a failing network does.
+            record.update(status=0, injected="drop")
+            self.close_connection = True
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            return
         status_fault = knobs.fault("status")
         if status_fault and (knobs.error_times is None or record["attempt"] < knobs.error_times):
             record.update(status=status_fault.value, injected=status_fault.value)

@@ -77,7 +77,7 @@ class BadKnob(ValueError):
 class Fault:
     """One directive of `x-mock-error`: a status code, `slow`, `cut` or `midstream-error`."""
 
-    kind: str  # "status" | "slow" | "cut" | "midstream-error"
+    kind: str  # "status" | "slow" | "cut" | "midstream-error" | "drop"
     value: int = 0
 
 
@@ -137,7 +137,7 @@ def parse_knobs(headers: dict[str, str]) -> Knobs:
 
 
 def parse_faults(spec: str) -> list[Fault]:
-    """`429`, `slow:200`, `cut:3`, `midstream-error`, or several joined by commas."""
+    """`429`, `slow:200`, `cut:3`, `midstream-error`, `drop`, or several joined by commas."""
     faults = []
     for part in (p.strip().lower() for p in spec.split(",")):
         if not part:
@@ -147,8 +147,8 @@ def parse_faults(spec: str) -> list[Fault]:
             if not 400 <= status <= 599:
                 raise BadKnob(f"x-mock-error status {status} is not an error status")
             faults.append(Fault("status", status))
-        elif part == "midstream-error":
-            faults.append(Fault("midstream-error"))
+        elif part in ("midstream-error", "drop"):
+            faults.append(Fault(part))
         elif part.partition(":")[0] in ("slow", "cut"):
             kind, _, arg = part.partition(":")
             faults.append(Fault(kind, _non_negative_int("x-mock-error " + kind, arg)))

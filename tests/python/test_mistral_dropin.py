@@ -114,6 +114,37 @@ def test_errors_are_the_sdks_and_recorded_once(client, raw, ledger):
     assert (event["status"], event["error_type"]) == ("error", "SDKError")
 
 
+def test_a_call_the_sdk_retries_is_one_event_with_the_served_attempts_usage(mock, ledger):
+    from mistralai.client.utils.retries import BackoffStrategy, RetryConfig
+
+    retry = RetryConfig("backoff", BackoffStrategy(1, 5, 1.0, 5_000), True)
+    client = Mistral(api_key=SECRET_KEY, server_url=mock.mistral_server_url, retry_config=retry)
+    headers = {"x-mock-error": "429", "x-mock-error-times": "2", "x-mock-attempt-key": "mistral-retry", **CACHED}
+    answer = client.chat.complete(model="mistral-small-latest", messages=MESSAGES, http_headers=headers)
+    assert answer.usage.prompt_tokens == 2000
+    assert [r["status"] for r in mock.requests() if r["provider"] == "mistral"] == [429, 429, 200]
+    [event] = read_events(ledger)
+    assert (event["status"], event["input_tokens"], event["cached_input_tokens"]) == ("ok", 2000, 1500)
+    assert event["cost_source"] == "catalog" and event["cost_usd"] != "0"
+
+
+def test_a_retry_after_a_connection_error_records_the_served_attempt(mock, ledger):
+    from mistralai.client.utils.retries import BackoffStrategy, RetryConfig
+
+    retry = RetryConfig("backoff", BackoffStrategy(1, 5, 1.0, 5_000), True)
+    client = Mistral(api_key=SECRET_KEY, server_url=mock.mistral_server_url, retry_config=retry)
+    headers = {"x-mock-error": "drop", "x-mock-error-times": "1", "x-mock-attempt-key": "mistral-drop", **CACHED}
+    answer = client.chat.complete(model="mistral-small-latest", messages=MESSAGES, http_headers=headers)
+    assert answer.usage.prompt_tokens == 2000
+    assert [r["status"] for r in mock.requests() if r["provider"] == "mistral"] == [0, 200]
+    events = read_events(ledger)
+    served = [e for e in events if e["status"] == "ok"]
+    assert len(served) == 1, events
+    assert (served[0]["input_tokens"], served[0]["cached_input_tokens"]) == (2000, 1500)
+    # The failed attempt cost nothing; if recorded, it says so.
+    assert all(e["input_tokens"] == 0 and e["cost_usd"] in (None, "0") for e in events if e["status"] != "ok")
+
+
 def test_with_agent_and_tags_attribute_the_call(mock, ledger):
     client = Mistral(api_key="k", server_url=mock.mistral_server_url, costline={"tags": {"team": "a"}})
     writer = client.with_agent("writer")
