@@ -25,13 +25,18 @@ from ._native import (
     InvalidEventError,
     LedgerError,
     PricesError,
+    RoutingError,
     UsageError,
 )
+from ._routed import RoutingInfo, decide
 from ._runtime import configure, flush, settings, shutdown
 
 __version__: str = _native.__version__
 
 __all__ = [
+    "RoutingError",
+    "RoutingInfo",
+    "decide",
     "Budget",
     "BudgetAlert",
     "BudgetExceededError",
