@@ -29,11 +29,14 @@ from ._native import (
     UsageError,
 )
 from ._routed import RoutingInfo, decide
+from ._routed_client import AsyncCostline, Costline
 from ._runtime import configure, flush, settings, shutdown
 
 __version__: str = _native.__version__
 
 __all__ = [
+    "AsyncCostline",
+    "Costline",
     "RoutingError",
     "RoutingInfo",
     "decide",

@@ -282,20 +282,30 @@ class Plan:
         }
 
     def _provider_of(self, model: str) -> str:
-        """The provider whose client serves a model named by the caller."""
+        """The provider whose client serves a model named by the caller: a "provider/"
+        prefix, the caller's candidates, else the quality table's or the catalog's
+        provider (as the core's pool infers it), else the only client given."""
+        providers = self.config.providers
         head, _, rest = model.partition("/")
-        if rest and head in self.config.providers:
+        if rest and head in providers:
             self.body["model"] = rest
             return head
-        for provider in self.config.providers:
-            if _native.price_key(provider, model) is not None:
-                return provider
-        if len(self.config.providers) == 1:
-            return next(iter(self.config.providers))
+        for spec in self.config.candidates:
+            if spec["model"] == model and spec.get("provider") in providers:
+                return spec["provider"]
+        try:
+            found = _native.decide(
+                {"request": {"messages": []}, "models": [model], "providers": list(providers), "prefer": "lowest_cost"}
+            )
+            return found["provider"]
+        except RoutingError:
+            pass
+        if len(providers) == 1:
+            return next(iter(providers))
         raise routing_error(
             "unknown_model",
             f"no provider client given serves {model!r}; name it as 'provider/{model}'",
-            {"model": model, "providers": list(self.config.providers)},
+            {"model": model, "providers": list(providers)},
         )
 
     def _fallback_pick(self) -> Optional[Tuple[str, str, Dict[str, Any]]]:

@@ -1,0 +1,297 @@
+"""`costline.Costline` and `costline.AsyncCostline` (issue 11): an OpenAI-compatible
+client over the provider clients an app already has, routing `model="auto"` in-process.
+
+    client = Costline(providers={"openai": OpenAI(), "anthropic": Anthropic()})
+    r = client.chat.completions.create(model="auto", routing={...}, metadata={...}, messages=[...])
+    r.choices[0].message.content   # an openai ChatCompletion, whoever served it
+    r.costline.routed_to, r.costline.cost_usd, r.costline.reason
+
+Each attempt is sent with the providers' drop-in metering off (`_runtime.unmetered`) and
+recorded here once, with the call's metadata as tags and `call_id` / `attempt`."""
+
+from __future__ import annotations
+
+from typing import Any, AsyncIterator, Callable, Dict, Iterator, Mapping, Optional, Sequence
+
+from . import _fallback
+from ._call import Call
+from ._fallback import AsyncFallbackStream, FallbackStream, Target
+from ._routed import Config, Plan, RoutingInfo
+from ._runtime import unmetered
+
+_END = object()
+
+
+class _Primed:
+    """A target's stream with its first event already read (so a failure before it falls
+    back to the next candidate), iterated with drop-in metering off."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self._it = iter(inner)
+        self._first: Any = _END
+        token = unmetered.set(True)
+        try:
+            self._first = next(self._it)
+        except StopIteration:
+            self._first = _END
+        finally:
+            unmetered.reset(token)
+        self._primed = True
+
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        if self._primed:
+            self._primed = False
+            if self._first is not _END:
+                first, self._first = self._first, None
+                return first
+            raise StopIteration
+        token = unmetered.set(True)
+        try:
+            return next(self._it)
+        finally:
+            unmetered.reset(token)
+
+    def close(self) -> None:
+        close = getattr(self._inner, "close", None)
+        if close is not None:
+            close()
+
+
+class _APrimed:
+    """`_Primed` for async streams; `prime()` is awaited once before use."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self._it = inner.__aiter__()
+        self._first: Any = _END
+        self._primed = True
+
+    async def prime(self) -> None:
+        token = unmetered.set(True)
+        try:
+            self._first = await self._it.__anext__()
+        except StopAsyncIteration:
+            self._first = _END
+        finally:
+            unmetered.reset(token)
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self
+
+    async def __anext__(self) -> Any:
+        if self._primed:
+            self._primed = False
+            if self._first is not _END:
+                first, self._first = self._first, None
+                return first
+            raise StopAsyncIteration
+        token = unmetered.set(True)
+        try:
+            return await self._it.__anext__()
+        finally:
+            unmetered.reset(token)
+
+    def close(self) -> Any:
+        close = getattr(self._inner, "close", None)
+        return close() if close is not None else None
+
+
+def _usage_only(chunk: Any) -> bool:
+    return not chunk.choices and getattr(chunk, "usage", None) is not None
+
+
+class RoutedStream(FallbackStream):
+    """`ChatCompletionChunk`s from whichever provider served the call; iterate it, use it
+    as a context manager, `close()` it. `.costline` is the routing info (its `cost_usd`
+    is set when the stream has ended)."""
+
+    def __init__(self, plan: Plan, target: Target, inner: Any, call: Call, decision: Dict[str, Any]) -> None:
+        self._plan, self._decision = plan, decision
+        ctx = {"model": target.model, "include_usage": plan.include_usage}
+        super().__init__("openai", target, inner, call, plan.fc, ctx)
+        self.costline: RoutingInfo = plan.info(target, call, decision)  # type: ignore[assignment]
+        if target.provider == "openai" and not plan.include_usage:
+            # The usage chunk was asked for by the routed client, not by the caller.
+            self._iterator = (c for c in self._iterator if not _usage_only(c))
+
+    def _finish(self, error: Optional[BaseException]) -> None:
+        super()._finish(error)
+        self.costline = self._plan.info(self._target, self._call, self._decision)  # type: ignore[assignment]
+
+
+class AsyncRoutedStream(AsyncFallbackStream):
+    """`RoutedStream` for `AsyncCostline`: `async for`, `async with`, `aclose()`."""
+
+    def __init__(self, plan: Plan, target: Target, inner: Any, call: Call, decision: Dict[str, Any]) -> None:
+        self._plan, self._decision = plan, decision
+        ctx = {"model": target.model, "include_usage": plan.include_usage}
+        super().__init__("openai", target, inner, call, plan.fc, ctx)
+        self.costline: RoutingInfo = plan.info(target, call, decision)  # type: ignore[assignment]
+        if target.provider == "openai" and not plan.include_usage:
+            self._aiterator = self._without_usage(self._aiterator)
+
+    @staticmethod
+    async def _without_usage(chunks: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        async for chunk in chunks:
+            if not _usage_only(chunk):
+                yield chunk
+
+    def _finish(self, error: Optional[BaseException]) -> None:
+        super()._finish(error)
+        self.costline = self._plan.info(self._target, self._call, self._decision)  # type: ignore[assignment]
+
+
+def _served(plan: Plan, target: Target, call: Call, result: Any, decision: Dict[str, Any]) -> Any:
+    """A non-stream answer: metered, translated into a ChatCompletion, routing info attached."""
+    provider = target.provider
+    data = _fallback._wire(provider, result)
+    usage = data.get(_fallback._USAGE_KEYS[provider])
+    parts = [usage] if usage else None
+    if parts and provider == "openai" and data.get("service_tier"):
+        parts.append({"service_tier": data["service_tier"]})  # priced per tier
+    call.finish(parts, data.get("model") or data.get("modelVersion"))
+    if provider == "openai" and hasattr(result, "choices"):
+        answer = result  # already the caller's type (keeps the SDK's request id)
+    else:
+        translated = _fallback._native.translate("response", "openai", provider, data, {"model": target.model})
+        answer = _fallback._construct("openai", None, translated, stream=False)
+    # Beside the model's fields, not among them: model_dump() and equality stay the SDK's.
+    object.__setattr__(answer, "costline", plan.info(target, call, decision))
+    return answer
+
+
+def _close_quietly(stream: Any) -> None:
+    try:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+    except Exception:  # noqa: BLE001 (the attempt already failed; its error is what counts)
+        pass
+
+
+def _create_sync(config: Config, kwargs: Dict[str, Any]) -> Any:
+    plan = Plan(config, kwargs)
+    while True:
+        step = plan.next_attempt()
+        if step is None:
+            raise plan.failure()
+        target, request, call, timeout, decision = step
+        token = unmetered.set(True)
+        try:
+            result = _fallback._send(target, request, plan.stream, timeout)
+        except Exception as exc:
+            plan.failed(call, exc)
+            continue
+        finally:
+            unmetered.reset(token)
+        if not plan.stream:
+            return _served(plan, target, call, result, decision)
+        try:
+            primed = _Primed(result)
+        except Exception as exc:
+            _close_quietly(result)
+            plan.failed(call, exc)
+            continue
+        return RoutedStream(plan, target, primed, call, decision)
+
+
+async def _create_async(config: Config, kwargs: Dict[str, Any]) -> Any:
+    plan = Plan(config, kwargs, async_client=True)
+    while True:
+        step = plan.next_attempt()
+        if step is None:
+            raise plan.failure()
+        target, request, call, timeout, decision = step
+        token = unmetered.set(True)
+        try:
+            result = await _fallback._send_async(target, request, plan.stream, timeout)
+        except Exception as exc:
+            plan.failed(call, exc)
+            continue
+        finally:
+            unmetered.reset(token)
+        if not plan.stream:
+            return _served(plan, target, call, result, decision)
+        primed = _APrimed(result)
+        try:
+            await primed.prime()
+        except Exception as exc:
+            closing = primed.close()
+            if hasattr(closing, "__await__"):
+                try:
+                    await closing
+                except Exception:  # noqa: BLE001
+                    pass
+            plan.failed(call, exc)
+            continue
+        return AsyncRoutedStream(plan, target, primed, call, decision)
+
+
+class _Completions:
+    def __init__(self, config: Config, create: Callable[[Config, Dict[str, Any]], Any]) -> None:
+        self._config = config
+        self._create = create
+
+    def create(self, **kwargs: Any) -> Any:
+        """An OpenAI chat completion request, plus `routing={prefer, max_cost_usd,
+        min_confidence, models, latencies_ms}` and `metadata={customer_id, feature_id,
+        environment, cost_center, ...}` (event tags, never sent). `model="auto"` routes;
+        a model name is sent to the provider that serves it, metered, falling back to the
+        routing pool when it fails. Returns a ChatCompletion (stream: ChatCompletionChunks)
+        with `.costline`."""
+        return self._create(self._config, kwargs)
+
+
+class _Chat:
+    def __init__(self, config: Config, create: Callable[[Config, Dict[str, Any]], Any]) -> None:
+        self.completions = _Completions(config, create)
+
+
+class Costline:
+    """An OpenAI-compatible client that routes each request to a model of the providers
+    given (`model="auto"`), meters every attempt and falls back between candidates.
+
+    `providers`: {"openai" | "anthropic" | "google" (or "gemini") | "mistral" | "bedrock":
+    client}; costline drop-ins or the SDKs' own clients (a boto3 `bedrock-runtime` client).
+    `models`: names pinning the pool, or candidate dicts {"model", "provider", "quality",
+    "latency_ms"}. `scores`: {model: quality} on the quality table's scale. `router`: a
+    callable (summary, candidates) -> model name or None (the core's pick). `fallback`:
+    True, False, or {"retry_on", "attempt_timeout_s", "deadline_s"}. `tags` and `agent`:
+    on every event, as a drop-in's."""
+
+    _create: Callable[[Config, Dict[str, Any]], Any] = staticmethod(_create_sync)
+
+    def __init__(
+        self,
+        providers: Mapping[str, Any],
+        *,
+        models: Optional[Sequence[Any]] = None,
+        scores: Optional[Mapping[str, float]] = None,
+        router: Optional[Callable[..., Any]] = None,
+        fallback: Any = True,
+        tags: Optional[Mapping[str, str]] = None,
+        agent: Optional[str] = None,
+        level_scores: Optional[Sequence[float]] = None,
+    ) -> None:
+        self._config = Config(providers, models, scores, router, fallback, tags, agent, level_scores)
+        self.chat = _Chat(self._config, type(self)._create)
+
+    @property
+    def providers(self) -> Dict[str, Any]:
+        return dict(self._config.providers)
+
+    def route(self, **kwargs: Any) -> Dict[str, Any]:
+        """The decision `create(**kwargs)` would act on, without sending anything: the
+        pick, its one-line reason and every candidate's worst-case cost (`Decimal`)."""
+        return Plan(self._config, {**kwargs, "model": "auto"}).route()
+
+
+class AsyncCostline(Costline):
+    """`Costline` over async provider clients: `await client.chat.completions.create(...)`;
+    streams are async iterators."""
+
+    _create = staticmethod(_create_async)
