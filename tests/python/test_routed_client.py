@@ -8,10 +8,6 @@ from decimal import Decimal
 
 import openai
 import pytest
-
-import costline
-from costline import Costline
-from costline_fixtures import read_events
 from routing_support import (
     CANDIDATES,
     CODE,
@@ -20,9 +16,12 @@ from routing_support import (
     SHORT,
     SUMMARY,
     client_for,
-    vector_prices,  # noqa: F401 (a fixture)
     without_latencies,
 )
+
+import costline
+from costline import Costline
+from costline_fixtures import read_events
 
 
 def routed(mock, models=CANDIDATES, headers=None, **options):

@@ -5,21 +5,11 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
+from routing_support import VECTORS
 
 import costline
-
-VECTORS = json.loads((Path(__file__).resolve().parents[1] / "vectors" / "routing" / "decisions.json").read_text())
-
-
-@pytest.fixture
-def vector_prices():
-    """The vectors' pinned prices as inline prices, removed afterwards."""
-    costline.configure(prices=VECTORS["prices"])
-    yield
-    costline.configure(prices={})
 
 
 @pytest.mark.parametrize("case", VECTORS["cases"], ids=[c["name"] for c in VECTORS["cases"]])
