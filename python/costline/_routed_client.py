@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, AsyncIterator, Callable, Dict, Iterator, Mapping, Optional, Sequence
 
 from . import _fallback
-from ._call import Call
+from ._call import Call, usage_parts
 from ._fallback import AsyncFallbackStream, FallbackStream, Target
 from ._routed import Config, Plan, RoutingInfo
 from ._runtime import unmetered
@@ -148,15 +148,15 @@ class AsyncRoutedStream(AsyncFallbackStream):
 def _served(plan: Plan, target: Target, call: Call, result: Any, decision: Dict[str, Any]) -> Any:
     """A non-stream answer: metered, translated into a ChatCompletion, routing info attached."""
     provider = target.provider
-    data = _fallback._wire(provider, result)
-    usage = data.get(_fallback._USAGE_KEYS[provider])
-    parts = [usage] if usage else None
-    if parts and provider == "openai" and data.get("service_tier"):
-        parts.append({"service_tier": data["service_tier"]})  # priced per tier
-    call.finish(parts, data.get("model") or data.get("modelVersion"))
     if provider == "openai" and hasattr(result, "choices"):
-        answer = result  # already the caller's type (keeps the SDK's request id)
+        # Already the caller's type (keeps the SDK's request id); its usage object is
+        # read by the core as the drop-in reads it, without a dict copy.
+        call.finish(usage_parts(result.usage, result.service_tier), result.model)
+        answer = result
     else:
+        data = _fallback._wire(provider, result)
+        usage = data.get(_fallback._USAGE_KEYS[provider])
+        call.finish([usage] if usage else None, data.get("model") or data.get("modelVersion"))
         translated = _fallback._native.translate("response", "openai", provider, data, {"model": target.model})
         answer = _fallback._construct("openai", None, translated, stream=False)
     # Beside the model's fields, not among them: model_dump() and equality stay the SDK's.
