@@ -285,3 +285,31 @@ def test_options_are_checked_when_the_client_is_made(mock):
     client = Costline(providers={"openai": client_for(mock, "openai")})
     with pytest.raises(ValueError, match="unknown routing option"):
         client.chat.completions.create(model="auto", routing={"cheap": True}, messages=SHORT)
+
+
+def test_a_routed_call_is_attributed_to_the_enclosing_run(mock, ledger, vector_prices):
+    with costline.run("triage", tags={"phase": "draft"}) as run:
+        r = routed(mock).chat.completions.create(model="auto", metadata=METADATA, messages=SUMMARY, max_tokens=100)
+    assert run.cost_usd == r.costline.cost_usd
+    [event] = read_events(ledger)
+    assert (event["agent"], event["run_id"]) == ("triage", run.run_id)
+    assert event["tags"] == {"phase": "draft", **METADATA}
+
+
+def test_a_run_cap_blocks_a_routed_attempt_before_it_is_sent(mock, ledger, vector_prices):
+    with costline.run("triage", max_cost_usd="0.00001"):
+        with pytest.raises(costline.BudgetExceededError):
+            routed(mock).chat.completions.create(model="auto", messages=SUMMARY, max_tokens=100)
+    assert mock.requests() == []
+    [event] = read_events(ledger)
+    assert (event["status"], event["model"]) == ("blocked", "gpt-4.1-nano")
+
+
+def test_disabled_routes_without_recording(mock, ledger, vector_prices):
+    costline.configure(disabled=True)
+    try:
+        r = routed(mock).chat.completions.create(model="auto", messages=SUMMARY, max_tokens=100)
+    finally:
+        costline.configure(disabled=False)
+    assert r.costline.routed_to == "gpt-4.1-nano" and r.costline.cost_usd is None
+    assert read_events(ledger) == []
