@@ -175,9 +175,11 @@ class Plan:
         options = body.get("stream_options")
         self.include_usage = bool(isinstance(options, Mapping) and options.get("include_usage"))
         self.routed = model == "auto"
-        # Metadata is the caller's bookkeeping: event tags, never sent to a provider.
-        tags = {**config.tags, **{str(k): str(v) for k, v in metadata.items() if v is not None}}
-        self.attribution = capture(config.agent, tags)
+        # Metadata is the caller's bookkeeping: event tags, never sent to a provider. It is
+        # this call's own, so it wins over the run's tags and the client's.
+        self.attribution = a = capture(config.agent, config.tags)
+        if metadata:
+            a.tags = {**a.tags, **{str(k): str(v) for k, v in metadata.items() if v is not None}}
         self.metered = not is_disabled()
         self.fc = _native.FallbackCall(config.policy or {})
         self.tried: List[str] = []
@@ -277,7 +279,7 @@ class Plan:
             "response_format": (body.get("response_format") or {}).get("type"),
             "stream": self.stream,
             "max_cost_usd": self.routing.get("max_cost_usd"),
-            "tags": dict(self.attribution.base_tags),
+            "tags": {**self.attribution.base_tags, **self.attribution.tags},
             "pick": decision["model"],
         }
 

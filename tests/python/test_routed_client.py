@@ -288,12 +288,15 @@ def test_options_are_checked_when_the_client_is_made(mock):
 
 
 def test_a_routed_call_is_attributed_to_the_enclosing_run(mock, ledger, vector_prices):
-    with costline.run("triage", tags={"phase": "draft"}) as run:
-        r = routed(mock).chat.completions.create(model="auto", metadata=METADATA, messages=SUMMARY, max_tokens=100)
+    with costline.run("triage", tags={"phase": "draft", "environment": "staging"}) as run:
+        r = routed(mock, tags={"team": "support"}).chat.completions.create(
+            model="auto", metadata=METADATA, messages=SUMMARY, max_tokens=100
+        )
     assert run.cost_usd == r.costline.cost_usd
     [event] = read_events(ledger)
     assert (event["agent"], event["run_id"]) == ("triage", run.run_id)
-    assert event["tags"] == {"phase": "draft", **METADATA}
+    # The call's own metadata wins over the run's tags, which win over the client's.
+    assert event["tags"] == {"phase": "draft", "team": "support", **METADATA}
 
 
 def test_a_run_cap_blocks_a_routed_attempt_before_it_is_sent(mock, ledger, vector_prices):
