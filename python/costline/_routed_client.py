@@ -11,138 +11,14 @@ recorded here once, with the call's metadata as tags and `call_id` / `attempt`."
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator, Callable, Dict, Iterator, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence
 
 from . import _fallback
 from ._call import Call, usage_parts
-from ._fallback import AsyncFallbackStream, FallbackStream, Target
-from ._routed import Config, Plan, RoutingInfo
+from ._fallback import Target
+from ._routed import Config, Plan
+from ._routed_stream import AsyncRoutedStream, RoutedStream, first_event, first_event_async
 from ._runtime import unmetered
-
-_END = object()
-
-
-class _Primed:
-    """A target's stream with its first event already read (so a failure before it falls
-    back to the next candidate), iterated with drop-in metering off."""
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-        self._it = iter(inner)
-        self._first: Any = _END
-        token = unmetered.set(True)
-        try:
-            self._first = next(self._it)
-        except StopIteration:
-            self._first = _END
-        finally:
-            unmetered.reset(token)
-        self._primed = True
-
-    def __iter__(self) -> Iterator[Any]:
-        return self
-
-    def __next__(self) -> Any:
-        if self._primed:
-            self._primed = False
-            if self._first is not _END:
-                first, self._first = self._first, None
-                return first
-            raise StopIteration
-        token = unmetered.set(True)
-        try:
-            return next(self._it)
-        finally:
-            unmetered.reset(token)
-
-    def close(self) -> None:
-        close = getattr(self._inner, "close", None)
-        if close is not None:
-            close()
-
-
-class _APrimed:
-    """`_Primed` for async streams; `prime()` is awaited once before use."""
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-        self._it = inner.__aiter__()
-        self._first: Any = _END
-        self._primed = True
-
-    async def prime(self) -> None:
-        token = unmetered.set(True)
-        try:
-            self._first = await self._it.__anext__()
-        except StopAsyncIteration:
-            self._first = _END
-        finally:
-            unmetered.reset(token)
-
-    def __aiter__(self) -> AsyncIterator[Any]:
-        return self
-
-    async def __anext__(self) -> Any:
-        if self._primed:
-            self._primed = False
-            if self._first is not _END:
-                first, self._first = self._first, None
-                return first
-            raise StopAsyncIteration
-        token = unmetered.set(True)
-        try:
-            return await self._it.__anext__()
-        finally:
-            unmetered.reset(token)
-
-    def close(self) -> Any:
-        close = getattr(self._inner, "close", None)
-        return close() if close is not None else None
-
-
-def _usage_only(chunk: Any) -> bool:
-    return not chunk.choices and getattr(chunk, "usage", None) is not None
-
-
-class RoutedStream(FallbackStream):
-    """`ChatCompletionChunk`s from whichever provider served the call; iterate it, use it
-    as a context manager, `close()` it. `.costline` is the routing info (its `cost_usd`
-    is set when the stream has ended)."""
-
-    def __init__(self, plan: Plan, target: Target, inner: Any, call: Call, decision: Dict[str, Any]) -> None:
-        self._plan, self._decision = plan, decision
-        ctx = {"model": target.model, "include_usage": plan.include_usage}
-        super().__init__("openai", target, inner, call, plan.fc, ctx)
-        self.costline: RoutingInfo = plan.info(target, call, decision)  # type: ignore[assignment]
-        if target.provider == "openai" and not plan.include_usage:
-            # The usage chunk was asked for by the routed client, not by the caller.
-            self._iterator = (c for c in self._iterator if not _usage_only(c))
-
-    def _finish(self, error: Optional[BaseException]) -> None:
-        super()._finish(error)
-        self.costline = self._plan.info(self._target, self._call, self._decision)  # type: ignore[assignment]
-
-
-class AsyncRoutedStream(AsyncFallbackStream):
-    """`RoutedStream` for `AsyncCostline`: `async for`, `async with`, `aclose()`."""
-
-    def __init__(self, plan: Plan, target: Target, inner: Any, call: Call, decision: Dict[str, Any]) -> None:
-        self._plan, self._decision = plan, decision
-        ctx = {"model": target.model, "include_usage": plan.include_usage}
-        super().__init__("openai", target, inner, call, plan.fc, ctx)
-        self.costline: RoutingInfo = plan.info(target, call, decision)  # type: ignore[assignment]
-        if target.provider == "openai" and not plan.include_usage:
-            self._aiterator = self._without_usage(self._aiterator)
-
-    @staticmethod
-    async def _without_usage(chunks: AsyncIterator[Any]) -> AsyncIterator[Any]:
-        async for chunk in chunks:
-            if not _usage_only(chunk):
-                yield chunk
-
-    def _finish(self, error: Optional[BaseException]) -> None:
-        super()._finish(error)
-        self.costline = self._plan.info(self._target, self._call, self._decision)  # type: ignore[assignment]
 
 
 def _served(plan: Plan, target: Target, call: Call, result: Any, decision: Dict[str, Any]) -> Any:
@@ -173,6 +49,16 @@ def _close_quietly(stream: Any) -> None:
         pass
 
 
+async def _aclose_quietly(stream: Any) -> None:
+    try:
+        close = getattr(stream, "aclose", None) or getattr(stream, "close", None)
+        result = close() if close is not None else None
+        if hasattr(result, "__await__"):
+            await result
+    except Exception:  # noqa: BLE001 (the attempt already failed; its error is what counts)
+        pass
+
+
 def _create_sync(config: Config, kwargs: Dict[str, Any]) -> Any:
     plan = Plan(config, kwargs)
     while True:
@@ -191,12 +77,12 @@ def _create_sync(config: Config, kwargs: Dict[str, Any]) -> Any:
         if not plan.stream:
             return _served(plan, target, call, result, decision)
         try:
-            primed = _Primed(result)
+            started = first_event(result)
         except Exception as exc:
             _close_quietly(result)
             plan.failed(call, exc)
             continue
-        return RoutedStream(plan, target, primed, call, decision)
+        return RoutedStream(plan, target, result, started, call, decision)
 
 
 async def _create_async(config: Config, kwargs: Dict[str, Any]) -> Any:
@@ -216,19 +102,13 @@ async def _create_async(config: Config, kwargs: Dict[str, Any]) -> Any:
             unmetered.reset(token)
         if not plan.stream:
             return _served(plan, target, call, result, decision)
-        primed = _APrimed(result)
         try:
-            await primed.prime()
+            started = await first_event_async(result)
         except Exception as exc:
-            closing = primed.close()
-            if hasattr(closing, "__await__"):
-                try:
-                    await closing
-                except Exception:  # noqa: BLE001
-                    pass
+            await _aclose_quietly(result)
             plan.failed(call, exc)
             continue
-        return AsyncRoutedStream(plan, target, primed, call, decision)
+        return AsyncRoutedStream(plan, target, result, started, call, decision)
 
 
 class _Completions:

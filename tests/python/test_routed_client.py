@@ -316,3 +316,16 @@ def test_disabled_routes_without_recording(mock, ledger, vector_prices):
         costline.configure(disabled=False)
     assert r.costline.routed_to == "gpt-4.1-nano" and r.costline.cost_usd is None
     assert read_events(ledger) == []
+
+
+@pytest.mark.parametrize("prefer, provider", [("lowest_cost", "openai"), ("highest_quality", "anthropic")])
+def test_a_stream_closed_early_is_recorded_once(mock, ledger, vector_prices, prefer, provider):
+    with routed(mock).chat.completions.create(
+        model="auto", routing={"prefer": prefer}, messages=SUMMARY, max_tokens=100, stream=True
+    ) as stream:
+        first = next(iter(stream))
+        assert isinstance(first, openai.types.chat.ChatCompletionChunk)
+    stream.close()
+    [event] = read_events(ledger)
+    assert (event["provider"], event["status"], event["stream"]) == (provider, "ok", True)
+    assert stream.costline.cost_usd is not None
