@@ -152,7 +152,7 @@ def decide(route_input: Any) -> Dict[str, Any]:
 class Plan:
     """One call through the routed client: parsed once, then asked for attempts."""
 
-    def __init__(self, config: Config, kwargs: Dict[str, Any], async_client: bool = False) -> None:
+    def __init__(self, config: Config, kwargs: Dict[str, Any]) -> None:
         self.config = config
         body = dict(kwargs)
         routing = body.pop("routing", None) or {}

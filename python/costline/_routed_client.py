@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence
 
-from . import _fallback
+from . import _fallback, _native
 from ._call import Call, usage_parts
 from ._fallback import Target
 from ._routed import Config, Plan
@@ -33,7 +33,7 @@ def _served(plan: Plan, target: Target, call: Call, result: Any, decision: Dict[
         data = _fallback._wire(provider, result)
         usage = data.get(_fallback._USAGE_KEYS[provider])
         call.finish([usage] if usage else None, data.get("model") or data.get("modelVersion"))
-        translated = _fallback._native.translate("response", "openai", provider, data, {"model": target.model})
+        translated = _native.translate("response", "openai", provider, data, {"model": target.model})
         answer = _fallback._construct("openai", None, translated, stream=False)
     # Beside the model's fields, not among them: model_dump() and equality stay the SDK's.
     object.__setattr__(answer, "costline", plan.info(target, call, decision))
@@ -86,7 +86,7 @@ def _create_sync(config: Config, kwargs: Dict[str, Any]) -> Any:
 
 
 async def _create_async(config: Config, kwargs: Dict[str, Any]) -> Any:
-    plan = Plan(config, kwargs, async_client=True)
+    plan = Plan(config, kwargs)
     while True:
         step = plan.next_attempt()
         if step is None:
