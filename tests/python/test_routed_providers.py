@@ -122,3 +122,33 @@ def test_async_routing_error_is_raised_before_sending(mock, ledger):
     with pytest.raises(costline.RoutingError) as caught:
         asyncio.run(main())
     assert caught.value.code == "over_max_cost" and mock.requests() == []
+
+
+# The providers the fallback layer sends async requests to on this branch (openai,
+# anthropic); with wip-pyfallback's async targets merged, all five of PROVIDER_MODELS.
+ASYNC_PROVIDERS = ("anthropic", "openai")
+
+
+@pytest.mark.parametrize("drop_in", [False, True], ids=["sdk-client", "drop-in"])
+@pytest.mark.parametrize("provider", ASYNC_PROVIDERS)
+def test_async_each_provider_answers_as_openai_once_per_attempt(mock, ledger, provider, drop_in):
+    model = PROVIDER_MODELS[provider]
+
+    async def main():
+        client = AsyncCostline(
+            providers={provider: client_for(mock, provider, drop_in=drop_in, is_async=True)},
+            models=[{"model": model, "provider": provider, "quality": 60}],
+        )
+        r = await client.chat.completions.create(model="auto", metadata=METADATA, messages=SUMMARY, max_tokens=50)
+        stream = await client.chat.completions.create(model="auto", messages=SUMMARY, max_tokens=50, stream=True)
+        return r, [c async for c in stream]
+
+    r, chunks = asyncio.run(main())
+    assert isinstance(r, openai.types.chat.ChatCompletion) and r.choices[0].message.content == HELLO
+    assert all(isinstance(c, openai.types.chat.ChatCompletionChunk) for c in chunks)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == HELLO
+    events = read_events(ledger)
+    assert sorted((e["provider"], e["stream"], e.get("attempt")) for e in events) == [
+        (provider, False, 1),
+        (provider, True, 1),
+    ]
