@@ -78,6 +78,7 @@ class Config:
         tags: Optional[Mapping[str, str]],
         agent: Optional[str],
         level_scores: Optional[Sequence[float]],
+        is_async: bool = False,
     ) -> None:
         if not isinstance(providers, Mapping) or not providers:
             raise TypeError(
@@ -90,6 +91,9 @@ class Config:
                 raise ValueError(f"unknown provider {name!r}: one of {list(PROVIDERS)} (or 'gemini')")
             if client is None:
                 raise TypeError(f"providers[{name!r}] is None: give the provider's client")
+            if not is_async and type(client).__name__.startswith("Async"):
+                # Its create() would return a coroutine nobody awaits.
+                raise TypeError(f"providers[{name!r}] is an async client: use AsyncCostline, or a sync client")
             self.providers[key] = client
         # `models`: names pin the pool; dicts ({"model", "provider", "quality", "latency_ms"}) are candidates.
         self.candidates: List[Dict[str, Any]] = []

@@ -157,7 +157,8 @@ class Costline:
         agent: Optional[str] = None,
         level_scores: Optional[Sequence[float]] = None,
     ) -> None:
-        self._config = Config(providers, models, scores, router, fallback, tags, agent, level_scores)
+        is_async = type(self)._create is _create_async
+        self._config = Config(providers, models, scores, router, fallback, tags, agent, level_scores, is_async)
         self.chat = _Chat(self._config, type(self)._create)
 
     @property

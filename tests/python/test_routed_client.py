@@ -282,6 +282,8 @@ def test_options_are_checked_when_the_client_is_made(mock):
         Costline(providers={})
     with pytest.raises(ValueError, match="unknown fallback option"):
         Costline(providers={"openai": object()}, fallback={"targets": []})
+    with pytest.raises(TypeError, match="AsyncCostline"):
+        Costline(providers={"openai": client_for(mock, "openai", is_async=True)})
     client = Costline(providers={"openai": client_for(mock, "openai")})
     with pytest.raises(ValueError, match="unknown routing option"):
         client.chat.completions.create(model="auto", routing={"cheap": True}, messages=SHORT)
