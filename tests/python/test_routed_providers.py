@@ -152,3 +152,23 @@ def test_async_each_provider_answers_as_openai_once_per_attempt(mock, ledger, pr
         (provider, False, 1),
         (provider, True, 1),
     ]
+
+
+def test_a_candidate_that_cannot_express_the_request_is_skipped(mock, ledger):
+    client = Costline(
+        providers={"bedrock": client_for(mock, "bedrock"), "openai": client_for(mock, "openai")},
+        models=[
+            {"model": PROVIDER_MODELS["bedrock"], "provider": "bedrock", "quality": 60},
+            {"model": "gpt-4o", "provider": "openai", "quality": 60},
+        ],
+    )
+    image = {"type": "image_url", "image_url": {"url": "https://example.com/receipt.png"}}
+    messages = [{"role": "user", "content": [{"type": "text", "text": "What is this?"}, image]}]
+    assert client.route(messages=messages, max_tokens=50, routing={"prefer": "lowest_cost"})["provider"] == "bedrock"
+    r = client.chat.completions.create(
+        model="auto", routing={"prefer": "lowest_cost"}, messages=messages, max_tokens=50
+    )
+    # Bedrock takes image bytes only: nothing was sent to it, gpt-4o served as attempt 1.
+    assert (r.costline.routed_to, r.costline.attempts) == ("gpt-4o", 1)
+    assert [req["provider"] for req in mock.requests()] == ["openai"]
+    assert [(e["provider"], e["attempt"]) for e in read_events(ledger)] == [("openai", 1)]
