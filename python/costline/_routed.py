@@ -8,6 +8,7 @@ asks them in order. Sending is the client's (sync or async)."""
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -29,6 +30,7 @@ _POLICY_KEYS = ("retry_on", "attempt_timeout_s", "deadline_s")
 # `prefer: lowest_latency` without caller latencies reads the ledger's last week.
 LATENCY_WINDOW_S = 7 * 24 * 3600.0
 LATENCY_CALLS_PER_MODEL = 100
+LATENCY_REFRESH_S = 30.0
 
 
 class RoutingInfo:
@@ -66,7 +68,18 @@ def routing_error(code: str, message: str, details: Optional[Dict[str, Any]] = N
 class Config:
     """What `Costline(...)` was given, checked once."""
 
-    __slots__ = ("providers", "candidates", "models", "scores", "router", "policy", "tags", "agent", "level_scores")
+    __slots__ = (
+        "providers",
+        "candidates",
+        "models",
+        "scores",
+        "router",
+        "policy",
+        "tags",
+        "agent",
+        "level_scores",
+        "_latencies",
+    )
 
     def __init__(
         self,
@@ -118,6 +131,27 @@ class Config:
             raise TypeError("agent= must be a string")
         self.agent = agent
         self.level_scores = list(level_scores) if level_scores is not None else None
+        self._latencies: Tuple[float, Dict[str, int]] = (0.0, {})
+
+    def ledger_latencies(self) -> Dict[str, int]:
+        """Each model's p50 latency in the ledger, read at most every
+        LATENCY_REFRESH_S seconds per client (a read per call would cost a query on the
+        hot path) and without waiting for events still queued."""
+        expires, found = self._latencies
+        now = time.monotonic()
+        if now >= expires:
+            found = (
+                guarded(
+                    "reading latencies from the ledger",
+                    _native.p50_latencies,
+                    LATENCY_WINDOW_S,
+                    LATENCY_CALLS_PER_MODEL,
+                    0.0,
+                )
+                or {}
+            )
+            self._latencies = (now + LATENCY_REFRESH_S, found)
+        return found
 
 
 def _policy(fallback: Any) -> Optional[Dict[str, Any]]:
@@ -229,13 +263,7 @@ class Plan:
             out["level_scores"] = c.level_scores
         latencies = r.get("latencies_ms")
         if latencies is None and out.get("prefer") == "lowest_latency":
-            latencies = guarded(
-                "reading latencies from the ledger",
-                _native.p50_latencies,
-                LATENCY_WINDOW_S,
-                LATENCY_CALLS_PER_MODEL,
-                2.0,
-            )
+            latencies = c.ledger_latencies()
         if latencies:
             out["latencies_ms"] = dict(latencies)
         return out

@@ -80,6 +80,7 @@ def test_min_confidence_routes_one_level_up(mock, ledger, vector_prices):
 def test_lowest_latency_reads_the_ledger(mock, ledger, vector_prices):
     for model, ms in [("gpt-4o", 120), ("gpt-4o", 140), ("claude-haiku-4-5", 400), ("gpt-4.1-nano", 900)]:
         costline.track(provider="openai", model=model, input_tokens=10, output_tokens=5, latency_ms=ms)
+    assert costline.flush(10)  # the client reads what the ledger holds, without waiting
     client = routed(mock, models=without_latencies())
     r = client.chat.completions.create(
         model="auto", routing={"prefer": "lowest_latency"}, messages=SUMMARY, max_tokens=100
