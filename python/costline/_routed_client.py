@@ -72,6 +72,9 @@ def _create_sync(config: Config, kwargs: Dict[str, Any]) -> Any:
         except Exception as exc:
             plan.failed(call, exc)
             continue
+        except BaseException as exc:  # interrupted or cancelled: recorded, never retried
+            call.finish(None, None, exc)
+            raise
         finally:
             unmetered.reset(token)
         if not plan.stream:
@@ -98,6 +101,9 @@ async def _create_async(config: Config, kwargs: Dict[str, Any]) -> Any:
         except Exception as exc:
             plan.failed(call, exc)
             continue
+        except BaseException as exc:  # interrupted or cancelled: recorded, never retried
+            call.finish(None, None, exc)
+            raise
         finally:
             unmetered.reset(token)
         if not plan.stream:
