@@ -257,6 +257,25 @@ def bench_budgets() -> None:
 
             side_by_side(f"budget-guarded call, {label} store", unguarded, guarded, n=1000)
             print(f"{'  reserve + settle alone, ' + label:<46} {_reserve_settle_us():8.1f} µs")
+            if server is not None and label.startswith("redis"):
+                # The target is one round trip + 100 µs: a round trip measured in
+                # the same conditions (right after a call, not in a tight loop,
+                # where the socket and the scheduler are hot).
+                side_by_side(
+                    "  one PING round trip after each call", unguarded, lambda: (unguarded(), socket_ping(port)), n=1000
+                )
+        costline.configure(budgets=[costline.Budget("1000000", "total", enforce_stream=True)], budget_store="memory")
+
+        def stream(active: bool) -> None:
+            _budgets.active = active
+            list(ours.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True))
+
+        side_by_side(
+            "stream metered as it goes (enforce_stream), memory",
+            lambda: stream(False),
+            lambda: stream(True),
+            n=1000,
+        )
         if server is not None:
             t = []
             for _ in range(2000):
