@@ -92,6 +92,7 @@ export class Started {
     readonly stream: boolean,
     /** costline asked for a usage chunk the caller must not see. */
     readonly hide: boolean,
+    /** @internal */
     readonly captured: Captured,
     readonly request: unknown,
     meter?: NativeMeter,

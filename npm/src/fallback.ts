@@ -136,7 +136,7 @@ export function parseChain(value: unknown): Chain | undefined {
   return { targets, policy };
 }
 
-/** The fallback's answer: the target's, translated into the caller's API. */
+/** The fallback's answer: the target's, translated into the caller's API. @internal */
 export interface Served {
   readonly target: Target;
   /** The caller's response (non-stream), as its API's JSON; `costline` set on it. */
@@ -147,6 +147,7 @@ export interface Served {
   readonly info: FallbackInfo;
 }
 
+/** @internal */
 export interface Primary {
   /** The caller's API: openai, anthropic, google, mistral, bedrock. */
   readonly source: string;
@@ -162,7 +163,7 @@ export interface Primary {
   readonly signal?: AbortSignal | null;
 }
 
-/** Define `costline` on `obj`, non-enumerable: JSON and equality stay the SDK's. */
+/** Define `costline` on `obj`, non-enumerable: JSON and equality stay the SDK's. @internal */
 export function attachInfo(obj: object, info: FallbackInfo): void {
   Object.defineProperty(obj, "costline", { value: info, enumerable: false, configurable: true, writable: true });
 }
@@ -201,6 +202,7 @@ function attemptSignal(ms: number | undefined, outer: AbortSignal | null | undef
  * passed, `FallbackUnsupportedError` for a target that cannot express the
  * request (unless skipped), `BudgetExceededError` when every target left was
  * over a hard cap.
+ * @internal
  */
 export async function walkChain(primary: Primary, chain: Chain): Promise<Served> {
   let fc;

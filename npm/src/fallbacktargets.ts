@@ -82,6 +82,7 @@ export class TargetStarted extends Started {
   private bedrockCounted = false;
   private bedrockComplete = false;
 
+  /** @internal */
   constructor(target: TargetLike, request: Record<string, unknown>, stream: boolean, captured: Captured) {
     super(target.provider, TARGET_OPERATIONS[target.provider], target.model, stream, false, captured, request);
     if (target.provider === "bedrock") {
@@ -145,7 +146,7 @@ export class TargetStarted extends Started {
   }
 }
 
-/** A target attempt's call, attributed as the caller's (`captured`). */
+/** A target attempt's call, attributed as the caller's (`captured`). @internal */
 export function targetStarted(target: TargetLike, request: Record<string, unknown>, stream: boolean, captured: Captured): TargetStarted {
   return new TargetStarted(target, request, stream, captured);
 }
