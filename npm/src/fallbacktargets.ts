@@ -14,7 +14,7 @@ import { Started } from "./call";
 import { type Captured } from "./context";
 import { native, type NativeBedrockUsage } from "./binding";
 import { STATE } from "./hook";
-import { report } from "./runtime";
+import { guarded } from "./runtime";
 
 /** What a target's call is recorded as, per provider. */
 export const TARGET_OPERATIONS: Record<string, string> = {
@@ -120,22 +120,20 @@ export class TargetStarted extends Started {
   /** One event of the target's stream, its API's JSON, on its way to translation. */
   observe(event: Record<string, unknown>): void {
     this.responded = true;
-    try {
-      if (this.bedrock) {
-        const usage = (event.metadata as { usage?: unknown } | undefined)?.usage;
-        if (usage != null) {
-          this.bedrock.converse(usage);
-          this.bedrockCounted = true;
-        }
-        if (event.messageStop) this.bedrockComplete = true;
-        return;
+    if (this.bedrock) {
+      const usage = (event.metadata as { usage?: unknown } | undefined)?.usage;
+      if (usage != null) {
+        guarded("reading a fallback stream event", () => this.bedrock?.converse(usage), undefined);
+        this.bedrockCounted = true;
       }
-      this.streamed();
-      const type = this.provider === "anthropic" && typeof event.type === "string" ? `event: ${event.type}\n` : "";
-      this.feed(encoder.encode(`${type}data: ${JSON.stringify(event)}\n\n`));
-    } catch (err) {
-      report("reading a fallback stream event", err);
+      if (event.messageStop) this.bedrockComplete = true;
+      return;
     }
+    this.streamed();
+    const type = this.provider === "anthropic" && typeof event.type === "string" ? `event: ${event.type}\n` : "";
+    // The drop-ins' byte meter reads it; it throws only BudgetExceededError (a
+    // budget with enforceStream stopping the stream), which ends the stream.
+    this.feed(encoder.encode(`${type}data: ${JSON.stringify(event)}\n\n`));
   }
 
   /** The target's stream ended: the usage it reported stands. */
