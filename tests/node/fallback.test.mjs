@@ -287,3 +287,56 @@ test("a call its provider served carries no callId or attempt (docs/events.md: o
   assert.equal(event.call_id ?? null, null);
   assert.equal(event.attempt ?? null, null);
 });
+
+/** A raw Anthropic client whose server answers with a tool call (the mock models none): plain and streamed. */
+function toolCallingClaude() {
+  const message = {
+    id: "msg_tool",
+    type: "message",
+    role: "assistant",
+    model: "claude-haiku-4-5-20251001",
+    content: [{ type: "tool_use", id: "toolu_1", name: "weather", input: { city: "Paris" } }],
+    stop_reason: "tool_use",
+    stop_sequence: null,
+    usage: { input_tokens: 100, output_tokens: 20 },
+  };
+  const events = [
+    { type: "message_start", message: { ...message, content: [], stop_reason: null, usage: { input_tokens: 100, output_tokens: 1 } } },
+    { type: "content_block_start", index: 0, content_block: { type: "tool_use", id: "toolu_1", name: "weather", input: {} } },
+    { type: "content_block_delta", index: 0, delta: { type: "input_json_delta", partial_json: '{"city":' } },
+    { type: "content_block_delta", index: 0, delta: { type: "input_json_delta", partial_json: '"Paris"}' } },
+    { type: "content_block_stop", index: 0 },
+    { type: "message_delta", delta: { stop_reason: "tool_use", stop_sequence: null }, usage: { output_tokens: 20 } },
+    { type: "message_stop" },
+  ];
+  const fetch = async (url, init) => {
+    if (!JSON.parse(init.body).stream) return new Response(JSON.stringify(message), { headers: { "content-type": "application/json" } });
+    const sse = events.map((e) => `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`).join("");
+    return new Response(sse, { headers: { "content-type": "text/event-stream" } });
+  };
+  return new RawAnthropic({ apiKey: "test", baseURL: "http://fake.invalid", fetch, maxRetries: 0 });
+}
+
+test("a tool call the target makes comes back as the caller's tool_calls, plain and streamed", async () => {
+  const tools = [{ type: "function", function: { name: "weather", parameters: { type: "object" } } }];
+  const chain = [{ provider: "anthropic", model: "claude-haiku-4-5", client: toolCallingClaude() }];
+  const client = failingSource(mock, "openai", chain);
+  const reply = await client.chat.completions.create({ model: "gpt-4o", messages: HI, tools });
+  const choice = reply.choices[0];
+  assert.equal(choice.finish_reason, "tool_calls");
+  assert.deepEqual(
+    choice.message.tool_calls.map((c) => [c.id, c.type, c.function.name, JSON.parse(c.function.arguments)]),
+    [["toolu_1", "function", "weather", { city: "Paris" }]],
+  );
+  const chunks = await collect(await client.chat.completions.create({ model: "gpt-4o", messages: HI, tools, stream: true }));
+  const deltas = chunks.flatMap((c) => c.choices[0]?.delta?.tool_calls ?? []);
+  assert.equal(deltas[0].id, "toolu_1");
+  assert.equal(deltas[0].function.name, "weather");
+  assert.deepEqual(JSON.parse(deltas.map((d) => d.function?.arguments ?? "").join("")), { city: "Paris" });
+  assert.equal(chunks.filter((c) => c.choices[0]?.finish_reason).at(-1).choices[0].finish_reason, "tool_calls");
+  const served = (await recorded()).filter((e) => e.status === "ok");
+  assert.deepEqual(served.map((e) => [e.provider, e.input_tokens, e.output_tokens]).sort(), [
+    ["anthropic", 100, 20],
+    ["anthropic", 100, 20],
+  ]);
+});
