@@ -187,6 +187,10 @@ function attemptSignal(ms: number | undefined, outer: AbortSignal | null | undef
   return {
     signal: controller.signal,
     timedOut: () => timedOut,
+    /** The target answered: its stream is read without the clock (as a plain answer would be). */
+    stopClock() {
+      if (timer) clearTimeout(timer);
+    },
     done() {
       if (timer) clearTimeout(timer);
       outer?.removeEventListener("abort", onOuter);
@@ -275,6 +279,9 @@ export async function walkChain(primary: Primary, chain: Chain): Promise<Served>
     const info: FallbackInfo = { servedBy: `${target.provider}/${target.model}`, attempts: fc.attempts, costUsd: null, callId };
     const ctx = { model: target.model, include_usage: includeUsage };
     if (answer.events) {
+      // Like Python's: the attempt's timeout bounds getting an answer; a stream
+      // that started is read to its end (one that fails part-way does not fall back).
+      timer.stopClock();
       const chunks = translateStream(primary.source, target, answer, started, info, ctx, timer);
       return { target, chunks, info };
     }

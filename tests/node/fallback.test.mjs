@@ -340,3 +340,12 @@ test("a tool call the target makes comes back as the caller's tool_calls, plain 
     ["anthropic", 100, 20],
   ]);
 });
+
+test("a target's stream that answered in time is read to its end, past the attempt timeout", async () => {
+  const slowChunks = target(mock, "anthropic", { "x-mock-chunk-delay-ms": "150" });
+  const client = failingSource(mock, "openai", { targets: [slowChunks], attemptTimeoutMs: 400 });
+  const stream = await client.chat.completions.create({ model: "gpt-4o", messages: HI, stream: true });
+  const chunks = await collect(stream);
+  assert.equal(chunks.map((c) => c.choices[0]?.delta?.content ?? "").join(""), TEXT);
+  assert.equal(stream.costline.servedBy, "anthropic/claude-haiku-4-5");
+});
