@@ -84,9 +84,36 @@ export function answerResponse(source: string, served: Awaited<ReturnType<typeof
       await chunks.return(undefined).catch(() => undefined);
     },
   });
+  leaveOnRelease(stream, () => {
+    if (closed) return;
+    closed = true;
+    void chunks.return(undefined).catch(() => undefined);
+  });
   const response = new Response(stream, { status: 200, headers: { "content-type": "text/event-stream" } });
   attachInfo(response, served.info);
   return response;
+}
+
+/**
+ * `@google/genai`'s chunk iterator leaves a stream by releasing its reader (no
+ * cancel, see body.ts): a reader of `stream` released before the end closes
+ * the target's stream too (`leave`).
+ */
+function leaveOnRelease(stream: ReadableStream<Uint8Array>, leave: () => void): void {
+  const ownGetReader = stream.getReader;
+  Object.defineProperty(stream, "getReader", {
+    configurable: true,
+    writable: true,
+    value: function (this: ReadableStream<Uint8Array>, options?: { mode?: "byob" }) {
+      const reader = ownGetReader.call(this, options as undefined) as ReadableStreamDefaultReader<Uint8Array>;
+      const release = reader.releaseLock;
+      reader.releaseLock = function (this: ReadableStreamDefaultReader<Uint8Array>) {
+        leave();
+        release.call(this);
+      };
+      return reader;
+    },
+  });
 }
 
 /** The operation each source translates; its other endpoints never fall back. */

@@ -349,3 +349,26 @@ test("a target's stream that answered in time is read to its end, past the attem
   assert.equal(chunks.map((c) => c.choices[0]?.delta?.content ?? "").join(""), TEXT);
   assert.equal(stream.costline.servedBy, "anthropic/claude-haiku-4-5");
 });
+
+for (const source of ["google", "mistral"]) {
+  test(`leaving a ${source} caller's fallback stream early closes the target's stream and records its attempt`, async () => {
+    const client = failingSource(mock, source, [target(mock, "anthropic", { "x-mock-chunks": "40" })]);
+    const stream =
+      source === "google"
+        ? await client.models.generateContentStream({ model: "gemini-2.5-flash", contents: "hi" })
+        : await client.chat.stream({ model: "mistral-small-latest", messages: HI });
+    let seen = 0;
+    for await (const chunk of stream) {
+      void chunk;
+      if (++seen === 2) break;
+    }
+    const events = byAttempt(await recorded());
+    assert.deepEqual(
+      events.map((e) => [e.provider, e.status, e.attempt]),
+      [
+        [source, "error", 1],
+        ["anthropic", "ok", 2],
+      ],
+    );
+  });
+}
