@@ -42,14 +42,50 @@ export function exposeStreamInfo(streamClass: unknown): void {
 }
 
 /**
+ * Fallback info by call id, for SDKs that rebuild the objects they parse but
+ * keep the response's headers on them (`@google/genai`'s `sdkHttpResponse`):
+ * the synthetic response names its call in `x-costline-call-id`. Bounded: the
+ * oldest entries go first.
+ */
+const infoByCallId = new Map<string, FallbackInfo>();
+const MAX_INFO = 1024;
+const CALL_ID_HEADER = "x-costline-call-id";
+
+function remember(info: FallbackInfo): void {
+  infoByCallId.set(info.callId, info);
+  if (infoByCallId.size > MAX_INFO) infoByCallId.delete(infoByCallId.keys().next().value as string);
+}
+
+/**
+ * Give an SDK's response class a non-enumerable `costline` getter, read from
+ * the headers it keeps (`sdkHttpResponse.headers`): the fallback info of a
+ * response (or stream chunk) a fallback served, undefined for any other.
+ */
+export function exposeResponseInfo(responseClass: unknown): void {
+  const proto = (responseClass as { prototype?: object } | undefined)?.prototype;
+  if (!proto || Object.prototype.hasOwnProperty.call(proto, "costline")) return;
+  Object.defineProperty(proto, "costline", {
+    configurable: true,
+    enumerable: false,
+    get(this: { sdkHttpResponse?: { headers?: Record<string, string> } }) {
+      const id = this.sdkHttpResponse?.headers?.[CALL_ID_HEADER];
+      return id ? infoByCallId.get(id) : undefined;
+    },
+  });
+}
+
+/**
  * The served answer as a `Response` of the caller's API: JSON (its `json()`
  * resolves to the translated object, `costline` on it), or an event stream
  * of the translated chunks (cancelling it closes the target's stream).
  */
 export function answerResponse(source: string, served: Awaited<ReturnType<typeof walkChain>>, controller?: AbortController): Response {
+  remember(served.info);
+  const callId = served.info.callId;
   if (served.response) {
     const body = served.response;
-    const response = new Response(JSON.stringify(body), { status: 200, headers: { "content-type": "application/json" } });
+    const headers = { "content-type": "application/json", [CALL_ID_HEADER]: callId };
+    const response = new Response(JSON.stringify(body), { status: 200, headers });
     // The SDK reads `json()`: it gets the object with `costline` on it (text() readers get the plain JSON).
     Object.defineProperty(response, "json", { value: async () => body, configurable: true, writable: true });
     return response;
@@ -89,7 +125,7 @@ export function answerResponse(source: string, served: Awaited<ReturnType<typeof
     closed = true;
     void chunks.return(undefined).catch(() => undefined);
   });
-  const response = new Response(stream, { status: 200, headers: { "content-type": "text/event-stream" } });
+  const response = new Response(stream, { status: 200, headers: { "content-type": "text/event-stream", [CALL_ID_HEADER]: callId } });
   attachInfo(response, served.info);
   return response;
 }

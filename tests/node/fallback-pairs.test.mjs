@@ -8,7 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 
 import { recorded, useMock } from "./support.mjs";
-import { CARRIES_INFO, MODELS, PROVIDERS, askBoth, failingSource, target } from "./fallback-support.mjs";
+import { CARRIES_INFO, MODELS, PROVIDERS, askBoth, failingSource, streamInfo, target } from "./fallback-support.mjs";
 
 const mock = useMock();
 
@@ -19,10 +19,11 @@ for (const source of SOURCES) {
     if (provider === source) continue;
     test(`${source} caller served by ${provider}: plain and streamed, in ${source}'s SDK types`, async () => {
       const client = failingSource(mock, source, [target(mock, provider)]);
-      const { reply, stream } = await askBoth(source, client);
+      const answers = await askBoth(source, client);
+      const { reply } = answers;
       if (CARRIES_INFO.has(source)) {
         assert.equal(reply.costline.servedBy, `${provider}/${MODELS[provider]}`);
-        assert.equal(stream.costline.servedBy, `${provider}/${MODELS[provider]}`);
+        assert.equal(streamInfo(source, answers).servedBy, `${provider}/${MODELS[provider]}`);
       }
       const events = await recorded();
       const served = events.filter((e) => e.status === "ok").map((e) => [e.provider, e.model, e.stream, e.attempt, e.usage_source]);
