@@ -289,7 +289,12 @@ export async function walkChain(primary: Primary, chain: Chain): Promise<Served>
     const data = answer.response as Record<string, unknown>;
     started.endWith(data);
     info.costUsd = started.cost ?? null;
-    const response = native.translate("response", primary.source, target.provider, data, ctx) as Record<string, unknown>;
+    let response: Record<string, unknown>;
+    try {
+      response = native.translate("response", primary.source, target.provider, data, ctx) as Record<string, unknown>;
+    } catch (err) {
+      throw fromNative(err);
+    }
     attachInfo(response, info);
     return { target, response, info };
   }
@@ -343,7 +348,13 @@ async function* translateStream(
     ended = true;
     started.ended();
     info.costUsd = started.cost ?? null;
-    for (const chunk of translator.finish() as Record<string, unknown>[]) yield chunk;
+    let rest: Record<string, unknown>[];
+    try {
+      rest = translator.finish() as Record<string, unknown>[];
+    } catch (err) {
+      throw fromNative(err);
+    }
+    for (const chunk of rest) yield chunk;
   } catch (err) {
     error = timer.timedOut() ? timeoutError(err, undefined) : err;
     throw error;
