@@ -372,3 +372,26 @@ for (const source of ["google", "mistral"]) {
     );
   });
 }
+
+test("retryOn replaces the failures that fall back", async () => {
+  const only429 = failingSource(mock, "openai", { targets: [target(mock, "anthropic")], retryOn: ["429"] });
+  await assert.rejects(only429.chat.completions.create({ model: "gpt-4o", messages: HI }), RawOpenAI.InternalServerError);
+  assert.deepEqual(await mock.requests("/v1/messages"), []);
+  const with503 = failingSource(mock, "openai", { targets: [target(mock, "anthropic")], retryOn: [503] });
+  assert.equal((await with503.chat.completions.create({ model: "gpt-4o", messages: HI })).costline.attempts, 2);
+});
+
+test("the SDKs' own helpers work on a fallback's answer: withResponse() and Anthropic's messages.stream()", async () => {
+  const openai = failingSource(mock, "openai", [target(mock, "anthropic")]);
+  const { data, response } = await openai.chat.completions.create({ model: "gpt-4o", messages: HI }).withResponse();
+  assert.equal(response.status, 200);
+  assert.equal(data.choices[0].message.content, TEXT);
+  assert.equal(data.costline.servedBy, "anthropic/claude-haiku-4-5");
+  const anthropic = failingSource(mock, "anthropic", [target(mock, "openai")]);
+  const helper = anthropic.messages.stream({ model: "claude-haiku-4-5", max_tokens: 50, messages: HI });
+  const texts = [];
+  helper.on("text", (t) => texts.push(t));
+  const final = await helper.finalMessage();
+  assert.equal(final.content[0].text, TEXT);
+  assert.equal(texts.join(""), TEXT);
+});
