@@ -29,6 +29,7 @@ from ._fallback_send import send_async as _send_async
 from ._fallback_send import wire as _wire
 from ._fallback_stream import USAGE_KEYS as _USAGE_KEYS
 from ._fallback_stream import AsyncFallbackStream, FallbackStream
+from ._runtime import report
 
 FallbackUnsupportedError = _native.FallbackUnsupportedError
 FallbackDeadlineError = _native.FallbackDeadlineError
@@ -173,6 +174,7 @@ class _Walk:
         fc.begin_attempt()
         self.primary = primary
         primary.call_id, primary.attempt = fc.call_id, 1
+        _release(primary)
         primary.finish(None, None, exc)
         self.source = source
         self.body = body
@@ -239,6 +241,7 @@ class _Walk:
         return err
 
     def failed(self, call: Call, failed: Exception) -> None:
+        _release(call)
         call.finish(None, None, failed)
         self.last = failed
         self.kind, self.status = failure_of(failed)
@@ -279,6 +282,17 @@ class _Walk:
             object.__setattr__(response, "costline", stream.costline)
             return response
         return stream
+
+
+def _release(call: Call) -> None:
+    """Give a failed attempt's budget hold back now, before the next attempt reserves
+    (recording settles it later, on the writer thread; a failure costs nothing)."""
+    reservation, call.reservation = call.reservation, None
+    if reservation is not None:
+        try:
+            reservation.release()
+        except Exception as exc:
+            report("releasing a budget reservation", exc)
 
 
 def serve_sync(
