@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextvars
 import json
+import time
 from decimal import Decimal
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
@@ -165,7 +166,8 @@ class _Walk:
     def __init__(
         self, primary: Call, source: str, body: Dict[str, Any], exc: Exception, chain: Chain, stream: bool
     ) -> None:
-        self.fc = fc = _native.FallbackCall(chain.policy)
+        # The deadline bounds the whole logical call: its clock started with the primary.
+        self.fc = fc = _native.FallbackCall(chain.policy, time.perf_counter() - primary.started)
         self.kind, self.status = failure_of(exc)
         if not fc.falls_back(self.kind, self.status, True):
             # Not a failure that falls back (a 400...): one attempt, recorded as such.

@@ -32,9 +32,14 @@ class FallbackStream:
         call: Call,
         fc: Any,
         ctx: Dict[str, Any],
-        build: Callable[[Any], Any],
-        info: Callable[[], Dict[str, Any]],
+        build: Optional[Callable[[Any], Any]] = None,
+        info: Optional[Callable[[], Dict[str, Any]]] = None,
     ) -> None:
+        if build is None or info is None:  # the caller's own types, as `_fallback` builds them
+            from ._fallback import _construct, _info
+
+            build = build or (lambda chunk: _construct(source, None, chunk, stream=True))
+            info = info or (lambda: _info(target, fc.attempts, call))
         self._source = source
         self._target = target
         self._inner = inner

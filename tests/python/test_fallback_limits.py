@@ -133,3 +133,15 @@ def test_failed_attempts_release_their_reservations(mock, ledger, capped):
     assert sorted((e["attempt"], e["status"]) for e in events) == [(1, "error"), (2, "error"), (3, "error")]
     row = status()
     assert (row["spent_usd"], row["reserved_usd"]) == (0, 0)
+
+
+def test_the_deadline_counts_the_primarys_own_time(mock, ledger):
+    # The primary takes 0.6 s to fail: with a 0.5 s deadline for the whole call, no
+    # fallback may start.
+    fallback = {"targets": [target(mock, "openai")], "deadline_s": 0.5}
+    client = source(mock, "anthropic", fallback, fail="slow:600,529")
+    with pytest.raises(costline.FallbackDeadlineError) as caught:
+        call(client, "anthropic", stream=False)
+    assert isinstance(caught.value.__cause__, anthropic.APIStatusError)
+    assert mock.requests("/v1/chat/completions") == []
+    assert [(e["attempt"], e["status"]) for e in read_events(ledger)] == [(1, "error")]
