@@ -22,6 +22,7 @@ from fallback_support import (
     call,
     call_async,
     configure_prices,
+    reply_text,
     source,
     stream_info,
     stream_items,
@@ -87,8 +88,6 @@ def test_the_fallback_reply_carries_the_answer_text(mock, ledger, source_provide
     # test_fallback.py's; here every source, each through a different target).
     target_provider = PROVIDERS[(PROVIDERS.index(source_provider) + 2) % len(PROVIDERS)]
     reply = call(source(mock, source_provider, [target(mock, target_provider)]), source_provider, stream=False)
-    from fallback_support import reply_text
-
     assert reply_text(source_provider, reply) == TEXT
 
 

@@ -6,7 +6,17 @@ from __future__ import annotations
 
 import pytest
 from botocore.config import Config
-from fallback_support import SOURCE_MODELS, TARGET_MODEL, bedrock_kwargs, call, source, target, with_headers
+from fallback_support import (
+    SOURCE_MODELS,
+    TARGET_MODEL,
+    bedrock_kwargs,
+    call,
+    raw_target,
+    source,
+    stream_items,
+    target,
+    with_headers,
+)
 from mistralai.client.utils.retries import BackoffStrategy, RetryConfig
 
 from costline import bedrock as costline_bedrock
@@ -69,3 +79,23 @@ def test_an_agent_view_keeps_the_chain_and_attributes_every_attempt(mock, ledger
     assert reply.costline["served_by"] == f"openai/{TARGET_MODEL}"
     events = read_events(ledger)
     assert sorted((e["attempt"], e["agent"]) for e in events) == [(1, "writer"), (2, "writer")]
+
+
+def test_a_target_stream_failing_part_way_raises_and_records_its_attempt(mock, ledger):
+
+    broken = {
+        "provider": "google",
+        "model": TARGET_MODEL,
+        "client": raw_target(mock, "google", {"x-mock-error": "midstream-error"}),
+    }
+    client = source(mock, "bedrock", [broken, target(mock, "openai")])
+    stream = call(client, "bedrock", stream=True)
+    with pytest.raises(Exception) as caught:
+        stream_items("bedrock", stream)
+    assert type(caught.value).__module__.startswith("google.genai")  # the target SDK's error, not swallowed
+    assert mock.requests("/v1/chat/completions") == []  # part-way: no further fallback
+    events = sorted(read_events(ledger), key=lambda e: e["attempt"])
+    assert [(e["provider"], e["status"], e["attempt"], e["stream"]) for e in events] == [
+        ("bedrock", "error", 1, True),
+        ("google", "error", 2, True),
+    ]
