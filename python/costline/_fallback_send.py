@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextvars
 import json
 import threading
 from typing import Any, AsyncIterator, Callable, Dict, Iterator, Optional
@@ -154,7 +155,10 @@ def _in_thread(fn: Callable[[], Any], timeout: float, client: Any) -> Any:
         finally:
             done.set()
 
-    threading.Thread(target=run, name="costline-fallback-bedrock", daemon=True).start()
+    # The caller's context goes with it: a costline drop-in given as the client must see
+    # that the routed client or the chain records this attempt (else it records it again).
+    ctx = contextvars.copy_context()
+    threading.Thread(target=ctx.run, args=(run,), name="costline-fallback-bedrock", daemon=True).start()
     if not done.wait(timeout):
         with lock:
             if "value" not in box and "error" not in box:
@@ -191,7 +195,10 @@ async def _in_thread_async(fn: Callable[[], Any], timeout: Optional[float], clie
             if ok:
                 _discard(value)
 
-    threading.Thread(target=run, name="costline-fallback-bedrock", daemon=True).start()
+    # The caller's context goes with it: a costline drop-in given as the client must see
+    # that the routed client or the chain records this attempt (else it records it again).
+    ctx = contextvars.copy_context()
+    threading.Thread(target=ctx.run, args=(run,), name="costline-fallback-bedrock", daemon=True).start()
     try:
         return await asyncio.wait_for(future, timeout)
     except asyncio.TimeoutError:
