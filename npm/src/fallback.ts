@@ -209,19 +209,26 @@ function attemptSignal(ms: number | undefined, outer: AbortSignal | null | undef
  * @internal
  */
 export async function walkChain(primary: Primary, chain: Chain): Promise<Served> {
+  const primaryError = primary.errorType ? undefined : primary.error;
+  let last: unknown = primary.error;
+  let failure = failureOf(last);
   let fc;
   try {
-    fc = new native.FallbackCall(chain.policy);
+    // The deadline counts from the primary's start, as in Python.
+    fc = new native.FallbackCall(chain.policy, primary.started.elapsedMs());
     fc.beginAttempt();
   } catch (err) {
-    primary.started.end(primary.error, primary.errorType);
+    primary.started.end(primaryError, primary.errorType);
     throw fromNative(err);
+  }
+  if (!fc.fallsBack(failure.kind, failure.status ?? undefined, chain.targets.length > 0)) {
+    // The caller's own error (a 400...): raised as it is, one event without call_id.
+    primary.started.end(primaryError, primary.errorType);
+    throw last;
   }
   const callId = fc.callId;
   primary.started.link(callId, 1);
-  primary.started.end(primary.errorType ? undefined : primary.error, primary.errorType);
-  let last: unknown = primary.error;
-  let failure = failureOf(last);
+  primary.started.end(primaryError, primary.errorType);
   let blocked: BudgetExceededError | undefined;
   const includeUsage = includesUsage(primary.body);
   const targets = chain.targets;
