@@ -273,7 +273,16 @@ test("a target whose worst case would pass a hard cap is skipped (recorded block
   const tooDear = failingSource(mock, "openai", [target(mock, "anthropic")]);
   await assert.rejects(
     run({ maxCostUsd: "0.002" }, () => tooDear.chat.completions.create({ model: "gpt-4o-mini", messages: HI, max_tokens: 1000 })),
-    (err) => err instanceof BudgetExceededError && /every fallback target left would pass a budget's hard cap/.test(err.message),
+    (err) => {
+      assert.ok(err instanceof BudgetExceededError, String(err));
+      assert.match(err.message, /^no fallback target could serve within the budgets \(skipped anthropic\/claude-haiku-4-5: /);
+      assert.match(err.message, /the last failure: InternalServerError$/);
+      assert.deepEqual(err.skipped.map((s) => s.target), ["anthropic/claude-haiku-4-5"]);
+      assert.equal(err.scope, "run");
+      assert.equal(err.limitUsd, "0.002");
+      assert.ok(err.cause instanceof RawOpenAI.InternalServerError);
+      return true;
+    },
   );
 });
 
