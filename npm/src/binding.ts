@@ -10,6 +10,9 @@ export interface Attribution {
   agentPath?: string[];
   tags?: Record<string, string>;
   baseTags?: Record<string, string>;
+  /** A fallback chain's shared id, and this attempt's number (1: the primary). */
+  callId?: string;
+  attempt?: number;
 }
 
 export interface NativeMeter {
@@ -144,7 +147,8 @@ export interface NativeBinding {
   /** kind "request" | "response" | "stream"; throws `costline:fallback_unsupported: {json}`. */
   translate(kind: string, source: string, target: string, input: unknown, options?: unknown): unknown;
   FallbackStream: new (source: string, target: string, options?: unknown) => NativeFallbackStream;
-  FallbackCall: new (options?: unknown) => NativeFallbackCall;
+  /** `elapsedMs`: how long ago the logical call started (the deadline counts the primary's time). */
+  FallbackCall: new (options?: unknown, elapsedMs?: number) => NativeFallbackCall;
   checkFallbackOptions(options: unknown): void;
   /** The routing decision as JSON text; throws `costline:routing: {code, message, details}`. */
   decide(inputJson: string): string;

@@ -204,6 +204,8 @@ def reserve(call: Any, request: Optional[Mapping[str, Any]]) -> Any:
         a.tags,
         a.base_tags,
         caps,
+        call.call_id,
+        call.attempt,
     )
 
 
