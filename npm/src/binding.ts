@@ -10,6 +10,9 @@ export interface Attribution {
   agentPath?: string[];
   tags?: Record<string, string>;
   baseTags?: Record<string, string>;
+  /** A fallback chain's shared id, and this attempt's number (1: the primary). */
+  callId?: string;
+  attempt?: number;
 }
 
 export interface NativeMeter {
@@ -56,6 +59,22 @@ export interface NativeTotal {
   readonly value: string;
   readonly calls: number;
   readonly unpricedCalls: number;
+}
+
+/** Translates one target stream into the source's chunks (bindings-node/src/translate.rs). */
+export interface NativeFallbackStream {
+  push(event: unknown): unknown[];
+  finish(): unknown[];
+}
+
+/** One logical call walking a fallback chain: the core's policy. */
+export interface NativeFallbackCall {
+  readonly callId: string;
+  readonly attempts: number;
+  readonly skipUnsupported: boolean;
+  /** Throws `costline:fallback_deadline: ...` once the chain's deadline passed. */
+  beginAttempt(): { number: number; timeoutMs?: number | null };
+  fallsBack(kind: string, status: number | undefined | null, targetsLeft: boolean): boolean;
 }
 
 export interface NativeBinding {
@@ -125,6 +144,14 @@ export interface NativeBinding {
   stats(): Record<string, number>;
   cliMain(args: string[]): number;
   testPanic(): void;
+  /** kind "request" | "response" | "stream"; throws `costline:fallback_unsupported: {json}`. */
+  translate(kind: string, source: string, target: string, input: unknown, options?: unknown): unknown;
+  FallbackStream: new (source: string, target: string, options?: unknown) => NativeFallbackStream;
+  /** `elapsedMs`: how long ago the logical call started (the deadline counts the primary's time). */
+  FallbackCall: new (options?: unknown, elapsedMs?: number) => NativeFallbackCall;
+  checkFallbackOptions(options: unknown): void;
+  /** The routing decision as JSON text; throws `costline:routing: {code, message, details}`. */
+  decide(inputJson: string): string;
 }
 
 /** The targets `npm/package.json` lists under napi.targets, by Node's names. */
