@@ -70,7 +70,7 @@ bench: build-release build-node ## overhead vs the raw SDK, cost() and token cou
 	  echo '```'; $(PY) benches/bench_providers.py; echo '```'; echo; \
 	  echo "Node: the plain \`openai\` client and the \`costline/openai\` drop-in over one in-process fake fetch:"; echo; \
 	  echo '```'; node benches/bench_node.mjs; echo '```'; echo; \
-	  echo "Routing decision (core/benches/routing.rs, criterion): 50 candidates, 2 KB prompt; the prompt count alone beside it:"; echo; \
+	  echo "Routing decision (core/benches/routing.rs, thread CPU time, wall beside it): 50 candidates, 2 KB prompt; the prompt count alone beside it:"; echo; \
 	  echo '```'; cargo bench -q -p costline-core --bench routing 2>/dev/null | grep -E '^(decide|count)|time:'; echo '```'; echo; \
 	  echo "Fallback translation (core/benches/translate.rs): per call (request + response) and per stream chunk:"; echo; \
 	  echo '```'; cargo bench -q -p costline-core --bench translate 2>/dev/null; echo '```'; } | tee benches/RESULTS.md

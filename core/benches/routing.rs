@@ -4,14 +4,18 @@
 //! with a score, on a 2 KB prompt: prompt counted once per encoding, 50 worst cases priced,
 //! the task classified, the pick and the table built. Target: <= 50 µs per decision.
 //! Two pools: every model on o200k (today's models: one count), and one that also holds
-//! cl100k models (gpt-4, gpt-3.5: a second count of the same prompt).
+//! cl100k models (gpt-4, gpt-3.5: a second count of the same prompt). Figures are the
+//! thread's CPU time, median of 15 rounds (see support/clock.rs), with the wall time beside
+//! them. `make bench` keeps the lines that start with `count` or `decide`.
 
 use std::hint::black_box;
+
+#[path = "support/clock.rs"]
+mod clock;
 
 use costline_core::catalog;
 use costline_core::routing::{self, CandidateSpec, RouteInput};
 use costline_core::tokens::{self, encoding_for_model, Encoding};
-use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;
 
 fn prompt_2kb() -> String {
@@ -54,7 +58,12 @@ fn pool(with_cl100k: bool) -> Vec<CandidateSpec> {
         .collect()
 }
 
-fn bench(c: &mut Criterion) {
+fn report(label: &str, iterations: usize, f: impl FnMut()) {
+    let (cpu, wall) = clock::median_us(15, iterations, f);
+    println!("{label:<52} {cpu:>7.1} µs CPU  (wall {wall:>6.1} µs)");
+}
+
+fn main() {
     let request = json!({
         "model": "auto",
         "max_tokens": 500,
@@ -63,23 +72,20 @@ fn bench(c: &mut Criterion) {
             {"role": "user", "content": prompt_2kb()},
         ],
     });
-    // The floor: counting the prompt once, which every decision must do.
-    let encoder = tokens::encoder(Encoding::O200kBase).expect("builds");
-    c.bench_function("count the 2 KB request once (o200k), for comparison", |b| {
-        b.iter(|| black_box(tokens::estimate_usage("openai", "chat", "gpt-4o", black_box(&request), "")))
+    // The floor: counting the prompt once, which every decision must do. Encoders built first.
+    tokens::encoder(Encoding::O200kBase).expect("builds");
+    tokens::encoder(Encoding::Cl100kBase).expect("builds");
+    report("count the 2 KB request once (o200k), for comparison", 400, || {
+        black_box(tokens::estimate_usage("openai", "chat", "gpt-4o", black_box(&request), ""));
     });
-    black_box(encoder);
     for (name, with_cl100k) in [("o200k only", false), ("o200k + cl100k", true)] {
         let input =
             RouteInput { request: request.clone(), candidates: pool(with_cl100k), ..Default::default() };
         assert_eq!(input.candidates.len(), 50, "the catalog has 50 candidates for {name}");
-        // Build the encoders and the catalog outside the measurement.
+        // The catalog and the per-model caches warm outside the measurement.
         routing::decide(&input).expect("routes");
-        c.bench_function(&format!("decide: 50 candidates, 2 KB prompt, {name}"), |b| {
-            b.iter(|| black_box(routing::decide(black_box(&input)).unwrap()))
+        report(&format!("decide: 50 candidates, 2 KB prompt, {name}"), 200, || {
+            black_box(routing::decide(black_box(&input)).unwrap());
         });
     }
 }
-
-criterion_group!(benches, bench);
-criterion_main!(benches);

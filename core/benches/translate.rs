@@ -3,10 +3,14 @@
 //! Inputs are the shared vectors (tests/vectors/translate): per direction, the time to
 //! translate a request (source → target) plus its response (target → source), which is the
 //! time translation adds to one non-stream call, and the time per stream chunk. Medians of
-//! a few rounds; targets: ≤ 20 µs per call, ≤ 2 µs per chunk. Expect ±20% noise on a shared machine.
+//! a few rounds of the thread's CPU time (see support/clock.rs); targets: ≤ 20 µs per call,
+//! ≤ 2 µs per chunk. Beside each pair, the raw figure: the same call between two clients of
+//! the source's own API (no translation: the body passed on, as a same-provider fallback does).
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+
+#[path = "support/clock.rs"]
+mod clock;
 
 use costline_core::translate::{
     translate_request, translate_response, Api, ResponseContext, StreamTranslator,
@@ -30,20 +34,11 @@ fn find<'a>(cases: &'a [Value], source: Api, target: Api, name_part: &str) -> &'
         .expect("vector for the pair")
 }
 
-fn median(rounds: usize, mut f: impl FnMut()) -> Duration {
-    let mut times: Vec<Duration> = (0..rounds)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[rounds / 2]
-}
-
-fn us(d: Duration, n: usize) -> f64 {
-    d.as_secs_f64() * 1e6 / n as f64
+/// CPU µs per call of `f`, median of 7 rounds of `n` calls; the wall time goes to `walls`.
+fn cpu_us(n: usize, walls: &mut Vec<f64>, f: impl FnMut()) -> f64 {
+    let (cpu, wall) = clock::median_us(7, n, f);
+    walls.push(wall / cpu);
+    cpu
 }
 
 fn main() {
@@ -51,12 +46,12 @@ fn main() {
     let responses = load("responses.json");
     let streams = load("streams.json");
     let n = 2_000;
-    println!("fallback translation (release build; median of 5 rounds)\n");
+    println!("fallback translation (release build; thread CPU time, median of 7 rounds)\n");
     println!(
-        "{:<22} {:>11} {:>11} {:>12} {:>14} {:>10}",
-        "source <- target", "plain req", "rich req", "response", "rich call", "chunk"
+        "{:<22} {:>9} {:>9} {:>9} {:>15} {:>15}",
+        "source <- target", "plain req", "rich req", "response", "rich call (raw)", "chunk (raw)"
     );
-    let (mut worst_call, mut worst_chunk) = (0f64, 0f64);
+    let (mut worst_call, mut worst_chunk, mut walls) = (0f64, 0f64, Vec::new());
     for source in Api::ALL {
         for target in Api::ALL {
             if source == target {
@@ -64,55 +59,58 @@ fn main() {
             }
             let plain = find(&requests, source, target, "plain");
             let plain_model = plain["options"]["model"].as_str().unwrap();
-            let plain_time = median(5, || {
-                for _ in 0..n {
-                    black_box(
-                        translate_request(source, target, black_box(&plain["input"]), plain_model).unwrap(),
-                    );
-                }
+            let pq = cpu_us(n, &mut walls, || {
+                black_box(
+                    translate_request(source, target, black_box(&plain["input"]), plain_model).unwrap(),
+                );
             });
             let request = find(&requests, source, target, "rich");
             let model = request["options"]["model"].as_str().unwrap();
-            let req_time = median(5, || {
-                for _ in 0..n {
-                    black_box(
-                        translate_request(source, target, black_box(&request["input"]), model).unwrap(),
-                    );
-                }
+            let rq = cpu_us(n, &mut walls, || {
+                black_box(translate_request(source, target, black_box(&request["input"]), model).unwrap());
             });
             let response = find(&responses, source, target, "tool-call");
             let ctx = ResponseContext::from_value(&response["options"]).unwrap();
-            let resp_time = median(5, || {
-                for _ in 0..n {
-                    black_box(
-                        translate_response(source, target, black_box(&response["input"]), &ctx).unwrap(),
-                    );
-                }
+            let rs = cpu_us(n, &mut walls, || {
+                black_box(translate_response(source, target, black_box(&response["input"]), &ctx).unwrap());
+            });
+            // Raw: the same request and the source-shaped response between two clients of the
+            // source's API (no translation).
+            let raw_call = cpu_us(n, &mut walls, || {
+                black_box(translate_request(source, source, black_box(&request["input"]), model).unwrap());
+                black_box(
+                    translate_response(source, source, black_box(&response["expected"]), &ctx).unwrap(),
+                );
             });
             let stream = find(&streams, source, target, "text stream");
             let events = stream["input"].as_array().unwrap();
             let sctx = ResponseContext::from_value(&stream["options"]).unwrap();
-            let rounds = n / 4;
-            let chunk_time = median(5, || {
-                for _ in 0..rounds {
-                    let mut t = StreamTranslator::new(source, target, sctx.clone());
-                    for e in events {
-                        black_box(t.push(black_box(e)).unwrap());
-                    }
-                    black_box(t.finish());
+            let per_stream = |source: Api, target: Api, events: &[Value]| {
+                let mut t = StreamTranslator::new(source, target, sctx.clone());
+                for e in events {
+                    black_box(t.push(black_box(e)).unwrap());
                 }
-            });
-            let (pq, rq, rs, ch) =
-                (us(plain_time, n), us(req_time, n), us(resp_time, n), us(chunk_time, rounds * events.len()));
+                black_box(t.finish());
+            };
+            let ch = cpu_us(n / 4, &mut walls, || per_stream(source, target, events)) / events.len() as f64;
+            let source_chunks = stream["expected"].as_array().unwrap();
+            let raw_chunk = cpu_us(n / 4, &mut walls, || per_stream(source, source, source_chunks))
+                / source_chunks.len() as f64;
             worst_call = worst_call.max(rq + rs);
             worst_chunk = worst_chunk.max(ch);
             let label = format!("{} <- {}", source.name(), target.name());
-            println!("{label:<22} {pq:>11.2} {rq:>11.2} {rs:>12.2} {:>14.2} {ch:>10.2}", rq + rs);
+            let call = format!("{:.2} ({raw_call:.2})", rq + rs);
+            let chunk = format!("{ch:.2} ({raw_chunk:.2})");
+            println!("{label:<22} {pq:>9.2} {rq:>9.2} {rs:>9.2} {call:>15} {chunk:>15}");
         }
     }
+    walls.sort_by(f64::total_cmp);
     println!(
-        "\nµs. rich call: the rich request (system, image, tool call and result, tools, JSON schema, sampling)\n\
-         plus a tool-call response; chunk: per target stream event, the stream's end included.\n\
-         worst pair: {worst_call:.2} µs per rich call (target ≤ 20), {worst_chunk:.2} µs per chunk (target ≤ 2)"
+        "\nµs of CPU. rich call: the rich request (system, image, tool call and result, tools, JSON schema,\n\
+         sampling) plus a tool-call response; chunk: per target stream event, the stream's end included.\n\
+         raw: the same between two clients of the source's API (passed on untranslated).\n\
+         worst pair: {worst_call:.2} µs per rich call (target ≤ 20), {worst_chunk:.2} µs per chunk (target ≤ 2).\n\
+         Machine load: wall time was {:.1}x the CPU time (median).",
+        walls[walls.len() / 2]
     );
 }

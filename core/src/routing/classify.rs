@@ -62,27 +62,23 @@ pub fn classify(request: &Value, prompt_tokens: u64) -> Difficulty {
     let mut points: u32 = 0;
     let mut weak = 0u32;
     let mut signals = Vec::new();
-    let text = message_text(request);
+    let text = TextSignals::of(request);
 
-    if text.contains("```") {
+    if text.fenced {
         points += 1;
         signals.push("code (fenced block)".to_string());
-    } else if CODE_MARKERS.iter().filter(|m| text.contains(*m)).count() >= 2 {
+    } else if text.code_markers.count_ones() >= 2 {
         points += 1;
         weak += 1;
         signals.push("code (keywords)".to_string());
     }
-    if LATEX_MARKERS.iter().any(|m| text.contains(m)) {
+    if text.latex {
         points += 1;
         signals.push("math (LaTeX)".to_string());
-    } else {
-        // Whole words only: "improve" is not "prove".
-        let lower = text.to_lowercase();
-        if lower.split(|c: char| !c.is_alphanumeric()).any(|word| MATH_WORDS.contains(&word)) {
-            points += 1;
-            weak += 1;
-            signals.push("math (keywords)".to_string());
-        }
+    } else if text.math_word {
+        points += 1;
+        weak += 1;
+        signals.push("math (keywords)".to_string());
     }
     let tools = count_array(request, "tools") + count_array(request, "functions");
     if tools > 0 {
@@ -129,25 +125,70 @@ fn count_array(request: &Value, key: &str) -> usize {
     request.get(key).and_then(Value::as_array).map_or(0, Vec::len)
 }
 
-/// The text of every message (string contents and text parts), joined by newlines.
-fn message_text(request: &Value) -> String {
-    let mut text = String::new();
-    for message in request.get("messages").and_then(Value::as_array).into_iter().flatten() {
-        match message.get("content") {
-            Some(Value::String(s)) => text.push_str(s),
-            Some(Value::Array(parts)) => {
-                for part in parts {
-                    if let Some(s) = part.get("text").and_then(Value::as_str) {
-                        text.push_str(s);
-                        text.push('\n');
+/// What the text of the messages (string contents and text parts) shows.
+///
+/// The rules read the messages' texts joined by newlines. No marker holds a newline and a
+/// newline separates words, so each text is scanned on its own, with the same result and
+/// without the copy.
+#[derive(Default)]
+struct TextSignals {
+    fenced: bool,
+    /// Bit i: `CODE_MARKERS[i]` occurs.
+    code_markers: u32,
+    latex: bool,
+    /// A whole word, lowercased, is one of `MATH_WORDS`.
+    math_word: bool,
+}
+
+impl TextSignals {
+    fn of(request: &Value) -> TextSignals {
+        let mut signals = TextSignals::default();
+        for message in request.get("messages").and_then(Value::as_array).into_iter().flatten() {
+            match message.get("content") {
+                Some(Value::String(s)) => signals.scan(s),
+                Some(Value::Array(parts)) => {
+                    for part in parts {
+                        if let Some(s) = part.get("text").and_then(Value::as_str) {
+                            signals.scan(s);
+                        }
                     }
                 }
+                _ => {}
             }
-            _ => {}
         }
-        text.push('\n');
+        signals
     }
-    text
+
+    fn scan(&mut self, text: &str) {
+        self.fenced = self.fenced || text.contains("```");
+        for (i, marker) in CODE_MARKERS.iter().enumerate() {
+            if self.code_markers & (1 << i) == 0 && text.contains(marker) {
+                self.code_markers |= 1 << i;
+            }
+        }
+        self.latex = self.latex || LATEX_MARKERS.iter().any(|m| text.contains(m));
+        self.math_word = self.math_word || has_math_word(text);
+    }
+}
+
+/// A whole word of `text`, lowercased, is a math word ("improve" is not "prove").
+fn has_math_word(text: &str) -> bool {
+    if !text.is_ascii() {
+        // Unicode lowercasing can change a word's length and letters; take the general road.
+        let lower = text.to_lowercase();
+        return lower.split(|c: char| !c.is_alphanumeric()).any(|word| MATH_WORDS.contains(&word));
+    }
+    // ASCII: lowercasing is per byte and alphanumeric is [0-9A-Za-z]; no copy needed.
+    let mut word = [0u8; 10];
+    text.as_bytes().split(|b| !b.is_ascii_alphanumeric()).any(|w| {
+        if !(5..=10).contains(&w.len()) {
+            return false;
+        }
+        for (lower, b) in word.iter_mut().zip(w) {
+            *lower = b.to_ascii_lowercase();
+        }
+        MATH_WORDS.iter().any(|m| m.as_bytes() == &word[..w.len()])
+    })
 }
 
 #[cfg(test)]
@@ -193,6 +234,17 @@ mod tests {
         assert_eq!(d.signals, ["math (keywords)"]);
         let d = classify(&user("Please improve the wording of this polite reply to a customer."), 40);
         assert_eq!((d.level, d.confidence), (1, 0.9));
+    }
+
+    #[test]
+    fn math_words_are_found_in_any_case_in_non_ascii_text_and_never_across_messages() {
+        let d = classify(&user("Gödel's THEOREM, s'il vous plaît."), 40);
+        assert_eq!(d.signals, ["math (keywords)"]);
+        let split =
+            json!({"messages": [{"role": "user", "content": "pro"}, {"role": "user", "content": "ve"}]});
+        assert!(classify(&split, 40).signals.is_empty());
+        let parts = json!({"messages": [{"role": "user", "content": [{"type": "text", "text": "=> #inc"}, {"type": "text", "text": "lude"}]}]});
+        assert!(classify(&parts, 40).signals.is_empty(), "one marker only: #include spans two parts");
     }
 
     #[test]

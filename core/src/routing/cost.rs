@@ -30,16 +30,16 @@ pub(super) fn price(pool: &[Candidate], request: &Value) -> (Vec<Row>, u64) {
     let rows: Vec<Row> = pool
         .iter()
         .map(|candidate| {
-            let prompt_tokens = count(encoding_of(&candidate.model), &candidate.model);
-            let resolved = pricing.resolve(&candidate.provider, &candidate.model);
+            let prompt_tokens = count(encoding_of(candidate.model), candidate.model);
+            let resolved = pricing.resolve(&candidate.provider, candidate.model);
             let max_output_tokens = requested
                 .or_else(|| resolved.and_then(|r| r.price.max_output_tokens))
                 .unwrap_or(FALLBACK_MAX_OUTPUT);
             let usage =
                 Usage { input_tokens: prompt_tokens, output_tokens: max_output_tokens, ..Usage::default() };
             Row {
-                model: candidate.model.clone(),
-                provider: candidate.provider.clone(),
+                model: candidate.model.to_string(),
+                provider: candidate.provider.to_string(),
                 price_key: resolved.map(|r| r.key.to_string()),
                 prompt_tokens,
                 max_output_tokens,

@@ -70,17 +70,17 @@ pub(super) fn pick(
         row.eligible = row.why_not.is_none();
     }
     rows[chosen].eligible = true;
+    // One text for every row passed over (formatted once: a pool holds dozens of rows).
+    let passed_over = match input.prefer {
+        Prefer::LowestCost | Prefer::LowestCostThatMeetsQuality => format!("costs more than {picked_model}"),
+        Prefer::HighestQuality => format!("lower quality than {picked_model}"),
+        Prefer::LowestLatency => format!("slower than {picked_model}"),
+    };
     for &i in &affordable {
         if i != chosen && rows[i].why_not.is_none() {
-            rows[i].why_not = Some(match input.prefer {
-                Prefer::LowestCost | Prefer::LowestCostThatMeetsQuality => {
-                    format!("costs more than {picked_model}")
-                }
-                Prefer::HighestQuality => format!("lower quality than {picked_model}"),
-                Prefer::LowestLatency => match rows[i].latency_ms {
-                    Some(_) => format!("slower than {picked_model}"),
-                    None => "no observed latency".to_string(),
-                },
+            rows[i].why_not = Some(match (input.prefer, rows[i].latency_ms) {
+                (Prefer::LowestLatency, None) => "no observed latency".to_string(),
+                _ => passed_over.clone(),
             });
         }
     }

@@ -2,23 +2,26 @@
 //! pinned to `models` when given, kept to `providers` when given; each with its quality
 //! (the caller's score first, then the table's) and latency (the caller's).
 
+use std::borrow::Cow;
+
 use super::quality;
 use super::{CandidateSpec, RouteInput};
 use crate::catalog;
 
+/// Names borrow the input or the quality table: the table's rows copy them once.
 #[derive(Debug, Clone)]
-pub(super) struct Candidate {
-    pub model: String,
-    pub provider: String,
+pub(super) struct Candidate<'a> {
+    pub model: &'a str,
+    pub provider: Cow<'a, str>,
     pub quality: Option<(f64, &'static str)>,
     pub latency_ms: Option<u64>,
 }
 
-pub(super) fn build(input: &RouteInput) -> Vec<Candidate> {
+pub(super) fn build(input: &RouteInput) -> Vec<Candidate<'_>> {
     let listed = |model: &str| input.candidates.iter().find(|c| c.model == model);
-    let from_table = |entry: &quality::QualityEntry| Candidate {
-        model: entry.model.clone(),
-        provider: entry.provider.clone(),
+    let from_table = |entry: &'static quality::QualityEntry| Candidate {
+        model: &entry.model,
+        provider: Cow::Borrowed(&entry.provider),
         quality: None,
         latency_ms: None,
     };
@@ -32,8 +35,8 @@ pub(super) fn build(input: &RouteInput) -> Vec<Candidate> {
                     Some(entry) => (from_table(entry), None),
                     None => (
                         Candidate {
-                            model: name.clone(),
-                            provider: catalog_provider(name).unwrap_or_default(),
+                            model: name,
+                            provider: Cow::Owned(catalog_provider(name).unwrap_or_default()),
                             quality: None,
                             latency_ms: None,
                         },
@@ -48,20 +51,20 @@ pub(super) fn build(input: &RouteInput) -> Vec<Candidate> {
         None => quality::table().models.iter().map(|e| (from_table(e), None)).collect(),
     };
     if let Some(providers) = &input.providers {
-        pool.retain(|(c, _)| providers.contains(&c.provider));
+        pool.retain(|(c, _)| providers.iter().any(|p| *p == c.provider));
     }
     pool.into_iter()
         .map(|(mut candidate, spec)| {
             let user_score = match input.scores.is_empty() {
                 true => None,
-                false => input.scores.get(&candidate.model),
+                false => input.scores.get(candidate.model),
             };
             candidate.quality = user_score
                 .or_else(|| spec.and_then(|s| s.quality.as_ref()))
                 .map(|score| (*score, "user"))
-                .or_else(|| quality::shipped_score(&candidate.model).map(|e| (e.score, "table")));
+                .or_else(|| quality::shipped_score(candidate.model).map(|e| (e.score, "table")));
             if !input.latencies_ms.is_empty() {
-                if let Some(ms) = input.latencies_ms.get(&candidate.model) {
+                if let Some(ms) = input.latencies_ms.get(candidate.model) {
                     candidate.latency_ms = Some(*ms);
                 }
             }
@@ -70,14 +73,15 @@ pub(super) fn build(input: &RouteInput) -> Vec<Candidate> {
         .collect()
 }
 
-fn from_spec(spec: &CandidateSpec) -> Candidate {
-    let provider = spec
-        .provider
-        .clone()
-        .or_else(|| quality::shipped_score(&spec.model).map(|e| e.provider.clone()))
-        .or_else(|| catalog_provider(&spec.model))
-        .unwrap_or_default();
-    Candidate { model: spec.model.clone(), provider, quality: None, latency_ms: spec.latency_ms }
+fn from_spec(spec: &CandidateSpec) -> Candidate<'_> {
+    let provider = match &spec.provider {
+        Some(provider) => Cow::Borrowed(provider.as_str()),
+        None => match quality::shipped_score(&spec.model) {
+            Some(entry) => Cow::Borrowed(entry.provider.as_str()),
+            None => Cow::Owned(catalog_provider(&spec.model).unwrap_or_default()),
+        },
+    };
+    Candidate { model: &spec.model, provider, quality: None, latency_ms: spec.latency_ms }
 }
 
 /// The provider a model is called through, from the catalog entry of that exact name

@@ -16,6 +16,7 @@
 //! Nothing here panics or returns an error: if an encoder could not be built (only possible
 //! with a corrupt binary), counts fall back to one token per four bytes with one warning.
 
+mod ascii_split;
 mod encoder;
 mod estimate;
 mod merge;

@@ -386,16 +386,17 @@ pub fn usage_from(u: &Map<String, Value>) -> Usage {
 }
 
 pub fn usage_to(u: &Usage, flavor: Flavor) -> Value {
-    let mut v = json!({
-        "prompt_tokens": u.input, "completion_tokens": u.output, "total_tokens": u.input + u.output,
-    });
+    let mut v = Map::new();
+    v.insert("prompt_tokens".into(), u.input.into());
+    v.insert("completion_tokens".into(), u.output.into());
+    v.insert("total_tokens".into(), (u.input + u.output).into());
     if flavor == Flavor::OpenAi || u.cache_read > 0 {
-        v["prompt_tokens_details"] = json!({"cached_tokens": u.cache_read});
+        v.insert("prompt_tokens_details".into(), object([("cached_tokens", u.cache_read.into())]));
     }
     if flavor == Flavor::OpenAi {
-        v["completion_tokens_details"] = json!({"reasoning_tokens": u.reasoning});
+        v.insert("completion_tokens_details".into(), object([("reasoning_tokens", u.reasoning.into())]));
     }
-    v
+    Value::Object(v)
 }
 
 pub fn read_response(v: &Value, api: Api) -> Result<Response> {

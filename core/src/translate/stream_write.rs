@@ -1,6 +1,6 @@
 //! Stream writers: canonical stream events → the source API's chunks.
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::canonical::{Finish, ResponseContext, StreamEvent, Usage};
 use super::json::object;
@@ -77,21 +77,36 @@ struct OpenAiWriter {
 
 impl OpenAiWriter {
     fn chunk(&self, delta: Value, finish_reason: Value) -> Value {
-        let mut choice = object([("index", 0.into()), ("delta", delta), ("finish_reason", finish_reason)]);
+        // Built with plain inserts: `value["key"] = ...` searches the map once more per key.
+        let mut choice = Map::new();
+        choice.insert("index".into(), 0.into());
+        choice.insert("delta".into(), delta);
+        choice.insert("finish_reason".into(), finish_reason);
         if self.flavor == Flavor::OpenAi {
-            choice["logprobs"] = Value::Null;
+            choice.insert("logprobs".into(), Value::Null);
         }
-        let mut c = object([
-            ("id", self.c.id.clone().into()),
-            ("object", "chat.completion.chunk".into()),
-            ("created", self.created.into()),
-            ("model", self.c.model.clone().into()),
-            ("choices", Value::Array(vec![choice])),
-        ]);
-        if self.flavor == Flavor::OpenAi && self.c.ctx.include_usage {
-            c["usage"] = Value::Null;
+        self.envelope(vec![Value::Object(choice)], None)
+    }
+
+    /// A chunk around `choices`; `usage` given: the usage chunk, else `usage: null` where
+    /// the caller asked for usage.
+    fn envelope(&self, choices: Vec<Value>, usage: Option<Value>) -> Value {
+        let mut c = Map::new();
+        c.insert("id".into(), self.c.id.clone().into());
+        c.insert("object".into(), "chat.completion.chunk".into());
+        c.insert("created".into(), self.created.into());
+        c.insert("model".into(), self.c.model.clone().into());
+        c.insert("choices".into(), Value::Array(choices));
+        match usage {
+            Some(usage) => {
+                c.insert("usage".into(), usage);
+            }
+            None if self.flavor == Flavor::OpenAi && self.c.ctx.include_usage => {
+                c.insert("usage".into(), Value::Null);
+            }
+            None => {}
         }
-        c
+        Value::Object(c)
     }
 }
 
@@ -163,10 +178,8 @@ impl StreamWriter for OpenAiWriter {
             out.push(self.chunk(json!({}), reason));
         }
         if self.c.ctx.include_usage {
-            let mut last = self.chunk(json!({}), Value::Null);
-            last["choices"] = json!([]);
-            last["usage"] = openai::usage_to(&self.c.usage.unwrap_or_default(), Flavor::OpenAi);
-            out.push(last);
+            let usage = openai::usage_to(&self.c.usage.unwrap_or_default(), Flavor::OpenAi);
+            out.push(self.envelope(Vec::new(), Some(usage)));
         }
     }
 }
