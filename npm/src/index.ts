@@ -18,6 +18,7 @@ export { run, withAgent, currentRun, Run, type RunOptions } from "./context";
 export {
   BudgetExceededError,
   CostlineError,
+  RoutingError,
   PricesError,
   InvalidEventError,
   UsageError,
@@ -27,6 +28,8 @@ export {
 } from "./errors";
 export { report, events, status, type Report, type ReportRow, type ReportOptions, type Figures, type EventsOptions } from "./ledger";
 export type { CostlineClientOptions } from "./hook";
+export { Costline } from "./costline";
+export type * from "./costline";
 
 export const VERSION: string = native.version();
 
