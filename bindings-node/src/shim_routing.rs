@@ -15,9 +15,16 @@ pub fn decide(input_json: String) -> Result<String> {
 }
 
 #[napi]
-pub fn translate(kind: String, source: String, target: String, input: Value, options: Option<Value>) -> Result<Value> {
+pub fn translate(
+    kind: String,
+    source: String,
+    target: String,
+    input: Value,
+    options: Option<Value>,
+) -> Result<Value> {
     guard::call(|| {
-        core_translate::translate(&kind, &source, &target, &input, &options.unwrap_or(Value::Null)).map_err(guard::to_js)
+        core_translate::translate(&kind, &source, &target, &input, &options.unwrap_or(Value::Null))
+            .map_err(guard::to_js)
     })
 }
 
@@ -32,7 +39,8 @@ impl FallbackStream {
     pub fn new(source: String, target: String, options: Option<Value>) -> Result<FallbackStream> {
         guard::call(|| {
             let ctx = ResponseContext::from_value(&options.unwrap_or(Value::Null)).map_err(guard::to_js)?;
-            let (s, t) = (Api::parse(&source).map_err(guard::to_js)?, Api::parse(&target).map_err(guard::to_js)?);
+            let (s, t) =
+                (Api::parse(&source).map_err(guard::to_js)?, Api::parse(&target).map_err(guard::to_js)?);
             Ok(FallbackStream { inner: StreamTranslator::new(s, t, ctx) })
         })
     }
