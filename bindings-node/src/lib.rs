@@ -23,7 +23,6 @@ mod pricing;
 mod providers;
 mod record;
 mod settings;
-mod shim_routing;
 
 use costline_core::event::Sdk;
 
