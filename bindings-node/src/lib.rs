@@ -4,7 +4,8 @@
 //! core. One file per concern: `meter` (a call in flight), `record` (track,
 //! previews), `pricing` (cost and tokens), `lifecycle` (flush, shutdown, exit,
 //! CLI), `settings` (configure), `ledger_api` (report and events), `guard`
-//! (errors and panics), `logging` (core log records to stderr).
+//! (errors and panics), `logging` (core log records to stderr), `translate`
+//! (fallback translation and policy), `routing` (the routing decision).
 
 // Under clippy, napi-derive leaves out the registration code that uses the
 // exported functions, so they look unused; a real build registers them all.
@@ -22,7 +23,9 @@ mod meter;
 mod pricing;
 mod providers;
 mod record;
+mod routing;
 mod settings;
+mod translate;
 
 use costline_core::event::Sdk;
 

@@ -58,6 +58,22 @@ export interface NativeTotal {
   readonly unpricedCalls: number;
 }
 
+/** Translates one target stream into the source's chunks (bindings-node/src/translate.rs). */
+export interface NativeFallbackStream {
+  push(event: unknown): unknown[];
+  finish(): unknown[];
+}
+
+/** One logical call walking a fallback chain: the core's policy. */
+export interface NativeFallbackCall {
+  readonly callId: string;
+  readonly attempts: number;
+  readonly skipUnsupported: boolean;
+  /** Throws `costline:fallback_deadline: ...` once the chain's deadline passed. */
+  beginAttempt(): { number: number; timeoutMs?: number | null };
+  fallsBack(kind: string, status: number | undefined | null, targetsLeft: boolean): boolean;
+}
+
 export interface NativeBinding {
   version(): string;
   Meter: new (provider: string, operation: string, model: string, stream: boolean, hideUsage: boolean) => NativeMeter;
@@ -125,6 +141,13 @@ export interface NativeBinding {
   stats(): Record<string, number>;
   cliMain(args: string[]): number;
   testPanic(): void;
+  /** kind "request" | "response" | "stream"; throws `costline:fallback_unsupported: {json}`. */
+  translate(kind: string, source: string, target: string, input: unknown, options?: unknown): unknown;
+  FallbackStream: new (source: string, target: string, options?: unknown) => NativeFallbackStream;
+  FallbackCall: new (options?: unknown) => NativeFallbackCall;
+  checkFallbackOptions(options: unknown): void;
+  /** The routing decision as JSON text; throws `costline:routing: {code, message, details}`. */
+  decide(inputJson: string): string;
 }
 
 /** The targets `npm/package.json` lists under napi.targets, by Node's names. */
