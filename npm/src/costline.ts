@@ -14,13 +14,13 @@
  */
 
 import { capture, Captured, NO_TAGS } from "./context";
-import { native } from "./binding";
-import { CostlineError, RoutingError } from "./errors";
+import { native, type NativeFallbackCall } from "./binding";
+import { call, CostlineError, RoutingError } from "./errors";
 import { clientCreated } from "./hook";
 import { checkRouting, decide, routeInput, type CandidateSpec, type Decision, type Router, type RouterSummary, type RoutingOptions } from "./routing";
 import { Attempt, failureOf, OPERATIONS, requestIdOf, send, translateRequest } from "./routed-send";
 import { RoutedStream } from "./routed-stream";
-import { FallbackRules, type FallbackOptions } from "./routed-policy";
+import { fallbackPolicy, type FallbackOptions } from "./routed-policy";
 
 export type { Prefer, RoutingOptions, CandidateSpec, CandidateRow, Decision, Router, RouterSummary } from "./routing";
 export type { FallbackOptions } from "./routed-policy";
@@ -138,7 +138,8 @@ interface Config {
   scores: Record<string, number> | undefined;
   levelScores: number[] | undefined;
   router: Router | undefined;
-  rules: FallbackRules | null;
+  /** The core's fallback policy options; null: one attempt. */
+  policy: Record<string, unknown> | null;
   defaults: RoutingOptions;
   tags: Record<string, string>;
   agent: string | undefined;
@@ -190,7 +191,7 @@ export class Costline {
       scores: options.scores,
       levelScores: options.levelScores,
       router: options.router,
-      rules: fallback === false || fallback === null ? null : new FallbackRules(fallback === true || fallback === undefined ? {} : fallback),
+      policy: fallbackPolicy(fallback),
       defaults: checkRouting(options.routing),
       tags,
       agent: options.agent,
@@ -213,7 +214,7 @@ export class Costline {
       const step = await plan.nextAttempt();
       if (!step) throw plan.failure();
       const { target, request, attempt } = step;
-      const timeoutMs = plan.attemptTimeout() ?? callOptions.timeout;
+      const timeoutMs = step.timeoutMs ?? callOptions.timeout;
       let out: Record<string, unknown> | AsyncIterable<Record<string, unknown>>;
       try {
         out = await send(target.provider, this.config.providers[target.provider], request, plan.stream, { timeoutMs, headers: callOptions.headers, signal: callOptions.signal });
@@ -243,7 +244,7 @@ class Plan {
   readonly includeUsage: boolean;
   readonly routed: boolean;
   readonly captured: Captured;
-  readonly callId = native.newId();
+  private readonly fc: NativeFallbackCall;
   decision: Decision | null = null;
   private next: { target: Target; decision: Decision | null } | null = null;
   private readonly tried: string[] = [];
@@ -251,8 +252,6 @@ class Plan {
   private last: unknown;
   private lastTarget: Target | undefined;
   private fallsBack = true;
-  private attempts = 0;
-  private readonly deadline: number | undefined;
 
   constructor(
     private readonly config: Config,
@@ -268,7 +267,7 @@ class Plan {
     this.includeUsage = this.stream && (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
     this.routed = model === "auto";
     this.captured = attributed(config.agent, config.tags, metadataTags(metadata));
-    this.deadline = config.rules?.deadlineMs !== undefined ? performance.now() + config.rules.deadlineMs : undefined;
+    this.fc = call(() => new native.FallbackCall(config.policy ?? {}));
     if (this.routed) {
       // RoutingError before anything is sent (every candidate over maxCostUsd...).
       this.decision = this.decide(undefined);
@@ -370,7 +369,7 @@ class Plan {
 
   /** The next candidate: the core's pick among the first decision's eligible candidates not tried yet. */
   private async fallbackPick(): Promise<{ target: Target; decision: Decision } | null> {
-    if (!this.config.rules) return null;
+    if (!this.config.policy) return null;
     if (this.pool === undefined) {
       try {
         this.pool = this.decide(undefined).candidates.filter((r) => r.eligible).map((r) => r.model);
@@ -390,7 +389,7 @@ class Plan {
   }
 
   /** The next attempt: its target, translated request and metered attempt; null when no candidate is left. */
-  async nextAttempt(): Promise<{ target: Target; request: Record<string, unknown>; attempt: Attempt } | null> {
+  async nextAttempt(): Promise<{ target: Target; request: Record<string, unknown>; attempt: Attempt; timeoutMs: number | undefined } | null> {
     for (;;) {
       if (this.last !== undefined && !this.fallsBack) return null;
       const pick = this.next ?? (this.last !== undefined ? await this.fallbackPick() : null);
@@ -405,36 +404,32 @@ class Plan {
         // This candidate cannot express the request; another may.
         this.last = err;
         this.lastTarget = target;
-        if (!this.config.rules) throw err;
+        if (!this.config.policy) throw err;
         continue;
       }
-      if (this.attempts > 0 && this.deadline !== undefined && performance.now() >= this.deadline) {
-        const err = new CostlineError(`the routed call's deadline (${this.config.rules?.deadlineMs} ms) passed before another attempt could start`, "fallback_deadline", {
-          attempts: this.attempts,
-          call_id: this.callId,
-        });
+      let begun: { number: number; timeoutMs?: number | null };
+      try {
+        // The core's policy: no attempt starts once the call's deadline passed.
+        begun = call(() => this.fc.beginAttempt());
+      } catch (err) {
         (err as Error & { cause?: unknown }).cause = this.last;
         throw err;
       }
-      this.attempts += 1;
       this.lastTarget = target;
       this.current = pick.decision;
-      const attempt = new Attempt(target.provider, target.model, this.stream, request, this.captured, this.callId, this.attempts);
+      const attempt = new Attempt(target.provider, target.model, this.stream, request, this.captured, this.fc.callId, begun.number);
       attempt.reserve(); // BudgetExceededError (recorded as blocked): nothing is sent
-      return { target, request, attempt };
+      return { target, request, attempt, timeoutMs: begun.timeoutMs ?? undefined };
     }
   }
 
   private current: Decision | null = null;
 
-  attemptTimeout(): number | undefined {
-    return this.config.rules?.attemptTimeout(this.deadline);
-  }
-
   failed(attempt: Attempt, err: unknown): void {
     attempt.failed(err);
     this.last = err;
-    this.fallsBack = this.config.rules !== null && this.config.rules.fallsBack(failureOf(err));
+    const f = failureOf(err);
+    this.fallsBack = this.config.policy !== null && this.fc.fallsBack(f.kind, f.status ?? null, true);
   }
 
   /**
@@ -451,9 +446,9 @@ class Plan {
     const name = last instanceof Error ? last.constructor?.name || last.name : typeof last;
     const message = last instanceof Error ? last.message : String(last);
     const err = new CostlineError(
-      `the routed call failed: ${target?.provider}/${target?.model} answered ${name}: ${message.slice(0, 300)} (attempts: ${this.attempts})`,
+      `the routed call failed: ${target?.provider}/${target?.model} answered ${name}: ${message.slice(0, 300)} (attempts: ${this.fc.attempts})`,
       "provider_error",
-      { provider: target?.provider, model: target?.model, status: f.status ?? null, error_type: name, attempts: this.attempts, tried: [...this.tried], call_id: this.callId },
+      { provider: target?.provider, model: target?.model, status: f.status ?? null, error_type: name, attempts: this.fc.attempts, tried: [...this.tried], call_id: this.fc.callId },
       requestIdOf(last),
     );
     (err as Error & { cause?: unknown }).cause = last;
@@ -471,8 +466,8 @@ class Plan {
     } else {
       reason = "the model the caller named";
     }
-    const attempts = this.attempts;
-    const callId = this.callId;
+    const attempts = this.fc.attempts;
+    const callId = this.fc.callId;
     return () => ({
       routedTo: target.model,
       provider: target.provider,

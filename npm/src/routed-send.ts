@@ -11,9 +11,9 @@
  * attempt number.
  */
 
-import { native, type NativeMeter, type NativeReservation } from "./binding";
+import { native, type Attribution, type NativeFallbackStream, type NativeMeter, type NativeReservation } from "./binding";
 import { capsOf, type Captured } from "./context";
-import { BudgetExceededError, fromNative } from "./errors";
+import { BudgetExceededError, CostlineError, fromNative } from "./errors";
 import { budgetsOn, guarded, isDisabled, report, unmetered } from "./runtime";
 
 /** The providers a routed call can be served by, and what each is recorded as. */
@@ -24,13 +24,6 @@ export const OPERATIONS: Record<string, string> = {
   mistral: "chat",
   bedrock: "converse",
 };
-
-interface TranslateNative {
-  translate(kind: string, source: string, target: string, input: unknown, options: unknown): unknown;
-  FallbackStream: new (source: string, target: string, ctx: unknown) => { push(event: unknown): unknown[]; finish(): unknown[] };
-}
-
-const tx = native as unknown as TranslateNative;
 
 type Json = Record<string, unknown>;
 
@@ -71,7 +64,21 @@ export function requestIdOf(value: unknown): string | null {
 
 /** The request translated for `provider` and `model` (throws the core's FallbackUnsupported error). */
 export function translateRequest(provider: string, request: Json, model: string): Json {
-  return tx.translate("request", "openai", provider, request, { model }) as Json;
+  try {
+    return native.translate("request", "openai", provider, request, { model }) as Json;
+  } catch (err) {
+    const mapped = fromNative(err);
+    if (mapped instanceof CostlineError && mapped.code === "fallback_unsupported" && !(mapped.details as Json).feature) {
+      // The addon sends { message, feature, target } as JSON after the code.
+      try {
+        const d = JSON.parse(mapped.message) as { message: string; feature: string; target: string };
+        throw new CostlineError(d.message, "fallback_unsupported", { feature: d.feature, target: d.target });
+      } catch (parsed) {
+        if (parsed instanceof CostlineError) throw parsed;
+      }
+    }
+    throw mapped;
+  }
 }
 
 /** What one attempt records: who, what, and its reservation. */
@@ -95,6 +102,15 @@ export class Attempt {
     this.done = isDisabled();
   }
 
+  /**
+   * Who made the call, and which attempt of which logical call this is
+   * (`call_id`, `attempt` on the event: the addon reads them from the
+   * attribution once it carries them; it ignores them before).
+   */
+  private attribution(): Attribution {
+    return { ...this.captured.attribution, callId: this.callId, attempt: this.number } as Attribution;
+  }
+
   get operation(): string {
     return OPERATIONS[this.provider];
   }
@@ -106,7 +122,7 @@ export class Attempt {
     if (!caps.length && !budgetsOn()) return;
     try {
       this.reservation =
-        native.budgetReserve(this.provider, this.operation, this.model, this.request, this.stream, this.captured.attribution, caps) ?? undefined;
+        native.budgetReserve(this.provider, this.operation, this.model, this.request, this.stream, this.attribution(), caps) ?? undefined;
     } catch (err) {
       const mapped = fromNative(err);
       if (mapped instanceof BudgetExceededError) {
@@ -132,7 +148,7 @@ export class Attempt {
     this.done = true;
     const type = err instanceof Error ? err.constructor?.name || err.name : typeof err;
     record(() =>
-      native.recordText(this.provider, this.operation, this.model, this.stream, this.latency(), type, undefined, this.captured.attribution, this.request, true, this.reservation),
+      native.recordText(this.provider, this.operation, this.model, this.stream, this.latency(), type, undefined, this.attribution(), this.request, true, this.reservation),
     );
   }
 
@@ -141,7 +157,7 @@ export class Attempt {
     if (this.done) return;
     this.done = true;
     const cost = record(() =>
-      native.recordText(this.provider, this.operation, this.model, false, this.latency(), undefined, JSON.stringify(body), this.captured.attribution, this.request, true, this.reservation),
+      native.recordText(this.provider, this.operation, this.model, false, this.latency(), undefined, JSON.stringify(body), this.attribution(), this.request, true, this.reservation),
     );
     this.settle(cost);
   }
@@ -171,7 +187,7 @@ export class Attempt {
       const meter = this.meter ?? new native.Meter(this.provider, this.operation, this.model, true, false);
       this.meter = undefined;
       if (left) meter.abandon();
-      return meter.finish(this.latency(), type, this.captured.attribution, this.request, true, this.reservation);
+      return meter.finish(this.latency(), type, this.attribution(), this.request, true, this.reservation);
     });
     this.settle(cost);
   }
@@ -258,10 +274,10 @@ async function events(stream: AsyncIterable<unknown> & { controller?: AbortContr
 
 /** The translated answer: an OpenAI chat completion (JSON). */
 export function translateResponse(provider: string, body: Json, ctx: Json): Json {
-  return tx.translate("response", "openai", provider, body, ctx) as Json;
+  return native.translate("response", "openai", provider, body, ctx) as Json;
 }
 
 /** A translator of the target's stream events into OpenAI chunks. */
-export function streamTranslator(provider: string, ctx: Json): { push(event: unknown): unknown[]; finish(): unknown[] } {
-  return new tx.FallbackStream("openai", provider, ctx);
+export function streamTranslator(provider: string, ctx: Json): NativeFallbackStream {
+  return new native.FallbackStream("openai", provider, ctx);
 }

@@ -269,3 +269,60 @@ test("disabled: the routed client still routes and answers, and records nothing"
   }
   assert.deepEqual(await recorded(), []);
 });
+
+test("a candidate that cannot express the request is skipped for the next; without fallback it is an error", async () => {
+  // Anthropic has no logprobs: the best candidate (claude-sonnet-4-5) cannot serve this request.
+  const c = client();
+  const r = await c.chat.completions.create(ask(PLAIN, { routing: { prefer: "highest_quality" }, logprobs: true }));
+  assert.equal(r.costline.routedTo, "gpt-4o");
+  assert.equal(r.costline.attempts, 1);
+  assert.deepEqual(await sent(), [["/v1/chat/completions", "gpt-4o"]]);
+  const err = await client({ fallback: false }).chat.completions.create(ask(PLAIN, { routing: { prefer: "highest_quality" }, logprobs: true })).catch((e) => e);
+  assert.ok(err instanceof CostlineError, String(err));
+  assert.equal(err.code, "fallback_unsupported");
+  assert.equal(err.target ?? err.details.target, "anthropic");
+  assert.deepEqual(await sent(), [["/v1/chat/completions", "gpt-4o"]]);
+});
+
+test("the fallback policy decides: a 400 never falls back, retryOn narrows what does, an attempt's timeout falls back", async () => {
+  configure({ prices: vectors.prices });
+  const bad = new Costline({ providers: { openai: openai({ "x-mock-error": "400" }), anthropic: anthropic() }, models: CANDIDATES });
+  const e400 = await bad.chat.completions.create(ask(CODE)).catch((e) => e);
+  assert.equal(e400.code, "provider_error");
+  assert.equal(e400.details.status, 400);
+  assert.deepEqual(e400.details.tried, ["gpt-4o-mini"]);
+  const narrow = new Costline({ providers: { openai: openai({ "x-mock-error": "503" }), anthropic: anthropic() }, models: CANDIDATES, fallback: { retryOn: ["429"] } });
+  const e503 = await narrow.chat.completions.create(ask(CODE)).catch((e) => e);
+  assert.equal(e503.details.status, 503);
+  assert.equal(e503.details.attempts, 1);
+  await mock.reset();
+  const slow = new Costline({ providers: { openai: openai({ "x-mock-error": "slow:5000" }), anthropic: anthropic() }, models: CANDIDATES, fallback: { attemptTimeoutMs: 300 } });
+  const r = await slow.chat.completions.create(ask(CODE));
+  assert.equal(r.costline.routedTo, "claude-haiku-4-5");
+  assert.equal(r.costline.attempts, 2);
+  assert.throws(() => new Costline({ providers: { openai: openai() }, fallback: { retryOn: ["400"] } }), /400 is the caller's error/);
+  assert.throws(() => new Costline({ providers: { openai: openai() }, fallback: { retries: 2 } }), /unknown fallback option/);
+});
+
+test("options and requests are checked: unknown providers, routing keys and a model no client serves", async () => {
+  assert.throws(() => new Costline({ providers: {} }), /needs providers/);
+  assert.throws(() => new Costline({ providers: { cohere: {} } }), /unknown provider cohere/);
+  assert.throws(() => new Costline({ providers: { openai: openai() }, model: "x" }), /unknown Costline option/);
+  const c = client();
+  await assert.rejects(c.chat.completions.create(ask(PLAIN, { routing: { maxCost: "1" } })), /unknown routing option\(s\) maxCost/);
+  const unknown = await c.chat.completions.create({ ...ask(PLAIN), model: "some-private-model" }).catch((e) => e);
+  assert.ok(unknown instanceof RoutingError);
+  assert.equal(unknown.code, "unknown_model");
+  const prefixed = await c.chat.completions.create({ ...ask(PLAIN), model: "anthropic/some-private-model" });
+  assert.equal(prefixed.costline.routedTo, "some-private-model");
+  assert.equal(prefixed.costline.provider, "anthropic");
+  assert.deepEqual(await mock.requests().then((all) => all.map((r) => r.model)), ["some-private-model"]);
+});
+
+test("route() returns the decision without sending anything", async () => {
+  const d = client().route(ask(CODE));
+  assert.equal(d.model, "gpt-4o-mini");
+  assert.equal(d.required_level, 2);
+  assert.equal(d.candidates.length, 5);
+  assert.deepEqual(await mock.requests(), []);
+});
