@@ -76,7 +76,7 @@ await run("smoke", async () => {
   await bedrock.send(new ConverseCommand(converse));
   for await (const _ of (await bedrock.send(new ConverseStreamCommand(converse))).stream) void _;
   // The routed client (costline's root export) over the raw SDK clients: a routed call and a routed stream.
-  const routed = new Costline({ providers: { openai: new sdk.OpenAI({ baseURL: process.env.MOCK_URL + "/v1", apiKey: "k" }), anthropic: new (require("@anthropic-ai/sdk").Anthropic)({ baseURL: process.env.MOCK_URL, apiKey: "k" }) }, models: ["gpt-4o-mini", "claude-haiku-4-5"] });
+  const routed = new Costline({ providers: { openai: new sdk.OpenAI({ baseURL: process.env.MOCK_URL + "/v1", apiKey: "k" }), anthropic: new (require("@anthropic-ai/sdk").Anthropic)({ baseURL: process.env.MOCK_URL, apiKey: "k" }) }, models: [{ model: "gpt-4o-mini", provider: "openai", quality: 55 }, { model: "claude-haiku-4-5", provider: "anthropic", quality: 62 }] });
   const answer = await routed.chat.completions.create({ model: "auto", routing: { prefer: "highest_quality" }, max_tokens: 64, messages });
   assert.equal(answer.object, "chat.completion");
   assert.equal(answer.costline.routedTo, "claude-haiku-4-5");

@@ -143,6 +143,8 @@ interface Config {
   defaults: RoutingOptions;
   tags: Record<string, string>;
   agent: string | undefined;
+  /** The provider found for each model name the caller named (cached). */
+  providerOf: Map<string, string>;
 }
 
 export class Costline {
@@ -195,6 +197,7 @@ export class Costline {
       defaults: checkRouting(options.routing),
       tags,
       agent: options.agent,
+      providerOf: new Map(),
     };
     const create = (body: RoutedRequest, callOptions?: RoutedCallOptions) => this.create(body, callOptions);
     this.chat = { completions: { create } } as Costline["chat"];
@@ -356,8 +359,12 @@ class Plan {
     }
     const spec = this.config.candidates.find((c) => c.model === model && c.provider !== undefined && c.provider in providers);
     if (spec?.provider) return spec.provider;
+    const known = this.config.providerOf.get(model);
+    if (known) return known;
     try {
       const found = decide(JSON.stringify({ request: { messages: [] }, models: [model], providers: Object.keys(providers), prefer: "lowest_cost" }));
+      // The quality table's or the catalog's provider of a name: asked once per client and model.
+      if (this.config.providerOf.size < 1024) this.config.providerOf.set(model, found.provider);
       return found.provider;
     } catch (err) {
       if (!(err instanceof RoutingError)) throw err;
