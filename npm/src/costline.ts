@@ -20,11 +20,13 @@ import { clientCreated } from "./hook";
 import { checkRouting, decide, routeInput, type CandidateSpec, type Decision, type Router, type RouterSummary, type RoutingOptions } from "./routing";
 import { Attempt, failureOf, OPERATIONS, requestIdOf, send, translateRequest } from "./routed-send";
 import { RoutedStream } from "./routed-stream";
+import type { ChatCompletion } from "./routed-types";
 import { fallbackPolicy, type FallbackOptions } from "./routed-policy";
 
 export type { Prefer, RoutingOptions, CandidateSpec, CandidateRow, Decision, Router, RouterSummary } from "./routing";
 export type { FallbackOptions } from "./routed-policy";
 export type { RoutedStream } from "./routed-stream";
+export type { ChatCompletion, ChatCompletionChunk, ChatCompletionMessage, ChatCompletionToolCall, CompletionUsage } from "./routed-types";
 
 export type ProviderName = "openai" | "anthropic" | "google" | "mistral" | "bedrock";
 
@@ -97,8 +99,8 @@ export interface RoutedCallOptions {
   timeout?: number;
 }
 
-/** The answer: an OpenAI chat completion (JSON), with `costline` beside its fields. */
-export type RoutedCompletion = Record<string, unknown> & { readonly costline: RoutedInfo };
+/** The answer: an OpenAI chat completion (JSON), with `costline` beside its fields (not enumerable). */
+export type RoutedCompletion = ChatCompletion & { readonly costline: RoutedInfo };
 
 const METADATA_TAGS: Record<string, string> = {
   customerId: "customer_id",
@@ -234,7 +236,7 @@ export class Costline {
       }
       const answer = attempt.finishAnswer(out as Record<string, unknown>, ctx);
       defineInfo(answer, info);
-      return answer as RoutedCompletion;
+      return answer as unknown as RoutedCompletion;
     }
   }
 }

@@ -7,12 +7,16 @@
  * ended, what it cost.
  */
 
+import type { RoutedInfo } from "./costline";
 import type { Attempt } from "./routed-send";
+import type { ChatCompletionChunk } from "./routed-types";
 import { streamTranslator } from "./routed-send";
 
 type Json = Record<string, unknown>;
 
-export class RoutedStream implements AsyncIterable<Json> {
+export class RoutedStream implements AsyncIterable<ChatCompletionChunk> {
+  /** Who serves the stream; `costUsd` once it ended (non-enumerable). */
+  declare readonly costline: RoutedInfo;
   private used = false;
   private readonly iterator: AsyncIterator<Json> | undefined;
   /** Aborts the provider's request (the SDK's stream `controller`, when it has one). */
@@ -28,10 +32,10 @@ export class RoutedStream implements AsyncIterable<Json> {
     this.controller = inner.controller;
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<Json> {
+  [Symbol.asyncIterator](): AsyncIterator<ChatCompletionChunk> {
     if (this.used) throw new Error("a routed stream can be iterated once");
     this.used = true;
-    return this.chunks();
+    return this.chunks() as AsyncIterator<unknown> as AsyncIterator<ChatCompletionChunk>;
   }
 
   /** Stop the stream: the provider's request is aborted, what arrived is recorded. */

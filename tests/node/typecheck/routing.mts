@@ -34,6 +34,9 @@ async function main(): Promise<void> {
     metadata: { customerId: "acme", featureId: "support-triage", environment: "production", costCenter: "customer-success" },
     messages,
   });
+  const text: string | null = r.choices[0].message.content;
+  const prompt: number | undefined = r.usage?.prompt_tokens;
+  void [text, prompt];
   const info: RoutedInfo = r.costline;
   const routedTo: string = info.routedTo;
   const cost: string | null = info.costUsd;
@@ -43,7 +46,9 @@ async function main(): Promise<void> {
   const callId: string = info.callId;
   void [routedTo, cost, confidence, reason, attempts, callId];
   const stream: RoutedStream = await client.chat.completions.create({ model: "auto", messages, stream: true });
-  for await (const chunk of stream) void chunk;
+  for await (const chunk of stream) void (chunk.choices[0]?.delta.content ?? "");
+  const streamed: string | null = stream.costline.costUsd;
+  void streamed;
   const decision: Decision = client.route({ model: "auto", messages });
   void decision.candidates[0].why_not;
   try {
