@@ -150,17 +150,23 @@ impl Shared {
         }
     }
 
-    /// How the collector answered for each of `events` that it already has;
-    /// these entries are forgotten (the caller is writing the events now).
-    pub fn take_settled(&self, events: &[Event]) -> HashMap<String, ExportOutcome> {
-        let mut settled = self.settled_in_memory();
+    /// How the collector answered for each of `events` that it already has.
+    /// The answers stay until the events leave the backlog (`forget_held`): were
+    /// they dropped here, the exporter would find the events held and unanswered
+    /// while the writer stores them, and send them a second time.
+    pub fn settled_for(&self, events: &[Event]) -> HashMap<String, ExportOutcome> {
+        let settled = self.settled_in_memory();
         if settled.is_empty() {
             return HashMap::new();
         }
-        events.iter().filter_map(|e| settled.remove_entry(&e.event_id)).collect()
+        events
+            .iter()
+            .filter_map(|e| settled.get_key_value(&e.event_id))
+            .map(|(k, v)| (k.clone(), *v))
+            .collect()
     }
 
-    /// Put back what `take_settled` returned when the write failed.
+    /// Answers a previous pipeline had for the events it hands over.
     pub fn restore_settled(&self, outcomes: HashMap<String, ExportOutcome>) {
         self.settled_in_memory().extend(outcomes);
     }
@@ -203,10 +209,17 @@ impl Shared {
     }
 
     /// The oldest `n` held events were written.
+    /// The oldest `n` held events were written: drop them, and the collector's
+    /// answers for them (backlog locked before settled, as everywhere).
     pub fn forget_held(&self, n: usize) {
         let mut held = self.backlog();
         let n = n.min(held.items.len());
-        held.items.drain(..n);
+        let mut settled = self.settled_in_memory();
+        for event in held.items.drain(..n) {
+            if !settled.is_empty() {
+                settled.remove(&event.event_id);
+            }
+        }
     }
 
     pub fn backlog_is_empty(&self) -> bool {
@@ -224,8 +237,8 @@ impl Shared {
         let mut backlog = self.backlog();
         backlog.handed_over = true;
         events.extend(backlog.items.drain(..));
+        let settled = std::mem::take(&mut *self.settled_in_memory());
         drop(backlog);
-        let settled = self.take_settled(&events);
         Leftovers { events, settled }
     }
 
@@ -321,5 +334,48 @@ impl std::fmt::Display for Unavailable {
             Unavailable::PausedForFork => f.write_str("paused for fork"),
             Unavailable::Failed(e) => e.fmt(f),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::writer::tests::event;
+
+    fn shared() -> Shared {
+        Shared::new(Config::default(), Arc::new(Counters::default()))
+    }
+
+    /// The race behind a duplicate POST: the writer reads the collector's answers for
+    /// held events to store them, and the exporter looks for held events to send
+    /// before the writer has dropped them from the backlog.
+    #[test]
+    fn held_events_the_collector_has_are_not_offered_again_while_being_written() {
+        let shared = shared();
+        shared.hold((0..3).map(event).collect());
+        let ids: Vec<String> = shared.held_for_export(10).into_iter().map(|e| e.event_id).collect();
+        assert_eq!(ids.len(), 3);
+        shared.settle_in_memory(ids, ExportOutcome::Exported);
+
+        let writing = shared.backlog_copy();
+        let outcomes = shared.settled_for(&writing);
+        assert_eq!(outcomes.len(), 3, "the writer stores them as exported");
+        assert!(shared.held_for_export(10).is_empty(), "nothing is sent a second time mid-write");
+
+        shared.forget_held(writing.len());
+        assert!(shared.backlog_is_empty());
+        assert!(shared.settled_in_memory().is_empty(), "answers are forgotten with the events they were for");
+    }
+
+    #[test]
+    fn answers_stay_when_the_write_fails() {
+        let shared = shared();
+        shared.hold((0..2).map(event).collect());
+        shared.settle_in_memory(vec![event(0).event_id], ExportOutcome::Exported);
+        let writing = shared.backlog_copy();
+        assert_eq!(shared.settled_for(&writing).len(), 1);
+        // No forget_held: the write failed, the events stay held with their answer.
+        assert_eq!(shared.held_for_export(10).len(), 1, "only the unanswered one is sent");
+        assert_eq!(shared.settled_for(&writing).len(), 1);
     }
 }

@@ -93,12 +93,14 @@ impl Store {
     fn write(&mut self, shared: &Shared, events: Vec<Event>) -> Result<(), (Unavailable, Vec<Event>)> {
         match self {
             Store::Ledger { ledger, for_export } => {
-                let settled = shared.take_settled(&events);
+                let settled = shared.settled_for(&events);
                 let written = ledger.with(|ledger| {
                     let inserted = ledger.insert_settled(&events, *for_export, &settled)?;
                     // The collector answered for some while they were being written.
-                    for (id, outcome) in shared.take_settled(&events) {
-                        ledger.settle_events(&[id], outcome)?;
+                    for (id, outcome) in shared.settled_for(&events) {
+                        if !settled.contains_key(&id) {
+                            ledger.settle_events(&[id], outcome)?;
+                        }
                     }
                     Ok(inserted)
                 });
@@ -107,10 +109,7 @@ impl Store {
                         Counters::add(&shared.counters.written, events.len());
                         Ok(())
                     }
-                    Err(e) => {
-                        shared.restore_settled(settled);
-                        Err((e, events))
-                    }
+                    Err(e) => Err((e, events)),
                 }
             }
             Store::Memory { overflowing } => {
@@ -349,12 +348,12 @@ impl Writer {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::config::{Config, LedgerSetting};
     use crate::ledger::Ledger;
 
-    pub(super) fn event(n: usize) -> Event {
+    pub(crate) fn event(n: usize) -> Event {
         // Wide rows so that a few hundred need new pages.
         Event {
             tags: [("padding".to_string(), "x".repeat(500))].into_iter().collect(),
