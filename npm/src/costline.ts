@@ -21,10 +21,10 @@ import { checkRouting, decide, routeInput, type CandidateSpec, type Decision, ty
 import { Attempt, failureOf, OPERATIONS, requestIdOf, send, translateRequest } from "./routed-send";
 import { RoutedStream } from "./routed-stream";
 import type { ChatCompletion } from "./routed-types";
-import { fallbackPolicy, type FallbackOptions } from "./routed-policy";
+import { fallbackPolicy, type RoutedFallbackOptions } from "./routed-policy";
 
 export type { Prefer, RoutingOptions, CandidateSpec, CandidateRow, Decision, Router, RouterSummary } from "./routing";
-export type { FallbackOptions } from "./routed-policy";
+export type { RoutedFallbackOptions } from "./routed-policy";
 export type { RoutedStream } from "./routed-stream";
 export type { ChatCompletion, ChatCompletionChunk, ChatCompletionMessage, ChatCompletionToolCall, CompletionUsage } from "./routed-types";
 
@@ -40,7 +40,7 @@ export interface CostlineOptions {
   /** Your own router: called with a summary of the request and the candidate rows; the model it names replaces the core's pick. */
   router?: Router;
   /** A failed call falls back to the next candidate (default true); false: one attempt; or the policy `{ retryOn, attemptTimeoutMs, deadlineMs }`. */
-  fallback?: boolean | FallbackOptions;
+  fallback?: boolean | RoutedFallbackOptions;
   /** Defaults of every request's `routing`. */
   routing?: RoutingOptions;
   /** Tags on every event of this client (beneath run tags and each call's metadata). */

@@ -46,6 +46,11 @@ export class LedgerError extends CostlineError {}
 /** Events could not be delivered to the collector (given to `onError`, never thrown). */
 export class ExportError extends CostlineError {}
 
+function withoutMessage(details: Record<string, string | null>): Record<string, unknown> {
+  const { message: _message, ...rest } = details;
+  return rest;
+}
+
 /**
  * A call would pass a budget's hard cap: nothing was sent (the call is
  * recorded with `status: "blocked"`). Amounts are decimal strings.
@@ -79,11 +84,6 @@ export class BudgetExceededError extends CostlineError {
     this.budgetName = details.budget_name ?? "";
     this.storeError = details.store_error ?? null;
   }
-}
-
-function withoutMessage(details: Record<string, string | null>): Record<string, unknown> {
-  const { message: _message, ...rest } = details;
-  return rest;
 }
 
 const CLASSES: Record<string, typeof CostlineError> = {

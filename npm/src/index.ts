@@ -29,7 +29,29 @@ export {
 export { report, events, status, type Report, type ReportRow, type ReportOptions, type Figures, type EventsOptions } from "./ledger";
 export type { CostlineClientOptions } from "./hook";
 export { Costline } from "./costline";
-export type * from "./costline";
+export type {
+  CostlineOptions,
+  ProviderName,
+  RoutingMetadata,
+  RoutedInfo,
+  RoutedRequest,
+  RoutedCallOptions,
+  RoutedCompletion,
+  RoutedStream,
+  RoutedFallbackOptions,
+  Prefer,
+  RoutingOptions,
+  CandidateSpec,
+  CandidateRow,
+  Decision,
+  Router,
+  RouterSummary,
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionMessage,
+  ChatCompletionToolCall,
+  CompletionUsage,
+} from "./costline";
 
 export const VERSION: string = native.version();
 

@@ -9,7 +9,7 @@
 import { native } from "./binding";
 import { call } from "./errors";
 
-export interface FallbackOptions {
+export interface RoutedFallbackOptions {
   /** What falls back: statuses ("429", 503...), "5xx", "connection", "timeout". Default all of 429, 5xx, connection, timeout. 400, 401 and 404 never do. */
   retryOn?: (string | number)[];
   /** Longest one attempt may take (ms). Default: the SDK's own timeout. */
@@ -18,20 +18,20 @@ export interface FallbackOptions {
   deadlineMs?: number;
 }
 
-const KEYS: Record<keyof FallbackOptions, string> = {
+const KEYS: Record<keyof RoutedFallbackOptions, string> = {
   retryOn: "retry_on",
   attemptTimeoutMs: "attempt_timeout_s",
   deadlineMs: "deadline_s",
 };
 
 /** `fallback` as the core's policy options (checked: a bad value throws `ConfigError`); null: one attempt. */
-export function fallbackPolicy(value: boolean | FallbackOptions | null | undefined): Record<string, unknown> | null {
+export function fallbackPolicy(value: boolean | RoutedFallbackOptions | null | undefined): Record<string, unknown> | null {
   if (value === false || value === null) return null;
   if (value === true || value === undefined) return {};
   if (typeof value !== "object" || Array.isArray(value)) throw new TypeError("fallback takes true, false or { retryOn, attemptTimeoutMs, deadlineMs }");
   const out: Record<string, unknown> = {};
   for (const [name, v] of Object.entries(value)) {
-    const key = KEYS[name as keyof FallbackOptions];
+    const key = KEYS[name as keyof RoutedFallbackOptions];
     if (!key) throw new TypeError(`unknown fallback option(s) ${name}; known: ${Object.keys(KEYS).join(", ")}`);
     if (v === undefined) continue;
     if (name === "retryOn") out[key] = Array.isArray(v) ? v.map((x) => (typeof x === "number" ? String(x) : x)) : v;
