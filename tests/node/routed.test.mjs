@@ -326,3 +326,17 @@ test("route() returns the decision without sending anything", async () => {
   assert.equal(d.candidates.length, 5);
   assert.deepEqual(await mock.requests(), []);
 });
+
+test("leaving a routed stream early ends the provider's stream and records what arrived, once", async () => {
+  const c = client();
+  const s = await c.chat.completions.create(ask(PLAIN, { routing: { prefer: "highest_quality" }, stream: true }), { headers: { "x-mock-chunks": "20" } });
+  let seen = 0;
+  for await (const chunk of s) {
+    assert.equal(chunk.object, "chat.completion.chunk");
+    if (++seen === 3) break;
+  }
+  const events = await recorded();
+  assert.equal(events.length, 1);
+  assert.deepEqual([events[0].provider, events[0].stream, events[0].status], ["anthropic", true, "ok"]);
+  assert.throws(() => s[Symbol.asyncIterator](), /iterated once/);
+});
