@@ -185,6 +185,33 @@ def bench_overhead() -> None:
         )
 
 
+def bench_routed() -> None:
+    """The routed client (costline.Costline) beside the raw SDK: model="auto" adds the
+    core's decision (the prompt counted, five candidates priced and classified) and the
+    metering; a named model adds the metering and the provider lookup."""
+    raw = make(openai.OpenAI)
+    pool = [
+        {"model": "gpt-4.1-nano", "provider": "openai", "quality": 45},
+        {"model": "gpt-4o-mini", "provider": "openai", "quality": 55},
+        {"model": "gpt-4o", "provider": "openai", "quality": 72},
+        {"model": "gpt-4.1", "provider": "openai", "quality": 75},
+        {"model": "o3", "provider": "openai", "quality": 80},
+    ]
+    routed = costline.Costline(providers={"openai": make(openai.OpenAI)}, models=pool)
+    side_by_side(
+        "Costline model='auto' (5 candidates), non-stream",
+        lambda: raw.chat.completions.create(model="gpt-4o", messages=MESSAGES, max_tokens=100),
+        lambda: routed.chat.completions.create(model="auto", messages=MESSAGES, max_tokens=100),
+        n=1000,
+    )
+    side_by_side(
+        "Costline named model, non-stream",
+        lambda: raw.chat.completions.create(model="gpt-4o", messages=MESSAGES, max_tokens=100),
+        lambda: routed.chat.completions.create(model="gpt-4o", messages=MESSAGES, max_tokens=100),
+        n=1000,
+    )
+
+
 def bench_budgets() -> None:
     """Added latency of a guarded call (a budget reserves its worst case before
     sending and settles after) over the same drop-in call unguarded, per store.
@@ -379,6 +406,7 @@ def bench_rss() -> None:
 if __name__ == "__main__":
     print(f"openai {openai.__version__}, costline {costline.__version__}, Python {sys.version.split()[0]}")
     bench_overhead()
+    bench_routed()
     bench_budgets()
     bench_cost()
     bench_tokens()

@@ -308,6 +308,7 @@ pub fn set_budget_alert_hook(dispatch: Option<Py<PyAny>>) {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("BudgetExceededError", m.py().get_type::<BudgetExceededError>())?;
+    m.py().get_type::<BudgetExceededError>().setattr("code", "budget_exceeded")?;
     m.add_class::<Reservation>()?;
     m.add_function(wrap_pyfunction!(configure_budgets, m)?)?;
     m.add_function(wrap_pyfunction!(budgets_active, m)?)?;

@@ -60,6 +60,19 @@ pub fn to_py(err: Error) -> PyErr {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
+    // Every costline error carries `code` (stable, for programs), `details` (a dict or None)
+    // and `request_id` (the provider's, when a provider call failed); class defaults here,
+    // instances set their own.
+    let base = py.get_type::<CostlineError>();
+    for name in ["code", "details", "request_id"] {
+        base.setattr(name, py.None())?;
+    }
+    py.get_type::<PricesError>().setattr("code", "prices")?;
+    invalid_event_type(py)?.setattr("code", "invalid_event")?;
+    py.get_type::<UsageError>().setattr("code", "usage")?;
+    py.get_type::<ConfigError>().setattr("code", "config")?;
+    py.get_type::<LedgerError>().setattr("code", "ledger")?;
+    py.get_type::<ExportError>().setattr("code", "export")?;
     m.add("CostlineError", py.get_type::<CostlineError>())?;
     m.add("PricesError", py.get_type::<PricesError>())?;
     m.add("InvalidEventError", invalid_event_type(py)?)?;

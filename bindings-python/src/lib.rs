@@ -19,6 +19,7 @@ mod observe;
 mod pricing;
 mod providers;
 mod record;
+mod routing;
 mod settings;
 mod translate;
 
@@ -45,6 +46,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     costline_core::init_from_env();
     errors::register(m)?;
     translate::register(m)?;
+    routing::register(m)?;
     m.add("__version__", SDK_VERSION)?;
     m.add_function(wrap_pyfunction!(record::record, m)?)?;
     m.add_function(wrap_pyfunction!(record::track, m)?)?;

@@ -161,6 +161,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("FallbackUnsupportedError", py.get_type::<FallbackUnsupportedError>())?;
     m.add("FallbackDeadlineError", py.get_type::<FallbackDeadlineError>())?;
+    py.get_type::<FallbackUnsupportedError>().setattr("code", "fallback_unsupported")?;
+    py.get_type::<FallbackDeadlineError>().setattr("code", "fallback_deadline")?;
     m.add_function(wrap_pyfunction!(translate, m)?)?;
     m.add_function(wrap_pyfunction!(check_fallback_options, m)?)?;
     m.add_class::<FallbackStream>()?;

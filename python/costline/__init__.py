@@ -25,13 +25,21 @@ from ._native import (
     InvalidEventError,
     LedgerError,
     PricesError,
+    RoutingError,
     UsageError,
 )
+from ._routed import RoutingInfo, decide
+from ._routed_client import AsyncCostline, Costline
 from ._runtime import configure, flush, settings, shutdown
 
 __version__: str = _native.__version__
 
 __all__ = [
+    "AsyncCostline",
+    "Costline",
+    "RoutingError",
+    "RoutingInfo",
+    "decide",
     "Budget",
     "BudgetAlert",
     "BudgetExceededError",

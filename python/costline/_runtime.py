@@ -8,6 +8,7 @@ import atexit
 import logging
 import os
 import threading
+from contextvars import ContextVar
 from typing import Any, Callable, Mapping, Optional, Sequence, TypeVar, Union
 
 from . import _native
@@ -27,8 +28,13 @@ _WARNED_LIMIT = 1024
 _on_error: Optional[Callable[[BaseException, Optional[dict[str, Any]]], None]] = None
 
 
+# True while the routed client (`costline.Costline`) calls a provider through a drop-in:
+# the routed client records that attempt itself, so the drop-in must not record it again.
+unmetered: ContextVar[bool] = ContextVar("costline_unmetered", default=False)
+
+
 def is_disabled() -> bool:
-    return _disabled
+    return _disabled or unmetered.get()
 
 
 def warn_once(key: str, message: str, *args: Any) -> None:

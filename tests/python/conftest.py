@@ -29,6 +29,7 @@ def _fresh_mock(request):
 
 # costline's own fixtures (a fresh ledger per test; no writes to the user's ledger).
 from budget_support import budgets, redis_server  # noqa: E402,F401
+from routing_support import vector_prices  # noqa: E402,F401
 
 from costline_fixtures import ledger  # noqa: E402,F401
 

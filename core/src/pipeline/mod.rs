@@ -43,7 +43,7 @@ use crate::Result;
 
 pub use exit::exit_flush;
 pub use queue::{Pipeline, Queued};
-pub use read::{events, ledger_path, report, status, ProcessStatus};
+pub use read::{events, ledger_path, p50_latencies, report, status, ProcessStatus};
 pub use shared::Counters;
 
 use queue::Offer;

@@ -87,6 +87,19 @@ pub fn events(
     Ok(events.unwrap_or_default())
 }
 
+/// Each model's p50 latency over its newest `per_model` successful calls at or after
+/// `since_ms` in the process's ledger (what `prefer: lowest_latency` routes on), after
+/// waiting at most `flush_timeout` for what was recorded so far. Empty when the ledger
+/// has no file yet; an error when the ledger is off.
+pub fn p50_latencies(
+    since_ms: Option<i64>,
+    per_model: usize,
+    flush_timeout: Duration,
+) -> Result<std::collections::BTreeMap<String, u64>> {
+    flush_to_ledger(flush_timeout);
+    Ok(with_ledger(|ledger| ledger.p50_latencies(since_ms, per_model))?.unwrap_or_default())
+}
+
 /// This process's view of its pipeline, for `costline.status()`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProcessStatus {
