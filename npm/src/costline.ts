@@ -17,6 +17,7 @@ import { capture, Captured, NO_TAGS } from "./context";
 import { native, type NativeFallbackCall } from "./binding";
 import { call, CostlineError, RoutingError } from "./errors";
 import { clientCreated } from "./hook";
+import { report } from "./runtime";
 import { checkRouting, decide, routeInput, type CandidateSpec, type Decision, type Router, type RouterSummary, type RoutingOptions } from "./routing";
 import { Attempt, failureOf, OPERATIONS, requestIdOf, send, translateRequest } from "./routed-send";
 import { RoutedStream } from "./routed-stream";
@@ -147,6 +148,32 @@ interface Config {
   agent: string | undefined;
   /** The provider found for each model name the caller named (cached). */
   providerOf: Map<string, string>;
+  /** The ledger's p50 latencies by model, and until when they stand. */
+  latencies: { expires: number; found: Record<string, number> };
+}
+
+/** `prefer: "lowest_latency"` without `latenciesMs`: the ledger's last week, each model's newest 100 successful calls. */
+const LATENCY_WINDOW_MS = 7 * 24 * 3600 * 1000;
+const LATENCY_CALLS_PER_MODEL = 100;
+/** Read at most this often per client: a ledger query per routed call would be on the hot path. */
+const LATENCY_REFRESH_MS = 30_000;
+
+interface LatencyNative {
+  p50Latencies(windowMs: number, perModel: number, timeoutMs: number): Promise<string>;
+}
+
+/** Each model's p50 latency in the ledger (cached per client), without waiting for events still queued. */
+async function ledgerLatencies(config: Config): Promise<Record<string, number>> {
+  const now = performance.now();
+  if (now < config.latencies.expires) return config.latencies.found;
+  let found: Record<string, number> = {};
+  try {
+    found = JSON.parse(await (native as unknown as LatencyNative).p50Latencies(LATENCY_WINDOW_MS, LATENCY_CALLS_PER_MODEL, 0));
+  } catch (err) {
+    report("reading latencies from the ledger", err);
+  }
+  config.latencies = { expires: now + LATENCY_REFRESH_MS, found };
+  return found;
 }
 
 export class Costline {
@@ -200,16 +227,18 @@ export class Costline {
       tags,
       agent: options.agent,
       providerOf: new Map(),
+      latencies: { expires: 0, found: {} },
     };
     const create = (body: RoutedRequest, callOptions?: RoutedCallOptions) => this.create(body, callOptions);
     this.chat = { completions: { create } } as Costline["chat"];
     clientCreated();
   }
 
-  /** The core's decision for a request, without sending anything. */
-  route(body: RoutedRequest): Decision {
-    const plan = new Plan(this.config, body);
-    return plan.decision ?? plan.decide(undefined);
+  /** The core's decision for a request (`model: "auto"`), without sending anything. */
+  async route(body: RoutedRequest): Promise<Decision> {
+    const plan = new Plan(this.config, { ...body, model: "auto" });
+    await plan.start();
+    return plan.decision as Decision;
   }
 
   private async create(body: RoutedRequest, callOptions: RoutedCallOptions = {}): Promise<RoutedCompletion | RoutedStream> {
@@ -244,7 +273,7 @@ export class Costline {
 /** One call through the routed client: who serves it, then who is next when an attempt fails. */
 class Plan {
   readonly body: Record<string, unknown>;
-  readonly routing: RoutingOptions;
+  routing: RoutingOptions;
   readonly stream: boolean;
   readonly includeUsage: boolean;
   readonly routed: boolean;
@@ -273,17 +302,26 @@ class Plan {
     this.routed = model === "auto";
     this.captured = attributed(config.agent, config.tags, metadataTags(metadata));
     this.fc = call(() => new native.FallbackCall(config.policy ?? {}));
-    if (this.routed) {
-      // RoutingError before anything is sent (every candidate over maxCostUsd...).
-      this.decision = this.decide(undefined);
-    } else {
+    if (!this.routed) {
       this.next = { target: { provider: this.providerOf(model), model: this.body.model as string }, decision: null };
     }
   }
 
-  /** The first pick (the user's router may be async). */
+  /**
+   * The decision and the first pick: a `RoutingError` before anything is
+   * sent (every candidate over `maxCostUsd`...). Async: the ledger's
+   * latencies and the user's router may be.
+   */
   async start(): Promise<void> {
-    if (this.decision) this.next = await this.pick(this.decision);
+    if (!this.routed) return;
+    if (this.routing.latenciesMs === undefined && (this.routing.prefer ?? "lowest_cost_that_meets_quality") === "lowest_latency") {
+      // Observed latencies fill in the candidates given without one (a latency the caller gave wins).
+      const given = new Set(this.config.candidates.filter((c) => c.latencyMs !== undefined).map((c) => c.model));
+      const found = Object.fromEntries(Object.entries(await ledgerLatencies(this.config)).filter(([model]) => !given.has(model)));
+      if (Object.keys(found).length) this.routing = { ...this.routing, latenciesMs: found };
+    }
+    this.decision = this.decide(undefined);
+    this.next = await this.pick(this.decision);
   }
 
   decide(models: string[] | undefined): Decision {

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import OpenAI from "openai";
 import Anthropic from "@anthropic-ai/sdk";
 import DropInOpenAI from "costline/openai";
-import { configure, run, Costline, CostlineError, RoutingError, BudgetExceededError } from "costline";
+import { configure, run, track, flush, Costline, CostlineError, RoutingError, BudgetExceededError } from "costline";
 import { recorded, useMock, REPO, SECRET_KEY } from "./support.mjs";
 
 const mock = useMock();
@@ -320,7 +320,7 @@ test("options and requests are checked: unknown providers, routing keys and a mo
 });
 
 test("route() returns the decision without sending anything", async () => {
-  const d = client().route(ask(CODE));
+  const d = await client().route(ask(CODE));
   assert.equal(d.model, "gpt-4o-mini");
   assert.equal(d.required_level, 2);
   assert.equal(d.candidates.length, 5);
@@ -339,4 +339,20 @@ test("leaving a routed stream early ends the provider's stream and records what 
   assert.equal(events.length, 1);
   assert.deepEqual([events[0].provider, events[0].stream, events[0].status], ["anthropic", true, "ok"]);
   assert.throws(() => s[Symbol.asyncIterator](), /iterated once/);
+});
+
+test("lowest_latency without latencies reads each model's p50 from the ledger", async () => {
+  for (const [model, latencyMs] of [["gpt-4o", 120], ["gpt-4o", 140], ["gpt-4.1-nano", 900], ["claude-haiku-4-5", 400]]) {
+    track({ provider: model.startsWith("claude") ? "anthropic" : "openai", model, inputTokens: 10, outputTokens: 5, latencyMs });
+  }
+  await flush(10_000);
+  const unscored = CANDIDATES.map(({ model, provider, quality }) => ({ model, provider, quality }));
+  configure({ prices: vectors.prices });
+  const c = new Costline({ providers: { openai: openai(), anthropic: anthropic() }, models: unscored });
+  const r = await c.chat.completions.create(ask(PLAIN, { routing: { prefer: "lowest_latency" } }));
+  assert.equal(r.costline.routedTo, "gpt-4o");
+  assert.match(r.costline.reason, /fastest of 5 candidates within budget \(p50 1[234]0 ms\)/);
+  // The caller's latencies win over the ledger's.
+  const own = await c.chat.completions.create(ask(PLAIN, { routing: { prefer: "lowest_latency", latenciesMs: { "claude-haiku-4-5": 10 } } }));
+  assert.equal(own.costline.routedTo, "claude-haiku-4-5");
 });

@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   for await (const chunk of stream) void (chunk.choices[0]?.delta.content ?? "");
   const streamed: string | null = stream.costline.costUsd;
   void streamed;
-  const decision: Decision = client.route({ model: "auto", messages });
+  const decision: Decision = await client.route({ model: "auto", messages });
   void decision.candidates[0].why_not;
   try {
     await client.chat.completions.create({ model: "gpt-4o", messages }, { headers: { "x-trace": "1" }, timeout: 5000 });
