@@ -306,6 +306,88 @@ for (const [name, fn, plainClient = plain, meteredClient = metered] of [...cases
 }
 
 {
+  // Fallback (issue 10): an OpenAI call whose provider answers 503, served by
+  // Anthropic. Raw: the plain openai client fails and the app calls a plain
+  // Anthropic client itself with a request it wrote by hand. costline: the
+  // drop-in walks its chain (translation both ways, an event per attempt,
+  // the answer built as a ChatCompletion). Same fake fetches, no sockets.
+  const { default: PlainAnthropic } = await import("@anthropic-ai/sdk");
+  const words = ["Hello", " from", " the", " fake", " fetch"];
+  const MESSAGE = JSON.stringify({
+    id: "msg_1",
+    type: "message",
+    role: "assistant",
+    model: "claude-haiku-4-5-20251001",
+    content: [{ type: "text", text: words.join("") }],
+    stop_reason: "end_turn",
+    stop_sequence: null,
+    usage: { input_tokens: 1000, output_tokens: 500 },
+  });
+  const EVENTS = [
+    { type: "message_start", message: { ...JSON.parse(MESSAGE), content: [], stop_reason: null, usage: { input_tokens: 1000, output_tokens: 1 } } },
+    { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } },
+    ...words.map((text) => ({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text } })),
+    { type: "content_block_stop", index: 0 },
+    { type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: 500 } },
+    { type: "message_stop" },
+  ].map((e) => `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
+  async function anthropicFetch(url, init) {
+    if (JSON.parse(init.body).stream) return new Response(streamOf(EVENTS), { status: 200, headers: { "content-type": "text/event-stream" } });
+    return new Response(MESSAGE, { status: 200, headers: { "content-type": "application/json" } });
+  }
+  const failing = async () =>
+    new Response(JSON.stringify({ error: { message: "overloaded", type: "server_error" } }), { status: 503, headers: { "content-type": "application/json" } });
+  const claude = new PlainAnthropic({ apiKey: "k", baseURL: "http://fake.invalid", fetch: anthropicFetch, maxRetries: 0 });
+  const down = { apiKey: "k", baseURL: "http://fake.invalid/v1", fetch: failing, maxRetries: 0 };
+  const plainDown = new PlainOpenAI(down);
+  const chained = new OpenAI(down, { fallback: [{ provider: "anthropic", client: claude, model: "claude-haiku-4-5" }] });
+  const byHand = { model: "claude-haiku-4-5", max_tokens: 4096, messages: [{ role: "user", content: [{ type: "text", text: "Say hello." }] }] };
+  const fallbackCases = [
+    [
+      "fallback openai -> anthropic, non-stream",
+      async () => {
+        try {
+          await plainDown.chat.completions.create({ model: "gpt-4o", messages });
+        } catch {
+          await claude.messages.create(byHand);
+        }
+      },
+      () => chained.chat.completions.create({ model: "gpt-4o", messages }),
+    ],
+    [
+      "fallback openai -> anthropic, stream of 5 deltas",
+      async () => {
+        try {
+          await plainDown.chat.completions.create({ model: "gpt-4o", messages, stream: true });
+        } catch {
+          for await (const _ of await claude.messages.create({ ...byHand, stream: true })) void _;
+        }
+      },
+      async () => {
+        for await (const _ of await chained.chat.completions.create({ model: "gpt-4o", messages, stream: true })) void _;
+      },
+    ],
+  ];
+  const n = Math.max(1, Math.round(PER_ROUND / 3));
+  for (const [name, rawFn, oursFn] of fallbackCases) {
+    for (let i = 0; i < 100; i++) {
+      await rawFn();
+      await oursFn();
+    }
+    const raw = [];
+    const ours = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      raw.push(await timeCalls(rawFn, null, n));
+      ours.push(await timeCalls(oursFn, null, n));
+    }
+    const a = median(raw);
+    const b = median(ours);
+    const added = median(ours.map((o, i) => o - raw[i]));
+    console.log(`${name.padEnd(46)} raw ${fmt(a)} µs   costline ${fmt(b)} µs   added ${(added >= 0 ? "+" : "") + added.toFixed(1).padStart(6)} µs CPU   ratio ${(b / a).toFixed(3)}`);
+  }
+}
+
+{
   const input = { model: "gpt-4o", inputTokens: 1000, outputTokens: 500, cachedInputTokens: 200 };
   costline.cost(input);
   const n = 200000;

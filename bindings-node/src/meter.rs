@@ -32,6 +32,10 @@ pub struct Attribution {
     pub tags: Option<HashMap<String, String>>,
     /// Beneath `tags`: the client's own tags (`new OpenAI({}, { tags })`).
     pub base_tags: Option<HashMap<String, String>>,
+    /// A fallback chain's shared id (one logical call across its attempts).
+    pub call_id: Option<String>,
+    /// This attempt's number in its chain: 1 for the primary, 2, 3, ... for fallbacks.
+    pub attempt: Option<u32>,
 }
 
 impl Attribution {
@@ -41,6 +45,8 @@ impl Attribution {
         call.agent_path = self.agent_path.unwrap_or_default();
         call.tags = self.tags.map(|t| t.into_iter().collect()).unwrap_or_default();
         call.base_tags = self.base_tags.map(|t| t.into_iter().collect()).unwrap_or_default();
+        call.call_id = self.call_id;
+        call.attempt = self.attempt;
     }
 }
 

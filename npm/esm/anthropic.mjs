@@ -2,7 +2,9 @@
 // module build of `@anthropic-ai/sdk` (see esm/openai.mjs for why). Types:
 // anthropic.d.ts.
 import * as sdk from "@anthropic-ai/sdk";
+import { Stream } from "@anthropic-ai/sdk/streaming";
 import hook from "./hook.js";
+import fallbackhttp from "./fallbackhttp.js";
 
 export * from "@anthropic-ai/sdk";
 
@@ -18,5 +20,8 @@ export class Anthropic extends sdk.Anthropic {
 }
 
 hook.hookClient(Anthropic.prototype, "anthropic");
+
+// A stream a fallback served tells so (`stream.costline`): the ES module build's Stream class.
+fallbackhttp.exposeStreamInfo(Stream);
 
 export default Anthropic;

@@ -11,9 +11,13 @@
 import * as sdk from "@google/genai";
 import agents from "./agents.js";
 import gemini from "./gemini.js";
+import fallbackhttp from "./fallbackhttp.js";
 
 // Everything else the SDK exports (ApiError, types, helpers) passes through.
 export * from "@google/genai";
+
+// An answer a fallback served tells so (`response.costline`), read from the headers the SDK keeps.
+fallbackhttp.exposeResponseInfo(sdk.GenerateContentResponse);
 
 export class GoogleGenAI extends sdk.GoogleGenAI {
   constructor(options, costline) {

@@ -4,7 +4,9 @@
 // `instanceof` holds here too. Metering itself is the CommonJS build's
 // (hook.js), so both faces share one state per process. Types: openai.d.ts.
 import * as sdk from "openai";
+import { Stream } from "openai/streaming";
 import hook from "./hook.js";
+import fallbackhttp from "./fallbackhttp.js";
 
 export * from "openai";
 
@@ -33,5 +35,8 @@ export class AzureOpenAI extends sdk.AzureOpenAI {
 hook.hookClient(OpenAI.prototype, "openai");
 hook.hookClient(AzureOpenAI.prototype, "openai");
 Object.defineProperty(AzureOpenAI.prototype, hook.DEFAULT_PROVIDER, { value: "azure", configurable: true });
+
+// A stream a fallback served tells so (`stream.costline`): the ES module build's Stream class.
+fallbackhttp.exposeStreamInfo(Stream);
 
 export default OpenAI;

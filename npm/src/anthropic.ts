@@ -9,9 +9,13 @@
 
 import * as sdk from "@anthropic-ai/sdk";
 
+import { Stream } from "@anthropic-ai/sdk/streaming";
+
+import { exposeStreamInfo } from "./fallbackhttp";
 import { agentClient, attachState, hookClient, type CostlineClientOptions } from "./hook";
 
 export type { CostlineClientOptions } from "./hook";
+export type { FallbackTarget, FallbackOptions, FallbackChainOption, FallbackInfo } from "./fallback";
 // Everything else the SDK exports (error classes, types) passes through.
 export * from "@anthropic-ai/sdk";
 
@@ -30,5 +34,8 @@ export class Anthropic extends sdk.Anthropic {
 }
 
 hookClient(Anthropic.prototype, "anthropic");
+
+// A stream a fallback served tells so (`stream.costline`), like a response does.
+exposeStreamInfo(Stream);
 
 export default Anthropic;

@@ -21,6 +21,8 @@ import { native, type NativeBedrockUsage } from "./binding";
 import { BudgetExceededError, fromNative } from "./errors";
 import { attachState, STATE, type ClientState, type CostlineClientOptions } from "./hook";
 import { budgetsOn, guarded, isDisabled, report } from "./runtime";
+import { attachInfo } from "./fallback";
+import { fallbackServed } from "./fallbackhttp";
 
 const PROVIDER = "bedrock";
 const MIDDLEWARE = "costlineMeter";
@@ -240,6 +242,12 @@ function meterMiddleware(holder: BedrockLike) {
       try {
         result = await next(args);
       } catch (err) {
+        if (state.fallback) {
+          const request = tally.request() as Record<string, unknown> | undefined;
+          const body = request && { ...request, modelId: started.model };
+          const served = await fallbackServed(state.fallback, PROVIDER, started, body, tally.stream, err);
+          if (served) return fallbackOutput(served);
+        }
         started.end(err);
         throw err;
       }
@@ -252,6 +260,17 @@ function meterMiddleware(holder: BedrockLike) {
       }
       return result;
     };
+}
+
+/** A fallback's answer as the command's output: Converse's, or ConverseStream's event stream. */
+function fallbackOutput(served: NonNullable<Awaited<ReturnType<typeof fallbackServed>>>): Awaited<ReturnType<Next>> {
+  const $metadata = { httpStatusCode: 200, attempts: served.info.attempts };
+  const response = { statusCode: 200, headers: {} };
+  if (served.response) return { output: Object.assign(served.response, { $metadata }), response };
+  const chunks = served.chunks as AsyncGenerator<Record<string, unknown>>;
+  const output = { stream: { [Symbol.asyncIterator]: () => chunks }, $metadata };
+  attachInfo(output, served.info);
+  return { output, response };
 }
 
 const OPTIONS = { step: "build", name: MIDDLEWARE, tags: ["COSTLINE"], override: true };

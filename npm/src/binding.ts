@@ -10,6 +10,9 @@ export interface Attribution {
   agentPath?: string[];
   tags?: Record<string, string>;
   baseTags?: Record<string, string>;
+  /** A fallback chain's shared id, and this attempt's number (1: the primary). */
+  callId?: string;
+  attempt?: number;
 }
 
 export interface NativeMeter {

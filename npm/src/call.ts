@@ -78,16 +78,23 @@ export class Started {
    * what the SDK parsed). Returns the cost when `needCost`.
    */
   recorder: CallRecorder | undefined;
+  /** A fallback chain's attempt: its `callId` and number, on its event. */
+  private linked: { callId: string; attempt: number } | undefined;
+  /** Price the call when it is recorded, run or not (a fallback reports its cost). */
+  wantCost = false;
+  /** The recorded cost (with `wantCost` or inside a run): a decimal string, null when unpriced. */
+  cost: string | null | undefined;
 
   constructor(
-    private readonly provider: string,
-    private readonly operation: string,
-    private readonly model: string,
-    private readonly stream: boolean,
+    readonly provider: string,
+    readonly operation: string,
+    readonly model: string,
+    readonly stream: boolean,
     /** costline asked for a usage chunk the caller must not see. */
     readonly hide: boolean,
-    private readonly captured: Captured,
-    private readonly request: unknown,
+    /** @internal */
+    readonly captured: Captured,
+    readonly request: unknown,
     meter?: NativeMeter,
   ) {
     this.meter = meter;
@@ -104,9 +111,20 @@ export class Started {
     const caps = capsOf(this.captured.frames);
     if (!caps.length && !budgetsOn()) return;
     this.reservation =
-      native.budgetReserve(this.provider, this.operation, this.model, this.request, this.stream, this.captured.attribution, caps) ??
+      native.budgetReserve(this.provider, this.operation, this.model, this.request, this.stream, this.attribution(), caps) ??
       undefined;
     this.enforceBudget();
+  }
+
+  /** Make this call attempt `attempt` of the fallback chain `callId`. */
+  link(callId: string, attempt: number): void {
+    this.linked = { callId, attempt };
+    this.wantCost = true;
+  }
+
+  private attribution(): Captured["attribution"] {
+    const own = this.captured.attribution;
+    return this.linked ? { ...own, ...this.linked } : own;
   }
 
   /** Refused by a budget before sending: recorded as blocked by the core; nothing more. */
@@ -204,8 +222,8 @@ export class Started {
     const type = typeName ?? (err === undefined ? undefined : errorType(err));
     const captured = this.captured;
     const latency = Math.max(0, Math.round(performance.now() - this.t0));
-    const needCost = captured.frames.length > 0;
-    const attribution = captured.attribution;
+    const needCost = this.wantCost || captured.frames.length > 0;
+    const attribution = this.attribution();
     try {
       const meter = this.meter;
       this.meter = undefined;
@@ -226,7 +244,8 @@ export class Started {
             needCost,
             this.reservation,
           );
-      if (needCost) captured.settle(cost);
+      this.cost = cost;
+      if (captured.frames.length > 0) captured.settle(cost);
     } catch (err) {
       report("recording a call", err);
       guarded("releasing a budget reservation", () => this.reservation?.release(), undefined);

@@ -86,6 +86,29 @@ export class BudgetExceededError extends CostlineError {
   }
 }
 
+/**
+ * A fallback target cannot express a feature of the request (`feature`, e.g.
+ * "logprobs"; `target`, the provider). Never silent: raised, or the target
+ * skipped with `onUnsupported: "skip"`.
+ */
+export class FallbackUnsupportedError extends CostlineError {
+  readonly feature: string;
+  readonly target: string;
+
+  /** @internal */
+  constructor(details: Record<string, string | null>) {
+    super(details.message ?? "fallback target cannot express the request", "fallback_unsupported");
+    this.feature = details.feature ?? "";
+    this.target = details.target ?? "";
+  }
+}
+
+/** A fallback chain's total deadline passed before another attempt could start; `cause` is the last failure. */
+export class FallbackDeadlineError extends CostlineError {}
+
+/** A fallback attempt did not answer within its timeout (`attemptTimeoutMs`, cut to what the deadline left). */
+export class FallbackTimeoutError extends CostlineError {}
+
 const CLASSES: Record<string, typeof CostlineError> = {
   prices: PricesError,
   invalid_event: InvalidEventError,
@@ -93,6 +116,7 @@ const CLASSES: Record<string, typeof CostlineError> = {
   config: ConfigError,
   ledger: LedgerError,
   export: ExportError,
+  fallback_deadline: FallbackDeadlineError,
 };
 
 const PREFIX = /^costline:([a-z_]+): /;
@@ -109,6 +133,13 @@ export function fromNative(err: unknown): Error {
       return new BudgetExceededError(JSON.parse(message));
     } catch {
       return new BudgetExceededError({ message });
+    }
+  }
+  if (code === "fallback_unsupported") {
+    try {
+      return new FallbackUnsupportedError(JSON.parse(message));
+    } catch {
+      return new FallbackUnsupportedError({ message });
     }
   }
   const Class = CLASSES[code] ?? CostlineError;

@@ -18,6 +18,7 @@ import { capture } from "./context";
 import { native } from "./binding";
 import { attachState, reserve, STATE, type ClientState, type CostlineClientOptions } from "./hook";
 import { guarded, isDisabled } from "./runtime";
+import { answerResponse, fallbackServed, StatusFailure } from "./fallbackhttp";
 
 const PROVIDER = "google";
 
@@ -63,9 +64,23 @@ function start(state: ClientState, url: string, init: unknown): Started | undefi
       request = undefined;
     }
   }
-  const stream = url.includes(":streamGenerateContent");
+  const stream = isStream(url);
   const captured = capture(state.agent, state.tags);
   return new Started(state.recordAs ?? PROVIDER, target.operation, target.model, stream, false, captured, request);
+}
+
+const isStream = (url: string) => url.includes(":streamGenerateContent");
+
+/** The REST body with its model (the URL names it), as the core's translation reads a Gemini request. */
+function fallbackBody(started: Started, init: unknown): Record<string, unknown> | undefined {
+  const body = (init as { body?: unknown } | undefined)?.body;
+  if (typeof body !== "string") return undefined;
+  try {
+    const parsed = JSON.parse(body) as Record<string, unknown>;
+    return parsed && typeof parsed === "object" ? { ...parsed, model: started.model } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function meteredApiCall(client: Metered, url: unknown, init: unknown, send: () => Promise<Response>): Promise<Response> {
@@ -78,10 +93,20 @@ async function meteredApiCall(client: Metered, url: unknown, init: unknown, send
   try {
     response = await send();
   } catch (err) {
+    if (state.fallback) {
+      const served = await fallbackServed(state.fallback, PROVIDER, started, fallbackBody(started, init), isStream(url), err);
+      if (served) return answerResponse(PROVIDER, served);
+    }
     started.end(err);
     throw err;
   }
   if (!response.ok) {
+    if (state.fallback) {
+      const failure = new StatusFailure(response.status);
+      const body = fallbackBody(started, init);
+      const served = await fallbackServed(state.fallback, PROVIDER, started, body, isStream(url), failure, SDK_ERROR);
+      if (served) return answerResponse(PROVIDER, served);
+    }
     // The SDK turns this response into its ApiError; the call failed.
     started.end(undefined, SDK_ERROR);
     return response;

@@ -16,6 +16,8 @@ import { capture, NO_TAGS, type Tags } from "./context";
 import { native, type NativeMeter } from "./binding";
 import { BudgetExceededError, fromNative } from "./errors";
 import { guarded, installExitHooks, isDisabled, report } from "./runtime";
+import { parseChain, type Chain, type FallbackChainOption } from "./fallback";
+import { fallbackProps } from "./fallbackhttp";
 
 /** Options of one client: `new OpenAI(opts, { agent, tags, streamUsage })`. */
 export interface CostlineClientOptions {
@@ -34,9 +36,19 @@ export interface CostlineClientOptions {
    * inferred from the client's base URL (OpenAI-compatible hosts), else the SDK's.
    */
   provider?: string;
+  /**
+   * A fallback chain: when a call fails with a retryable error (after the
+   * SDK's own retries), these raw clients are tried in order, the request
+   * translated into each one's API and the answer back into this client's
+   * types. A list of `{ provider, client, model }`, or `{ targets, retryOn,
+   * attemptTimeoutMs, deadlineMs, onUnsupported }` (docs/fallback.md).
+   */
+  fallback?: FallbackChainOption;
 }
 
-const OPTION_KEYS = new Set(["agent", "tags", "streamUsage", "provider"]);
+const OPTION_KEYS = new Set(["agent", "tags", "streamUsage", "provider", "fallback"]);
+/** The drop-ins that can walk a fallback chain (the others refuse the option rather than ignore it). */
+const FALLBACK_SOURCES = new Set(["openai", "anthropic", "google", "mistral", "bedrock"]);
 
 export interface ClientState {
   /** The SDK's provider: how request paths and bodies are read. */
@@ -46,6 +58,8 @@ export interface ClientState {
   readonly agent: string | undefined;
   readonly tags: Tags;
   readonly streamUsage: boolean;
+  /** The fallback chain, if any. */
+  readonly fallback?: Chain;
   /** Clients made by `withAgent`, per agent name (reused: building one costs). */
   agents?: Map<string, unknown>;
 }
@@ -67,12 +81,16 @@ export function parseOptions(provider: string, value: CostlineClientOptions | un
   }
   const tags: Tags = {};
   for (const [k, v] of Object.entries(value.tags ?? {})) tags[k] = String(v);
+  if (value.fallback !== undefined && value.fallback !== null && !FALLBACK_SOURCES.has(provider)) {
+    throw new TypeError(`costline option fallback: the ${provider} drop-in cannot fall back yet (${[...FALLBACK_SOURCES].join(", ")} can)`);
+  }
   return {
     provider,
     recordAs: value.provider,
     agent: value.agent,
     tags: Object.keys(tags).length ? tags : NO_TAGS,
     streamUsage: value.streamUsage !== false,
+    fallback: parseChain(value.fallback),
   };
 }
 
@@ -191,6 +209,8 @@ export async function meteredRequest<P extends { response: Response }>(
   try {
     props = await send(begun.options);
   } catch (err) {
+    // A chain walks on from here (it records this failure as attempt 1).
+    if (state.fallback) return (await fallbackProps(state.fallback, state.provider, started, options, err)) as P;
     started.end(err);
     throw err;
   }

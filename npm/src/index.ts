@@ -25,7 +25,11 @@ export {
   ConfigError,
   LedgerError,
   ExportError,
+  FallbackUnsupportedError,
+  FallbackDeadlineError,
+  FallbackTimeoutError,
 } from "./errors";
+export type { FallbackTarget, FallbackOptions, FallbackChainOption, FallbackInfo, FallbackProvider } from "./fallback";
 export { report, events, status, type Report, type ReportRow, type ReportOptions, type Figures, type EventsOptions } from "./ledger";
 export type { CostlineClientOptions } from "./hook";
 export { Costline } from "./costline";

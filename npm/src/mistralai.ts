@@ -19,6 +19,7 @@ import { capture } from "./context";
 import { native } from "./binding";
 import { attachState, reserve, STATE, type ClientState, type CostlineClientOptions } from "./hook";
 import { guarded, isDisabled } from "./runtime";
+import { answerResponse, fallbackServed, StatusFailure } from "./fallbackhttp";
 
 const PROVIDER = "mistral";
 
@@ -76,14 +77,26 @@ async function meteredDo(sdkObject: SdkObject, request: object, send: () => Prom
     started.end(err);
     throw err;
   }
+  const chain = state.fallback;
   if (!result || !result.ok) {
+    const err = result?.error ?? new Error("request failed");
+    if (chain) {
+      const served = await fallbackServed(chain, PROVIDER, started, started.request as Record<string, unknown>, started.stream, err);
+      if (served) return { ok: true, value: answerResponse(PROVIDER, served) };
+    }
     // Aborted, timed out, no connection: the SDK returns (and then throws) this error.
-    started.end(result?.error ?? new Error("request failed"));
+    started.end(err);
     return result;
   }
   const response = result.value as Response;
   if (typeof response?.status !== "number" || response.status >= 400) {
-    started.end(undefined, sdkErrorFor(response?.status ?? 0));
+    const type = sdkErrorFor(response?.status ?? 0);
+    if (chain && typeof response?.status === "number") {
+      const failure = new StatusFailure(response.status);
+      const served = await fallbackServed(chain, PROVIDER, started, started.request as Record<string, unknown>, started.stream, failure, type);
+      if (served) return { ok: true, value: answerResponse(PROVIDER, served) };
+    }
+    started.end(undefined, type);
     return result;
   }
   started.responded = true;

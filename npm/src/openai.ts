@@ -9,9 +9,13 @@
 
 import * as sdk from "openai";
 
+import { Stream } from "openai/streaming";
+
+import { exposeStreamInfo } from "./fallbackhttp";
 import { agentClient, attachState, DEFAULT_PROVIDER, hookClient, type CostlineClientOptions } from "./hook";
 
 export type { CostlineClientOptions } from "./hook";
+export type { FallbackTarget, FallbackOptions, FallbackChainOption, FallbackInfo } from "./fallback";
 // Everything else the SDK exports (error classes, types) passes through.
 export * from "openai";
 
@@ -45,5 +49,8 @@ hookClient(OpenAI.prototype, "openai");
 hookClient(AzureOpenAI.prototype, "openai");
 // Azure OpenAI bills under the catalog's `azure/...` entries, whatever its endpoint's host.
 Object.defineProperty(AzureOpenAI.prototype, DEFAULT_PROVIDER, { value: "azure", configurable: true });
+
+// A stream a fallback served tells so (`stream.costline`), like a response does.
+exposeStreamInfo(Stream);
 
 export default OpenAI;
