@@ -10,6 +10,7 @@
 import type { RoutedInfo } from "./costline";
 import type { Attempt } from "./routed-send";
 import type { ChatCompletionChunk } from "./routed-types";
+import { fromNative } from "./errors";
 import { streamTranslator } from "./routed-send";
 
 type Json = Record<string, unknown>;
@@ -46,12 +47,19 @@ export class RoutedStream implements AsyncIterable<ChatCompletionChunk> {
 
   private async *chunks(): AsyncGenerator<Json> {
     const translator = streamTranslator(this.provider, this.ctx);
+    const push = (event: Json): Json[] => {
+      try {
+        return translator.push(event) as Json[];
+      } catch (err) {
+        throw fromNative(err); // a target's error event, as costline's error
+      }
+    };
     const hideUsage = this.ctx.include_usage !== true;
     let ended = false;
     try {
       for await (const event of this.inner) {
         this.attempt.event(event);
-        for (const chunk of translator.push(event) as Json[]) {
+        for (const chunk of push(event)) {
           const shown = visible(chunk, hideUsage);
           if (shown) yield shown;
         }
