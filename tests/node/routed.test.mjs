@@ -178,9 +178,9 @@ test("a failed routed call falls back to the next candidate; every attempt is me
   assert.equal(r.costline.callId.length, 36);
   assert.deepEqual(await sent(), [["/v1/chat/completions", "gpt-4o-mini"], ["/v1/messages", "claude-haiku-4-5"]]);
   const events = await recorded();
-  assert.deepEqual(events.map((e) => [e.provider, e.model, e.status]), [
-    ["openai", "gpt-4o-mini", "error"],
-    ["anthropic", "claude-haiku-4-5", "ok"],
+  assert.deepEqual(events.map((e) => [e.provider, e.model, e.status, e.call_id, e.attempt]), [
+    ["openai", "gpt-4o-mini", "error", r.costline.callId, 1],
+    ["anthropic", "claude-haiku-4-5", "ok", r.costline.callId, 2],
   ]);
   assert.equal(r.costline.costUsd, events[1].cost_usd);
 });
