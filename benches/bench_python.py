@@ -185,6 +185,114 @@ def bench_overhead() -> None:
         )
 
 
+MESSAGE = json.dumps(
+    {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-haiku-4-5-20251001",
+        "content": [{"type": "text", "text": "Hello there."}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 10, "output_tokens": 5},
+    }
+).encode()
+
+
+def _anthropic_sse(words: int) -> bytes:
+    def event(kind: str, **fields) -> bytes:
+        return f"event: {kind}\ndata: {json.dumps({'type': kind, **fields})}\n\n".encode()
+
+    message = {
+        **json.loads(MESSAGE),
+        "content": [],
+        "stop_reason": None,
+        "usage": {"input_tokens": 10, "output_tokens": 1},
+    }
+    parts = [event("message_start", message=message)]
+    parts.append(event("content_block_start", index=0, content_block={"type": "text", "text": ""}))
+    for _ in range(words):
+        parts.append(event("content_block_delta", index=0, delta={"type": "text_delta", "text": " hi"}))
+    parts.append(event("content_block_stop", index=0))
+    parts.append(
+        event("message_delta", delta={"stop_reason": "end_turn", "stop_sequence": None}, usage={"output_tokens": words})
+    )
+    parts.append(event("message_stop"))
+    return b"".join(parts)
+
+
+FALLBACK_CHUNKS = 50
+ANTHROPIC_SSE = _anthropic_sse(FALLBACK_CHUNKS)
+
+
+def anthropic_handler(request):
+    if json.loads(request.content).get("stream"):
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=_EventByEvent(ANTHROPIC_SSE))
+    return httpx.Response(200, headers={"content-type": "application/json"}, content=MESSAGE)
+
+
+def failing_handler(request):
+    return httpx.Response(503, headers={"content-type": "application/json"}, content=b'{"error": {"message": "down"}}')
+
+
+def bench_fallback() -> None:
+    """A fallback's own time: an OpenAI caller whose provider fails (503) served by an
+    Anthropic client, beside the two raw calls it is made of (the failing OpenAI call and
+    the Anthropic call). added = fallback - both raw calls: translating the request, the
+    response (or each chunk), building the caller's types and metering both attempts."""
+    import anthropic
+
+    claude = anthropic.Anthropic(
+        api_key="k", max_retries=0, http_client=httpx.Client(transport=httpx.MockTransport(anthropic_handler))
+    )
+    down = {"api_key": "k", "base_url": "http://127.0.0.1:9/v1", "max_retries": 0}
+    raw_down = openai.OpenAI(**down, http_client=httpx.Client(transport=httpx.MockTransport(failing_handler)))
+    chain = {"fallback": [{"provider": "anthropic", "model": "claude-haiku-4-5", "client": claude}]}
+    ours = OpenAI(**down, http_client=httpx.Client(transport=httpx.MockTransport(failing_handler)), costline=chain)
+
+    def failed() -> None:
+        try:
+            raw_down.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+        except openai.InternalServerError:
+            pass
+
+    def three_ways(label: str, stream: bool, n: int = 1000, rounds: int = 3) -> float:
+        def served() -> None:
+            reply = claude.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=MESSAGES, stream=stream)
+            if stream:
+                list(reply)
+
+        def fallback() -> None:
+            reply = ours.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=stream)
+            if stream:
+                list(reply)
+
+        fns = (failed, served, fallback)
+        for fn in fns:
+            for _ in range(100):
+                fn()
+        results = []
+        for _ in range(rounds):
+            gc.collect()
+            times = ([], [], [])
+            for _ in range(n):
+                for fn, acc in zip(fns, times):
+                    start = time.perf_counter()
+                    fn()
+                    acc.append(time.perf_counter() - start)
+            results.append([statistics.median(t) * 1e6 for t in times])
+            costline.flush(10)
+        f, r, o = (statistics.median(col) for col in zip(*results))
+        print(
+            f"{label:<46} failing {f:7.1f} µs + served {r:7.1f} µs   fallback {o:8.1f} µs   added {o - f - r:+7.1f} µs"
+        )
+        return o - f - r
+
+    per_call = three_ways("fallback openai->anthropic, non-stream", False)
+    per_stream = three_ways(f"fallback openai->anthropic, {FALLBACK_CHUNKS} chunks", True)
+    print(f"{'  per chunk: (stream - non-stream) / chunks':<46} {(per_stream - per_call) / FALLBACK_CHUNKS:+7.2f} µs")
+
+
 def bench_routed() -> None:
     """The routed client (costline.Costline) beside the raw SDK: model="auto" adds the
     core's decision (the prompt counted, five candidates priced and classified) and the
@@ -406,6 +514,7 @@ def bench_rss() -> None:
 if __name__ == "__main__":
     print(f"openai {openai.__version__}, costline {costline.__version__}, Python {sys.version.split()[0]}")
     bench_overhead()
+    bench_fallback()
     bench_routed()
     bench_budgets()
     bench_cost()

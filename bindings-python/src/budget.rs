@@ -174,7 +174,7 @@ fn exceeded_error(py: Python<'_>, e: &Exceeded) -> PyResult<PyErr> {
 /// or None when no budget applies; raises `BudgetExceededError` (after
 /// recording the blocked call) when a cap would be passed.
 #[pyfunction]
-#[pyo3(signature = (provider, operation, model, request, stream, run_id, agent, agent_path, tags, base_tags, caps))]
+#[pyo3(signature = (provider, operation, model, request, stream, run_id, agent, agent_path, tags, base_tags, caps, call_id=None, attempt=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn budget_reserve(
     py: Python<'_>,
@@ -189,6 +189,8 @@ pub fn budget_reserve(
     tags: Option<&Bound<'_, PyDict>>,
     base_tags: Option<&Bound<'_, PyDict>>,
     caps: Vec<(String, String)>,
+    call_id: Option<String>,
+    attempt: Option<u32>,
 ) -> PyResult<Option<Reservation>> {
     guard::call(|| {
         let request = request.map(convert::request_value);
@@ -199,6 +201,9 @@ pub fn budget_reserve(
             agent_path,
             tags: convert::tags(tags)?,
             base_tags: convert::tags(base_tags)?,
+            // A fallback attempt a budget blocks is recorded with its chain's id.
+            call_id,
+            attempt,
             ..Call::new(provider, operation, model, sdk())
         };
         let caps = caps

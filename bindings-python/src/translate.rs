@@ -109,13 +109,18 @@ pub struct FallbackCall {
 
 #[pymethods]
 impl FallbackCall {
+    /// `elapsed_s`: how long ago the logical call started (its primary attempt), so
+    /// that the total deadline counts the primary's time too.
     #[new]
-    #[pyo3(signature = (options=None))]
-    fn new(options: Option<&Bound<'_, PyAny>>) -> PyResult<FallbackCall> {
+    #[pyo3(signature = (options=None, elapsed_s=None))]
+    fn new(options: Option<&Bound<'_, PyAny>>, elapsed_s: Option<f64>) -> PyResult<FallbackCall> {
         guard::call(|| {
             let options = options.map(convert::json_value).transpose()?.unwrap_or(serde_json::Value::Null);
             let policy = fallback::Policy::from_value(&options).map_err(map_err)?;
-            Ok(FallbackCall { inner: fallback::Call::new(policy) })
+            let now = std::time::Instant::now();
+            let elapsed = std::time::Duration::from_secs_f64(elapsed_s.unwrap_or(0.0).clamp(0.0, 86_400.0));
+            let started = now.checked_sub(elapsed).unwrap_or(now);
+            Ok(FallbackCall { inner: fallback::Call::started_at(policy, started) })
         })
     }
 

@@ -202,6 +202,8 @@ def reserve(call: Any, request: Optional[Mapping[str, Any]]) -> Any:
         a.tags,
         a.base_tags,
         caps,
+        call.call_id,
+        call.attempt,
     )
 
 

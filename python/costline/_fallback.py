@@ -5,25 +5,56 @@ the target's API and the answer back into the caller's, by the core
 timeouts, the deadline, call_id and attempt numbers) is the core's too
 (`_native.FallbackCall`). Every attempt is its own event, linked by `call_id`.
 
-This version: synchronous clients; OpenAI chat completions and Anthropic messages as
-sources; `openai`, `anthropic`, `mistralai`, `google-genai` and boto3 `bedrock-runtime`
-clients as targets; streams through `create(stream=True)`."""
+Sources: the OpenAI (chat completions), Anthropic (messages), Gemini (generate_content),
+Mistral (chat) and Bedrock (converse) drop-ins, sync and async, plain and streamed.
+Targets: `openai`, `anthropic`, `mistralai`, `google-genai` and boto3 `bedrock-runtime`
+clients (`_fallback_send`). Before each attempt the target's worst case is reserved
+against the configured budgets; a target that would break a cap is skipped.
+How each drop-in hands its failed call here: `_hook` (OpenAI, Anthropic) and
+`_fallback_sources` (Gemini, Mistral, Bedrock)."""
 
 from __future__ import annotations
 
-import base64
+import contextvars
 import json
+import time
 from decimal import Decimal
-from typing import Any, AsyncIterator, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from . import _native
+from . import _budgets, _native
+from ._budgets import BudgetExceededError
 from ._call import Call
+from ._fallback_send import decode_images as _decode_images  # noqa: F401  (kept importable)
+from ._fallback_send import send as _send
+from ._fallback_send import send_async as _send_async
+from ._fallback_send import wire as _wire
+from ._fallback_stream import USAGE_KEYS as _USAGE_KEYS
+from ._fallback_stream import AsyncFallbackStream, FallbackStream
+from ._runtime import report
 
 FallbackUnsupportedError = _native.FallbackUnsupportedError
 FallbackDeadlineError = _native.FallbackDeadlineError
 
+__all__ = [
+    "AsyncFallbackStream",
+    "Chain",
+    "FallbackStream",
+    "Target",
+    "parse_chain",
+    "run_async",
+    "run_sync",
+    "serve_async",
+    "serve_sync",
+]
+
 # The operation each source translates (the drop-in's other endpoints never fall back).
-_SOURCE_OPERATIONS = {("openai", "chat"), ("anthropic", "messages")}
+_SOURCE_OPERATIONS = {
+    ("openai", "chat"),
+    ("anthropic", "messages"),
+    ("google", "generate_content"),
+    ("mistral", "chat"),
+    ("bedrock", "converse"),
+}
 # What a target's call is recorded as.
 _TARGET_OPERATIONS = {
     "openai": "chat",
@@ -32,15 +63,14 @@ _TARGET_OPERATIONS = {
     "google": "generate_content",
     "bedrock": "converse",
 }
-# Where each target's response carries its usage (what the core's normaliser reads).
-_USAGE_KEYS = {
-    "openai": "usage",
-    "anthropic": "usage",
-    "mistral": "usage",
-    "google": "usageMetadata",
-    "bedrock": "usage",
-}
 _POLICY_KEYS = ("retry_on", "attempt_timeout_s", "deadline_s", "on_unsupported")
+
+# Set by a caller that cannot receive `response.costline` on the object this module
+# builds (the Gemini drop-in: its SDK builds the response from the translated body):
+# each served call appends its info dict here.
+served_info: contextvars.ContextVar[Optional[List[Dict[str, Any]]]] = contextvars.ContextVar(
+    "costline_fallback_served", default=None
+)
 
 
 class Target:
@@ -58,6 +88,14 @@ class Chain:
     def __init__(self, targets: List[Target], policy: Dict[str, Any]) -> None:
         self.targets = targets
         self.policy = policy
+
+
+def _is_drop_in(client: Any) -> bool:
+    if getattr(type(client), "_costline_metered", False):
+        return True
+    own = getattr(client, "__dict__", {})
+    # An instrumented client: Gemini / Mistral (`_costline`), boto3 (`_costline_meter`).
+    return "_costline" in own or "_costline_meter" in own
 
 
 def parse_chain(value: Any) -> Optional[Chain]:
@@ -80,9 +118,11 @@ def parse_chain(value: Any) -> Optional[Chain]:
         if not isinstance(item, Mapping) or {"provider", "client", "model"} - set(item):
             raise TypeError("each fallback target is a dict with 'provider', 'client' and 'model'")
         provider, client, model = item["provider"], item["client"], item["model"]
+        if provider == "gemini":
+            provider = "google"
         if provider not in _TARGET_OPERATIONS:
             raise ValueError(f"fallback provider {provider!r}: this version falls back to {sorted(_TARGET_OPERATIONS)}")
-        if getattr(type(client), "_costline_metered", False):
+        if _is_drop_in(client):
             # Its own metering would record the attempt a second time, without call_id.
             raise TypeError("fallback targets take the provider SDK's own client, not a costline drop-in")
         if not isinstance(model, str) or not model:
@@ -114,28 +154,43 @@ def translatable(source: str, operation: str) -> bool:
     return (source, operation) in _SOURCE_OPERATIONS
 
 
+def source_body(call: Call) -> Dict[str, Any]:
+    """The primary's request as its API's JSON. The OpenAI and Anthropic SDKs leave
+    their "not given" sentinels in the body until they serialise it."""
+    return {k: v for k, v in (call.request or {}).items() if type(v).__name__ not in ("Omit", "NotGiven")}
+
+
 class _Walk:
     """One logical call walking its chain, shared by the sync and async paths."""
 
-    def __init__(self, started: Any, exc: Exception, chain: Chain, stream: bool) -> None:
-        self.fc = fc = _native.FallbackCall(chain.policy)
+    def __init__(
+        self, primary: Call, source: str, body: Dict[str, Any], exc: Exception, chain: Chain, stream: bool
+    ) -> None:
+        # The deadline bounds the whole logical call: its clock started with the primary.
+        self.fc = fc = _native.FallbackCall(chain.policy, time.perf_counter() - primary.started)
+        self.kind, self.status = failure_of(exc)
+        if not fc.falls_back(self.kind, self.status, True):
+            # Not a failure that falls back (a 400...): one attempt, recorded as such.
+            primary.finish(None, None, exc)
+            raise exc
         fc.begin_attempt()
-        self.primary = primary = started.call
+        self.primary = primary
         primary.call_id, primary.attempt = fc.call_id, 1
+        _release(primary)
         primary.finish(None, None, exc)
-        self.source = started.adapter.provider
-        # The SDKs leave their "not given" sentinels in the body until they serialise it.
-        self.body = {k: v for k, v in (primary.request or {}).items() if type(v).__name__ not in ("Omit", "NotGiven")}
-        stream_options = self.body.get("stream_options")
+        self.source = source
+        self.body = body
+        stream_options = body.get("stream_options")
         self.include_usage = bool(isinstance(stream_options, Mapping) and stream_options.get("include_usage"))
         self.stream = stream
-        self.kind, self.status = failure_of(exc)
         self.last: BaseException = exc
         self.targets = iter(chain.targets)
+        # (target, BudgetExceededError) of each target skipped for a budget.
+        self.skipped: List[Tuple[Target, BaseException]] = []
 
     def next_attempt(self) -> Optional[Tuple[Target, Dict[str, Any], Call, Optional[float]]]:
-        """The next target to try with its translated request, its attempt's Call and
-        timeout; None when the chain is exhausted (raise `last`)."""
+        """The next target to try with its translated request, its attempt's Call
+        (its worst case reserved) and timeout; None when the chain is exhausted."""
         fc = self.fc
         for target in self.targets:
             if not fc.falls_back(self.kind, self.status, True):
@@ -150,13 +205,45 @@ class _Walk:
                 if fc.skip_unsupported:
                     continue
                 raise
+            if self.stream and not request.get("stream"):
+                _stream_flag(request, target.provider)
             operation = _TARGET_OPERATIONS[target.provider]
             call = Call(target.provider, operation, target.model, self.primary.attribution, self.stream, request)
             call.call_id, call.attempt, call.want_cost = fc.call_id, number, True
+            if _budgets.active or _budgets.caps_seen:
+                try:
+                    # The target's worst case under its own model; a cap it would break
+                    # skips it (the core records the blocked attempt).
+                    call.reservation = _budgets.reserve(call, request)
+                except BudgetExceededError as exceeded:
+                    self.skipped.append((target, exceeded))
+                    continue
             return target, request, call, timeout
         return None
 
+    def exhausted(self) -> BaseException:
+        """What to raise when no target served: the last failure, or a
+        BudgetExceededError naming the targets a budget skipped."""
+        if not self.skipped:
+            return self.last
+        reasons = "; ".join(f"{t.provider}/{t.model}: {e}" for t, e in self.skipped)
+        message = f"no fallback target could serve within the budgets (skipped {reasons})"
+        if self.last is not None:
+            message += f"; the last failure: {type(self.last).__name__}"
+        err = BudgetExceededError(message)
+        first = self.skipped[0][1]
+        for key in ("scope", "period", "limit_usd", "spent_usd", "reserved_usd", "attempted_usd", "agent"):
+            setattr(err, key, getattr(first, key, None))
+        for key in ("budget_name", "store_error"):
+            setattr(err, key, getattr(first, key, None))
+        err.skipped = [  # type: ignore[attr-defined]
+            {"target": f"{t.provider}/{t.model}", "reason": str(e)} for t, e in self.skipped
+        ]
+        err.__cause__ = self.last
+        return err
+
     def failed(self, call: Call, failed: Exception) -> None:
+        _release(call)
         call.finish(None, None, failed)
         self.last = failed
         self.kind, self.status = failure_of(failed)
@@ -171,125 +258,154 @@ class _Walk:
         call.finish([usage] if usage else None, data.get("model") or data.get("modelVersion"))
         answer = _native.translate("response", self.source, target.provider, data, self.ctx(target))
         obj = _construct(self.source, cast_to, answer, stream=False)
-        _attach_info(obj, target, self.fc.attempts, call)
+        info = _info(target, self.fc.attempts, call)
+        if self.source == "bedrock":
+            obj = ConverseResponse(_converse_metadata(call, obj))
+        _attach_info(obj, info)
         return obj
 
+    def stream_of(self, target: Target, call: Call, inner: Any, is_async: bool) -> Any:
+        source, fc = self.source, self.fc
 
-def run_sync(started: Any, exc: Exception, cast_to: Any, stream: bool, chain: Chain) -> Any:
-    """The primary attempt failed with `exc`: walk the chain. Returns the caller's SDK
-    object (or stream); raises the last failure when no target served."""
-    walk = _Walk(started, exc, chain, stream)
+        def build(chunk: Any) -> Any:
+            return _construct(source, None, chunk, stream=True)
+
+        def info() -> Dict[str, Any]:
+            return _info(target, fc.attempts, call)
+
+        cls = AsyncFallbackStream if is_async else FallbackStream
+        stream = cls(source, target, inner, call, fc, self.ctx(target), build, info)
+        box = served_info.get()
+        if box is not None:
+            box.append(stream.costline)
+        if source == "bedrock":
+            # converse_stream's dict: the caller iterates its "stream".
+            response = ConverseResponse(_converse_metadata(call, {"stream": stream}))
+            object.__setattr__(response, "costline", stream.costline)
+            return response
+        return stream
+
+
+def _release(call: Call) -> None:
+    """Give a failed attempt's budget hold back now, before the next attempt reserves
+    (recording settles it later, on the writer thread; a failure costs nothing)."""
+    reservation, call.reservation = call.reservation, None
+    if reservation is not None:
+        try:
+            reservation.release()
+        except Exception as exc:
+            report("releasing a budget reservation", exc)
+
+
+def serve_sync(
+    primary: Call, source: str, body: Dict[str, Any], exc: Exception, chain: Chain, stream: bool, cast_to: Any = None
+) -> Any:
+    """The primary attempt (`primary`, not yet recorded) failed with `exc`: walk the
+    chain. Returns the caller's SDK object (or stream); raises the last failure when no
+    target served (a BudgetExceededError when budgets skipped some)."""
+    walk = _Walk(primary, source, body, exc, chain, stream)
     while True:
         step = walk.next_attempt()
         if step is None:
-            raise walk.last
+            raise walk.exhausted()
         target, request, call, timeout = step
         try:
             result = _send(target, request, stream, timeout)
         except Exception as failed:
             walk.failed(call, failed)
             continue
+        except BaseException as interrupted:
+            call.finish(None, None, interrupted)
+            raise
         if stream:
-            return FallbackStream(walk.source, target, result, call, walk.fc, walk.ctx(target))
+            return walk.stream_of(target, call, result, is_async=False)
         return walk.served(target, call, result, cast_to)
 
 
-async def run_async(started: Any, exc: Exception, cast_to: Any, stream: bool, chain: Chain) -> Any:
-    """`run_sync` for async clients; the targets are async clients too."""
-    walk = _Walk(started, exc, chain, stream)
+async def serve_async(
+    primary: Call, source: str, body: Dict[str, Any], exc: Exception, chain: Chain, stream: bool, cast_to: Any = None
+) -> Any:
+    """`serve_sync` for async callers; async targets are awaited, sync ones (boto3) run
+    in a worker thread."""
+    walk = _Walk(primary, source, body, exc, chain, stream)
     while True:
         step = walk.next_attempt()
         if step is None:
-            raise walk.last
+            raise walk.exhausted()
         target, request, call, timeout = step
         try:
             result = await _send_async(target, request, stream, timeout)
         except Exception as failed:
             walk.failed(call, failed)
             continue
+        except BaseException as interrupted:  # a cancelled task
+            call.finish(None, None, interrupted)
+            raise
         if stream:
-            return AsyncFallbackStream(walk.source, target, result, call, walk.fc, walk.ctx(target))
+            return walk.stream_of(target, call, result, is_async=True)
         return walk.served(target, call, result, cast_to)
 
 
-async def _send_async(target: Target, request: Dict[str, Any], stream: bool, timeout: Optional[float]) -> Any:
-    kwargs = dict(request)
-    if timeout is not None:
-        kwargs["timeout"] = timeout
-    if target.provider == "openai":
-        return await target.client.chat.completions.create(**kwargs)
-    if target.provider == "anthropic":
-        return await target.client.messages.create(**kwargs)
-    raise NotImplementedError(f"async fallback to {target.provider} is not supported yet (openai, anthropic)")
+def run_sync(started: Any, exc: Exception, cast_to: Any, stream: bool, chain: Chain) -> Any:
+    """The OpenAI / Anthropic drop-ins' entry (`_hook`): `serve_sync` of a started call."""
+    call = started.call
+    return serve_sync(call, started.adapter.provider, source_body(call), exc, chain, stream, cast_to)
 
 
-def _send(target: Target, request: Dict[str, Any], stream: bool, timeout: Optional[float]) -> Any:
-    """Call the target's SDK with the translated request; a stream is an iterator of
-    the target's stream items."""
-    kwargs = dict(request)
-    client, provider = target.client, target.provider
-    if provider == "openai":
-        if timeout is not None:
-            kwargs["timeout"] = timeout
-        return client.chat.completions.create(**kwargs)
-    if provider == "anthropic":
-        if timeout is not None:
-            kwargs["timeout"] = timeout
-        return client.messages.create(**kwargs)
-    if provider == "mistral":
-        kwargs.pop("stream", None)
-        if timeout is not None:
-            kwargs["timeout_ms"] = int(timeout * 1000)
-        return client.chat.stream(**kwargs) if stream else client.chat.complete(**kwargs)
-    if provider == "google":
-        kwargs.pop("stream", None)
-        model, contents = kwargs.pop("model"), kwargs.pop("contents")
-        config: Dict[str, Any] = dict(kwargs.pop("generationConfig", {}))
-        config.update(kwargs)  # systemInstruction, tools, toolConfig: GenerateContentConfig's own fields
-        if timeout is not None:
-            config["httpOptions"] = {"timeout": int(timeout * 1000)}
-        method = client.models.generate_content_stream if stream else client.models.generate_content
-        return method(model=model, contents=contents, config=config or None)
-    if provider == "bedrock":
-        kwargs.pop("stream", None)
-        _decode_images(kwargs)
-        return client.converse_stream(**kwargs)["stream"] if stream else client.converse(**kwargs)
-    raise ValueError(f"fallback to {provider} is not supported")
+async def run_async(started: Any, exc: Exception, cast_to: Any, stream: bool, chain: Chain) -> Any:
+    call = started.call
+    return await serve_async(call, started.adapter.provider, source_body(call), exc, chain, stream, cast_to)
 
 
-def _decode_images(request: Dict[str, Any]) -> None:
-    """boto3 takes image bytes, the translation carries base64 text."""
-    for message in request.get("messages", ()):
-        for block in message.get("content", ()):
-            source = block.get("image", {}).get("source") if isinstance(block, dict) else None
-            if source and isinstance(source.get("bytes"), str):
-                source["bytes"] = base64.b64decode(source["bytes"])
+def _stream_flag(request: Dict[str, Any], target: str) -> None:
+    """Gemini and Bedrock say "stream" by the endpoint, not in the body: a stream from
+    them asks an OpenAI or Anthropic target for a stream (OpenAI's with its usage), as
+    the core writes it when the source's body says so."""
+    if target in ("openai", "anthropic", "mistral"):
+        request["stream"] = True
+    if target == "openai":
+        request["stream_options"] = {"include_usage": True}
 
 
-def _wire(provider: str, obj: Any) -> Dict[str, Any]:
-    """A target SDK's response (or stream item) as its API's JSON."""
-    if isinstance(obj, dict):  # boto3
-        return obj
-    if provider in ("openai", "anthropic"):
-        return obj.to_dict()
-    if provider == "mistral":
-        obj = getattr(obj, "data", obj)  # a stream's CompletionEvent
-        return json.loads(obj.model_dump_json(by_alias=True, exclude_none=True))
-    return obj.model_dump(mode="json", by_alias=True, exclude_none=True)  # google-genai: camelCase aliases
+class ConverseResponse(dict):
+    """What a Bedrock caller gets from a fallback: the `converse` / `converse_stream`
+    dict boto3 returns (a `dict`, the same keys, `json.dumps` as before), with
+    `response.costline` as an attribute. Not a key: a caller iterating or serialising
+    the response sees exactly boto3's shape."""
+
+    __slots__ = ("costline",)
+
+
+def _converse_metadata(call: Call, data: Dict[str, Any]) -> Dict[str, Any]:
+    # boto3 puts ResponseMetadata in every answer; a fallback has no AWS request: its id
+    # is the call's, its headers none.
+    meta = {"RequestId": call.call_id or "", "HTTPStatusCode": 200, "HTTPHeaders": {}, "RetryAttempts": 0}
+    return {"ResponseMetadata": meta, **data}
 
 
 def _construct(source: str, cast_to: Any, data: Any, stream: bool) -> Any:
-    """The caller's SDK type built from translated data, as the SDK builds its own
-    (no validation: the SDK's `construct_type`)."""
+    """The caller's SDK type built from translated data, as the SDK builds its own."""
     if source == "openai":
         from openai._models import construct_type as openai_construct
         from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
         return openai_construct(type_=ChatCompletionChunk if stream else ChatCompletion, value=data)
-    from anthropic._models import construct_type as anthropic_construct
-    from anthropic.types import Message, RawMessageStreamEvent
+    if source == "anthropic":
+        from anthropic._models import construct_type as anthropic_construct
+        from anthropic.types import Message, RawMessageStreamEvent
 
-    return anthropic_construct(type_=RawMessageStreamEvent if stream else Message, value=data)
+        return anthropic_construct(type_=RawMessageStreamEvent if stream else Message, value=data)
+    if source == "mistral":
+        from mistralai.client import models
+        from mistralai.client.utils import unmarshal_json
+
+        # The SDK's own decoding (its EventStream wraps each chunk as `{"data": ...}`).
+        if stream:
+            return unmarshal_json(json.dumps({"data": data}), models.CompletionEvent)
+        return unmarshal_json(json.dumps(data), models.ChatCompletionResponse)
+    # Gemini: the REST body, which the SDK itself turns into GenerateContentResponse
+    # (`_fallback_sources`); Bedrock: boto3's dicts are the JSON.
+    return data
 
 
 def _info(target: Target, attempts: int, call: Call) -> Dict[str, Any]:
@@ -302,133 +418,11 @@ def _info(target: Target, attempts: int, call: Call) -> Dict[str, Any]:
     }
 
 
-def _attach_info(obj: Any, target: Target, attempts: int, call: Call) -> None:
+def _attach_info(obj: Any, info: Dict[str, Any]) -> None:
+    box = served_info.get()
+    if box is not None:
+        box.append(info)
+    if isinstance(obj, dict) and not isinstance(obj, ConverseResponse):
+        return  # a Gemini body: the SDK's response gets it (`_fallback_sources`)
     # Beside the model's fields, not among them: model_dump() and equality stay the SDK's.
-    object.__setattr__(obj, "costline", _info(target, attempts, call))
-
-
-class FallbackStream:
-    """The target's stream, translated chunk by chunk into the caller's chunk types.
-    Iterate it, use it as a context manager, `close()` it, as the SDK's stream."""
-
-    def __init__(self, source: str, target: Target, inner: Any, call: Call, fc: Any, ctx: Dict[str, Any]) -> None:
-        self._source = source
-        self._target = target
-        self._inner = inner
-        self._call = call
-        self._fc = fc
-        self._translator = _native.FallbackStream(source, target.provider, ctx)
-        # OpenAI and Anthropic streams: the drop-ins' own observer; the others: the
-        # usage their last usage-bearing event carried.
-        self._observer = (
-            _native.StreamObserver(target.provider, call.operation, False)
-            if target.provider in ("openai", "anthropic")
-            else None
-        )
-        self._usage: Any = None
-        self._resolved: Optional[str] = None
-        self._iterator = self._chunks()
-        self.costline: Dict[str, Any] = _info(target, fc.attempts, call)
-
-    def _chunks(self) -> Iterator[Any]:
-        try:
-            for event in self._inner:
-                if self._observer is not None:
-                    self._observer.observe(event)
-                data = _wire(self._target.provider, event)
-                if self._observer is None:
-                    self._watch(data)
-                for chunk in self._translator.push(data):
-                    yield _construct(self._source, None, chunk, stream=True)
-        except BaseException as exc:
-            self._finish(exc)
-            raise
-        self._finish(None)
-        for chunk in self._translator.finish():
-            yield _construct(self._source, None, chunk, stream=True)
-
-    def _watch(self, data: Dict[str, Any]) -> None:
-        provider = self._target.provider
-        if provider == "bedrock":
-            usage = data.get("metadata", {}).get("usage")
-        else:
-            usage = data.get(_USAGE_KEYS[provider])
-            self._resolved = data.get("model") or data.get("modelVersion") or self._resolved
-        if usage:
-            self._usage = usage
-
-    def _finish(self, error: Optional[BaseException]) -> None:
-        o = self._observer
-        if o is not None:
-            self._call.finish(o.parts, o.resolved_model, error, o.texts)
-        else:
-            self._call.finish([self._usage] if self._usage else None, self._resolved, error, [])
-        self.costline = _info(self._target, self._fc.attempts, self._call)
-
-    def __iter__(self) -> Iterator[Any]:
-        return self._iterator
-
-    def __next__(self) -> Any:
-        return next(self._iterator)
-
-    def __enter__(self) -> FallbackStream:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def close(self) -> None:
-        close = getattr(self._inner, "close", None)
-        if close is not None:
-            close()
-        if not self._call.done:
-            self._finish(None)
-
-
-class AsyncFallbackStream(FallbackStream):
-    """`FallbackStream` over an async target stream: `async for`, `async with`, `aclose()`."""
-
-    def __init__(self, source: str, target: Target, inner: Any, call: Call, fc: Any, ctx: Dict[str, Any]) -> None:
-        super().__init__(source, target, inner, call, fc, ctx)
-        self._aiterator = self._achunks()
-
-    def _chunks(self) -> Iterator[Any]:
-        return iter(())
-
-    async def _achunks(self) -> AsyncIterator[Any]:
-        try:
-            async for event in self._inner:
-                if self._observer is not None:
-                    self._observer.observe(event)
-                data = _wire(self._target.provider, event)
-                if self._observer is None:
-                    self._watch(data)
-                for chunk in self._translator.push(data):
-                    yield _construct(self._source, None, chunk, stream=True)
-        except BaseException as exc:
-            self._finish(exc)
-            raise
-        self._finish(None)
-        for chunk in self._translator.finish():
-            yield _construct(self._source, None, chunk, stream=True)
-
-    def __aiter__(self) -> AsyncIterator[Any]:
-        return self._aiterator
-
-    async def __anext__(self) -> Any:
-        return await self._aiterator.__anext__()
-
-    async def __aenter__(self) -> AsyncFallbackStream:
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        close = getattr(self._inner, "close", None)
-        if close is not None:
-            result = close()
-            if hasattr(result, "__await__"):
-                await result
-        if not self._call.done:
-            self._finish(None)
+    object.__setattr__(obj, "costline", info)

@@ -63,7 +63,8 @@ class ClientOptions:
         if value.get("fallback") is not None and not allow_fallback:
             # Accepting it and never falling back would be silent: refuse it.
             raise NotImplementedError(
-                "costline={'fallback': ...} works on the OpenAI and Anthropic drop-ins in this version"
+                "costline={'fallback': ...} works on the drop-in clients (costline.openai, costline.anthropic, "
+                "costline.google, costline.mistral, costline.bedrock), not through instrument()"
             )
         fallback = _fallback.parse_chain(value.get("fallback"))
         return cls(tags, agent, bool(value.get("stream_usage", True)), provider, fallback)

@@ -25,7 +25,7 @@ import io
 import json
 from typing import Any, Dict, Iterator, List, Mapping, Optional
 
-from . import _budgets, _native
+from . import _budgets, _fallback_sources, _native
 from ._budgets import BudgetExceededError
 from ._call import Call
 from ._context import capture
@@ -90,7 +90,7 @@ class _Meter:
 
     def after_call_error(self, exception: Any = None, context: Any = None, **_: Any) -> None:
         call = context.get(_CALL_KEY) if isinstance(context, dict) else None
-        if call is not None and not call.done:
+        if call is not None and not call.done and not _fallback_sources.defer(call):
             call.finish(None, None, exception)
 
 
@@ -111,6 +111,8 @@ def _request_body(params: Dict[str, Any]) -> Optional[Mapping[str, Any]]:
 def _finish(call: Call, http_response: Any, parsed: Any) -> None:
     status = getattr(http_response, "status_code", 200)
     if status >= 300:
+        if _fallback_sources.defer(call):
+            return  # a fallback chain takes the failed call (`_fallback_sources`)
         code = (parsed or {}).get("Error", {}).get("Code") if isinstance(parsed, dict) else None
         call.finish(None, None, None, error_type=code or "ClientError")
         return
@@ -229,12 +231,16 @@ def _ending(events: Iterator[Any], tally: _Tally) -> Iterator[Any]:
         guarded("recording a stream", tally.end, error)
 
 
-def instrument_client(client: Any, options: Optional[Mapping[str, Any]] = None) -> Any:
+def instrument_client(client: Any, options: Optional[Mapping[str, Any]] = None, *, allow_fallback: bool = False) -> Any:
     """Meter a `bedrock-runtime` client in place (idempotent): its own event
     emitter gains costline's handlers; class and identity are unchanged."""
     events = client.meta.events
     meter = client.__dict__.get("_costline_meter")
-    parsed = ClientOptions.parse(options) if options is not None or meter is None else meter.options
+    parsed = (
+        ClientOptions.parse(options, allow_fallback=allow_fallback)
+        if options is not None or meter is None
+        else meter.options
+    )
     if meter is None:
         meter = _Meter(parsed)
         service = client.meta.service_model.service_id.hyphenize()
@@ -245,19 +251,21 @@ def instrument_client(client: Any, options: Optional[Mapping[str, Any]] = None) 
         client.__dict__["with_agent"] = lambda name: with_agent(client, name)
         _native.prewarm()
     meter.options = parsed
+    if parsed.fallback is not None:
+        _fallback_sources.install_bedrock(client, parsed.fallback)
     return client
 
 
 def client(*args: Any, costline: Optional[Mapping[str, Any]] = None, session: Any = None, **kwargs: Any) -> Any:
     """`boto3.client("bedrock-runtime", ...)`, metered: the same arguments
-    (the service name may be left out), plus `costline={...}` and an optional
-    boto3 `session`."""
+    (the service name may be left out), plus `costline={...}` (`"fallback": [...]`
+    included) and an optional boto3 `session`."""
     import boto3
 
     if not args and "service_name" not in kwargs:
         args = ("bedrock-runtime",)
     made = (session or boto3).client(*args, **kwargs)
-    return instrument_client(made, costline)
+    return instrument_client(made, costline, allow_fallback=True)
 
 
 class _AgentView:

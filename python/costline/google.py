@@ -18,7 +18,7 @@ from typing import Any, AsyncIterator, Dict, Iterator, Mapping, Optional
 
 from google import genai as _genai
 
-from . import _budgets, _native
+from . import _budgets, _fallback_sources, _native
 from ._budgets import BudgetExceededError
 from ._call import Call
 from ._context import capture
@@ -106,6 +106,9 @@ def _metered_methods(meter: _Meter) -> Dict[str, Any]:
         try:
             response = originals["request"](http_method, path, request_dict, http_options)
         except BaseException as exc:
+            chain = meter.options.fallback
+            if _fallback_sources.gemini_may_fall_back(call, exc, chain):
+                return _fallback_sources.gemini_request(call, exc, chain)  # type: ignore[arg-type]
             call.finish(None, None, exc)
             raise
         guarded("metering a response", _finish_body, call, getattr(response, "body", None))
@@ -116,7 +119,7 @@ def _metered_methods(meter: _Meter) -> Dict[str, Any]:
         chunks = originals["request_streamed"](http_method, path, request_dict, http_options)
         if call is None:
             return chunks
-        return _sync_stream(chunks, _StreamTally(call))
+        return _sync_stream(chunks, _StreamTally(call), meter.options.fallback)
 
     async def async_request(http_method: Any, path: Any, request_dict: Any, http_options: Any = None) -> Any:
         call = _start(meter, path, request_dict, False)
@@ -125,6 +128,9 @@ def _metered_methods(meter: _Meter) -> Dict[str, Any]:
         try:
             response = await originals["async_request"](http_method, path, request_dict, http_options)
         except BaseException as exc:
+            chain = meter.options.fallback
+            if _fallback_sources.gemini_may_fall_back(call, exc, chain):
+                return await _fallback_sources.gemini_request_async(call, exc, chain)  # type: ignore[arg-type]
             call.finish(None, None, exc)
             raise
         guarded("metering a response", _finish_body, call, getattr(response, "body", None))
@@ -137,6 +143,10 @@ def _metered_methods(meter: _Meter) -> Dict[str, Any]:
         try:
             chunks = await originals["async_request_streamed"](http_method, path, request_dict, http_options)
         except BaseException as exc:
+            chain = meter.options.fallback
+            if _fallback_sources.gemini_may_fall_back(call, exc, chain):
+                # The HTTP status arrives before any chunk: the whole stream falls back.
+                return _fallback_sources.gemini_stream_async(call, exc, chain)  # type: ignore[arg-type]
             call.finish(None, None, exc)
             raise
         return _async_stream(chunks, _StreamTally(call))
@@ -149,19 +159,25 @@ def _metered_methods(meter: _Meter) -> Dict[str, Any]:
     }
 
 
-def _sync_stream(chunks: Iterator[Any], tally: _StreamTally) -> Iterator[Any]:
+def _sync_stream(chunks: Iterator[Any], tally: _StreamTally, chain: Any = None) -> Iterator[Any]:
     # A generator like the SDK's own: the request is sent on the first next();
     # closed early or collected unfinished, `finally` still records the call.
     error: Optional[BaseException] = None
     completed = False
+    started = False
     try:
         for response in chunks:
+            started = True
             guarded("reading a stream chunk", tally.feed, response)
             yield response
         completed = True
     except GeneratorExit:
         raise
     except BaseException as exc:
+        if not started and _fallback_sources.gemini_may_fall_back(tally.call, exc, chain):
+            # Failed before its first chunk (the HTTP status): the stream falls back.
+            yield from _fallback_sources.gemini_stream(tally.call, exc, chain)
+            return
         error = exc
         raise
     finally:
@@ -195,17 +211,19 @@ def _install(client: Any, options: ClientOptions) -> None:
         _native.prewarm()
     meter.options = options
     client.__dict__["_costline"] = options
+    if options.fallback is not None:
+        _fallback_sources.install_gemini(client)
 
 
 class Client(_genai.Client):
     """`google.genai.Client`, metered (`client.aio` too). Extra keyword:
-    `costline={"tags": {...}, "agent": "..."}`."""
+    `costline={"tags": {...}, "agent": "...", "fallback": [...]}`."""
 
     _costline_metered = True
 
     def __init__(self, *args: Any, costline: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _install(self, ClientOptions.parse(costline))
+        _install(self, ClientOptions.parse(costline, allow_fallback=True))
 
     def with_agent(self, name: str) -> Client:
         """This client with its calls attributed to agent `name`: the same

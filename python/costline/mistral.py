@@ -19,7 +19,7 @@ from typing import Any, Mapping, Optional
 
 from mistralai.client import Mistral as _Mistral
 
-from . import _budgets, _native
+from . import _budgets, _fallback_sources, _native
 from ._budgets import BudgetExceededError
 from ._call import Call
 from ._context import capture
@@ -107,7 +107,9 @@ class _MeterHook:
             request = response.request if response is not None else getattr(error, "request", None)
             call = getattr(request, _CALL_ATTR, None) if request is not None else None
             if call is not None and not call.done:
-                if error is not None:
+                if _fallback_sources.defer(call):
+                    pass  # a fallback chain takes the failed call (`_fallback_sources`)
+                elif error is not None:
                     call.finish(None, None, error)
                 else:
                     call.finish(None, None, None, error_type=_sdk_error_name(response.status_code))
@@ -138,15 +140,22 @@ def _install(client: Any, options: ClientOptions) -> None:
     _native.prewarm()
 
 
+def _install_fallback(client: Any, options: ClientOptions) -> None:
+    if options.fallback is not None:
+        _fallback_sources.install_mistral(client, options.fallback)
+
+
 class Mistral(_Mistral):
     """`mistralai.client.Mistral`, metered. Extra keyword:
-    `costline={"tags": {...}, "agent": "..."}`."""
+    `costline={"tags": {...}, "agent": "...", "fallback": [...]}`."""
 
     _costline_metered = True
 
     def __init__(self, *args: Any, costline: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _install(self, ClientOptions.parse(costline))
+        options = ClientOptions.parse(costline, allow_fallback=True)
+        _install(self, options)
+        _install_fallback(self, options)
 
     def with_agent(self, name: str) -> Mistral:
         """This client with its calls attributed to agent `name`: the same
@@ -173,6 +182,7 @@ def _agent_copy(client: Any, name: str) -> Any:
     config.__dict__["_hooks"] = hooks
     new.sdk_configuration = config
     _install(new, options.with_agent(name))
+    _install_fallback(new, options)
     return new
 
 

@@ -82,6 +82,10 @@ def messages(ex: Exchange) -> None:
         "stop_sequence": None,
         "usage": None if knobs.omit_usage else usage,
     }
+    if not body.get("stream") and knobs.tool_call:
+        name, args = knobs.tool_call
+        message["content"] = [{"type": "tool_use", "id": "toolu_mock1", "name": name, "input": args}]
+        message["stop_reason"] = "tool_use"
     if not body.get("stream"):
         ex.send_json(200, message)
         return

@@ -116,12 +116,16 @@ def _converse_usage(tokens: Any) -> dict[str, Any]:
 
 def converse(ex: Exchange) -> None:
     tokens, words = _tokens(ex)
-    text = "".join(text_deltas(words))
+    content: list[dict[str, Any]] = [{"text": "".join(text_deltas(words))}]
+    stop = "end_turn"
+    if ex.knobs.tool_call:
+        name, args = ex.knobs.tool_call
+        content, stop = [{"toolUse": {"toolUseId": "tooluse_mock1", "name": name, "input": args}}], "tool_use"
     ex.send_json(
         200,
         {
-            "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
-            "stopReason": "end_turn",
+            "output": {"message": {"role": "assistant", "content": content}},
+            "stopReason": stop,
             "usage": _converse_usage(tokens),
             "metrics": {"latencyMs": 12},
         },

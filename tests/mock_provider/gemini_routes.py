@@ -82,7 +82,11 @@ def _generate(ex: Exchange, stream: bool) -> None:
 
     final = _usage(tokens.prompt, tokens.cached, candidates, tokens.reasoning, knobs)
     if not stream:
-        ex.send_json(200, response("".join(deltas), final, finish))
+        answer = response("".join(deltas), final, finish)
+        if knobs.tool_call:
+            name, args = knobs.tool_call
+            answer["candidates"][0]["content"]["parts"] = [{"functionCall": {"name": name, "args": args}}]
+        ex.send_json(200, answer)
         return
     sse = ex.open_sse()
     for i, piece in enumerate(deltas):

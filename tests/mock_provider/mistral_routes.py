@@ -6,6 +6,7 @@ headers; cached prompt tokens are reported as `prompt_tokens_details.cached_toke
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -50,6 +51,15 @@ def chat_completions(ex: Exchange) -> None:
     deltas = text_deltas(words)
     if not body.get("stream"):
         message = {"role": "assistant", "content": "".join(deltas), "tool_calls": None, "prefix": False}
+        if knobs.tool_call:
+            name, args = knobs.tool_call
+            function = {"name": name, "arguments": json.dumps(args)}
+            message = {
+                **message,
+                "content": "",
+                "tool_calls": [{"id": "mockcall1", "type": "function", "function": function}],
+            }
+            finish_reason = "tool_calls"
         choice = {"index": 0, "message": message, "finish_reason": finish_reason}
         answer = {**head, "object": "chat.completion", "choices": [choice]}
         if not knobs.omit_usage:

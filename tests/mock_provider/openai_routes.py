@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import struct
 import time
 from typing import Any
@@ -97,6 +98,15 @@ def chat_completions(ex: Exchange) -> None:
     finish_reason = "length" if truncated else "stop"
     if not body.get("stream"):
         message = {"role": "assistant", "content": "".join(text_deltas(words)), "refusal": None, "annotations": []}
+        if knobs.tool_call:
+            name, args = knobs.tool_call
+            function = {"name": name, "arguments": json.dumps(args)}
+            message = {
+                **message,
+                "content": None,
+                "tool_calls": [{"id": "call_mock1", "type": "function", "function": function}],
+            }
+            finish_reason = "tool_calls"
         choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}
         ex.send_json(
             200,

@@ -102,6 +102,8 @@ class Knobs:
     # `x-mock-usage: null`: the response carries no usage at all (some compatible servers).
     omit_usage: bool = False
     faults: list[Fault] = field(default_factory=list)
+    # `x-mock-tool-call: NAME {"json": "args"}`: a non-stream answer is that one tool call.
+    tool_call: tuple[str, dict[str, Any]] | None = None
 
     def fault(self, kind: str) -> Fault | None:
         return next((f for f in self.faults if f.kind == kind), None)
@@ -133,7 +135,20 @@ def parse_knobs(headers: dict[str, str]) -> Knobs:
         else:
             knobs.usage_patch = patch
     knobs.faults = parse_faults(headers.get("x-mock-error", ""))
+    if "x-mock-tool-call" in headers:
+        knobs.tool_call = _parse_tool_call(headers["x-mock-tool-call"])
     return knobs
+
+
+def _parse_tool_call(spec: str) -> tuple[str, dict[str, Any]]:
+    name, _, args = spec.strip().partition(" ")
+    try:
+        arguments = json.loads(args or "{}")
+    except ValueError as exc:
+        raise BadKnob(f"x-mock-tool-call arguments are not JSON: {exc}") from None
+    if not name or not isinstance(arguments, dict):
+        raise BadKnob("x-mock-tool-call is 'NAME {json object}'")
+    return name, arguments
 
 
 def parse_faults(spec: str) -> list[Fault]:

@@ -14,6 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 # The repository's own modules, importable from python/ and tests/.
 LOCAL = {"costline", "costline_fixtures", "budget_support", "mock_helpers", "mock_provider", "conftest", "bench_python"}
 LOCAL |= {"routing_support"}  # the routed client's test material
+LOCAL |= {"fallback_support"}  # the fallback tests' material
 # Optional: imported inside a try, only to compare against (benches/bench_python.py).
 OPTIONAL = {"litellm"}
 # Import names that differ from the distribution's name.

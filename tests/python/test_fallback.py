@@ -302,12 +302,12 @@ def test_fallback_options_are_checked_when_the_client_is_made(mock):
         failing_openai(mock, fallback={"targets": [target], "retry_on": ["400"]})
 
 
-def test_clients_that_cannot_fall_back_yet_refuse_a_chain(mock):
-    from costline.mistral import Mistral
+def test_instrument_refuses_a_chain_rather_than_ignore_it(mock):
+    from mistralai.client import Mistral
 
     chain = {"fallback": [{"provider": "anthropic", "model": "m", "client": object()}]}
-    with pytest.raises(NotImplementedError, match="OpenAI and Anthropic drop-ins"):
-        Mistral(api_key="x", server_url=mock.mistral_server_url, costline=chain)
+    with pytest.raises(NotImplementedError, match="not through instrument"):
+        costline.instrument(Mistral(api_key="x", server_url=mock.mistral_server_url), costline=chain)
 
 
 def test_async_clients_fall_back_plain_and_streamed(mock, ledger):

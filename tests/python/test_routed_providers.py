@@ -124,9 +124,8 @@ def test_async_routing_error_is_raised_before_sending(mock, ledger):
     assert caught.value.code == "over_max_cost" and mock.requests() == []
 
 
-# The providers the fallback layer sends async requests to on this branch (openai,
-# anthropic); with wip-pyfallback's async targets merged, all five of PROVIDER_MODELS.
-ASYNC_PROVIDERS = ("anthropic", "openai")
+# Every provider has an async path (Bedrock's boto3 client runs in a worker thread).
+ASYNC_PROVIDERS = sorted(PROVIDER_MODELS)
 
 
 @pytest.mark.parametrize("drop_in", [False, True], ids=["sdk-client", "drop-in"])
@@ -172,3 +171,17 @@ def test_a_candidate_that_cannot_express_the_request_is_skipped(mock, ledger):
     assert (r.costline.routed_to, r.costline.attempts) == ("gpt-4o", 1)
     assert [req["provider"] for req in mock.requests()] == ["openai"]
     assert [(e["provider"], e["attempt"]) for e in read_events(ledger)] == [("openai", 1)]
+
+
+def test_a_bedrock_drop_in_under_an_attempt_timeout_records_each_attempt_once(mock, ledger):
+    # With a timeout, the Bedrock call runs in a worker thread: the drop-in there must
+    # still see that the routed client records the attempt.
+    model = PROVIDER_MODELS["bedrock"]
+    client = Costline(
+        providers={"bedrock": client_for(mock, "bedrock", drop_in=True)},
+        models=[{"model": model, "provider": "bedrock", "quality": 60}],
+        fallback={"attempt_timeout_s": 60},
+    )
+    r = client.chat.completions.create(model="auto", messages=SUMMARY, max_tokens=50)
+    assert r.choices[0].message.content == HELLO
+    assert [(e["provider"], e["attempt"]) for e in read_events(ledger)] == [("bedrock", 1)]

@@ -31,10 +31,17 @@ pub struct WorstCase {
     pub output_rate: Option<Decimal>,
 }
 
+/// Limits nested in a config object: Gemini's REST body (`generationConfig`) and
+/// Bedrock Converse's (`inferenceConfig`).
+const NESTED_MAX_OUTPUT: [(&str, &str); 2] =
+    [("generationConfig", "maxOutputTokens"), ("inferenceConfig", "maxTokens")];
+
 /// The request's own output limit, if it sets one.
 pub fn requested_max_output(request: Option<&Value>) -> Option<u64> {
     let body = request?.as_object()?;
-    MAX_OUTPUT_FIELDS.iter().find_map(|f| body.get(*f).and_then(Value::as_u64))
+    MAX_OUTPUT_FIELDS.iter().find_map(|f| body.get(*f).and_then(Value::as_u64)).or_else(|| {
+        NESTED_MAX_OUTPUT.iter().find_map(|(config, field)| body.get(*config)?.get(*field)?.as_u64())
+    })
 }
 
 /// The worst case of one call of `model` through `provider` for `operation`.
@@ -93,6 +100,20 @@ mod tests {
         assert_eq!(w.max_output_tokens, catalog_max);
         let limited = json!({"model": "gpt-4o", "input": "hi", "max_output_tokens": 7});
         assert_eq!(worst_case("openai", "responses", "gpt-4o", Some(&limited)).max_output_tokens, 7);
+    }
+
+    #[test]
+    fn gemini_and_bedrock_limits_nested_in_their_configs_are_read() {
+        let gemini = json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+            "generationConfig": {"maxOutputTokens": 50}});
+        assert_eq!(
+            worst_case("google", "generate_content", "gemini-2.5-flash", Some(&gemini)).max_output_tokens,
+            50
+        );
+        let bedrock = json!({"messages": [{"role": "user", "content": [{"text": "hi"}]}],
+            "inferenceConfig": {"maxTokens": 60}});
+        let model = "us.anthropic.claude-haiku-4-5-20251001-v1:0";
+        assert_eq!(worst_case("bedrock", "converse", model, Some(&bedrock)).max_output_tokens, 60);
     }
 
     #[test]

@@ -1,0 +1,165 @@
+"""A fallback target's stream, translated chunk by chunk into the caller's chunk types
+(the core's `_native.FallbackStream`), and metered as the target's attempt."""
+
+from __future__ import annotations
+
+from typing import Any, AsyncIterator, Callable, Dict, Iterator, Optional
+
+from . import _native
+from ._call import Call
+from ._fallback_send import wire
+
+# Where each target's response carries its usage (what the core's normaliser reads).
+USAGE_KEYS = {
+    "openai": "usage",
+    "anthropic": "usage",
+    "mistral": "usage",
+    "google": "usageMetadata",
+    "bedrock": "usage",
+}
+
+
+class FallbackStream:
+    """The target's stream as the caller's chunks (`build(chunk)` makes one).
+    Iterate it, use it as a context manager, `close()` it, as the SDK's stream.
+    `costline` is one dict, completed in place when the stream ends (its cost)."""
+
+    def __init__(
+        self,
+        source: str,
+        target: Any,
+        inner: Any,
+        call: Call,
+        fc: Any,
+        ctx: Dict[str, Any],
+        build: Optional[Callable[[Any], Any]] = None,
+        info: Optional[Callable[[], Dict[str, Any]]] = None,
+    ) -> None:
+        if build is None or info is None:  # the caller's own types, as `_fallback` builds them
+            from ._fallback import _construct, _info
+
+            build = build or (lambda chunk: _construct(source, None, chunk, stream=True))
+            info = info or (lambda: _info(target, fc.attempts, call))
+        self._source = source
+        self._target = target
+        self._inner = inner
+        self._call = call
+        self._fc = fc
+        self._build = build
+        self._info = info
+        self._translator = _native.FallbackStream(source, target.provider, ctx)
+        # OpenAI and Anthropic streams: the drop-ins' own observer; the others: the
+        # usage their last usage-bearing event carried.
+        self._observer = (
+            _native.StreamObserver(target.provider, call.operation, False)
+            if target.provider in ("openai", "anthropic")
+            else None
+        )
+        self._usage: Any = None
+        self._resolved: Optional[str] = None
+        self._iterator = self._chunks()
+        self.costline: Dict[str, Any] = info()
+
+    def _event(self, event: Any) -> Any:
+        if self._observer is not None:
+            self._observer.observe(event)
+        data = wire(self._target.provider, event)
+        if self._observer is None:
+            self._watch(data)
+        return self._translator.push(data)
+
+    def _chunks(self) -> Iterator[Any]:
+        try:
+            for event in self._inner:
+                for chunk in self._event(event):
+                    yield self._build(chunk)
+        except BaseException as exc:
+            self._finish(exc)
+            raise
+        self._finish(None)
+        for chunk in self._translator.finish():
+            yield self._build(chunk)
+
+    def _watch(self, data: Dict[str, Any]) -> None:
+        provider = self._target.provider
+        if provider == "bedrock":
+            usage = data.get("metadata", {}).get("usage")
+        else:
+            usage = data.get(USAGE_KEYS[provider])
+            self._resolved = data.get("model") or data.get("modelVersion") or self._resolved
+        if usage:
+            self._usage = usage
+
+    def _finish(self, error: Optional[BaseException]) -> None:
+        o = self._observer
+        if o is not None:
+            self._call.finish(o.parts, o.resolved_model, error, o.texts)
+        else:
+            self._call.finish([self._usage] if self._usage else None, self._resolved, error, [])
+        self.costline.update(self._info())
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._iterator
+
+    def __next__(self) -> Any:
+        return next(self._iterator)
+
+    def __enter__(self) -> FallbackStream:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        close = getattr(self._inner, "close", None)
+        if close is not None:
+            close()
+        if not self._call.done:
+            self._finish(None)
+
+
+class AsyncFallbackStream(FallbackStream):
+    """`FallbackStream` over an async target stream: `async for`, `async with`, `aclose()`."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._aiterator = self._achunks()
+
+    def _chunks(self) -> Iterator[Any]:
+        return iter(())
+
+    async def _achunks(self) -> AsyncIterator[Any]:
+        try:
+            async for event in self._inner:
+                for chunk in self._event(event):
+                    yield self._build(chunk)
+        except BaseException as exc:
+            self._finish(exc)
+            raise
+        self._finish(None)
+        for chunk in self._translator.finish():
+            yield self._build(chunk)
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._aiterator
+
+    async def __anext__(self) -> Any:
+        return await self._aiterator.__anext__()
+
+    async def __aenter__(self) -> AsyncFallbackStream:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        close = getattr(self._inner, "aclose", None) or getattr(self._inner, "close", None)
+        if close is not None:
+            result = close()
+            if hasattr(result, "__await__"):
+                await result
+        if not self._call.done:
+            self._finish(None)
+
+    # Some async SDK streams close with `close()` (a coroutine), as mistralai's.
+    close = aclose  # type: ignore[assignment]
