@@ -12,7 +12,7 @@ import { join } from "node:path";
 import OpenAI from "openai";
 import Anthropic from "@anthropic-ai/sdk";
 import DropInOpenAI from "costline/openai";
-import { configure, run, track, flush, Costline, CostlineError, RoutingError, BudgetExceededError } from "costline";
+import { configure, run, track, flush, Costline, CostlineError, RoutingError, BudgetExceededError, FallbackDeadlineError } from "costline";
 import { recorded, useMock, REPO, SECRET_KEY } from "./support.mjs";
 
 const mock = useMock();
@@ -355,4 +355,18 @@ test("lowest_latency without latencies reads each model's p50 from the ledger", 
   // The caller's latencies win over the ledger's.
   const own = await c.chat.completions.create(ask(PLAIN, { routing: { prefer: "lowest_latency", latenciesMs: { "claude-haiku-4-5": 10 } } }));
   assert.equal(own.costline.routedTo, "claude-haiku-4-5");
+});
+
+test("the call's deadline holds: no attempt starts after it (FallbackDeadlineError, its cause the last failure)", async () => {
+  configure({ prices: vectors.prices });
+  const c = new Costline({ providers: { openai: openai({ "x-mock-error": "slow:30000" }), anthropic: anthropic() }, models: CANDIDATES, fallback: { deadlineMs: 300 } });
+  const started = Date.now();
+  const err = await c.chat.completions.create(ask(CODE)).catch((e) => e);
+  assert.ok(err instanceof FallbackDeadlineError, String(err));
+  assert.equal(err.code, "fallback_deadline");
+  assert.equal(err.cause?.code, "fallback_timeout");
+  assert.ok(Date.now() - started < 20_000, "the 30 s attempt was cut by the deadline");
+  assert.deepEqual(await sent(), [["/v1/chat/completions", "gpt-4o-mini"]]);
+  const events = await recorded();
+  assert.deepEqual(events.map((e) => [e.model, e.status]), [["gpt-4o-mini", "error"]]);
 });
