@@ -92,11 +92,17 @@ pub struct FallbackCall {
 impl FallbackCall {
     /// `options`: { retry_on, attempt_timeout_s, deadline_s, on_unsupported }
     /// (the core's names; the npm layer converts its camelCase options).
+    /// `elapsed_ms`: how long ago the logical call started (its primary
+    /// attempt), so that the total deadline counts the primary's time too.
     #[napi(constructor)]
-    pub fn new(options: Option<Value>) -> Result<FallbackCall> {
+    pub fn new(options: Option<Value>, elapsed_ms: Option<f64>) -> Result<FallbackCall> {
         guard::call(|| {
             let policy = fallback::Policy::from_value(&options_or_null(options)).map_err(map_err)?;
-            Ok(FallbackCall { inner: fallback::Call::new(policy) })
+            let now = std::time::Instant::now();
+            let ms = elapsed_ms.filter(|ms| ms.is_finite()).unwrap_or(0.0);
+            let elapsed = std::time::Duration::from_secs_f64((ms / 1000.0).clamp(0.0, 86_400.0));
+            let started = now.checked_sub(elapsed).unwrap_or(now);
+            Ok(FallbackCall { inner: fallback::Call::started_at(policy, started) })
         })
     }
 

@@ -147,7 +147,8 @@ export interface NativeBinding {
   /** kind "request" | "response" | "stream"; throws `costline:fallback_unsupported: {json}`. */
   translate(kind: string, source: string, target: string, input: unknown, options?: unknown): unknown;
   FallbackStream: new (source: string, target: string, options?: unknown) => NativeFallbackStream;
-  FallbackCall: new (options?: unknown) => NativeFallbackCall;
+  /** `elapsedMs`: how long ago the logical call started (the deadline counts the primary's time). */
+  FallbackCall: new (options?: unknown, elapsedMs?: number) => NativeFallbackCall;
   checkFallbackOptions(options: unknown): void;
   /** The routing decision as JSON text; throws `costline:routing: {code, message, details}`. */
   decide(inputJson: string): string;

@@ -116,6 +116,11 @@ export class Started {
     this.enforceBudget();
   }
 
+  /** Milliseconds since this call started. */
+  elapsedMs(): number {
+    return performance.now() - this.t0;
+  }
+
   /** Make this call attempt `attempt` of the fallback chain `callId`. */
   link(callId: string, attempt: number): void {
     this.linked = { callId, attempt };

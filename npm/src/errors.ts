@@ -70,6 +70,8 @@ export class BudgetExceededError extends CostlineError {
   readonly budgetName: string;
   /** Set when the budget store was unreachable and `budgetFailMode` is closed. */
   readonly storeError: string | null;
+  /** A fallback chain whose targets budgets skipped: each one, "provider/model", and why. */
+  skipped?: { target: string; reason: string }[];
 
   /** @internal */
   constructor(details: Record<string, string | null>) {

@@ -209,20 +209,27 @@ function attemptSignal(ms: number | undefined, outer: AbortSignal | null | undef
  * @internal
  */
 export async function walkChain(primary: Primary, chain: Chain): Promise<Served> {
+  const primaryError = primary.errorType ? undefined : primary.error;
+  let last: unknown = primary.error;
+  let failure = failureOf(last);
   let fc;
   try {
-    fc = new native.FallbackCall(chain.policy);
+    // The deadline counts from the primary's start, as in Python.
+    fc = new native.FallbackCall(chain.policy, primary.started.elapsedMs());
     fc.beginAttempt();
   } catch (err) {
-    primary.started.end(primary.error, primary.errorType);
+    primary.started.end(primaryError, primary.errorType);
     throw fromNative(err);
+  }
+  if (!fc.fallsBack(failure.kind, failure.status ?? undefined, chain.targets.length > 0)) {
+    // The caller's own error (a 400...): raised as it is, one event without call_id.
+    primary.started.end(primaryError, primary.errorType);
+    throw last;
   }
   const callId = fc.callId;
   primary.started.link(callId, 1);
-  primary.started.end(primary.errorType ? undefined : primary.error, primary.errorType);
-  let last: unknown = primary.error;
-  let failure = failureOf(last);
-  let blocked: BudgetExceededError | undefined;
+  primary.started.end(primaryError, primary.errorType);
+  const skipped: { target: Target; error: BudgetExceededError }[] = [];
   const includeUsage = includesUsage(primary.body);
   const targets = chain.targets;
   for (let i = 0; i < targets.length; i++) {
@@ -256,9 +263,8 @@ export async function walkChain(primary: Primary, chain: Chain): Promise<Served>
     } catch (err) {
       if (err instanceof BudgetExceededError) {
         // This target's refusal, not the call's: the next one may fit, and
-        // whether to go on is still decided by the failure that started the walk.
-        blocked = err;
-        last = err;
+        // whether to go on is still decided by the last provider failure.
+        skipped.push({ target, error: err });
         continue;
       }
       throw err;
@@ -298,10 +304,35 @@ export async function walkChain(primary: Primary, chain: Chain): Promise<Served>
     attachInfo(response, info);
     return { target, response, info };
   }
-  if (blocked && last === blocked) {
-    (blocked as Error).message = `every fallback target left would pass a budget's hard cap: ${blocked.message}`;
-  }
-  throw last;
+  throw skipped.length ? budgetSkipped(skipped, last) : last;
+}
+
+/**
+ * No target served and budgets skipped some: a `BudgetExceededError` naming
+ * them (`skipped`), with the first skip's figures and the last provider
+ * failure as its `cause` (Python's `_Walk.exhausted`).
+ */
+function budgetSkipped(skipped: { target: Target; error: BudgetExceededError }[], last: unknown): BudgetExceededError {
+  const reasons = skipped.map((s) => `${s.target.provider}/${s.target.model}: ${s.error.message}`).join("; ");
+  let message = `no fallback target could serve within the budgets (skipped ${reasons})`;
+  const lastType = last instanceof Error ? last.constructor?.name || last.name : undefined;
+  if (lastType) message += `; the last failure: ${lastType}`;
+  const first = skipped[0].error;
+  const err = new BudgetExceededError({
+    message,
+    scope: first.scope,
+    period: first.period,
+    limit_usd: first.limitUsd,
+    spent_usd: first.spentUsd,
+    reserved_usd: first.reservedUsd,
+    attempted_usd: first.attemptedUsd,
+    agent: first.agent,
+    budget_name: first.budgetName,
+    store_error: first.storeError,
+  });
+  err.skipped = skipped.map((s) => ({ target: `${s.target.provider}/${s.target.model}`, reason: s.error.message }));
+  (err as Error & { cause?: unknown }).cause = last;
+  return err;
 }
 
 function includesUsage(body: Record<string, unknown>): boolean {

@@ -155,10 +155,25 @@ test("a tool-call round trip reaches the target in its own shape, and the target
   assert.deepEqual(sent.tools, [{ name: "weather", input_schema: { type: "object" } }]);
 });
 
-test("caller errors (400) never fall back", async () => {
+test("caller errors (400) never fall back: raised as they are, one event without call_id", async () => {
   const client = failingSource(mock, "openai", [target(mock, "anthropic")], "400");
   await assert.rejects(client.chat.completions.create({ model: "gpt-4o", messages: HI }), RawOpenAI.BadRequestError);
   assert.deepEqual(await mock.requests("/v1/messages"), []);
+  const [event] = await recorded();
+  assert.equal(event.status, "error");
+  assert.equal(event.call_id ?? null, null);
+  assert.equal(event.attempt ?? null, null);
+});
+
+test("the deadline counts from the primary's start: a slow primary leaves no time for a fallback", async () => {
+  const client = failingSource(mock, "openai", { targets: [target(mock, "anthropic")], deadlineMs: 300 }, "slow:600,503");
+  await assert.rejects(client.chat.completions.create({ model: "gpt-4o", messages: HI }), (err) => {
+    assert.ok(err instanceof FallbackDeadlineError, String(err));
+    assert.ok(err.cause instanceof RawOpenAI.InternalServerError, String(err.cause));
+    return true;
+  });
+  assert.deepEqual(await mock.requests("/v1/messages"), []);
+  assert.deepEqual((await recorded()).map((e) => [e.status, e.attempt]), [["error", 1]]);
 });
 
 test("an untranslatable request raises FallbackUnsupportedError naming the feature, or skips the target when asked", async () => {
@@ -258,7 +273,16 @@ test("a target whose worst case would pass a hard cap is skipped (recorded block
   const tooDear = failingSource(mock, "openai", [target(mock, "anthropic")]);
   await assert.rejects(
     run({ maxCostUsd: "0.002" }, () => tooDear.chat.completions.create({ model: "gpt-4o-mini", messages: HI, max_tokens: 1000 })),
-    (err) => err instanceof BudgetExceededError && /every fallback target left would pass a budget's hard cap/.test(err.message),
+    (err) => {
+      assert.ok(err instanceof BudgetExceededError, String(err));
+      assert.match(err.message, /^no fallback target could serve within the budgets \(skipped anthropic\/claude-haiku-4-5: /);
+      assert.match(err.message, /the last failure: InternalServerError$/);
+      assert.deepEqual(err.skipped.map((s) => s.target), ["anthropic/claude-haiku-4-5"]);
+      assert.equal(err.scope, "run");
+      assert.equal(err.limitUsd, "0.002");
+      assert.ok(err.cause instanceof RawOpenAI.InternalServerError);
+      return true;
+    },
   );
 });
 
