@@ -126,30 +126,39 @@ def make(cls):
 MESSAGES = [{"role": "user", "content": "Say hello."}]
 
 
-def side_by_side(label: str, raw_fn, ours_fn, n: int = 3000, rounds: int = 3) -> None:
+def side_by_side(label: str, raw_fn, ours_fn, n: int = 3000, rounds: int = 3, cpu: bool = False) -> None:
     """Raw and drop-in calls alternate one by one, so both see the same machine
     state; each round reports the median per-call time; the figure printed is
-    the median of the rounds' medians (as the peers' figures in ANCHORS.md)."""
+    the median of the rounds' medians (as the peers' figures in ANCHORS.md).
+    `cpu`: also the caller's thread CPU time per call, which a busy machine
+    disturbs far less than the wall clock (time spent waiting is not in it)."""
     for fn in (raw_fn, ours_fn):
         for _ in range(200):
             fn()  # warm up
-    raw_rounds, ours_rounds = [], []
-    clock = time.perf_counter
+    raw_rounds, ours_rounds, raw_cpu, ours_cpu = [], [], [], []
+    clock, thread = time.perf_counter, time.thread_time
     for _ in range(rounds):
         gc.collect()
-        raw_t, ours_t = [], []
+        raw_t, ours_t, raw_c, ours_c = [], [], [], []
         for _ in range(n):
-            start = clock()
+            start, start_c = clock(), thread()
             raw_fn()
-            mid = clock()
+            mid, mid_c = clock(), thread()
             ours_fn()
+            ours_c.append(thread() - mid_c)
             ours_t.append(clock() - mid)
             raw_t.append(mid - start)
+            raw_c.append(mid_c - start_c)
         raw_rounds.append(statistics.median(raw_t) * 1e6)
         ours_rounds.append(statistics.median(ours_t) * 1e6)
+        raw_cpu.append(statistics.median(raw_c) * 1e6)
+        ours_cpu.append(statistics.median(ours_c) * 1e6)
         costline.flush(10)
     r, o = statistics.median(raw_rounds), statistics.median(ours_rounds)
     print(f"{label:<46} raw {r:8.1f} µs   costline {o:8.1f} µs   added {o - r:+7.1f} µs   ratio {o / r:5.3f}")
+    if cpu:
+        r, o = statistics.median(raw_cpu), statistics.median(ours_cpu)
+        print(f"{'  the same, thread CPU':<46} raw {r:8.1f} µs   costline {o:8.1f} µs   added {o - r:+7.1f} µs")
 
 
 def bench_overhead() -> None:
@@ -363,8 +372,28 @@ def bench_budgets() -> None:
                 _budgets.active = True
                 ours.chat.completions.create(model="gpt-4o", messages=MESSAGES, max_tokens=100)
 
-            side_by_side(f"budget-guarded call, {label} store", unguarded, guarded, n=1000)
+            side_by_side(f"budget-guarded call, {label} store", unguarded, guarded, n=1000, cpu=True)
             print(f"{'  reserve + settle alone, ' + label:<46} {_reserve_settle_us():8.1f} µs")
+            if server is not None and label.startswith("redis"):
+                # The target is one round trip + 100 µs: a round trip measured in
+                # the same conditions (right after a call, not in a tight loop,
+                # where the socket and the scheduler are hot).
+                side_by_side(
+                    "  one PING round trip after each call", unguarded, lambda: (unguarded(), socket_ping(port)), n=1000
+                )
+        costline.configure(budgets=[costline.Budget("1000000", "total", enforce_stream=True)], budget_store="memory")
+
+        def stream(active: bool) -> None:
+            _budgets.active = active
+            list(ours.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True))
+
+        side_by_side(
+            "stream metered as it goes (enforce_stream), memory",
+            lambda: stream(False),
+            lambda: stream(True),
+            n=1000,
+            cpu=True,
+        )
         if server is not None:
             t = []
             for _ in range(2000):

@@ -13,6 +13,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use crate::errors::{self, CostlineError};
+use crate::observe::StreamObserver;
 use crate::{convert, guard, sdk};
 
 create_exception!(
@@ -100,14 +101,32 @@ pub fn budgets_active() -> bool {
 /// (garbage collected unsettled, it is released).
 #[pyclass(module = "costline._native")]
 pub struct Reservation {
-    inner: Mutex<Option<budget::Reservation>>,
+    inner: Mutex<Option<Held>>,
     #[pyo3(get)]
     enforce_stream: bool,
 }
 
+/// A stream whose budgets meter it as it goes holds its reservation through
+/// the core's `StreamBudget`, which counts the output (the same rule as Node's).
+enum Held {
+    Call(budget::Reservation),
+    Stream(budget::StreamBudget),
+}
+
 impl Reservation {
+    fn new(reservation: budget::Reservation, model: &str) -> Reservation {
+        let held = match budget::StreamBudget::new(reservation, model) {
+            Ok(stream) => Held::Stream(stream),
+            Err(reservation) => Held::Call(reservation),
+        };
+        Reservation { enforce_stream: matches!(held, Held::Stream(_)), inner: Mutex::new(Some(held)) }
+    }
+
     pub(crate) fn take(&self) -> Option<budget::Reservation> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).take()
+        match self.inner.lock().unwrap_or_else(|p| p.into_inner()).take()? {
+            Held::Call(r) => Some(r),
+            Held::Stream(s) => Some(s.into_reservation()),
+        }
     }
 }
 
@@ -134,15 +153,17 @@ impl Reservation {
         })
     }
 
-    /// A metered stream has produced `output_tokens`: grow the reservation,
-    /// or raise BudgetExceededError (the caller closes the stream).
-    fn stream_progress(&self, py: Python<'_>, output_tokens: u64) -> PyResult<()> {
+    /// A metered stream's observer saw more output: the core counts what is
+    /// new and grows the reservation, or raises BudgetExceededError (the
+    /// caller closes the stream). Nothing for a call that reserved its worst case.
+    fn stream_check(&self, py: Python<'_>, observer: PyRef<'_, StreamObserver>) -> PyResult<()> {
         guard::call(|| {
             let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-            let Some(r) = inner.as_mut() else {
+            let Some(Held::Stream(stream)) = inner.as_mut() else {
                 return Ok(());
             };
-            match py.detach(|| r.stream_progress(output_tokens)) {
+            let output = observer.text();
+            match py.detach(|| stream.check(output)) {
                 Ok(()) => Ok(()),
                 Err(exceeded) => Err(exceeded_error(py, &exceeded)?),
             }
@@ -151,7 +172,13 @@ impl Reservation {
 
     #[getter]
     fn amount_usd(&self) -> Option<String> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|r| r.amount_usd().to_string())
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|held| {
+            match held {
+                Held::Call(r) => r.amount_usd(),
+                Held::Stream(s) => s.reservation().amount_usd(),
+            }
+            .to_string()
+        })
     }
 }
 
@@ -214,9 +241,7 @@ pub fn budget_reserve(
             .collect::<Result<Vec<_>, _>>()
             .map_err(errors::to_py)?;
         match py.detach(|| budget::reserve(&call, request.as_ref(), &caps)) {
-            Ok(Some(r)) => {
-                Ok(Some(Reservation { enforce_stream: r.enforce_stream(), inner: Mutex::new(Some(r)) }))
-            }
+            Ok(Some(r)) => Ok(Some(Reservation::new(r, &call.model))),
             Ok(None) => Ok(None),
             Err(exceeded) => {
                 py.detach(|| budget::record_blocked(call));

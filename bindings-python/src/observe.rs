@@ -90,15 +90,15 @@ impl StreamObserver {
     fn texts(&self) -> Vec<String> {
         vec![self.text.clone()]
     }
-
-    /// The output text after byte `start`, and where it ends (a stream metered
-    /// against a budget counts only what is new).
-    fn text_from(&self, start: usize) -> (String, usize) {
-        (self.text.get(start..).unwrap_or_default().to_string(), self.text.len())
-    }
 }
 
 impl StreamObserver {
+    /// The output text seen so far (a stream metered against a budget:
+    /// `Reservation.stream_check` hands it to the core, which counts what is new).
+    pub(crate) fn text(&self) -> &str {
+        &self.text
+    }
+
     fn chat(&mut self, chunk: &Bound<'_, PyAny>) -> PyResult<bool> {
         let py = chunk.py();
         if self.resolved_model.is_none() {

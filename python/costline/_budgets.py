@@ -187,7 +187,9 @@ def reserve(call: Any, request: Optional[Mapping[str, Any]]) -> Any:
     """Reserve `call`'s worst case; None when no budget applies. Raises
     BudgetExceededError (the blocked call is recorded) when a cap would pass."""
     a = call.attribution
-    caps = [(f.cap_id, f.run.max_cost_usd) for f in a.frames if f.cap_id is not None]
+    frames = a.frames
+    # Outside a run there are no frames: no comprehension to run on the hot path.
+    caps = [(f.cap_id, f.run.max_cost_usd) for f in frames if f.cap_id is not None] if frames else []
     if not caps and not active:
         return None
     return _native.budget_reserve(

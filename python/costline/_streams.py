@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any, AsyncIterator, Iterator, List, Optional, Protocol
 
-from . import _native
 from ._budgets import BudgetExceededError
 from ._call import Call
 from ._runtime import guarded, report
@@ -31,7 +30,7 @@ class Observer(Protocol):
 
 
 class _Tracker:
-    __slots__ = ("call", "observer", "in_next", "usage_filter", "budget", "counted", "tokens")
+    __slots__ = ("call", "observer", "in_next", "usage_filter", "budget")
 
     def __init__(self, call: Call, observer: Observer, usage_filter: Optional[Any]) -> None:
         self.call = call
@@ -42,17 +41,13 @@ class _Tracker:
         # A reservation metered as the stream goes (budgets with enforce_stream).
         reservation = call.reservation
         self.budget = reservation if reservation is not None and reservation.enforce_stream else None
-        self.counted = 0
-        self.tokens = 0
 
     def over_budget(self) -> Optional[BudgetExceededError]:
-        """Count the output that arrived since the last look; the error when
-        the stream's running cost would pass a budget (the caller stops it)."""
+        """The error when the stream's running cost would pass a budget (the
+        caller stops it): the core counts the output the observer saw since
+        the last look (`budget::StreamBudget`)."""
         try:
-            text, self.counted = self.observer.text_from(self.counted)  # type: ignore[attr-defined]
-            if text:
-                self.tokens += _native.count_tokens(text, self.call.model)
-                self.budget.stream_progress(self.tokens)
+            self.budget.stream_check(self.observer)
         except BudgetExceededError as exc:
             return exc
         except Exception as exc:

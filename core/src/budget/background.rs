@@ -38,6 +38,8 @@ pub(super) fn settle(reservation: Reservation, actual: Option<Decimal>) {
     if slot.as_ref().is_none_or(|s| s.pid != pid) {
         let (tx, rx) = unbounded::<(Reservation, Option<Decimal>)>();
         let started = std::thread::Builder::new().name("costline-budget".into()).spawn(move || {
+            // Nobody waits for a settlement: no spinning for Redis's replies here.
+            super::resp::poll_on_this_thread(false);
             for (r, actual) in rx {
                 r.settle(actual);
                 done();

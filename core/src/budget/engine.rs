@@ -591,9 +591,10 @@ pub fn reserve(
             before.as_ref().map_or(fresh, Arc::clone)
         }
     };
-    let tags = {
-        let process = recorder::process_tags();
-        attribution::merge_tags([&process, &call.base_tags, &call.tags])
+    // Tags only decide which budgets match: merged only when a budget filters on them.
+    let tags = match engine.budgets.iter().any(|b| !b.tags.is_empty()) {
+        true => attribution::merge_tags([&recorder::process_tags(), &call.base_tags, &call.tags]),
+        false => attribution::Tags::new(),
     };
     let now_ms = chrono::Utc::now().timestamp_millis();
     let (shared, local) = engine.targets(call, &tags, run_caps, now_ms);

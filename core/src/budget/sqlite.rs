@@ -94,12 +94,12 @@ fn error(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::Ledger { path: path.display().to_string(), message: format!("budget store: {e}") }
 }
 
-fn read_counter(tx: &rusqlite::Transaction<'_>, key: &str) -> rusqlite::Result<(i64, i64)> {
+/// A counter's (spent, reserved); `None` when it does not exist yet.
+fn read_counter(tx: &rusqlite::Transaction<'_>, key: &str) -> rusqlite::Result<Option<(i64, i64)>> {
     tx.query_row("SELECT spent, reserved FROM budget_counters WHERE key = ?1", [key], |r| {
         Ok((r.get(0)?, r.get(1)?))
     })
     .optional()
-    .map(|v| v.unwrap_or((0, 0)))
 }
 
 impl BudgetStore for SqliteStore {
@@ -109,37 +109,51 @@ impl BudgetStore for SqliteStore {
 
     fn reserve(&self, charges: &[Charge], amount: i64) -> Result<Reserved> {
         self.with(|ledger| {
-            let seeds = Self::seeds(ledger, charges)?;
-            let path = ledger.path().to_path_buf();
-            let tx = ledger
-                .connection()
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(|e| error(&path, e))?;
-            let run = || -> rusqlite::Result<Reserved> {
-                if !seeds.is_empty() {
-                    let now = chrono::Utc::now().timestamp_millis();
-                    tx.execute("DELETE FROM budget_counters WHERE expires_at_ms < ?1", [now])?;
-                    for (i, spent) in &seeds {
-                        let c = &charges[*i];
-                        tx.execute(
-                            "INSERT OR IGNORE INTO budget_counters (key, spent, reserved, expires_at_ms) VALUES (?1, ?2, 0, ?3)",
-                            params![c.key, spent, c.expires_at_ms],
-                        )?;
+            // The counters are assumed to exist (one query fewer per call);
+            // the transaction finds out, and a counter seen for the first
+            // time is seeded before the transaction is run again.
+            let mut seeds = Vec::new();
+            for first in [true, false] {
+                let path = ledger.path().to_path_buf();
+                let tx = ledger
+                    .connection()
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(|e| error(&path, e))?;
+                let run = || -> rusqlite::Result<Option<Reserved>> {
+                    if !seeds.is_empty() {
+                        let now = chrono::Utc::now().timestamp_millis();
+                        tx.execute("DELETE FROM budget_counters WHERE expires_at_ms < ?1", [now])?;
+                        for (i, spent) in &seeds {
+                            let c: &Charge = &charges[*i];
+                            tx.execute(
+                                "INSERT OR IGNORE INTO budget_counters (key, spent, reserved, expires_at_ms) VALUES (?1, ?2, 0, ?3)",
+                                params![c.key, spent, c.expires_at_ms],
+                            )?;
+                        }
                     }
+                    let found = charges.iter().map(|c| read_counter(&tx, &c.key)).collect::<rusqlite::Result<Vec<_>>>()?;
+                    if first && found.iter().any(Option::is_none) {
+                        return Ok(None);
+                    }
+                    let current: Vec<(i64, i64)> = found.into_iter().map(|v| v.unwrap_or((0, 0))).collect();
+                    if let Some(index) = first_over(charges, &current, amount) {
+                        let (spent, reserved) = current[index];
+                        return Ok(Some(Reserved::Over { index, spent, reserved }));
+                    }
+                    for c in charges {
+                        tx.execute("UPDATE budget_counters SET reserved = reserved + ?2 WHERE key = ?1", params![c.key, amount])?;
+                    }
+                    Ok(Some(Reserved::Taken(current)))
+                };
+                let outcome = run().map_err(|e| error(&path, e))?;
+                if let Some(outcome) = outcome {
+                    tx.commit().map_err(|e| error(&path, e))?;
+                    return Ok(outcome);
                 }
-                let current = charges.iter().map(|c| read_counter(&tx, &c.key)).collect::<rusqlite::Result<Vec<_>>>()?;
-                if let Some(index) = first_over(charges, &current, amount) {
-                    let (spent, reserved) = current[index];
-                    return Ok(Reserved::Over { index, spent, reserved });
-                }
-                for c in charges {
-                    tx.execute("UPDATE budget_counters SET reserved = reserved + ?2 WHERE key = ?1", params![c.key, amount])?;
-                }
-                Ok(Reserved::Taken(current))
-            };
-            let outcome = run().map_err(|e| error(&path, e))?;
-            tx.commit().map_err(|e| error(&path, e))?;
-            Ok(outcome)
+                drop(tx); // rolled back: nothing was written
+                seeds = Self::seeds(ledger, charges)?;
+            }
+            unreachable!("the second pass always decides")
         })
     }
 

@@ -40,6 +40,11 @@ impl StreamBudget {
         self.tokens
     }
 
+    /// The reservation held (what it amounts to now).
+    pub fn reservation(&self) -> &Reservation {
+        &self.reservation
+    }
+
     /// The reservation, to settle once the call is recorded.
     pub fn into_reservation(self) -> Reservation {
         self.reservation
