@@ -208,6 +208,46 @@ for (const [name, fn, plainClient = plain, meteredClient = metered] of [...cases
 }
 
 {
+  // The routed client (issue 11) over the plain openai client, beside that
+  // client called directly: the decision (5 candidates), translation, metering.
+  const candidates = [
+    ["gpt-4.1-nano", 45],
+    ["gpt-4o-mini", 55],
+    ["gpt-4.1-mini", 62],
+    ["gpt-4o", 72],
+    ["gpt-4.1", 78],
+  ].map(([model, quality]) => ({ model, provider: "openai", quality }));
+  const routed = new costline.Costline({ providers: { openai: plain }, models: candidates });
+  const routedCases = [
+    ["Costline model=auto, 5 candidates, non-stream", (c) => (c === plain ? plain.chat.completions.create({ model: "gpt-4o", messages }) : routed.chat.completions.create({ model: "auto", messages }))],
+    ["Costline named model, non-stream", (c) => (c === plain ? plain.chat.completions.create({ model: "gpt-4o", messages }) : routed.chat.completions.create({ model: "gpt-4o", messages }))],
+    [
+      "Costline model=auto, stream of 5 chunks",
+      async (c) => {
+        const s = c === plain ? await plain.chat.completions.create({ model: "gpt-4o", messages, stream: true }) : await routed.chat.completions.create({ model: "auto", messages, stream: true });
+        for await (const _ of s) void _;
+      },
+    ],
+  ];
+  for (const [name, fn] of routedCases) {
+    for (let i = 0; i < 200; i++) {
+      await fn(plain);
+      await fn(routed);
+    }
+    const raw = [];
+    const ours = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      raw.push(await timeCalls(fn, plain, PER_ROUND));
+      ours.push(await timeCalls(fn, routed, PER_ROUND));
+    }
+    const a = median(raw);
+    const b = median(ours);
+    const added = median(ours.map((o, i) => o - raw[i]));
+    console.log(`${name.padEnd(46)} raw ${fmt(a)} µs   costline ${fmt(b)} µs   added ${(added >= 0 ? "+" : "") + added.toFixed(1).padStart(6)} µs CPU   ratio ${(b / a).toFixed(3)}`);
+  }
+}
+
+{
   // Bedrock, side by side with the plain @aws-sdk/client-bedrock-runtime client:
   // both get the same in-process request handler (no sockets), so the
   // difference is what costline's middleware adds per call.

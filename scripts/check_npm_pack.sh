@@ -41,7 +41,7 @@ import { NodeHttpHandler } from "@smithy/node-http-handler";
 import * as sdk from "openai";
 import * as genai from "@google/genai";
 import * as mistralai from "@mistralai/mistralai";
-import { run, flush, events } from "costline";
+import { run, flush, events, Costline, RoutingError, CostlineError } from "costline";
 const require = createRequire(import.meta.url);
 const cjs = require("costline");
 assert.equal(cjs.run, run, "require and import share one module");
@@ -75,10 +75,17 @@ await run("smoke", async () => {
   for await (const _ of claude.messages.stream({ model: "claude-haiku-4-5", max_tokens: 64, messages })) void _;
   await bedrock.send(new ConverseCommand(converse));
   for await (const _ of (await bedrock.send(new ConverseStreamCommand(converse))).stream) void _;
+  // The routed client (costline's root export) over the raw SDK clients: a routed call and a routed stream.
+  const routed = new Costline({ providers: { openai: new sdk.OpenAI({ baseURL: process.env.MOCK_URL + "/v1", apiKey: "k" }), anthropic: new (require("@anthropic-ai/sdk").Anthropic)({ baseURL: process.env.MOCK_URL, apiKey: "k" }) }, models: [{ model: "gpt-4o-mini", provider: "openai", quality: 55 }, { model: "claude-haiku-4-5", provider: "anthropic", quality: 62 }] });
+  const answer = await routed.chat.completions.create({ model: "auto", routing: { prefer: "highest_quality" }, max_tokens: 64, messages });
+  assert.equal(answer.object, "chat.completion");
+  assert.equal(answer.costline.routedTo, "claude-haiku-4-5");
+  for await (const chunk of await routed.chat.completions.create({ model: "auto", routing: { prefer: "lowest_cost" }, max_tokens: 64, messages, stream: true })) assert.equal(chunk.object, "chat.completion.chunk");
+  assert.ok(new RoutingError("x", "over_max_cost") instanceof CostlineError);
 });
 assert.ok(await flush(10000));
 const seen = await events();
-assert.equal(seen.length, 10, JSON.stringify(seen));
+assert.equal(seen.length, 12, JSON.stringify(seen));
 for (const event of seen) {
   assert.equal(event.agent, "smoke");
   assert.equal(event.sdk.lang, "node");

@@ -5,14 +5,33 @@
  */
 
 export class CostlineError extends Error {
-  /** The core's kind of error: prices, invalid_event, config, ledger, export, usage, cli, internal. */
+  /**
+   * The kind of error: prices, invalid_event, config, ledger, export, usage,
+   * cli, internal, budget_exceeded, or a routing code (over_max_cost, ...).
+   */
   readonly code: string;
-  constructor(message: string, code = "internal") {
+  /** What the caller needs to act on it (a routing error's candidates and costs...); `{}` when nothing more. */
+  readonly details: Record<string, unknown>;
+  /** The provider's request id, when a provider answered; else null. */
+  readonly requestId: string | null;
+  constructor(message: string, code = "internal", details: Record<string, unknown> = {}, requestId: string | null = null) {
     super(message);
     this.name = new.target.name;
     this.code = code;
+    this.details = details;
+    this.requestId = requestId;
   }
 }
+
+/**
+ * The routed client (`Costline`) could not route a request; nothing was
+ * sent. `code`: invalid_input, no_candidates, no_priced_candidate,
+ * over_max_cost (details: max_cost_usd, cheapest_model, cheapest_cost_usd,
+ * candidates), no_client (no client for the provider of the model asked
+ * for), router (the user's router failed or answered a model outside the
+ * candidates).
+ */
+export class RoutingError extends CostlineError {}
 
 /** A price file or inline price table could not be read or is malformed. */
 export class PricesError extends CostlineError {}
@@ -26,6 +45,11 @@ export class ConfigError extends CostlineError {}
 export class LedgerError extends CostlineError {}
 /** Events could not be delivered to the collector (given to `onError`, never thrown). */
 export class ExportError extends CostlineError {}
+
+function withoutMessage(details: Record<string, string | null>): Record<string, unknown> {
+  const { message: _message, ...rest } = details;
+  return rest;
+}
 
 /**
  * A call would pass a budget's hard cap: nothing was sent (the call is
@@ -51,7 +75,7 @@ export class BudgetExceededError extends CostlineError {
 
   /** @internal */
   constructor(details: Record<string, string | null>) {
-    super(details.message ?? "budget exceeded", "budget_exceeded");
+    super(details.message ?? "budget exceeded", "budget_exceeded", withoutMessage(details));
     this.scope = details.scope ?? "";
     this.period = details.period ?? "";
     this.limitUsd = details.limit_usd ?? "";

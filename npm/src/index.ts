@@ -18,6 +18,7 @@ export { run, withAgent, currentRun, Run, type RunOptions } from "./context";
 export {
   BudgetExceededError,
   CostlineError,
+  RoutingError,
   PricesError,
   InvalidEventError,
   UsageError,
@@ -31,6 +32,30 @@ export {
 export type { FallbackTarget, FallbackOptions, FallbackChainOption, FallbackInfo, FallbackProvider } from "./fallback";
 export { report, events, status, type Report, type ReportRow, type ReportOptions, type Figures, type EventsOptions } from "./ledger";
 export type { CostlineClientOptions } from "./hook";
+export { Costline } from "./costline";
+export type {
+  CostlineOptions,
+  ProviderName,
+  RoutingMetadata,
+  RoutedInfo,
+  RoutedRequest,
+  RoutedCallOptions,
+  RoutedCompletion,
+  RoutedStream,
+  RoutedFallbackOptions,
+  Prefer,
+  RoutingOptions,
+  CandidateSpec,
+  CandidateRow,
+  Decision,
+  Router,
+  RouterSummary,
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionMessage,
+  ChatCompletionToolCall,
+  CompletionUsage,
+} from "./costline";
 
 export const VERSION: string = native.version();
 

@@ -4,9 +4,26 @@
  * thrown into the app), and the exit hooks that flush what was recorded.
  */
 
+import { AsyncLocalStorage } from "node:async_hooks";
+
 import { native } from "./binding";
 
 let disabled: boolean | undefined;
+
+/**
+ * Calls a drop-in makes inside `unmetered(fn)` are not recorded by it: the
+ * routed client (`Costline`) records each of its attempts itself, once,
+ * whether its provider clients are drop-ins or raw SDK clients. The store is
+ * read only once a routed client has used it, so the drop-ins' hot path is
+ * unchanged otherwise.
+ */
+const quiet = new AsyncLocalStorage<boolean>();
+let quietUsed = false;
+
+export function unmetered<T>(fn: () => T): T {
+  quietUsed = true;
+  return quiet.run(true, fn);
+}
 
 export function isDisabled(): boolean {
   if (disabled === undefined) {
@@ -16,7 +33,7 @@ export function isDisabled(): boolean {
       disabled = false;
     }
   }
-  return disabled;
+  return disabled || (quietUsed && quiet.getStore() === true);
 }
 
 export function setDisabled(value: boolean): void {
