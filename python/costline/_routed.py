@@ -263,7 +263,9 @@ class Plan:
             out["level_scores"] = c.level_scores
         latencies = r.get("latencies_ms")
         if latencies is None and out.get("prefer") == "lowest_latency":
-            latencies = c.ledger_latencies()
+            # The ledger fills in candidates given without a latency; the caller's own win.
+            given = {d.get("model") for d in c.candidates or () if d.get("latency_ms") is not None}
+            latencies = {m: ms for m, ms in c.ledger_latencies().items() if m not in given}
         if latencies:
             out["latencies_ms"] = dict(latencies)
         return out

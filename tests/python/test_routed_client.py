@@ -89,6 +89,18 @@ def test_lowest_latency_reads_the_ledger(mock, ledger, vector_prices):
     assert "p50 120 ms" in r.costline.reason
 
 
+def test_latencies_the_caller_gave_win_over_the_ledger(mock, ledger, vector_prices):
+    # The ledger says gpt-4o is the fastest; the caller's candidates say gpt-4.1-nano
+    # (350 ms against 900): only candidates given without a latency take the ledger's.
+    for model, ms in [("gpt-4o", 120), ("gpt-4.1-nano", 900)]:
+        costline.track(provider="openai", model=model, input_tokens=10, output_tokens=5, latency_ms=ms)
+    assert costline.flush(10)
+    r = routed(mock).chat.completions.create(
+        model="auto", routing={"prefer": "lowest_latency"}, messages=SUMMARY, max_tokens=100
+    )
+    assert r.costline.routed_to == "gpt-4.1-nano"
+
+
 def test_every_candidate_over_max_cost_raises_before_sending(mock, ledger, vector_prices):
     with pytest.raises(costline.RoutingError) as caught:
         routed(mock).chat.completions.create(
