@@ -354,3 +354,16 @@ def test_async_clients_fall_back_plain_and_streamed(mock, ledger):
     assert isinstance(message, anthropic.types.Message) and message.costline["served_by"] == "openai/gpt-4o"
     served = sorted((e["provider"], e["stream"]) for e in read_events(ledger) if e["status"] == "ok")
     assert served == [("anthropic", False), ("anthropic", True), ("openai", False)]
+
+
+def test_the_messages_stream_helper_falls_back_too(mock, ledger):
+    with failing_anthropic(mock).messages.stream(model="claude-haiku-4-5", max_tokens=50, messages=HI) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert text == "Hello from the mock provider."
+    assert final.content[0].text == text and final.usage.output_tokens > 0
+    events = sorted(read_events(ledger), key=lambda e: e["attempt"])
+    assert [(e["provider"], e["status"], e["stream"]) for e in events] == [
+        ("anthropic", "error", True),
+        ("openai", "ok", True),
+    ]
