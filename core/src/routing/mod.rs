@@ -14,6 +14,7 @@ mod cost;
 mod pick;
 mod pool;
 pub mod quality;
+pub mod walk;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -24,6 +25,7 @@ use serde_json::{json, Value};
 
 pub use classify::{classify, Difficulty};
 pub use pick::money;
+pub use walk::{Info as WalkInfo, Pick, Walk};
 
 /// How to choose among the candidates that fit the budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
