@@ -11,6 +11,9 @@ use pyo3::prelude::*;
 use pyo3::types::PyString;
 
 use crate::errors::{self, CostlineError};
+
+#[path = "routing_walk.rs"]
+mod walk;
 use crate::{convert, guard};
 
 create_exception!(
@@ -20,11 +23,11 @@ create_exception!(
     "No candidate could serve a routed request; nothing was sent (`code`, `details`)."
 );
 
-fn to_python<'py>(py: Python<'py>, value: &serde_json::Value) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn to_python<'py>(py: Python<'py>, value: &serde_json::Value) -> PyResult<Bound<'py, PyAny>> {
     pythonize::pythonize(py, value).map_err(|e| CostlineError::new_err(format!("routing: {e}")))
 }
 
-fn routing_error(py: Python<'_>, err: &routing::RoutingError) -> PyErr {
+pub(crate) fn routing_error(py: Python<'_>, err: &routing::RoutingError) -> PyErr {
     let e = RoutingError::new_err(err.message.clone());
     let value = e.value(py);
     let _ = value.setattr("code", err.code);
@@ -38,30 +41,39 @@ fn routing_error(py: Python<'_>, err: &routing::RoutingError) -> PyErr {
 /// as a dict or JSON text): the pick (`model`, `provider`), `reason`, `confidence`,
 /// `difficulty`, `required_level` and the `candidates` table; money as decimal strings.
 /// Raises `RoutingError` (`code`, `details`) when nothing can be picked.
+pub(crate) fn parse_input(py: Python<'_>, input: &Bound<'_, PyAny>) -> PyResult<RouteInput> {
+    let parsed = if input.is_instance_of::<PyString>() {
+        serde_json::from_str::<RouteInput>(&input.extract::<String>()?)
+    } else {
+        serde_json::from_value::<RouteInput>(convert::json_value(input)?)
+    };
+    parsed.map_err(|e| {
+        let err = routing::RoutingError {
+            code: "invalid_input",
+            message: format!("routing input: {e}"),
+            details: serde_json::json!({}),
+        };
+        routing_error(py, &err)
+    })
+}
+
+pub(crate) fn serialised<'py, T: serde::Serialize>(
+    py: Python<'py>,
+    value: &T,
+) -> PyResult<Bound<'py, PyAny>> {
+    to_python(py, &serde_json::to_value(value).map_err(|e| CostlineError::new_err(e.to_string()))?)
+}
+
+/// The decision for one routing input (`tests/vectors/routing/decisions.json`'s `input`,
+/// as a dict or JSON text): the pick (`model`, `provider`), `reason`, `confidence`,
+/// `difficulty`, `required_level` and the `candidates` table; money as decimal strings.
+/// Raises `RoutingError` (`code`, `details`) when nothing can be picked.
 #[pyfunction]
 pub fn decide<'py>(py: Python<'py>, input: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     guard::call(|| {
-        let parsed = if input.is_instance_of::<PyString>() {
-            serde_json::from_str::<RouteInput>(&input.extract::<String>()?)
-        } else {
-            serde_json::from_value::<RouteInput>(convert::json_value(input)?)
-        };
-        let input = match parsed {
-            Ok(input) => input,
-            Err(e) => {
-                let err = routing::RoutingError {
-                    code: "invalid_input",
-                    message: format!("routing input: {e}"),
-                    details: serde_json::json!({}),
-                };
-                return Err(routing_error(py, &err));
-            }
-        };
+        let input = parse_input(py, input)?;
         match py.detach(|| routing::decide(&input)) {
-            Ok(decision) => to_python(
-                py,
-                &serde_json::to_value(&decision).map_err(|e| CostlineError::new_err(e.to_string()))?,
-            ),
+            Ok(decision) => serialised(py, &decision),
             Err(err) => Err(routing_error(py, &err)),
         }
     })
@@ -93,5 +105,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("RoutingError", ty)?;
     m.add_function(wrap_pyfunction!(decide, m)?)?;
     m.add_function(wrap_pyfunction!(p50_latencies, m)?)?;
+    m.add_class::<walk::RoutedWalk>()?;
     Ok(())
 }

@@ -23,7 +23,7 @@ create_exception!(
     "A fallback chain's total deadline passed before another attempt could start."
 );
 
-fn map_err(err: Error) -> PyErr {
+pub(crate) fn map_err(err: Error) -> PyErr {
     match &err {
         Error::FallbackUnsupported { feature, target } => {
             let (feature, target) = (feature.clone(), target.clone());

@@ -180,8 +180,13 @@ def decide(route_input: Any) -> Dict[str, Any]:
     `tests/vectors/routing/decisions.json`): the pick (`model`, `provider`), `reason`,
     `confidence`, `difficulty`, `required_level` and the `candidates` table, with money
     as `Decimal`. Raises `RoutingError` (`code`, `details`) when nothing can be picked."""
-    decision = _native.decide(route_input)
-    decision["cost_usd"] = _money(decision.get("cost_usd"))
+    return _decimals(_native.decide(route_input))
+
+
+def _decimals(decision: Dict[str, Any]) -> Dict[str, Any]:
+    """A decision (or `{"candidates": rows}`) from the core with its money as Decimal."""
+    if "cost_usd" in decision:
+        decision["cost_usd"] = _money(decision["cost_usd"])
     for row in decision.get("candidates", ()):
         row["cost_usd"] = _money(row.get("cost_usd"))
     return decision
@@ -219,21 +224,17 @@ class Plan:
         if metadata:
             a.tags = {**a.tags, **{str(k): str(v) for k, v in metadata.items() if v is not None}}
         self.metered = not is_disabled()
-        self.fc = _native.FallbackCall(config.policy or {})
-        self.tried: List[str] = []
         self.last: Optional[BaseException] = None
-        self.last_target: Optional[Target] = None
-        self.falls_back = True
+        # The walk over candidates (the next one after a failure, a router's pick checked,
+        # attempt numbers, the deadline, r.costline's reason) is the core's.
         self.decision: Optional[Dict[str, Any]] = None
-        # The pool the next candidate comes from: the first decision's eligible rows.
-        self._pool: Optional[List[str]] = None
         if self.routed:
             # Raises RoutingError before anything is sent (e.g. every candidate over max_cost_usd).
-            self.decision = self._decide(None)
-            self._next: Optional[Tuple[str, str, Dict[str, Any]]] = self._pick(self.decision)
+            self.walk = _native.RoutedWalk(self._route_input(None), config.policy)
+            self.decision = _decimals(self.walk.decision)
         else:
             provider = self._provider_of(model)  # may strip a "provider/" prefix
-            self._next = (provider, self.body["model"], {})
+            self.walk = _native.RoutedWalk(self._route_input(None), config.policy, provider, self.body["model"])
 
     # -- the decision ------------------------------------------------------------------
 
@@ -270,31 +271,15 @@ class Plan:
             out["latencies_ms"] = dict(latencies)
         return out
 
-    def _decide(self, models: Optional[List[str]]) -> Dict[str, Any]:
-        return decide(self._route_input(models))
-
-    def _pick(self, decision: Dict[str, Any]) -> Tuple[str, str, Dict[str, Any]]:
-        """(provider, model, decision) from a decision, or the user's router's answer."""
-        if self._pool is None:
-            self._pool = [row["model"] for row in decision["candidates"] if row.get("eligible")]
-        router = self.config.router
-        if router is None:
-            return decision["provider"], decision["model"], decision
-        rows = [row for row in decision["candidates"] if row["model"] not in self.tried]
-        chosen = router(self._summary(decision), rows)
+    def _by_router(self, decision: Dict[str, Any]) -> Tuple[str, str, Dict[str, Any]]:
+        """The user's router's pick for a fresh decision (the core checks it: a priced
+        candidate not tried yet, within max_cost_usd); None from the router keeps the core's."""
+        rows = _decimals({"candidates": self.walk.router_rows()})["candidates"]
+        chosen = self.config.router(self._summary(decision), rows)  # type: ignore[misc]
         if chosen is None:
             return decision["provider"], decision["model"], decision
-        row = next((row for row in rows if row["model"] == chosen), None)
-        limit = self.routing.get("max_cost_usd")
-        if row is None or row.get("cost_usd") is None or (limit is not None and row["cost_usd"] > Decimal(str(limit))):
-            raise routing_error(
-                "invalid_router_pick",
-                f"the router picked {chosen!r}, which is not a priced candidate within max_cost_usd",
-                {"picked": chosen, "candidates": [row["model"] for row in rows]},
-            )
-        picked = dict(decision, model=row["model"], provider=row["provider"], cost_usd=row["cost_usd"])
-        picked["reason"] = f"{row['model']} ({row['provider']}): chosen by the router; core's pick {decision['model']}"
-        return row["provider"], row["model"], picked
+        provider, model, picked = self.walk.choose(chosen)
+        return provider, model, _decimals(picked)
 
     def _summary(self, decision: Dict[str, Any]) -> Dict[str, Any]:
         """What a user's router is told about the request (never its content)."""
@@ -344,49 +329,32 @@ class Plan:
             {"model": model, "providers": list(providers)},
         )
 
-    def _fallback_pick(self) -> Optional[Tuple[str, str, Dict[str, Any]]]:
-        """The next candidate: the core's pick among the first decision's eligible
-        candidates not tried yet (the routing pool, for a model the caller named)."""
-        if self.config.policy is None:
-            return None
-        if self._pool is None:
-            try:
-                self._pool = [row["model"] for row in self._decide(None)["candidates"] if row.get("eligible")]
-            except RoutingError:
-                self._pool = []
-        remaining = [m for m in self._pool if m not in self.tried]
-        if not remaining:
-            return None
-        try:
-            return self._pick(self._decide(remaining))
-        except RoutingError:
-            return None
-
     # -- attempts ----------------------------------------------------------------------
 
     def next_attempt(self) -> Optional[Tuple[Target, Dict[str, Any], Call, Optional[float], Dict[str, Any]]]:
         """The next attempt: its target, translated request, metered Call, timeout and
         the decision behind it; None when no candidate is left (raise `failure()`)."""
+        walk = self.walk
         while True:
-            if self.last is not None and not self.falls_back:
-                return None
-            pick = self._next if self._next is not None else (self._fallback_pick() if self.last else None)
-            self._next = None
+            pick = walk.next()
             if pick is None:
                 return None
             provider, model, decision = pick
-            self.tried.append(model)
+            if decision is not None:
+                decision = _decimals(decision)
+                if self.config.router is not None:
+                    provider, model, decision = self._by_router(decision)
             target = Target(provider, self.config.providers[provider], model)
             try:
                 request = _native.translate("request", "openai", provider, self.body, {"model": model})
             except FallbackUnsupportedError as exc:
                 # This candidate cannot express the request; another may.
-                self.last, self.last_target = exc, target
-                if self.config.policy is None:
+                self.last = exc
+                if not walk.unsupported():
                     raise
                 continue
             try:
-                number, timeout = self.fc.begin_attempt()
+                number, timeout = walk.begin_attempt()
             except FallbackDeadlineError as deadline:
                 raise deadline from self.last
             if timeout is None and self.timeout is not None:
@@ -399,20 +367,18 @@ class Plan:
                 request.update(self.sdk_options)
             operation = _fallback._TARGET_OPERATIONS[provider]
             call = Call(provider, operation, model, self.attribution, self.stream, request)
-            call.call_id, call.attempt, call.want_cost = self.fc.call_id, number, True
+            call.call_id, call.attempt, call.want_cost = walk.call_id, number, True
             if not self.metered:
                 call.done = True  # COSTLINE_DISABLED: route, never record
             elif _budgets.active or _budgets.caps_seen:
                 # Raises BudgetExceededError (recorded as blocked); nothing is sent.
                 call.reservation = _budgets.reserve(call, request)
-            self.last_target = target
-            return target, request, call, timeout, decision
+            return target, request, call, timeout, decision or {}
 
     def failed(self, call: Call, exc: BaseException) -> None:
         call.finish(None, None, exc)
         self.last = exc
-        kind, status = failure_of(exc)
-        self.falls_back = self.config.policy is not None and self.fc.falls_back(kind, status, True)
+        self.walk.failed(*failure_of(exc))
 
     def failure(self) -> BaseException:
         """What to raise when no attempt served: a call the caller named a model for
@@ -423,51 +389,25 @@ class Plan:
             return routing_error("no_candidates", "no candidate model to route to")
         if not self.routed or isinstance(last, CostlineError):
             return last
-        target = self.last_target
         _, status = failure_of(last)
-        err = CostlineError(
-            f"the routed call failed: {target.provider}/{target.model} answered "
-            f"{type(last).__name__}: {str(last)[:300]} (attempts: {self.fc.attempts})"
-        )
+        message, details = self.walk.failure(type(last).__name__, str(last), status)
+        err = CostlineError(message)
         err.code = "provider_error"
         err.request_id = request_id_of(last)
-        err.details = {
-            "provider": target.provider,
-            "model": target.model,
-            "status": status,
-            "error_type": type(last).__name__,
-            "attempts": self.fc.attempts,
-            "tried": list(self.tried),
-            "call_id": self.fc.call_id,
-        }
+        err.details = details
         err.__cause__ = last
         return err
 
     def info(self, target: Target, call: Call, decision: Dict[str, Any]) -> RoutingInfo:
         cost = call.cost
-        if decision:
-            reason = decision.get("reason")
-            if self.routed and len(self.tried) > 1:
-                reason = f"fell back after {', '.join(self.tried[:-1])} failed: {reason}"
-            elif not self.routed:
-                reason = f"fell back from {self.tried[0]}: {reason}"
-        else:
-            reason = "the model the caller named"
-        return RoutingInfo(
-            routed_to=target.model,
-            provider=target.provider,
-            cost_usd=Decimal(cost) if cost is not None else None,
-            estimated_cost_usd=decision.get("cost_usd") if decision else None,
-            confidence=decision.get("confidence") if decision else None,
-            reason=reason,
-            attempts=self.fc.attempts,
-            call_id=self.fc.call_id,
-            decision=decision or None,
-        )
+        fields = self.walk.info()
+        fields["cost_usd"] = Decimal(cost) if cost is not None else None
+        fields["estimated_cost_usd"] = _money(fields.get("estimated_cost_usd"))
+        return RoutingInfo(**fields, decision=decision or None)
 
     def route(self) -> Dict[str, Any]:
         """The decision without sending anything (`client.route(...)`)."""
-        return self.decision if self.decision is not None else self._decide(None)
+        return self.decision if self.decision is not None else decide(self._route_input(None))
 
 
 def request_id_of(exc: BaseException) -> Optional[str]:
