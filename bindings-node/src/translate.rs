@@ -13,7 +13,7 @@ use crate::guard;
 /// `FallbackUnsupported` carries its feature and target as JSON after the code
 /// (`costline:fallback_unsupported: {"message", "feature", "target"}`), as
 /// `budget_exceeded` does, so the npm layer can set them as fields.
-fn map_err(err: costline_core::Error) -> Error {
+pub(crate) fn map_err(err: costline_core::Error) -> Error {
     match &err {
         costline_core::Error::FallbackUnsupported { feature, target } => {
             let details = json!({"message": err.to_string(), "feature": feature, "target": target});

@@ -76,7 +76,7 @@ impl RoutedWalk {
 
     /// The next candidate (provider, model, decision or None), or None: none is left.
     fn next<'py>(&mut self, py: Python<'py>) -> PyResult<Option<PickTuple<'py>>> {
-        guard::call(|| match py.detach(|| self.inner.next().is_some()) {
+        guard::call(|| match py.detach(|| self.inner.next_pick().is_some()) {
             true => pick_tuple(py, &self.inner),
             false => Ok(None),
         })

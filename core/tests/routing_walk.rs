@@ -32,7 +32,7 @@ fn input() -> RouteInput {
 }
 
 fn next_model(walk: &mut Walk) -> Option<String> {
-    walk.next().map(|p| p.model.clone())
+    walk.next_pick().map(|p| p.model.clone())
 }
 
 #[test]
@@ -81,21 +81,21 @@ fn the_pool_is_the_first_decisions_eligible_rows() {
 #[test]
 fn a_caller_error_or_no_policy_ends_the_walk_after_one_attempt() {
     let mut walk = Walk::routed(input(), Some(Policy::default())).unwrap();
-    walk.next().unwrap();
+    walk.next_pick().unwrap();
     walk.failed(Failure::Status(400));
-    assert!(walk.next().is_none());
+    assert!(walk.next_pick().is_none());
 
     let mut one = Walk::routed(input(), None).unwrap();
-    one.next().unwrap();
+    one.next_pick().unwrap();
     one.failed(Failure::Status(503));
-    assert!(one.next().is_none());
+    assert!(one.next_pick().is_none());
     assert!(!one.unsupported(), "without a policy an unsupported request is raised");
 }
 
 #[test]
 fn a_candidate_that_cannot_express_the_request_is_passed_over() {
     let mut walk = Walk::routed(input(), Some(Policy::default())).unwrap();
-    walk.next().unwrap();
+    walk.next_pick().unwrap();
     assert!(walk.unsupported());
     assert_eq!(next_model(&mut walk).as_deref(), Some("gpt-4o-mini"));
     assert_eq!(walk.tried(), ["gpt-4.1-nano", "gpt-4o-mini"]);
@@ -105,7 +105,7 @@ fn a_candidate_that_cannot_express_the_request_is_passed_over() {
 fn a_named_model_falls_back_into_the_routing_pool_and_says_so() {
     let mut walk = Walk::named(input(), "openai", "gpt-4o", Some(Policy::default()));
     assert!(walk.decision().is_none());
-    let first = walk.next().unwrap();
+    let first = walk.next_pick().unwrap();
     assert_eq!(
         (first.provider.as_str(), first.model.as_str(), first.decision.is_none()),
         ("openai", "gpt-4o", true)
@@ -123,7 +123,7 @@ fn a_named_model_falls_back_into_the_routing_pool_and_says_so() {
 #[test]
 fn a_routers_pick_replaces_the_cores_when_it_is_a_priced_candidate_not_tried() {
     let mut walk = Walk::routed(input(), Some(Policy::default())).unwrap();
-    walk.next().unwrap();
+    walk.next_pick().unwrap();
     assert_eq!(walk.router_rows().len(), 4);
     let picked = walk.choose("gpt-4o").unwrap();
     assert_eq!(picked.model, "gpt-4o");
@@ -131,7 +131,7 @@ fn a_routers_pick_replaces_the_cores_when_it_is_a_priced_candidate_not_tried() {
     assert_eq!(reason, "gpt-4o (openai): chosen by the router; core's pick gpt-4.1-nano");
     assert_eq!(walk.tried(), ["gpt-4o"]);
     walk.failed(Failure::Status(429));
-    walk.next().unwrap();
+    walk.next_pick().unwrap();
     // The failed one is not offered again.
     let rows: Vec<&str> = walk.router_rows().iter().map(|r| r.model.as_str()).collect();
     assert!(!rows.contains(&"gpt-4o"), "{rows:?}");
@@ -145,12 +145,12 @@ fn a_routers_pick_over_max_cost_is_refused() {
     let mut input = input();
     input.max_cost_usd = Some("1".into());
     let mut walk = Walk::routed(input, None).unwrap();
-    walk.next().unwrap();
+    walk.next_pick().unwrap();
     let cheap = walk.router_rows()[0].cost_usd.unwrap();
     let mut tight = self::input();
     tight.max_cost_usd = Some(cheap.to_string());
     let mut walk = Walk::routed(tight, None).unwrap();
-    walk.next().unwrap();
+    walk.next_pick().unwrap();
     assert_eq!(walk.choose("gpt-4o").unwrap_err().code, "invalid_router_pick");
     assert_eq!(walk.choose("unknown-model").unwrap_err().code, "invalid_router_pick");
 }
@@ -160,13 +160,13 @@ fn no_attempt_starts_after_the_deadline() {
     let policy = Policy::from_value(&json!({"deadline_s": 1})).unwrap();
     let start = Instant::now();
     let mut walk = Walk::new(input(), false, Some(policy), start);
-    assert!(walk.next().is_none(), "a walk made by new() has no pick of its own");
+    assert!(walk.next_pick().is_none(), "a walk made by new() has no pick of its own");
     let mut walk =
         Walk::routed(input(), Some(Policy::from_value(&json!({"deadline_s": 1})).unwrap())).unwrap();
-    walk.next().unwrap();
+    walk.next_pick().unwrap();
     walk.begin_attempt_at(Instant::now()).unwrap();
     walk.failed(Failure::Status(503));
-    walk.next().unwrap();
+    walk.next_pick().unwrap();
     let err = walk.begin_attempt_at(Instant::now() + Duration::from_secs(5)).unwrap_err();
     assert_eq!(err.code(), "fallback_deadline");
 }
@@ -174,13 +174,13 @@ fn no_attempt_starts_after_the_deadline() {
 #[test]
 fn the_routed_failure_names_the_last_candidate_and_everything_tried() {
     let mut walk = Walk::routed(input(), Some(Policy::default())).unwrap();
-    walk.next().unwrap();
+    walk.next_pick().unwrap();
     walk.begin_attempt().unwrap();
     walk.failed(Failure::Status(503));
-    walk.next().unwrap();
+    walk.next_pick().unwrap();
     walk.begin_attempt().unwrap();
     walk.failed(Failure::Status(401));
-    assert!(walk.next().is_none());
+    assert!(walk.next_pick().is_none());
     let long = "x".repeat(400);
     let failed = walk.failure("AuthenticationError", &long, Some(401));
     assert_eq!(

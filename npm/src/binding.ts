@@ -77,6 +77,25 @@ export interface NativeFallbackCall {
   fallsBack(kind: string, status: number | undefined | null, targetsLeft: boolean): boolean;
 }
 
+/** One call through the routed client: the core's walk over candidates (`routing::Walk`). */
+export interface NativeRoutedWalk {
+  /** The first decision as JSON text ("auto"); null for a model the caller named. */
+  readonly decision: string | null;
+  readonly callId: string;
+  readonly attempts: number;
+  readonly tried: string[];
+  /** The next pick as JSON text `{ provider, model, decision }`; null when none is left. */
+  next(): string | null;
+  routerRows(): string;
+  /** Throws `costline:routing: {code: "invalid_router_pick", ...}`. */
+  choose(model: string): string;
+  unsupported(): boolean;
+  beginAttempt(): { number: number; timeoutMs?: number | null };
+  failed(kind: string, status: number | undefined | null): void;
+  info(): Record<string, unknown>;
+  failure(errorType: string, message: string, status: number | undefined | null): { message: string; details: Record<string, unknown> };
+}
+
 export interface NativeBinding {
   version(): string;
   Meter: new (provider: string, operation: string, model: string, stream: boolean, hideUsage: boolean) => NativeMeter;
@@ -152,6 +171,8 @@ export interface NativeBinding {
   checkFallbackOptions(options: unknown): void;
   /** The routing decision as JSON text; throws `costline:routing: {code, message, details}`. */
   decide(inputJson: string): string;
+  /** Throws `costline:routing: {code, message, details}` when "auto" cannot be routed. */
+  RoutedWalk: new (inputJson: string, policy: unknown, provider?: string | null, model?: string | null) => NativeRoutedWalk;
 }
 
 /** The targets `npm/package.json` lists under napi.targets, by Node's names. */

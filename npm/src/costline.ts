@@ -14,11 +14,11 @@
  */
 
 import { capture, Captured, NO_TAGS } from "./context";
-import { native, type NativeFallbackCall } from "./binding";
+import { native, type NativeRoutedWalk } from "./binding";
 import { call, CostlineError, RoutingError } from "./errors";
 import { clientCreated } from "./hook";
 import { report } from "./runtime";
-import { checkRouting, decide, routeInput, type CandidateSpec, type Decision, type Router, type RouterSummary, type RoutingOptions } from "./routing";
+import { checkRouting, decide, routeInput, routingError, type CandidateSpec, type Decision, type Router, type RouterSummary, type RoutingOptions } from "./routing";
 import { Attempt, failureOf, OPERATIONS, requestIdOf, send, translateRequest } from "./routed-send";
 import { RoutedStream } from "./routed-stream";
 import type { ChatCompletion } from "./routed-types";
@@ -270,7 +270,19 @@ export class Costline {
   }
 }
 
-/** One call through the routed client: who serves it, then who is next when an attempt fails. */
+/** A pick of the core's walk: who serves the next attempt, and the decision behind it (null: the model the caller named). */
+interface Pick {
+  provider: string;
+  model: string;
+  decision: Decision | null;
+}
+
+/**
+ * One call through the routed client. The walk over candidates (the next one
+ * after a failure, a router's pick checked, attempt numbers, the deadline,
+ * `r.costline`'s reason) is the core's (`native.RoutedWalk`); this class
+ * translates, meters and calls the user's router.
+ */
 class Plan {
   readonly body: Record<string, unknown>;
   routing: RoutingOptions;
@@ -278,14 +290,11 @@ class Plan {
   readonly includeUsage: boolean;
   readonly routed: boolean;
   readonly captured: Captured;
-  private readonly fc: NativeFallbackCall;
   decision: Decision | null = null;
-  private next: { target: Target; decision: Decision | null } | null = null;
-  private readonly tried: string[] = [];
-  private pool: string[] | undefined;
+  private walk!: NativeRoutedWalk;
   private last: unknown;
-  private lastTarget: Target | undefined;
-  private fallsBack = true;
+  /** The decision behind the current attempt. */
+  private current: Decision | null = null;
 
   constructor(
     private readonly config: Config,
@@ -301,16 +310,16 @@ class Plan {
     this.includeUsage = this.stream && (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
     this.routed = model === "auto";
     this.captured = attributed(config.agent, config.tags, metadataTags(metadata));
-    this.fc = call(() => new native.FallbackCall(config.policy ?? {}));
     if (!this.routed) {
-      this.next = { target: { provider: this.providerOf(model), model: this.body.model as string }, decision: null };
+      const provider = this.providerOf(model); // may strip a "provider/" prefix
+      this.walk = newWalk(this.input(), config.policy, provider, this.body.model as string);
     }
   }
 
   /**
    * The decision and the first pick: a `RoutingError` before anything is
    * sent (every candidate over `maxCostUsd`...). Async: the ledger's
-   * latencies and the user's router may be.
+   * latencies may be.
    */
   async start(): Promise<void> {
     if (!this.routed) return;
@@ -320,44 +329,34 @@ class Plan {
       const found = Object.fromEntries(Object.entries(await ledgerLatencies(this.config)).filter(([model]) => !given.has(model)));
       if (Object.keys(found).length) this.routing = { ...this.routing, latenciesMs: found };
     }
-    this.decision = this.decide(undefined);
-    this.next = await this.pick(this.decision);
+    this.walk = newWalk(this.input(), this.config.policy);
+    this.decision = JSON.parse(this.walk.decision as string) as Decision;
   }
 
-  decide(models: string[] | undefined): Decision {
+  /** The core's routing input for this request (JSON text). */
+  private input(): string {
     const c = this.config;
     const request: Record<string, unknown> = { ...this.body };
     delete request.stream_options;
-    return decide(
-      routeInput(request, models ? { ...this.routing, models } : this.routing, {
-        candidates: c.candidates,
-        models: c.models,
-        scores: c.scores,
-        levelScores: c.levelScores,
-        providers: Object.keys(c.providers),
-      }),
-    );
+    return routeInput(request, this.routing, {
+      candidates: c.candidates,
+      models: c.models,
+      scores: c.scores,
+      levelScores: c.levelScores,
+      providers: Object.keys(c.providers),
+    });
   }
 
-  /** The decision's pick, or the user's router's among the candidates not tried yet. */
-  private async pick(decision: Decision): Promise<{ target: Target; decision: Decision }> {
-    this.pool ??= decision.candidates.filter((r) => r.eligible).map((r) => r.model);
-    const router = this.config.router;
-    const core = { target: { provider: decision.provider, model: decision.model }, decision };
-    if (!router) return core;
-    const rows = decision.candidates.filter((r) => !this.tried.includes(r.model));
+  /** The user's router's pick for a fresh decision; the core checks it (a priced candidate not tried yet, within maxCostUsd). */
+  private async byRouter(router: Router, decision: Decision): Promise<Pick> {
+    const rows = JSON.parse(this.walk.routerRows()) as Decision["candidates"];
     const chosen = await router(this.summary(decision), rows);
-    if (chosen === undefined || chosen === null) return core;
-    const row = rows.find((r) => r.model === chosen);
-    const limit = this.routing.maxCostUsd;
-    if (!row || row.cost_usd === null || (limit !== undefined && limit !== null && Number(row.cost_usd) > Number(limit))) {
-      throw new RoutingError(`the router picked ${JSON.stringify(chosen)}, which is not a priced candidate within maxCostUsd`, "invalid_router_pick", {
-        picked: chosen,
-        candidates: rows.map((r) => r.model),
-      });
+    if (chosen === undefined || chosen === null) return { provider: decision.provider, model: decision.model, decision };
+    try {
+      return JSON.parse(this.walk.choose(chosen)) as Pick;
+    } catch (err) {
+      throw routingError(err);
     }
-    const reason = `${row.model} (${row.provider}): chosen by the router; core's pick ${decision.model}`;
-    return { target: { provider: row.provider, model: row.model }, decision: { ...decision, model: row.model, provider: row.provider, cost_usd: row.cost_usd, reason } };
   }
 
   /** What a user's router is told about the request (never its content). */
@@ -414,69 +413,44 @@ class Plan {
     throw new RoutingError(`no provider client given serves ${JSON.stringify(model)}; name it as "provider/${model}"`, "unknown_model", { model, providers: names });
   }
 
-  /** The next candidate: the core's pick among the first decision's eligible candidates not tried yet. */
-  private async fallbackPick(): Promise<{ target: Target; decision: Decision } | null> {
-    if (!this.config.policy) return null;
-    if (this.pool === undefined) {
-      try {
-        this.pool = this.decide(undefined).candidates.filter((r) => r.eligible).map((r) => r.model);
-      } catch (err) {
-        if (!(err instanceof RoutingError)) throw err;
-        this.pool = [];
-      }
-    }
-    const remaining = this.pool.filter((m) => !this.tried.includes(m));
-    if (!remaining.length) return null;
-    try {
-      return await this.pick(this.decide(remaining));
-    } catch (err) {
-      if (err instanceof RoutingError && err.code !== "invalid_router_pick") return null;
-      throw err;
-    }
-  }
-
   /** The next attempt: its target, translated request and metered attempt; null when no candidate is left. */
   async nextAttempt(): Promise<{ target: Target; request: Record<string, unknown>; attempt: Attempt; timeoutMs: number | undefined } | null> {
+    const walk = this.walk;
     for (;;) {
-      if (this.last !== undefined && !this.fallsBack) return null;
-      const pick = this.next ?? (this.last !== undefined ? await this.fallbackPick() : null);
-      this.next = null;
-      if (!pick) return null;
-      const { target } = pick;
-      this.tried.push(target.model);
+      const next = walk.next();
+      if (next === null) return null;
+      let pick = JSON.parse(next) as Pick;
+      if (pick.decision && this.config.router) pick = await this.byRouter(this.config.router, pick.decision);
+      const target = { provider: pick.provider, model: pick.model };
+      this.current = pick.decision;
       let request: Record<string, unknown>;
       try {
         request = translateRequest(target.provider, this.body, target.model);
       } catch (err) {
         // This candidate cannot express the request; another may.
         this.last = err;
-        this.lastTarget = target;
-        if (!this.config.policy) throw err;
+        if (!walk.unsupported()) throw err;
         continue;
       }
       let begun: { number: number; timeoutMs?: number | null };
       try {
         // The core's policy: no attempt starts once the call's deadline passed.
-        begun = call(() => this.fc.beginAttempt());
+        begun = call(() => walk.beginAttempt());
       } catch (err) {
         (err as Error & { cause?: unknown }).cause = this.last;
         throw err;
       }
-      this.lastTarget = target;
-      this.current = pick.decision;
-      const attempt = new Attempt(target.provider, target.model, this.stream, request, this.captured, this.fc.callId, begun.number);
+      const attempt = new Attempt(target.provider, target.model, this.stream, request, this.captured, walk.callId, begun.number);
       attempt.reserve(); // BudgetExceededError (recorded as blocked): nothing is sent
       return { target, request, attempt, timeoutMs: begun.timeoutMs ?? undefined };
     }
   }
 
-  private current: Decision | null = null;
-
   failed(attempt: Attempt, err: unknown): void {
     attempt.failed(err);
     this.last = err;
     const f = failureOf(err);
-    this.fallsBack = this.config.policy !== null && this.fc.fallsBack(f.kind, f.status ?? null, true);
+    this.walk.failed(f.kind, f.status ?? null);
   }
 
   /**
@@ -488,16 +462,11 @@ class Plan {
     const last = this.last;
     if (last === undefined) return new RoutingError("no candidate model to route to", "no_candidates", {});
     if (!this.routed || last instanceof CostlineError) return last;
-    const target = this.lastTarget;
     const f = failureOf(last);
     const name = last instanceof Error ? last.constructor?.name || last.name : typeof last;
     const message = last instanceof Error ? last.message : String(last);
-    const err = new CostlineError(
-      `the routed call failed: ${target?.provider}/${target?.model} answered ${name}: ${message.slice(0, 300)} (attempts: ${this.fc.attempts})`,
-      "provider_error",
-      { provider: target?.provider, model: target?.model, status: f.status ?? null, error_type: name, attempts: this.fc.attempts, tried: [...this.tried], call_id: this.fc.callId },
-      requestIdOf(last),
-    );
+    const failed = this.walk.failure(name, message, f.status ?? null);
+    const err = new CostlineError(failed.message, "provider_error", failed.details, requestIdOf(last));
     (err as Error & { cause?: unknown }).cause = last;
     return err;
   }
@@ -505,27 +474,28 @@ class Plan {
   /** `r.costline` (read when asked: a stream's cost arrives at its end). */
   info(target: Target, attempt: Attempt): () => RoutedInfo {
     const decision = this.current;
-    let reason: string;
-    if (decision) {
-      reason = decision.reason;
-      if (this.routed && this.tried.length > 1) reason = `fell back after ${this.tried.slice(0, -1).join(", ")} failed: ${reason}`;
-      else if (!this.routed) reason = `fell back from ${this.tried[0]}: ${reason}`;
-    } else {
-      reason = "the model the caller named";
-    }
-    const attempts = this.fc.attempts;
-    const callId = this.fc.callId;
+    const fields = this.walk.info() as { reason: string; attempts: number; call_id: string; estimated_cost_usd: string | null; confidence: number | null };
+    const { reason, attempts, call_id: callId } = fields;
     return () => ({
       routedTo: target.model,
       provider: target.provider,
       costUsd: attempt.costUsd,
-      estimatedCostUsd: decision?.cost_usd ?? null,
-      confidence: decision?.confidence ?? null,
+      estimatedCostUsd: fields.estimated_cost_usd ?? null,
+      confidence: fields.confidence ?? null,
       reason,
       attempts,
       callId,
       decision,
     });
+  }
+}
+
+/** The core's walk for one call; "auto" is decided now (a `RoutingError` before anything is sent). */
+function newWalk(input: string, policy: Record<string, unknown> | null, provider?: string, model?: string): NativeRoutedWalk {
+  try {
+    return new native.RoutedWalk(input, policy, provider ?? null, model ?? null);
+  } catch (err) {
+    throw routingError(err);
   }
 }
 

@@ -150,7 +150,7 @@ export function routeInput(
 }
 
 /** The addon's routing error (`costline:routing: {code, message, details}`) as a `RoutingError`. */
-function routingError(err: unknown): Error {
+export function routingError(err: unknown): Error {
   const message = err instanceof Error ? err.message : String(err);
   const match = /^costline:([a-z_]+): ([\s\S]*)$/.exec(message);
   const text = match ? match[2] : message;

@@ -137,7 +137,7 @@ impl Walk {
     /// The next candidate, now the current one; `None` when none is left, fallback is off,
     /// or the last failure does not fall back (raise [`Walk::failure`]). A pick with a
     /// decision may be replaced by a user's router ([`Walk::router_rows`], [`Walk::choose`]).
-    pub fn next(&mut self) -> Option<&Pick> {
+    pub fn next_pick(&mut self) -> Option<&Pick> {
         if self.failed && !self.goes_on {
             return None;
         }
