@@ -221,6 +221,17 @@ def test_a_router_pick_outside_the_table_is_a_routing_error(mock, vector_prices)
     assert caught.value.code == "invalid_router_pick" and mock.requests() == []
 
 
+def test_a_router_pick_on_a_fallback_is_checked_like_the_first(mock, ledger, vector_prices):
+    # The router names the failed model again: as in Node, a RoutingError, not the
+    # provider's failure (the core's walk checks every pick the same way).
+    client = routed(mock, router=lambda s, t: "claude-sonnet-4-5", headers={"anthropic": {"x-mock-error": "529"}})
+    with pytest.raises(costline.RoutingError) as caught:
+        client.chat.completions.create(model="auto", messages=SUMMARY, max_tokens=100)
+    assert caught.value.code == "invalid_router_pick" and caught.value.details["picked"] == "claude-sonnet-4-5"
+    assert "claude-sonnet-4-5" not in caught.value.details["candidates"]
+    assert sent_models(mock) == ["claude-sonnet-4-5"]
+
+
 def test_user_scores_and_models_change_the_pick(mock, ledger, vector_prices):
     scored = routed(mock, scores={"gpt-4.1-nano": 51}).chat.completions.create(
         model="auto", messages=CODE, max_tokens=100
