@@ -10,6 +10,9 @@ use pyo3::prelude::*;
 use crate::errors::{to_py, CostlineError};
 use crate::{convert, guard};
 
+#[path = "fallback_walk.rs"]
+mod walk;
+
 create_exception!(
     costline,
     FallbackUnsupportedError,
@@ -172,5 +175,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(check_fallback_options, m)?)?;
     m.add_class::<FallbackStream>()?;
     m.add_class::<FallbackCall>()?;
+    m.add_class::<walk::FallbackWalk>()?;
     Ok(())
 }

@@ -5,6 +5,9 @@
 
 use std::time::{Duration, Instant};
 
+mod chain;
+pub use chain::{BudgetSkips, ChainWalk, Served, Skipped, Step};
+
 use serde_json::Value;
 
 use crate::{Error, Result};

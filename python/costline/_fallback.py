@@ -3,7 +3,7 @@ the chain's targets in order, each a raw provider client. The request is transla
 the target's API and the answer back into the caller's, by the core
 (`_native.translate`, `_native.FallbackStream`); the policy (which failures fall back,
 timeouts, the deadline, call_id and attempt numbers) is the core's too
-(`_native.FallbackCall`). Every attempt is its own event, linked by `call_id`.
+(`_native.FallbackWalk`). Every attempt is its own event, linked by `call_id`.
 
 Sources: the OpenAI (chat completions), Anthropic (messages), Gemini (generate_content),
 Mistral (chat) and Bedrock (converse) drop-ins, sync and async, plain and streamed.
@@ -161,19 +161,21 @@ def source_body(call: Call) -> Dict[str, Any]:
 
 
 class _Walk:
-    """One logical call walking its chain, shared by the sync and async paths."""
+    """One logical call walking its chain, shared by the sync and async paths. The
+    sequencing (which target is next, whether a failure goes on, attempt numbers and
+    timeouts, the deadline, budget skips, `response.costline`) is the core's
+    (`_native.FallbackWalk`); this class translates, meters and builds the caller's types."""
 
     def __init__(
         self, primary: Call, source: str, body: Dict[str, Any], exc: Exception, chain: Chain, stream: bool
     ) -> None:
         # The deadline bounds the whole logical call: its clock started with the primary.
-        self.fc = fc = _native.FallbackCall(chain.policy, time.perf_counter() - primary.started)
-        self.kind, self.status = failure_of(exc)
-        if not fc.falls_back(self.kind, self.status, True):
+        labels = [f"{t.provider}/{t.model}" for t in chain.targets]
+        self.fc = fc = _native.FallbackWalk(chain.policy, labels, time.perf_counter() - primary.started)
+        if not fc.primary_failed(*failure_of(exc)):
             # Not a failure that falls back (a 400...): one attempt, recorded as such.
             primary.finish(None, None, exc)
             raise exc
-        fc.begin_attempt()
         self.primary = primary
         primary.call_id, primary.attempt = fc.call_id, 1
         _release(primary)
@@ -184,25 +186,28 @@ class _Walk:
         self.include_usage = bool(isinstance(stream_options, Mapping) and stream_options.get("include_usage"))
         self.stream = stream
         self.last: BaseException = exc
-        self.targets = iter(chain.targets)
-        # (target, BudgetExceededError) of each target skipped for a budget.
-        self.skipped: List[Tuple[Target, BaseException]] = []
+        self.targets = chain.targets
+        # The first BudgetExceededError of a target skipped for a budget (its figures).
+        self.first_skip: Optional[BaseException] = None
 
     def next_attempt(self) -> Optional[Tuple[Target, Dict[str, Any], Call, Optional[float]]]:
         """The next target to try with its translated request, its attempt's Call
-        (its worst case reserved) and timeout; None when the chain is exhausted."""
+        (its worst case reserved) and timeout; None when the chain is done (raise
+        `exhausted()`)."""
         fc = self.fc
-        for target in self.targets:
-            if not fc.falls_back(self.kind, self.status, True):
-                raise self.last
+        while True:
             try:
-                number, timeout = fc.begin_attempt()
+                step = fc.next_step()
             except FallbackDeadlineError as deadline:
                 raise deadline from self.last
+            if step is None:
+                return None
+            index, number, timeout = step
+            target = self.targets[index]
             try:
                 request = _native.translate("request", self.source, target.provider, self.body, {"model": target.model})
             except FallbackUnsupportedError:
-                if fc.skip_unsupported:
+                if fc.unsupported():
                     continue
                 raise
             if self.stream and not request.get("stream"):
@@ -216,29 +221,24 @@ class _Walk:
                     # skips it (the core records the blocked attempt).
                     call.reservation = _budgets.reserve(call, request)
                 except BudgetExceededError as exceeded:
-                    self.skipped.append((target, exceeded))
+                    fc.budget_skipped(str(exceeded))
+                    self.first_skip = self.first_skip or exceeded
                     continue
             return target, request, call, timeout
-        return None
 
     def exhausted(self) -> BaseException:
         """What to raise when no target served: the last failure, or a
         BudgetExceededError naming the targets a budget skipped."""
-        if not self.skipped:
+        skips = self.fc.exhausted(type(self.last).__name__ if self.last is not None else None)
+        if skips is None:
             return self.last
-        reasons = "; ".join(f"{t.provider}/{t.model}: {e}" for t, e in self.skipped)
-        message = f"no fallback target could serve within the budgets (skipped {reasons})"
-        if self.last is not None:
-            message += f"; the last failure: {type(self.last).__name__}"
-        err = BudgetExceededError(message)
-        first = self.skipped[0][1]
+        err = BudgetExceededError(skips["message"])
+        first = self.first_skip
         for key in ("scope", "period", "limit_usd", "spent_usd", "reserved_usd", "attempted_usd", "agent"):
             setattr(err, key, getattr(first, key, None))
         for key in ("budget_name", "store_error"):
             setattr(err, key, getattr(first, key, None))
-        err.skipped = [  # type: ignore[attr-defined]
-            {"target": f"{t.provider}/{t.model}", "reason": str(e)} for t, e in self.skipped
-        ]
+        err.skipped = skips["skipped"]  # type: ignore[attr-defined]
         err.__cause__ = self.last
         return err
 
@@ -246,7 +246,7 @@ class _Walk:
         _release(call)
         call.finish(None, None, failed)
         self.last = failed
-        self.kind, self.status = failure_of(failed)
+        self.fc.failed(*failure_of(failed))
 
     def ctx(self, target: Target) -> Dict[str, Any]:
         return {"model": target.model, "include_usage": self.include_usage}
@@ -258,7 +258,7 @@ class _Walk:
         call.finish([usage] if usage else None, data.get("model") or data.get("modelVersion"))
         answer = _native.translate("response", self.source, target.provider, data, self.ctx(target))
         obj = _construct(self.source, cast_to, answer, stream=False)
-        info = _info(target, self.fc.attempts, call)
+        info = _info(target, self.fc.attempts, call, self.fc.served())
         if self.source == "bedrock":
             obj = ConverseResponse(_converse_metadata(call, obj))
         _attach_info(obj, info)
@@ -270,8 +270,10 @@ class _Walk:
         def build(chunk: Any) -> Any:
             return _construct(source, None, chunk, stream=True)
 
+        served = fc.served()
+
         def info() -> Dict[str, Any]:
-            return _info(target, fc.attempts, call)
+            return _info(target, fc.attempts, call, served)
 
         cls = AsyncFallbackStream if is_async else FallbackStream
         stream = cls(source, target, inner, call, fc, self.ctx(target), build, info)
@@ -408,13 +410,17 @@ def _construct(source: str, cast_to: Any, data: Any, stream: bool) -> Any:
     return data
 
 
-def _info(target: Target, attempts: int, call: Call) -> Dict[str, Any]:
+def _info(target: Target, attempts: int, call: Call, served: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """`response.costline`: who served and in how many attempts (the core's walk says:
+    `served`), and what the served attempt cost."""
     cost = getattr(call, "cost", None)
+    if served is None:
+        served = {"served_by": f"{target.provider}/{target.model}", "attempts": attempts, "call_id": call.call_id}
     return {
-        "served_by": f"{target.provider}/{target.model}",
-        "attempts": attempts,
+        "served_by": served["served_by"],
+        "attempts": served["attempts"],
         "cost_usd": Decimal(cost) if cost is not None else None,
-        "call_id": call.call_id,
+        "call_id": served["call_id"],
     }
 
 
