@@ -10,6 +10,9 @@ use serde_json::{json, Value};
 
 use crate::guard;
 
+#[path = "fallback_walk.rs"]
+mod walk;
+
 /// `FallbackUnsupported` carries its feature and target as JSON after the code
 /// (`costline:fallback_unsupported: {"message", "feature", "target"}`), as
 /// `budget_exceeded` does, so the npm layer can set them as fields.

@@ -77,6 +77,21 @@ export interface NativeFallbackCall {
   fallsBack(kind: string, status: number | undefined | null, targetsLeft: boolean): boolean;
 }
 
+/** A drop-in's fallback chain, walked by the core (`fallback::ChainWalk`). */
+export interface NativeFallbackWalk {
+  readonly callId: string;
+  readonly attempts: number;
+  /** true: the primary is attempt 1 of the chain; false: throw its error as it is. */
+  primaryFailed(kind: string, status: number | undefined | null): boolean;
+  /** The next target, or null; throws `costline:fallback_deadline: ...` once the deadline passed. */
+  nextStep(): { index: number; number: number; timeoutMs?: number | null } | null;
+  unsupported(): boolean;
+  budgetSkipped(reason: string): void;
+  failed(kind: string, status: number | undefined | null): void;
+  served(): { served_by: string; attempts: number; call_id: string };
+  exhausted(lastType?: string | null): { message: string; skipped: { target: string; reason: string }[] } | null;
+}
+
 /** One call through the routed client: the core's walk over candidates (`routing::Walk`). */
 export interface NativeRoutedWalk {
   /** The first decision as JSON text ("auto"); null for a model the caller named. */
@@ -168,6 +183,8 @@ export interface NativeBinding {
   FallbackStream: new (source: string, target: string, options?: unknown) => NativeFallbackStream;
   /** `elapsedMs`: how long ago the logical call started (the deadline counts the primary's time). */
   FallbackCall: new (options?: unknown, elapsedMs?: number) => NativeFallbackCall;
+  /** `targets`: "provider/model" of each; `elapsedMs`: how long ago the primary started. */
+  FallbackWalk: new (options: unknown, targets: string[], elapsedMs?: number) => NativeFallbackWalk;
   checkFallbackOptions(options: unknown): void;
   /** The routing decision as JSON text; throws `costline:routing: {code, message, details}`. */
   decide(inputJson: string): string;

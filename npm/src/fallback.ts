@@ -5,7 +5,7 @@
  * API and the answer back into the caller's (`native.translate`,
  * `native.FallbackStream`); the policy (which failures fall back, timeouts,
  * the deadline, `callId` and attempt numbers) is the core's too
- * (`native.FallbackCall`). Every attempt is its own event, linked by `callId`.
+ * (`native.FallbackWalk`). Every attempt is its own event, linked by `callId`.
  * The options and the events are Python's (`python/costline/_fallback.py`).
  *
  * This module walks a chain; `fallbacktargets.ts` calls one target;
@@ -13,7 +13,7 @@
  */
 
 import { type Captured } from "./context";
-import { native } from "./binding";
+import { native, type NativeFallbackWalk } from "./binding";
 import { fromNative, FallbackDeadlineError, FallbackTimeoutError, FallbackUnsupportedError } from "./errors";
 import {
   callTarget,
@@ -211,38 +211,40 @@ function attemptSignal(ms: number | undefined, outer: AbortSignal | null | undef
 export async function walkChain(primary: Primary, chain: Chain): Promise<Served> {
   const primaryError = primary.errorType ? undefined : primary.error;
   let last: unknown = primary.error;
-  let failure = failureOf(last);
-  let fc;
+  // The sequencing (next target, retry-on, attempt numbers and timeouts, the
+  // deadline, budget skips, the served summary) is the core's, as in Python.
+  let walk: NativeFallbackWalk;
   try {
     // The deadline counts from the primary's start, as in Python.
-    fc = new native.FallbackCall(chain.policy, primary.started.elapsedMs());
-    fc.beginAttempt();
+    const labels = chain.targets.map((t) => `${t.provider}/${t.model}`);
+    walk = new native.FallbackWalk(chain.policy, labels, primary.started.elapsedMs());
   } catch (err) {
     primary.started.end(primaryError, primary.errorType);
     throw fromNative(err);
   }
-  if (!fc.fallsBack(failure.kind, failure.status ?? undefined, chain.targets.length > 0)) {
+  const failure = failureOf(last);
+  if (!walk.primaryFailed(failure.kind, failure.status ?? null)) {
     // The caller's own error (a 400...): raised as it is, one event without call_id.
     primary.started.end(primaryError, primary.errorType);
     throw last;
   }
-  const callId = fc.callId;
+  const callId = walk.callId;
   primary.started.link(callId, 1);
   primary.started.end(primaryError, primary.errorType);
-  const skipped: { target: Target; error: BudgetExceededError }[] = [];
+  // The first budget refusal: its figures go on the error when no target served.
+  let firstSkip: BudgetExceededError | undefined;
   const includeUsage = includesUsage(primary.body);
-  const targets = chain.targets;
-  for (let i = 0; i < targets.length; i++) {
-    const target = targets[i];
-    if (!fc.fallsBack(failure.kind, failure.status ?? undefined, true)) throw last;
-    let attempt;
+  for (;;) {
+    let step;
     try {
-      attempt = fc.beginAttempt();
+      step = walk.nextStep();
     } catch (err) {
       const mapped = fromNative(err);
       if (mapped instanceof FallbackDeadlineError) (mapped as Error & { cause?: unknown }).cause = last;
       throw mapped;
     }
+    if (!step) break;
+    const target = chain.targets[step.index];
     let request: Record<string, unknown>;
     try {
       request = native.translate("request", primary.source, target.provider, primary.body, { model: target.model }) as Record<
@@ -251,11 +253,11 @@ export async function walkChain(primary: Primary, chain: Chain): Promise<Served>
       >;
     } catch (err) {
       const mapped = fromNative(err);
-      if (mapped instanceof FallbackUnsupportedError && fc.skipUnsupported) continue;
+      if (mapped instanceof FallbackUnsupportedError && walk.unsupported()) continue;
       throw mapped;
     }
     const started = targetStarted(target, request, primary.stream, primary.started.captured);
-    started.link(callId, attempt.number);
+    started.link(callId, step.number);
     try {
       // Budget-aware: the target's worst case is reserved before it is sent;
       // over a hard cap it is skipped (recorded as blocked), and the error says so.
@@ -264,25 +266,28 @@ export async function walkChain(primary: Primary, chain: Chain): Promise<Served>
       if (err instanceof BudgetExceededError) {
         // This target's refusal, not the call's: the next one may fit, and
         // whether to go on is still decided by the last provider failure.
-        skipped.push({ target, error: err });
+        walk.budgetSkipped(err.message);
+        firstSkip ??= err;
         continue;
       }
       throw err;
     }
-    const timer = attemptSignal(attempt.timeoutMs ?? undefined, primary.signal);
+    const timer = attemptSignal(step.timeoutMs ?? undefined, primary.signal);
     let answer: TargetAnswer;
     try {
       answer = await callTarget(target, request, primary.stream, timer.signal);
     } catch (err) {
-      const thrown = timer.timedOut() ? timeoutError(err, attempt.timeoutMs) : err;
+      const thrown = timer.timedOut() ? timeoutError(err, step.timeoutMs) : err;
       timer.done();
       started.end(thrown);
       last = thrown;
-      failure = timer.timedOut() ? { kind: "timeout" } : failureOf(thrown);
+      const failed = timer.timedOut() ? { kind: "timeout", status: undefined } : failureOf(thrown);
+      walk.failed(failed.kind, failed.status ?? null);
       if (primary.signal?.aborted) throw thrown;
       continue;
     }
-    const info: FallbackInfo = { servedBy: `${target.provider}/${target.model}`, attempts: fc.attempts, costUsd: null, callId };
+    const served = walk.served();
+    const info: FallbackInfo = { servedBy: served.served_by, attempts: served.attempts, costUsd: null, callId };
     const ctx = { model: target.model, include_usage: includeUsage };
     if (answer.events) {
       // Like Python's: the attempt's timeout bounds getting an answer; a stream
@@ -304,22 +309,23 @@ export async function walkChain(primary: Primary, chain: Chain): Promise<Served>
     attachInfo(response, info);
     return { target, response, info };
   }
-  throw skipped.length ? budgetSkipped(skipped, last) : last;
+  const lastType = last instanceof Error ? last.constructor?.name || last.name : undefined;
+  const skips = walk.exhausted(lastType ?? null);
+  throw skips && firstSkip ? budgetSkipped(skips, firstSkip, last) : last;
 }
 
 /**
  * No target served and budgets skipped some: a `BudgetExceededError` naming
- * them (`skipped`), with the first skip's figures and the last provider
- * failure as its `cause` (Python's `_Walk.exhausted`).
+ * them (`skipped`, the core's message), with the first skip's figures and the
+ * last provider failure as its `cause` (Python's `_Walk.exhausted`).
  */
-function budgetSkipped(skipped: { target: Target; error: BudgetExceededError }[], last: unknown): BudgetExceededError {
-  const reasons = skipped.map((s) => `${s.target.provider}/${s.target.model}: ${s.error.message}`).join("; ");
-  let message = `no fallback target could serve within the budgets (skipped ${reasons})`;
-  const lastType = last instanceof Error ? last.constructor?.name || last.name : undefined;
-  if (lastType) message += `; the last failure: ${lastType}`;
-  const first = skipped[0].error;
+function budgetSkipped(
+  skips: { message: string; skipped: { target: string; reason: string }[] },
+  first: BudgetExceededError,
+  last: unknown,
+): BudgetExceededError {
   const err = new BudgetExceededError({
-    message,
+    message: skips.message,
     scope: first.scope,
     period: first.period,
     limit_usd: first.limitUsd,
@@ -330,7 +336,7 @@ function budgetSkipped(skipped: { target: Target; error: BudgetExceededError }[]
     budget_name: first.budgetName,
     store_error: first.storeError,
   });
-  err.skipped = skipped.map((s) => ({ target: `${s.target.provider}/${s.target.model}`, reason: s.error.message }));
+  err.skipped = skips.skipped;
   (err as Error & { cause?: unknown }).cause = last;
   return err;
 }
