@@ -9,7 +9,7 @@ use napi_derive::napi;
 use serde_json::Value;
 
 use crate::guard;
-use crate::translate::{map_err, FallbackAttempt};
+use crate::translate::map_err;
 
 /// The decision for a routing input (see docs/routing.md for its fields), as
 /// JSON text. A `RoutingError` throws `costline:routing: {code, message, details}`.
@@ -28,6 +28,13 @@ fn routing_error(error: &costline_core::routing::RoutingError) -> Error {
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("routing values always serialise")
+}
+
+/// One attempt's number and timeout (ms; undefined: the SDK's own).
+#[napi(object)]
+pub struct FallbackAttempt {
+    pub number: u32,
+    pub timeout_ms: Option<f64>,
 }
 
 /// One call through the routed client (`routing::Walk`, as Python's

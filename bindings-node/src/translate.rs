@@ -2,7 +2,7 @@
 //! a chain's policy, for the npm layer. Conversions and error mapping only; the
 //! same functions the Python binding exposes (bindings-python/src/translate.rs).
 
-use costline_core::fallback::{self, Failure, OnUnsupported};
+use costline_core::fallback;
 use costline_core::translate::{self as core_translate, Api, ResponseContext, StreamTranslator};
 use napi::{Error, Result, Status};
 use napi_derive::napi;
@@ -74,71 +74,6 @@ impl FallbackStream {
     #[napi]
     pub fn finish(&mut self) -> Result<Vec<Value>> {
         guard::call(|| Ok(self.inner.finish()))
-    }
-}
-
-/// One attempt's number and timeout (ms; undefined: the SDK's own).
-#[napi(object)]
-pub struct FallbackAttempt {
-    pub number: u32,
-    pub timeout_ms: Option<f64>,
-}
-
-/// One logical call walking a chain: `callId`, `beginAttempt()`,
-/// `fallsBack(kind, status, targetsLeft)`, `skipUnsupported`.
-#[napi]
-pub struct FallbackCall {
-    inner: fallback::Call,
-}
-
-#[napi]
-impl FallbackCall {
-    /// `options`: { retry_on, attempt_timeout_s, deadline_s, on_unsupported }
-    /// (the core's names; the npm layer converts its camelCase options).
-    /// `elapsed_ms`: how long ago the logical call started (its primary
-    /// attempt), so that the total deadline counts the primary's time too.
-    #[napi(constructor)]
-    pub fn new(options: Option<Value>, elapsed_ms: Option<f64>) -> Result<FallbackCall> {
-        guard::call(|| {
-            let policy = fallback::Policy::from_value(&options_or_null(options)).map_err(map_err)?;
-            let now = std::time::Instant::now();
-            let ms = elapsed_ms.filter(|ms| ms.is_finite()).unwrap_or(0.0);
-            let elapsed = std::time::Duration::from_secs_f64((ms / 1000.0).clamp(0.0, 86_400.0));
-            let started = now.checked_sub(elapsed).unwrap_or(now);
-            Ok(FallbackCall { inner: fallback::Call::started_at(policy, started) })
-        })
-    }
-
-    #[napi(getter)]
-    pub fn call_id(&self) -> String {
-        self.inner.call_id.clone()
-    }
-
-    #[napi(getter)]
-    pub fn attempts(&self) -> u32 {
-        self.inner.attempts()
-    }
-
-    #[napi(getter)]
-    pub fn skip_unsupported(&self) -> bool {
-        self.inner.policy().on_unsupported == OnUnsupported::Skip
-    }
-
-    /// The next attempt; throws `costline:fallback_deadline: ...` once the
-    /// chain's deadline has passed.
-    #[napi]
-    pub fn begin_attempt(&mut self) -> Result<FallbackAttempt> {
-        guard::call(|| {
-            let a = self.inner.begin_attempt().map_err(map_err)?;
-            Ok(FallbackAttempt { number: a.number, timeout_ms: a.timeout.map(|t| t.as_secs_f64() * 1000.0) })
-        })
-    }
-
-    /// `kind`: "status" (with `status`), "connection", "timeout" or anything else.
-    #[napi]
-    pub fn falls_back(&self, kind: String, status: Option<u32>, targets_left: bool) -> bool {
-        let status = status.and_then(|s| u16::try_from(s).ok());
-        self.inner.should_fall_back(Failure::parse(&kind, status), targets_left)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Fallback chains (issue 10): translation between the chat APIs and the chain's policy,
 //! as the core has them. Conversions and error mapping only.
 
-use costline_core::fallback::{self, Failure, OnUnsupported};
+use costline_core::fallback;
 use costline_core::translate::{self as core_translate, Api, ResponseContext, StreamTranslator};
 use costline_core::Error;
 use pyo3::create_exception;
@@ -103,59 +103,6 @@ impl FallbackStream {
     }
 }
 
-/// One logical call walking a chain: `call_id`, `begin_attempt()` → (number, timeout in
-/// seconds or None), `falls_back(kind, status, targets_left)`, `skip_unsupported`.
-#[pyclass(module = "costline._native")]
-pub struct FallbackCall {
-    inner: fallback::Call,
-}
-
-#[pymethods]
-impl FallbackCall {
-    /// `elapsed_s`: how long ago the logical call started (its primary attempt), so
-    /// that the total deadline counts the primary's time too.
-    #[new]
-    #[pyo3(signature = (options=None, elapsed_s=None))]
-    fn new(options: Option<&Bound<'_, PyAny>>, elapsed_s: Option<f64>) -> PyResult<FallbackCall> {
-        guard::call(|| {
-            let options = options.map(convert::json_value).transpose()?.unwrap_or(serde_json::Value::Null);
-            let policy = fallback::Policy::from_value(&options).map_err(map_err)?;
-            let now = std::time::Instant::now();
-            let elapsed = std::time::Duration::from_secs_f64(elapsed_s.unwrap_or(0.0).clamp(0.0, 86_400.0));
-            let started = now.checked_sub(elapsed).unwrap_or(now);
-            Ok(FallbackCall { inner: fallback::Call::started_at(policy, started) })
-        })
-    }
-
-    #[getter]
-    fn call_id(&self) -> String {
-        self.inner.call_id.clone()
-    }
-
-    #[getter]
-    fn attempts(&self) -> u32 {
-        self.inner.attempts()
-    }
-
-    #[getter]
-    fn skip_unsupported(&self) -> bool {
-        self.inner.policy().on_unsupported == OnUnsupported::Skip
-    }
-
-    fn begin_attempt(&mut self) -> PyResult<(u32, Option<f64>)> {
-        guard::call(|| {
-            let a = self.inner.begin_attempt().map_err(map_err)?;
-            Ok((a.number, a.timeout.map(|t| t.as_secs_f64())))
-        })
-    }
-
-    /// `kind`: "status" (with `status`), "connection", "timeout" or anything else.
-    #[pyo3(signature = (kind, status, targets_left))]
-    fn falls_back(&self, kind: &str, status: Option<u16>, targets_left: bool) -> bool {
-        self.inner.should_fall_back(Failure::parse(kind, status), targets_left)
-    }
-}
-
 /// Check a chain's policy options without starting a call (raises ConfigError).
 #[pyfunction]
 pub fn check_fallback_options(options: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -174,7 +121,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(translate, m)?)?;
     m.add_function(wrap_pyfunction!(check_fallback_options, m)?)?;
     m.add_class::<FallbackStream>()?;
-    m.add_class::<FallbackCall>()?;
     m.add_class::<walk::FallbackWalk>()?;
     Ok(())
 }

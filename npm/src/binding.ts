@@ -67,16 +67,6 @@ export interface NativeFallbackStream {
   finish(): unknown[];
 }
 
-/** One logical call walking a fallback chain: the core's policy. */
-export interface NativeFallbackCall {
-  readonly callId: string;
-  readonly attempts: number;
-  readonly skipUnsupported: boolean;
-  /** Throws `costline:fallback_deadline: ...` once the chain's deadline passed. */
-  beginAttempt(): { number: number; timeoutMs?: number | null };
-  fallsBack(kind: string, status: number | undefined | null, targetsLeft: boolean): boolean;
-}
-
 /** A drop-in's fallback chain, walked by the core (`fallback::ChainWalk`). */
 export interface NativeFallbackWalk {
   readonly callId: string;
@@ -181,8 +171,6 @@ export interface NativeBinding {
   /** kind "request" | "response" | "stream"; throws `costline:fallback_unsupported: {json}`. */
   translate(kind: string, source: string, target: string, input: unknown, options?: unknown): unknown;
   FallbackStream: new (source: string, target: string, options?: unknown) => NativeFallbackStream;
-  /** `elapsedMs`: how long ago the logical call started (the deadline counts the primary's time). */
-  FallbackCall: new (options?: unknown, elapsedMs?: number) => NativeFallbackCall;
   /** `targets`: "provider/model" of each; `elapsedMs`: how long ago the primary started. */
   FallbackWalk: new (options: unknown, targets: string[], elapsedMs?: number) => NativeFallbackWalk;
   checkFallbackOptions(options: unknown): void;

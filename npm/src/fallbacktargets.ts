@@ -42,7 +42,7 @@ export function isMetered(client: unknown): boolean {
   return !!client && typeof client === "object" && (client as { [STATE]?: unknown })[STATE] !== undefined;
 }
 
-/** How a call failed, in the core policy's terms (`FallbackCall.fallsBack`). */
+/** How a call failed, in the core policy's terms (`FallbackWalk.failed`, `RoutedWalk.failed`). */
 export interface Failure {
   kind: string;
   status?: number;

@@ -3,7 +3,7 @@
  * core's policy takes them (`retry_on`, `attempt_timeout_s`, `deadline_s`:
  * the names of a drop-in's fallback chain in Python). The policy itself
  * (which failures fall back, the per-attempt timeout cut to the deadline,
- * `call_id` and attempt numbers) is the core's `FallbackCall`.
+ * `call_id` and attempt numbers) is the core's (`RoutedWalk`).
  */
 
 import { native } from "./binding";

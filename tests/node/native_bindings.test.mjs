@@ -1,5 +1,5 @@
 // The addon's translation, fallback-policy and routing entry points
-// (bindings-node/src/translate.rs, routing.rs): errors arrive with the core's
+// (bindings-node/src/translate.rs, fallback_walk.rs, routing.rs): errors arrive with the core's
 // code, and the outputs are the core's (the vectors pin the details).
 import "./env.mjs";
 
@@ -49,15 +49,50 @@ test("FallbackStream turns Anthropic stream events into OpenAI chunks", () => {
   assert.deepEqual(chunks.at(-1).usage?.prompt_tokens, 5);
 });
 
-test("FallbackCall numbers attempts and applies the policy", () => {
-  const call = new native.FallbackCall({ attempt_timeout_s: 2 });
-  assert.match(call.callId, /\S/);
-  assert.deepEqual(call.beginAttempt(), { number: 1, timeoutMs: 2000 });
-  assert.equal(call.fallsBack("status", 429, true), true);
-  assert.equal(call.fallsBack("status", 400, true), false);
-  assert.equal(call.fallsBack("connection", undefined, false), false);
-  assert.equal(call.skipUnsupported, false);
+test("FallbackWalk numbers a chain's attempts and applies the policy", () => {
+  const walk = new native.FallbackWalk({ attempt_timeout_s: 2 }, ["anthropic/claude-haiku-4-5", "openai/gpt-4o-mini"], 0);
+  assert.match(walk.callId, /\S/);
+  assert.equal(walk.primaryFailed("status", 429), true);
+  assert.deepEqual(walk.nextStep(), { index: 0, number: 2, timeoutMs: 2000 });
+  assert.equal(walk.unsupported(), false);
+  walk.budgetSkipped("over the cap");
+  assert.deepEqual(walk.nextStep(), { index: 1, number: 3, timeoutMs: 2000 });
+  assert.deepEqual(walk.served(), { served_by: "openai/gpt-4o-mini", attempts: 3, call_id: walk.callId });
+  walk.failed("status", 503);
+  assert.equal(walk.nextStep(), null);
+  assert.deepEqual(walk.exhausted("InternalServerError").skipped, [{ target: "anthropic/claude-haiku-4-5", reason: "over the cap" }]);
+  const caller = new native.FallbackWalk({}, ["openai/gpt-4o"], 0);
+  assert.equal(caller.primaryFailed("status", 400), false);
+  assert.throws(() => new native.FallbackWalk({ deadline_s: -1 }, [], 0), /^Error: costline:config: /);
   assert.throws(() => native.checkFallbackOptions({ deadline_s: -1 }), /^Error: costline:config: /);
+});
+
+test("RoutedWalk falls back to the cheapest candidate not tried and says why", () => {
+  const input = {
+    request: REQUEST,
+    candidates: [
+      { model: "gpt-4o-mini", provider: "openai", quality: 55 },
+      { model: "gpt-4o", provider: "openai", quality: 72 },
+    ],
+    prefer: "lowest_cost",
+  };
+  const walk = new native.RoutedWalk(JSON.stringify(input), {}, null, null);
+  assert.equal(JSON.parse(walk.decision).model, "gpt-4o-mini");
+  assert.equal(JSON.parse(walk.next()).model, "gpt-4o-mini");
+  assert.equal(walk.beginAttempt().number, 1);
+  walk.failed("status", 503);
+  const next = JSON.parse(walk.next());
+  assert.equal(next.model, "gpt-4o");
+  walk.beginAttempt();
+  const info = walk.info();
+  assert.equal(info.attempts, 2);
+  assert.match(info.reason, /^fell back after gpt-4o-mini failed: gpt-4o \(openai\)/);
+  assert.deepEqual(walk.tried, ["gpt-4o-mini", "gpt-4o"]);
+  walk.failed("status", 401);
+  assert.equal(walk.next(), null);
+  assert.equal(walk.failure("AuthenticationError", "no", 401).details.tried.length, 2);
+  assert.throws(() => walk.choose("gpt-9"), /costline:routing: .*invalid_router_pick/);
+  assert.throws(() => new native.RoutedWalk(JSON.stringify({ ...input, max_cost_usd: "0" }), null, null, null), /costline:routing: .*over_max_cost/);
 });
 
 test("decide picks per prefer and reports a routing error as JSON", () => {
