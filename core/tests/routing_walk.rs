@@ -4,29 +4,21 @@
 use std::time::{Duration, Instant};
 
 use costline_core::fallback::{Failure, Policy};
-use costline_core::routing::{CandidateSpec, Prefer, RouteInput, Walk};
+use costline_core::routing::{Prefer, RouteInput, Walk};
 use serde_json::json;
-
-fn spec(model: &str, provider: &str, quality: f64) -> CandidateSpec {
-    CandidateSpec {
-        model: model.into(),
-        provider: Some(provider.into()),
-        quality: Some(quality),
-        latency_ms: None,
-    }
-}
 
 /// Three priced OpenAI models and one Anthropic: lowest_cost takes them cheapest first.
 fn input() -> RouteInput {
     RouteInput {
         request: json!({"model": "auto", "max_tokens": 20, "messages": [{"role": "user", "content": "Hi"}]}),
         prefer: Prefer::LowestCost,
-        candidates: vec![
-            spec("gpt-4.1-nano", "openai", 40.0),
-            spec("gpt-4o-mini", "openai", 55.0),
-            spec("claude-haiku-4-5", "anthropic", 60.0),
-            spec("gpt-4o", "openai", 72.0),
-        ],
+        candidates: serde_json::from_value(json!([
+            {"model": "gpt-4.1-nano", "provider": "openai", "quality": 40.0},
+            {"model": "gpt-4o-mini", "provider": "openai", "quality": 55.0},
+            {"model": "claude-haiku-4-5", "provider": "anthropic", "quality": 60.0},
+            {"model": "gpt-4o", "provider": "openai", "quality": 72.0},
+        ]))
+        .unwrap(),
         ..Default::default()
     }
 }

@@ -10,6 +10,16 @@ import { native } from "./support.mjs";
 
 const REQUEST = { model: "gpt-4o", max_tokens: 50, messages: [{ role: "system", content: "Be brief." }, { role: "user", content: "Hi" }] };
 
+/** Two OpenAI candidates, cheapest first. */
+const ROUTE_INPUT = {
+  request: REQUEST,
+  candidates: [
+    { model: "gpt-4o-mini", provider: "openai", quality: 55 },
+    { model: "gpt-4o", provider: "openai", quality: 72 },
+  ],
+  prefer: "lowest_cost",
+};
+
 test("translate turns an OpenAI request into an Anthropic one", () => {
   const out = native.translate("request", "openai", "anthropic", REQUEST, { model: "claude-haiku-4-5" });
   assert.equal(out.model, "claude-haiku-4-5");
@@ -68,14 +78,7 @@ test("FallbackWalk numbers a chain's attempts and applies the policy", () => {
 });
 
 test("RoutedWalk falls back to the cheapest candidate not tried and says why", () => {
-  const input = {
-    request: REQUEST,
-    candidates: [
-      { model: "gpt-4o-mini", provider: "openai", quality: 55 },
-      { model: "gpt-4o", provider: "openai", quality: 72 },
-    ],
-    prefer: "lowest_cost",
-  };
+  const input = ROUTE_INPUT;
   const walk = new native.RoutedWalk(JSON.stringify(input), {}, null, null);
   assert.equal(JSON.parse(walk.decision).model, "gpt-4o-mini");
   assert.equal(JSON.parse(walk.next()).model, "gpt-4o-mini");
@@ -96,14 +99,7 @@ test("RoutedWalk falls back to the cheapest candidate not tried and says why", (
 });
 
 test("decide picks per prefer and reports a routing error as JSON", () => {
-  const input = {
-    request: REQUEST,
-    candidates: [
-      { model: "gpt-4o-mini", provider: "openai", quality: 55 },
-      { model: "gpt-4o", provider: "openai", quality: 72 },
-    ],
-    prefer: "lowest_cost",
-  };
+  const input = ROUTE_INPUT;
   const decision = JSON.parse(native.decide(JSON.stringify(input)));
   assert.equal(decision.model, "gpt-4o-mini");
   assert.throws(
