@@ -8,6 +8,7 @@ from typing import Any, AsyncIterator, Callable, Dict, Iterator, Optional
 from . import _native
 from ._call import Call
 from ._fallback_send import wire
+from ._runtime import guarded
 
 # Where each target's response carries its usage (what the core's normaliser reads).
 USAGE_KEYS = {
@@ -73,12 +74,35 @@ class FallbackStream:
             for event in self._inner:
                 for chunk in self._event(event):
                     yield self._build(chunk)
+        except GeneratorExit:
+            # Closed or collected part-read: abandoned, not failed (as the drop-in's).
+            self._abandoned(close_inner=True)
+            raise
         except BaseException as exc:
             self._finish(exc)
             raise
         self._finish(None)
         for chunk in self._translator.finish():
             yield self._build(chunk)
+
+    def _abandoned(self, close_inner: bool) -> None:
+        """The caller let go before the end: the attempt is recorded as the plain
+        drop-in records an abandoned stream (ok, the usage seen so far or an estimate),
+        its budget hold settled."""
+        if close_inner:
+            close = getattr(self._inner, "close", None)
+            if close is not None:
+                guarded("closing an abandoned stream", close)
+        if not self._call.done:
+            guarded("recording an abandoned stream", self._finish, None)
+
+    def __del__(self) -> None:
+        # A stream dropped without reading to its end nor closing. The target's own
+        # stream object is collected with it; an async one cannot be awaited here.
+        try:
+            self._abandoned(close_inner=False)
+        except BaseException:  # noqa: BLE001 (at interpreter teardown anything may be gone)
+            pass
 
     def _watch(self, data: Dict[str, Any]) -> None:
         provider = self._target.provider
@@ -133,6 +157,10 @@ class AsyncFallbackStream(FallbackStream):
             async for event in self._inner:
                 for chunk in self._event(event):
                     yield self._build(chunk)
+        except GeneratorExit:
+            await self._aclose_inner()
+            self._abandoned(close_inner=False)
+            raise
         except BaseException as exc:
             self._finish(exc)
             raise
@@ -160,6 +188,16 @@ class AsyncFallbackStream(FallbackStream):
                 await result
         if not self._call.done:
             self._finish(None)
+
+    async def _aclose_inner(self) -> None:
+        try:
+            close = getattr(self._inner, "aclose", None) or getattr(self._inner, "close", None)
+            if close is not None:
+                result = close()
+                if hasattr(result, "__await__"):
+                    await result
+        except BaseException:  # noqa: BLE001 (a generator being closed may not raise)
+            pass
 
     # Some async SDK streams close with `close()` (a coroutine), as mistralai's.
     close = aclose  # type: ignore[assignment]
