@@ -23,7 +23,7 @@ create_exception!(
     "A fallback chain's total deadline passed before another attempt could start."
 );
 
-fn map_err(err: Error) -> PyErr {
+pub(crate) fn map_err(err: Error) -> PyErr {
     match &err {
         Error::FallbackUnsupported { feature, target } => {
             let (feature, target) = (feature.clone(), target.clone());
@@ -40,7 +40,7 @@ fn map_err(err: Error) -> PyErr {
     }
 }
 
-fn to_python<'py>(py: Python<'py>, value: &serde_json::Value) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn to_python<'py>(py: Python<'py>, value: &serde_json::Value) -> PyResult<Bound<'py, PyAny>> {
     pythonize::pythonize(py, value).map_err(|e| CostlineError::new_err(format!("translate: {e}")))
 }
 

@@ -7,6 +7,7 @@ from typing import Any, AsyncIterator, Callable, Dict, Iterator, Optional
 
 from . import _native
 from ._call import Call
+from ._fallback_raw import raw_response, sdk_error
 from ._fallback_send import wire
 from ._runtime import guarded
 
@@ -48,12 +49,18 @@ class FallbackStream:
         self._fc = fc
         self._build = build
         self._info = info
-        self._translator = _native.FallbackStream(source, target.provider, ctx)
-        # OpenAI and Anthropic streams: the drop-ins' own observer; the others: the
-        # usage their last usage-bearing event carried.
+        # OpenAI and Anthropic streams: their raw bytes, parsed, metered and translated
+        # by the core in one pass (`_fallback_raw`); the others: their SDK's events,
+        # translated, and the usage their last usage-bearing event carried.
+        self._response = raw_response(target.provider, inner)
+        self._sse = None
+        if self._response is not None:
+            self._sse = _native.SseFallbackStream(source, target.provider, ctx)
+        else:
+            self._translator = _native.FallbackStream(source, target.provider, ctx)
         self._observer = (
             _native.StreamObserver(target.provider, call.operation, False)
-            if target.provider in ("openai", "anthropic")
+            if self._sse is None and target.provider in ("openai", "anthropic")
             else None
         )
         self._usage: Any = None
@@ -70,6 +77,30 @@ class FallbackStream:
         return self._translator.push(data)
 
     def _chunks(self) -> Iterator[Any]:
+        if self._sse is not None:
+            return self._raw_chunks()
+        return self._event_chunks()
+
+    def _raw_chunks(self) -> Iterator[Any]:
+        sse, build = self._sse, self._build
+        try:
+            for data in self._response.iter_bytes():
+                for chunk in sse.feed(data):
+                    yield build(chunk)
+                if sse.error_event is not None:
+                    raise sdk_error(self._target.provider, self._inner, sse.error_event)
+            tail = sse.finish()
+        except GeneratorExit:
+            self._abandoned(close_inner=True)
+            raise
+        except BaseException as exc:
+            self._finish(exc)
+            raise
+        self._finish(None)
+        for chunk in tail:
+            yield build(chunk)
+
+    def _event_chunks(self) -> Iterator[Any]:
         try:
             for event in self._inner:
                 for chunk in self._event(event):
@@ -116,7 +147,10 @@ class FallbackStream:
 
     def _finish(self, error: Optional[BaseException]) -> None:
         o = self._observer
-        if o is not None:
+        if self._sse is not None:
+            parts, resolved, text = self._sse.metered()
+            self._call.finish(parts or None, resolved, error, [text])
+        elif o is not None:
             self._call.finish(o.parts, o.resolved_model, error, o.texts)
         else:
             self._call.finish([self._usage] if self._usage else None, self._resolved, error, [])
@@ -152,7 +186,32 @@ class AsyncFallbackStream(FallbackStream):
     def _chunks(self) -> Iterator[Any]:
         return iter(())
 
-    async def _achunks(self) -> AsyncIterator[Any]:
+    def _achunks(self) -> AsyncIterator[Any]:
+        if self._sse is not None:
+            return self._raw_achunks()
+        return self._event_achunks()
+
+    async def _raw_achunks(self) -> AsyncIterator[Any]:
+        sse, build = self._sse, self._build
+        try:
+            async for data in self._response.aiter_bytes():
+                for chunk in sse.feed(data):
+                    yield build(chunk)
+                if sse.error_event is not None:
+                    raise sdk_error(self._target.provider, self._inner, sse.error_event)
+            tail = sse.finish()
+        except GeneratorExit:
+            await self._aclose_inner()
+            self._abandoned(close_inner=False)
+            raise
+        except BaseException as exc:
+            self._finish(exc)
+            raise
+        self._finish(None)
+        for chunk in tail:
+            yield build(chunk)
+
+    async def _event_achunks(self) -> AsyncIterator[Any]:
         try:
             async for event in self._inner:
                 for chunk in self._event(event):
