@@ -17,6 +17,9 @@ pub struct SseTranslator {
     scanner: Option<BodyScanner>,
     /// The bytes of a line not complete yet.
     pending: Vec<u8>,
+    /// An event's `data:` lines that are not JSON yet on their own (the SSE format lets
+    /// one event's data span lines, joined by newlines; the providers send one line).
+    data: Vec<u8>,
     /// The error event the target sent, which ends the stream (its SDK raises it).
     error: Option<Value>,
 }
@@ -29,6 +32,7 @@ impl SseTranslator {
             translator: StreamTranslator::new(source, target, ctx),
             scanner: Some(BodyScanner::new(target.name(), true)),
             pending: Vec::new(),
+            data: Vec::new(),
             error: None,
         }
     }
@@ -59,6 +63,7 @@ impl SseTranslator {
         let mut out = Vec::new();
         let rest = std::mem::take(&mut self.pending);
         self.line(&rest, &mut out)?;
+        self.line(b"", &mut out)?; // the end of the body ends its last event
         if self.error.is_none() {
             out.extend(self.translator.finish());
         }
@@ -99,15 +104,44 @@ impl SseTranslator {
 
     fn line(&mut self, line: &[u8], out: &mut Vec<Value>) -> Result<()> {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            // The blank line that ends an event: its data must be whole by now.
+            if self.data.is_empty() {
+                return Ok(());
+            }
+            let data = std::mem::take(&mut self.data);
+            let event: Value = serde_json::from_slice(&data)
+                .map_err(|e| malformed(self.target, format!("a stream event that is not JSON: {e}")))?;
+            return self.event(event, out);
+        }
         let Some(data) = line.strip_prefix(b"data:") else {
-            return Ok(()); // `event:`, `id:`, comments, the blank line between events
+            return Ok(()); // `event:`, `id:`, comments
         };
+        if !self.data.is_empty() {
+            self.data.push(b'\n');
+            self.data.extend_from_slice(data.strip_prefix(b" ").unwrap_or(data));
+            return match serde_json::from_slice::<Value>(&self.data) {
+                Ok(event) => {
+                    self.data.clear();
+                    self.event(event, out)
+                }
+                Err(_) => Ok(()), // more lines to come
+            };
+        }
         let data = data.trim_ascii();
         if data.is_empty() || data == b"[DONE]" {
             return Ok(());
         }
-        let event: Value = serde_json::from_slice(data)
-            .map_err(|e| malformed(self.target, format!("a stream event that is not JSON: {e}")))?;
+        match serde_json::from_slice::<Value>(data) {
+            Ok(event) => self.event(event, out),
+            Err(_) => {
+                self.data.extend_from_slice(data);
+                Ok(())
+            }
+        }
+    }
+
+    fn event(&mut self, event: Value, out: &mut Vec<Value>) -> Result<()> {
         if let Some(scanner) = self.scanner.as_mut() {
             scanner.event(&event);
         }
@@ -215,8 +249,22 @@ mod tests {
     }
 
     #[test]
-    fn a_line_that_is_not_json_is_an_error() {
+    fn an_event_that_is_not_json_is_an_error() {
         let mut t = SseTranslator::new(Api::OpenAi, Api::Anthropic, ctx());
-        assert!(t.feed(b"data: {not json\n").is_err());
+        assert!(t.feed(b"data: {not json\n").unwrap().is_empty(), "an event's data may span lines");
+        assert!(t.feed(b"\n").is_err());
+        let mut t = SseTranslator::new(Api::OpenAi, Api::Anthropic, ctx());
+        t.feed(b"data: {not json").unwrap();
+        assert!(t.finish().is_err(), "the body's end ends the event");
+    }
+
+    #[test]
+    fn an_events_data_on_several_lines_is_joined() {
+        let mut t = SseTranslator::new(Api::OpenAi, Api::Anthropic, ctx());
+        let start = b"data: {\"type\": \"message_start\",\ndata: \"message\": {\"id\": \"msg_1\", \"model\": \"m\",\ndata: \"usage\": {\"input_tokens\": 3}}}\n\n";
+        let out = t.feed(start).unwrap();
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0]["id"], "msg_1");
+        assert!(t.finish().is_ok());
     }
 }
