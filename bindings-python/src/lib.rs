@@ -21,6 +21,7 @@ mod providers;
 mod record;
 mod routing;
 mod settings;
+mod sse_translate;
 mod translate;
 
 use costline_core::event::Sdk;
@@ -75,6 +76,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<body::BodyScanner>()?;
     m.add_class::<observe::StreamObserver>()?;
     m.add_class::<body::UsageChunkFilter>()?;
+    m.add_class::<sse_translate::SseFallbackStream>()?;
     m.add_function(wrap_pyfunction!(settings::configure, m)?)?;
     m.add_function(wrap_pyfunction!(settings::current_settings, m)?)?;
     m.add_function(wrap_pyfunction!(env::disabled_from_env, m)?)?;

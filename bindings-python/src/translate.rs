@@ -43,7 +43,7 @@ pub(crate) fn map_err(err: Error) -> PyErr {
     }
 }
 
-fn to_python<'py>(py: Python<'py>, value: &serde_json::Value) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn to_python<'py>(py: Python<'py>, value: &serde_json::Value) -> PyResult<Bound<'py, PyAny>> {
     pythonize::pythonize(py, value).map_err(|e| CostlineError::new_err(format!("translate: {e}")))
 }
 

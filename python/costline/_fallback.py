@@ -30,6 +30,7 @@ from ._fallback_send import send_async as _send_async
 from ._fallback_send import wire as _wire
 from ._fallback_stream import USAGE_KEYS as _USAGE_KEYS
 from ._fallback_stream import AsyncFallbackStream, FallbackStream
+from ._fast_models import chunk_builder
 from ._runtime import report
 
 FallbackUnsupportedError = _native.FallbackUnsupportedError
@@ -388,15 +389,14 @@ def _converse_metadata(call: Call, data: Dict[str, Any]) -> Dict[str, Any]:
 def _construct(source: str, cast_to: Any, data: Any, stream: bool) -> Any:
     """The caller's SDK type built from translated data, as the SDK builds its own."""
     if source == "openai":
-        from openai._models import construct_type as openai_construct
         from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-        return openai_construct(type_=ChatCompletionChunk if stream else ChatCompletion, value=data)
+        # The SDK's construct_type, planned once per class (`_fast_models`).
+        return chunk_builder("openai", ChatCompletionChunk if stream else ChatCompletion)(data)
     if source == "anthropic":
-        from anthropic._models import construct_type as anthropic_construct
         from anthropic.types import Message, RawMessageStreamEvent
 
-        return anthropic_construct(type_=RawMessageStreamEvent if stream else Message, value=data)
+        return chunk_builder("anthropic", RawMessageStreamEvent if stream else Message)(data)
     if source == "mistral":
         from mistralai.client import models
         from mistralai.client.utils import unmarshal_json

@@ -109,7 +109,8 @@ def wrap_async(method: Callable[..., Any], source: str, chain: Any, stream: bool
 
 
 def install_mistral(client: Any, chain: Any) -> None:
-    """`client.chat`'s four chat methods, fallback-capable (on this client's own `Chat`)."""
+    """`client.chat`'s four chat methods, fallback-capable (on this client's own `Chat`);
+    with no chain (an instrumented client given new options), the SDK's own again."""
     chat = client.chat
     own = chat.__dict__
     for name, stream, is_async in (
@@ -118,14 +119,21 @@ def install_mistral(client: Any, chain: Any) -> None:
         ("complete_async", False, True),
         ("stream_async", True, True),
     ):
+        if chain is None:
+            own.pop(name, None)
+            continue
         method = getattr(type(chat), name).__get__(chat, type(chat))
         own[name] = (wrap_async if is_async else wrap_sync)(method, "mistral", chain, stream)
 
 
 def install_bedrock(client: Any, chain: Any) -> None:
-    """boto3's `converse` and `converse_stream`, fallback-capable on this client."""
+    """boto3's `converse` and `converse_stream`, fallback-capable on this client (with
+    no chain, boto3's own again)."""
     own = client.__dict__
     for name, stream in (("converse", False), ("converse_stream", True)):
+        if chain is None:
+            own.pop(name, None)
+            continue
         method = getattr(type(client), name).__get__(client, type(client))
         own[name] = wrap_sync(method, "bedrock", chain, stream)
 

@@ -7,7 +7,9 @@ from typing import Any, AsyncIterator, Callable, Dict, Iterator, Optional
 
 from . import _native
 from ._call import Call
+from ._fallback_raw import raw_response, sdk_error
 from ._fallback_send import wire
+from ._runtime import guarded
 
 # Where each target's response carries its usage (what the core's normaliser reads).
 USAGE_KEYS = {
@@ -47,12 +49,18 @@ class FallbackStream:
         self._fc = fc
         self._build = build
         self._info = info
-        self._translator = _native.FallbackStream(source, target.provider, ctx)
-        # OpenAI and Anthropic streams: the drop-ins' own observer; the others: the
-        # usage their last usage-bearing event carried.
+        # OpenAI and Anthropic streams: their raw bytes, parsed, metered and translated
+        # by the core in one pass (`_fallback_raw`); the others: their SDK's events,
+        # translated, and the usage their last usage-bearing event carried.
+        self._response = raw_response(target.provider, inner)
+        self._sse = None
+        if self._response is not None:
+            self._sse = _native.SseFallbackStream(source, target.provider, ctx)
+        else:
+            self._translator = _native.FallbackStream(source, target.provider, ctx)
         self._observer = (
             _native.StreamObserver(target.provider, call.operation, False)
-            if target.provider in ("openai", "anthropic")
+            if self._sse is None and target.provider in ("openai", "anthropic")
             else None
         )
         self._usage: Any = None
@@ -69,16 +77,63 @@ class FallbackStream:
         return self._translator.push(data)
 
     def _chunks(self) -> Iterator[Any]:
+        if self._sse is not None:
+            return self._raw_chunks()
+        return self._event_chunks()
+
+    def _raw_chunks(self) -> Iterator[Any]:
+        sse, build = self._sse, self._build
+        try:
+            for data in self._response.iter_bytes():
+                for chunk in sse.feed(data):
+                    yield build(chunk)
+                if sse.error_event is not None:
+                    raise sdk_error(self._target.provider, self._inner, sse.error_event)
+            tail = sse.finish()
+        except GeneratorExit:
+            self._abandoned(close_inner=True)
+            raise
+        except BaseException as exc:
+            self._finish(exc)
+            raise
+        self._finish(None)
+        for chunk in tail:
+            yield build(chunk)
+
+    def _event_chunks(self) -> Iterator[Any]:
         try:
             for event in self._inner:
                 for chunk in self._event(event):
                     yield self._build(chunk)
+        except GeneratorExit:
+            # Closed or collected part-read: abandoned, not failed (as the drop-in's).
+            self._abandoned(close_inner=True)
+            raise
         except BaseException as exc:
             self._finish(exc)
             raise
         self._finish(None)
         for chunk in self._translator.finish():
             yield self._build(chunk)
+
+    def _abandoned(self, close_inner: bool) -> None:
+        """The caller let go before the end: the attempt is recorded as the plain
+        drop-in records an abandoned stream (ok, the usage seen so far or an estimate),
+        its budget hold settled."""
+        if close_inner:
+            close = getattr(self._inner, "close", None)
+            if close is not None:
+                guarded("closing an abandoned stream", close)
+        if not self._call.done:
+            guarded("recording an abandoned stream", self._finish, None)
+
+    def __del__(self) -> None:
+        # A stream dropped without reading to its end nor closing. The target's own
+        # stream object is collected with it; an async one cannot be awaited here.
+        try:
+            self._abandoned(close_inner=False)
+        except BaseException:  # noqa: BLE001 (at interpreter teardown anything may be gone)
+            pass
 
     def _watch(self, data: Dict[str, Any]) -> None:
         provider = self._target.provider
@@ -92,7 +147,10 @@ class FallbackStream:
 
     def _finish(self, error: Optional[BaseException]) -> None:
         o = self._observer
-        if o is not None:
+        if self._sse is not None:
+            parts, resolved, text = self._sse.metered()
+            self._call.finish(parts or None, resolved, error, [text])
+        elif o is not None:
             self._call.finish(o.parts, o.resolved_model, error, o.texts)
         else:
             self._call.finish([self._usage] if self._usage else None, self._resolved, error, [])
@@ -128,11 +186,40 @@ class AsyncFallbackStream(FallbackStream):
     def _chunks(self) -> Iterator[Any]:
         return iter(())
 
-    async def _achunks(self) -> AsyncIterator[Any]:
+    def _achunks(self) -> AsyncIterator[Any]:
+        if self._sse is not None:
+            return self._raw_achunks()
+        return self._event_achunks()
+
+    async def _raw_achunks(self) -> AsyncIterator[Any]:
+        sse, build = self._sse, self._build
+        try:
+            async for data in self._response.aiter_bytes():
+                for chunk in sse.feed(data):
+                    yield build(chunk)
+                if sse.error_event is not None:
+                    raise sdk_error(self._target.provider, self._inner, sse.error_event)
+            tail = sse.finish()
+        except GeneratorExit:
+            await self._aclose_inner()
+            self._abandoned(close_inner=False)
+            raise
+        except BaseException as exc:
+            self._finish(exc)
+            raise
+        self._finish(None)
+        for chunk in tail:
+            yield build(chunk)
+
+    async def _event_achunks(self) -> AsyncIterator[Any]:
         try:
             async for event in self._inner:
                 for chunk in self._event(event):
                     yield self._build(chunk)
+        except GeneratorExit:
+            await self._aclose_inner()
+            self._abandoned(close_inner=False)
+            raise
         except BaseException as exc:
             self._finish(exc)
             raise
@@ -160,6 +247,16 @@ class AsyncFallbackStream(FallbackStream):
                 await result
         if not self._call.done:
             self._finish(None)
+
+    async def _aclose_inner(self) -> None:
+        try:
+            close = getattr(self._inner, "aclose", None) or getattr(self._inner, "close", None)
+            if close is not None:
+                result = close()
+                if hasattr(result, "__await__"):
+                    await result
+        except BaseException:  # noqa: BLE001 (a generator being closed may not raise)
+            pass
 
     # Some async SDK streams close with `close()` (a coroutine), as mistralai's.
     close = aclose  # type: ignore[assignment]

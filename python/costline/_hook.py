@@ -45,7 +45,7 @@ class ClientOptions:
         self.fallback = fallback
 
     @classmethod
-    def parse(cls, value: Optional[Mapping[str, Any]], allow_fallback: bool = False) -> ClientOptions:
+    def parse(cls, value: Optional[Mapping[str, Any]]) -> ClientOptions:
         if value is None:
             return DEFAULT_OPTIONS
         if not isinstance(value, Mapping):
@@ -60,12 +60,6 @@ class ClientOptions:
         provider = value.get("provider")
         if provider is not None and (not isinstance(provider, str) or not provider):
             raise TypeError("costline={'provider': ...} must be a non-empty string")
-        if value.get("fallback") is not None and not allow_fallback:
-            # Accepting it and never falling back would be silent: refuse it.
-            raise NotImplementedError(
-                "costline={'fallback': ...} works on the drop-in clients (costline.openai, costline.anthropic, "
-                "costline.google, costline.mistral, costline.bedrock), not through instrument()"
-            )
         fallback = _fallback.parse_chain(value.get("fallback"))
         return cls(tags, agent, bool(value.get("stream_usage", True)), provider, fallback)
 
@@ -282,7 +276,7 @@ def install(cls: type, adapter: Adapter, *, is_async: bool) -> type:
 
     def __init__(self: Any, *args: Any, costline: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> None:
         base_init(self, *args, **kwargs)
-        self._costline = ClientOptions.parse(costline, allow_fallback=True)
+        self._costline = ClientOptions.parse(costline)
         _native.prewarm()
 
     def copy(self: Any, *args: Any, **kwargs: Any) -> Any:

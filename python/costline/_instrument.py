@@ -11,9 +11,10 @@ _C = TypeVar("_C")
 
 
 def instrument(client: _C, *, costline: Optional[Mapping[str, Any]] = None) -> _C:
-    """Meter an existing `openai`, `anthropic`, `mistralai` or `google-genai` client and return it. The
-    object keeps its identity and its settings; only its class gains
-    costline's request hook (a subclass, so `isinstance` still holds)."""
+    """Meter an existing `openai`, `anthropic`, `mistralai`, `google-genai` or boto3
+    `bedrock-runtime` client and return it. The object keeps its identity and its
+    settings; only its class gains costline's request hook (a subclass, so `isinstance`
+    still holds). `costline=` takes the drop-ins' options, `"fallback": [...]` included."""
     if type(client).__module__.startswith("mistralai."):
         from .mistral import instrument_client
 
@@ -37,6 +38,7 @@ def instrument(client: _C, *, costline: Optional[Mapping[str, Any]] = None) -> _
     if type(client) is not metered:
         client.__class__ = metered
     if costline is not None or "_costline" not in client.__dict__:
+        # A chain too: the request hook is the drop-in's own, so it walks it alike.
         client._costline = ClientOptions.parse(costline)  # type: ignore[attr-defined]
     return client
 

@@ -10,17 +10,17 @@ from typing import Any, AsyncIterator, Dict, Iterator, Optional, Tuple
 from . import _fallback, _native
 from ._call import Call
 from ._fallback import Target
-from ._runtime import unmetered
+from ._fast_models import chunk_builder
+from ._runtime import guarded, unmetered
 
 _END = object()
 
 
 def _chunk(data: Dict[str, Any]) -> Any:
-    from openai._models import construct_type
     from openai.types.chat import ChatCompletionChunk
 
-    # As the SDK builds its own chunks: no validation.
-    return construct_type(type_=ChatCompletionChunk, value=data)
+    # As the SDK builds its own chunks (its construct_type, planned once: `_fast_models`).
+    return chunk_builder("openai", ChatCompletionChunk)(data)
 
 
 def _usage_only(data: Dict[str, Any]) -> bool:
@@ -109,6 +109,11 @@ class RoutedStream:
             while event is not _END:
                 yield from self._meter.push(event)
                 event = self._next_event(it)
+        except GeneratorExit:
+            # Closed or collected part-read: abandoned, not failed (as the drop-in's).
+            guarded("closing an abandoned stream", self._close_inner)
+            self._abandoned()
+            raise
         except BaseException as exc:
             self._finish(exc)
             raise
@@ -133,11 +138,28 @@ class RoutedStream:
 
     def close(self) -> None:
         try:
-            close = getattr(self._inner, "close", None)
-            if close is not None:
-                close()
+            self._close_inner()
         finally:
             self._finish(None)
+
+    def _close_inner(self) -> None:
+        close = getattr(self._inner, "close", None)
+        if close is not None:
+            close()
+
+    def _abandoned(self) -> None:
+        """The caller let go before the end: recorded as the plain drop-in records an
+        abandoned stream (ok, the usage seen so far or an estimate), its hold settled."""
+        if not self._call.done:
+            guarded("recording an abandoned stream", self._finish, None)
+
+    def __del__(self) -> None:
+        # Dropped without reading to its end nor closing (the provider's stream object
+        # is collected with it).
+        try:
+            self._abandoned()
+        except BaseException:  # noqa: BLE001 (at interpreter teardown anything may be gone)
+            pass
 
 
 class AsyncRoutedStream:
@@ -173,6 +195,13 @@ class AsyncRoutedStream:
                     event = _END
                 finally:
                     unmetered.reset(token)
+        except GeneratorExit:
+            try:
+                await self._aclose_inner()
+            except BaseException:  # noqa: BLE001 (a generator being closed may not raise)
+                pass
+            self._abandoned()
+            raise
         except BaseException as exc:
             self._finish(exc)
             raise
@@ -198,13 +227,19 @@ class AsyncRoutedStream:
 
     async def aclose(self) -> None:
         try:
-            close = getattr(self._inner, "aclose", None) or getattr(self._inner, "close", None)
-            if close is not None:
-                result = close()
-                if hasattr(result, "__await__"):
-                    await result
+            await self._aclose_inner()
         finally:
             self._finish(None)
+
+    async def _aclose_inner(self) -> None:
+        close = getattr(self._inner, "aclose", None) or getattr(self._inner, "close", None)
+        if close is not None:
+            result = close()
+            if hasattr(result, "__await__"):
+                await result
+
+    _abandoned = RoutedStream._abandoned
+    __del__ = RoutedStream.__del__
 
 
 def first_event(stream: Any) -> Tuple[Iterator[Any], Any]:

@@ -231,16 +231,12 @@ def _ending(events: Iterator[Any], tally: _Tally) -> Iterator[Any]:
         guarded("recording a stream", tally.end, error)
 
 
-def instrument_client(client: Any, options: Optional[Mapping[str, Any]] = None, *, allow_fallback: bool = False) -> Any:
+def instrument_client(client: Any, options: Optional[Mapping[str, Any]] = None) -> Any:
     """Meter a `bedrock-runtime` client in place (idempotent): its own event
     emitter gains costline's handlers; class and identity are unchanged."""
     events = client.meta.events
     meter = client.__dict__.get("_costline_meter")
-    parsed = (
-        ClientOptions.parse(options, allow_fallback=allow_fallback)
-        if options is not None or meter is None
-        else meter.options
-    )
+    parsed = ClientOptions.parse(options) if options is not None or meter is None else meter.options
     if meter is None:
         meter = _Meter(parsed)
         service = client.meta.service_model.service_id.hyphenize()
@@ -251,7 +247,7 @@ def instrument_client(client: Any, options: Optional[Mapping[str, Any]] = None, 
         client.__dict__["with_agent"] = lambda name: with_agent(client, name)
         _native.prewarm()
     meter.options = parsed
-    if parsed.fallback is not None:
+    if parsed.fallback is not None or "converse" in client.__dict__:
         _fallback_sources.install_bedrock(client, parsed.fallback)
     return client
 
@@ -265,7 +261,7 @@ def client(*args: Any, costline: Optional[Mapping[str, Any]] = None, session: An
     if not args and "service_name" not in kwargs:
         args = ("bedrock-runtime",)
     made = (session or boto3).client(*args, **kwargs)
-    return instrument_client(made, costline, allow_fallback=True)
+    return instrument_client(made, costline)
 
 
 class _AgentView:

@@ -223,7 +223,7 @@ class Client(_genai.Client):
 
     def __init__(self, *args: Any, costline: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _install(self, ClientOptions.parse(costline, allow_fallback=True))
+        _install(self, ClientOptions.parse(costline))
 
     def with_agent(self, name: str) -> Client:
         """This client with its calls attributed to agent `name`: the same

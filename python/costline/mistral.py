@@ -141,8 +141,10 @@ def _install(client: Any, options: ClientOptions) -> None:
 
 
 def _install_fallback(client: Any, options: ClientOptions) -> None:
-    if options.fallback is not None:
+    # An instrumented client given new options without a chain drops the old one.
+    if options.fallback is not None or "_costline_fallback" in client.__dict__:
         _fallback_sources.install_mistral(client, options.fallback)
+        client.__dict__["_costline_fallback"] = options.fallback
 
 
 class Mistral(_Mistral):
@@ -153,7 +155,7 @@ class Mistral(_Mistral):
 
     def __init__(self, *args: Any, costline: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        options = ClientOptions.parse(costline, allow_fallback=True)
+        options = ClientOptions.parse(costline)
         _install(self, options)
         _install_fallback(self, options)
 
@@ -190,7 +192,9 @@ def instrument_client(client: Any, options: Optional[Mapping[str, Any]]) -> Any:
     """`costline.instrument()` for a `mistralai` client built elsewhere: its
     own hook list gains costline's hook; class and identity are unchanged."""
     current = client.__dict__.get("_costline")
-    _install(client, ClientOptions.parse(options) if options is not None or current is None else current)
+    parsed = ClientOptions.parse(options) if options is not None or current is None else current
+    _install(client, parsed)
+    _install_fallback(client, parsed)
     if not hasattr(client, "with_agent"):
         client.with_agent = lambda name: _with_agent(client, name)  # type: ignore[attr-defined]
     return client

@@ -10,6 +10,7 @@
 
 pub mod canonical;
 mod json;
+mod sse;
 mod stream;
 mod stream_write;
 
@@ -21,6 +22,7 @@ mod openai;
 use serde_json::Value;
 
 pub use canonical::{Request, Response, ResponseContext, StreamEvent};
+pub use sse::SseTranslator;
 pub use stream::StreamTranslator;
 
 use crate::{Error, Result};

@@ -149,15 +149,21 @@ impl BodyScanner {
         let Ok(event) = serde_json::from_slice::<Value>(data) else {
             return;
         };
+        self.event(&event);
+    }
+
+    /// One event of an SSE body, already parsed (a caller that parses the stream's
+    /// events itself, as the fallback's stream translation does, reads each once).
+    pub fn event(&mut self, event: &Value) {
         if event.get("error").is_some_and(|e| !e.is_null())
             || event.get("type").and_then(Value::as_str) == Some("error")
         {
             self.stream_error = true;
         }
         match self.provider.as_str() {
-            "anthropic" => self.anthropic_event(&event),
-            "google" if is_gemini_response(&event) => self.gemini_response(&event),
-            _ => self.openai_event(&event),
+            "anthropic" => self.anthropic_event(event),
+            "google" if is_gemini_response(event) => self.gemini_response(event),
+            _ => self.openai_event(event),
         }
     }
 

@@ -1,0 +1,270 @@
+//! A target's event stream translated from its raw bytes: each `data:` line is parsed
+//! once, read for metering (the usage, the model that answered and the output text, as
+//! `usage::body::BodyScanner` reads a body the caller reads itself) and translated into
+//! the source's chunks. A language layer that can read the target's response bytes hands
+//! them here instead of letting the target's SDK build an object per event that would
+//! only be turned back into JSON for the translation.
+
+use serde_json::Value;
+
+use super::{malformed, Api, ResponseContext, StreamTranslator};
+use crate::usage::body::{BodyScanner, Scanned, MAX_KEPT_BYTES};
+use crate::Result;
+
+pub struct SseTranslator {
+    target: Api,
+    translator: StreamTranslator,
+    scanner: Option<BodyScanner>,
+    /// The bytes of a line not complete yet.
+    pending: Vec<u8>,
+    /// An event's `data:` lines that are not JSON yet on their own (the SSE format lets
+    /// one event's data span lines, joined by newlines; the providers send one line).
+    data: Vec<u8>,
+    /// The error event the target sent, which ends the stream (its SDK raises it).
+    error: Option<Value>,
+}
+
+impl SseTranslator {
+    /// A translator of `target`'s event stream (its raw body) into `source`'s chunks.
+    pub fn new(source: Api, target: Api, ctx: ResponseContext) -> SseTranslator {
+        SseTranslator {
+            target,
+            translator: StreamTranslator::new(source, target, ctx),
+            scanner: Some(BodyScanner::new(target.name(), true)),
+            pending: Vec::new(),
+            data: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// Bytes of the body as they arrive (any split); the source chunks of the events
+    /// they complete. A line that is not JSON is an error; an error event ends the
+    /// stream: it is kept for the language layer to raise as the target's SDK does
+    /// ([`error_event`](Self::error_event)), and what follows it is not read.
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<Vec<Value>> {
+        let mut out = Vec::new();
+        if self.error.is_some() {
+            return Ok(out);
+        }
+        if self.pending.is_empty() {
+            let consumed = self.lines(bytes, &mut out)?;
+            self.keep(&bytes[consumed..]);
+        } else {
+            let mut buffer = std::mem::take(&mut self.pending);
+            buffer.extend_from_slice(bytes);
+            let consumed = self.lines(&buffer, &mut out)?;
+            self.keep(&buffer[consumed..]);
+        }
+        Ok(out)
+    }
+
+    /// The body ended: the events of its last line, then the source's closing chunks.
+    pub fn finish(&mut self) -> Result<Vec<Value>> {
+        let mut out = Vec::new();
+        let rest = std::mem::take(&mut self.pending);
+        self.line(&rest, &mut out)?;
+        self.line(b"", &mut out)?; // the end of the body ends its last event
+        if self.error.is_none() {
+            out.extend(self.translator.finish());
+        }
+        Ok(out)
+    }
+
+    /// The error event (its JSON) that ended the stream, if one did.
+    pub fn error_event(&self) -> Option<&Value> {
+        self.error.as_ref()
+    }
+
+    /// What metering reads, once: the usage parts, the model that answered, the output
+    /// text (for an estimate when no usage came) and the stream's error, if it had one.
+    pub fn metered(&mut self) -> Scanned {
+        self.scanner.take().map(BodyScanner::finish).unwrap_or_default()
+    }
+
+    fn keep(&mut self, rest: &[u8]) {
+        // A single line this long is not an event of a chat stream.
+        if self.pending.len() + rest.len() <= MAX_KEPT_BYTES {
+            self.pending.extend_from_slice(rest);
+        }
+    }
+
+    /// Every complete line of `bytes`; returns how many bytes they took.
+    fn lines(&mut self, bytes: &[u8], out: &mut Vec<Value>) -> Result<usize> {
+        let mut consumed = 0;
+        while self.error.is_none() {
+            let Some(offset) = bytes[consumed..].iter().position(|b| *b == b'\n') else {
+                break;
+            };
+            let line = &bytes[consumed..consumed + offset];
+            consumed += offset + 1;
+            self.line(line, out)?;
+        }
+        Ok(consumed)
+    }
+
+    fn line(&mut self, line: &[u8], out: &mut Vec<Value>) -> Result<()> {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            // The blank line that ends an event: its data must be whole by now.
+            if self.data.is_empty() {
+                return Ok(());
+            }
+            let data = std::mem::take(&mut self.data);
+            let event: Value = serde_json::from_slice(&data)
+                .map_err(|e| malformed(self.target, format!("a stream event that is not JSON: {e}")))?;
+            return self.event(event, out);
+        }
+        let Some(data) = line.strip_prefix(b"data:") else {
+            return Ok(()); // `event:`, `id:`, comments
+        };
+        if !self.data.is_empty() {
+            self.data.push(b'\n');
+            self.data.extend_from_slice(data.strip_prefix(b" ").unwrap_or(data));
+            return match serde_json::from_slice::<Value>(&self.data) {
+                Ok(event) => {
+                    self.data.clear();
+                    self.event(event, out)
+                }
+                Err(_) => Ok(()), // more lines to come
+            };
+        }
+        let data = data.trim_ascii();
+        if data.is_empty() || data == b"[DONE]" {
+            return Ok(());
+        }
+        match serde_json::from_slice::<Value>(data) {
+            Ok(event) => self.event(event, out),
+            Err(_) => {
+                self.data.extend_from_slice(data);
+                Ok(())
+            }
+        }
+    }
+
+    fn event(&mut self, event: Value, out: &mut Vec<Value>) -> Result<()> {
+        if let Some(scanner) = self.scanner.as_mut() {
+            scanner.event(&event);
+        }
+        if event.get("error").is_some_and(|e| !e.is_null())
+            || event.get("type").and_then(Value::as_str) == Some("error")
+        {
+            self.error = Some(event);
+            return Ok(());
+        }
+        out.extend(self.translator.push(&event)?);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn anthropic_sse() -> Vec<u8> {
+        let events = [
+            json!({"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant",
+                "model": "claude-haiku-4-5-20251001", "content": [], "stop_reason": null,
+                "usage": {"input_tokens": 10, "output_tokens": 1}}}),
+            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hello"}}),
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": " there"}}),
+            json!({"type": "content_block_stop", "index": 0}),
+            json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 7}}),
+            json!({"type": "message_stop"}),
+        ];
+        let mut body = Vec::new();
+        for e in events {
+            body.extend(
+                format!("event: {}\r\ndata: {}\r\n\r\n", e["type"].as_str().unwrap(), e).into_bytes(),
+            );
+        }
+        body
+    }
+
+    fn ctx() -> ResponseContext {
+        ResponseContext::from_value(&json!({"model": "claude-haiku-4-5", "include_usage": true})).unwrap()
+    }
+
+    /// The events one by one through the value translator: what the bytes must give.
+    fn by_value() -> Vec<Value> {
+        let mut t = StreamTranslator::new(Api::OpenAi, Api::Anthropic, ctx());
+        let mut out = Vec::new();
+        for line in String::from_utf8(anthropic_sse()).unwrap().lines() {
+            if let Some(data) = line.strip_prefix("data: ") {
+                out.extend(t.push(&serde_json::from_str(data).unwrap()).unwrap());
+            }
+        }
+        out.extend(t.finish());
+        out
+    }
+
+    #[test]
+    fn raw_bytes_split_anywhere_translate_as_the_parsed_events_do() {
+        let body = anthropic_sse();
+        let expected = by_value();
+        for step in [1, 7, 64, body.len()] {
+            let mut t = SseTranslator::new(Api::OpenAi, Api::Anthropic, ctx());
+            let mut out = Vec::new();
+            for piece in body.chunks(step) {
+                out.extend(t.feed(piece).unwrap());
+            }
+            out.extend(t.finish().unwrap());
+            assert_eq!(out, expected, "split every {step} bytes");
+            assert!(out.iter().any(|c| c["choices"][0]["delta"]["content"] == "Hello"));
+        }
+    }
+
+    #[test]
+    fn the_bytes_are_metered_as_they_are_translated() {
+        let mut t = SseTranslator::new(Api::OpenAi, Api::Anthropic, ctx());
+        t.feed(&anthropic_sse()).unwrap();
+        t.finish().unwrap();
+        let scanned = t.metered();
+        assert_eq!(
+            scanned.parts,
+            vec![json!({"input_tokens": 10, "output_tokens": 1}), json!({"output_tokens": 7})]
+        );
+        assert_eq!(scanned.resolved_model.as_deref(), Some("claude-haiku-4-5-20251001"));
+        assert_eq!(scanned.output_text, "Hello there");
+        assert_eq!(scanned.error_type, None);
+        assert_eq!(t.metered(), Scanned::default(), "metered once");
+    }
+
+    #[test]
+    fn an_error_event_ends_the_stream_kept_for_the_sdk_to_raise_and_is_metered_as_one() {
+        let mut t = SseTranslator::new(Api::OpenAi, Api::Anthropic, ctx());
+        let body = anthropic_sse();
+        let (first, _) = body.split_at(body.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4);
+        let error = json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}});
+        let mut bytes = first.to_vec();
+        bytes.extend(format!("event: error\ndata: {error}\n\n").into_bytes());
+        bytes.extend_from_slice(&body[first.len()..]);
+        let out = t.feed(&bytes).unwrap();
+        assert_eq!(out.len(), 1, "the chunks before the error, nothing after: {out:?}");
+        assert_eq!(t.error_event(), Some(&error));
+        assert!(t.feed(&body).unwrap().is_empty() && t.finish().unwrap().is_empty());
+        assert_eq!(t.metered().error_type.as_deref(), Some("APIError"));
+    }
+
+    #[test]
+    fn an_event_that_is_not_json_is_an_error() {
+        let mut t = SseTranslator::new(Api::OpenAi, Api::Anthropic, ctx());
+        assert!(t.feed(b"data: {not json\n").unwrap().is_empty(), "an event's data may span lines");
+        assert!(t.feed(b"\n").is_err());
+        let mut t = SseTranslator::new(Api::OpenAi, Api::Anthropic, ctx());
+        t.feed(b"data: {not json").unwrap();
+        assert!(t.finish().is_err(), "the body's end ends the event");
+    }
+
+    #[test]
+    fn an_events_data_on_several_lines_is_joined() {
+        let mut t = SseTranslator::new(Api::OpenAi, Api::Anthropic, ctx());
+        let start = b"data: {\"type\": \"message_start\",\ndata: \"message\": {\"id\": \"msg_1\", \"model\": \"m\",\ndata: \"usage\": {\"input_tokens\": 3}}}\n\n";
+        let out = t.feed(start).unwrap();
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0]["id"], "msg_1");
+        assert!(t.finish().is_ok());
+    }
+}
