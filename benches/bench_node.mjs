@@ -3,9 +3,10 @@
 // sockets), so the difference is the CPU costline adds per call. Rounds
 // alternate plain and drop-in; medians of rounds are printed. Run with
 // `make bench` (release addon).
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 
@@ -154,6 +155,53 @@ const cases = [
     },
   ],
 ];
+
+/** A free TCP port on 127.0.0.1. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves once something accepts connections on `port` (10 s at most). */
+async function waitForPort(port) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const ok = await new Promise((resolve) => {
+      const socket = net.connect(port, "127.0.0.1", () => {
+        socket.end();
+        resolve(true);
+      });
+      socket.on("error", () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on ${port}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** One PING/PONG on a kept-open connection to Redis: a loopback round trip, in µs. */
+async function pinger(port) {
+  const socket = net.connect(port, "127.0.0.1");
+  await new Promise((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("error", reject);
+  });
+  socket.setNoDelay(true);
+  const ping = () =>
+    new Promise((resolve) => {
+      const t = performance.now();
+      socket.once("data", () => resolve((performance.now() - t) * 1000));
+      socket.write("PING\r\n");
+    });
+  ping.close = () => socket.destroy();
+  return ping;
+}
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -384,6 +432,101 @@ for (const [name, fn, plainClient = plain, meteredClient = metered] of [...cases
     const b = median(ours);
     const added = median(ours.map((o, i) => o - raw[i]));
     console.log(`${name.padEnd(46)} raw ${fmt(a)} µs   costline ${fmt(b)} µs   added ${(added >= 0 ? "+" : "") + added.toFixed(1).padStart(6)} µs CPU   ratio ${(b / a).toFixed(3)}`);
+  }
+}
+
+{
+  // Budgets (issue 8, Speed): the added latency of a budget-guarded call over
+  // the same drop-in call unguarded, per store. The budget stays configured;
+  // only the npm layer's "budgets on" flag differs, so the difference is the
+  // reserve + settle work alone. Guarded and unguarded calls alternate one by
+  // one and each is timed on the wall clock (the Redis store waits on its
+  // socket, which CPU time would not show); medians of calls.
+  const { native } = require("../npm/dist/binding.js");
+  const runtime = require("../npm/dist/runtime.js");
+  const stores = [
+    ["in-memory", { budgetStore: "memory" }],
+    ["ledger", { budgetStore: "ledger" }],
+  ];
+  let redis;
+  let redisPort;
+  try {
+    redisPort = await freePort();
+    redis = spawn("redis-server", ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+    redis.on("error", () => undefined);
+    await waitForPort(redisPort);
+    stores.push(["redis (loopback)", { budgetStore: "redis", redisUrl: `redis://127.0.0.1:${redisPort}` }]);
+  } catch {
+    redis?.kill();
+    redis = undefined;
+  }
+  const body = { model: "gpt-4o", messages, max_tokens: 100 };
+  const call = () => metered.chat.completions.create(body);
+  const n = Math.max(1000, Math.round(PER_ROUND / 2));
+  const wallUs = async (fn) => {
+    const t = performance.now();
+    await fn();
+    return (performance.now() - t) * 1000;
+  };
+  try {
+    for (const [label, store] of stores) {
+      costline.configure({ budgets: [{ limitUsd: "1000000", period: "total" }], ...store });
+      for (let i = 0; i < 300; i++) await call();
+      const raw = [];
+      const ours = [];
+      for (let i = 0; i < n; i++) {
+        runtime.setBudgetsOn(false);
+        raw.push(await wallUs(call));
+        runtime.setBudgetsOn(true);
+        ours.push(await wallUs(call));
+      }
+      const a = median(raw);
+      const b = median(ours);
+      console.log(`${`budget-guarded call, ${label} store`.padEnd(46)} raw ${fmt(a)} µs   costline ${fmt(b)} µs   added ${(b - a >= 0 ? "+" : "") + (b - a).toFixed(1).padStart(6)} µs wall   ratio ${(b / a).toFixed(3)}`);
+      // Reserve, then settle through the record the call makes (recordText
+      // with the reservation), less that record alone: the budget work by itself.
+      const reply = COMPLETION;
+      const record = (reservation) =>
+        native.recordText("openai", "chat", "gpt-4o", false, 1, undefined, reply, undefined, body, false, reservation);
+      const alone = [];
+      const guarded = [];
+      for (let i = 0; i < n; i++) {
+        let t = performance.now();
+        record(undefined);
+        alone.push((performance.now() - t) * 1000);
+        t = performance.now();
+        // As the drop-ins pass it: the request as JSON text.
+        record(native.budgetReserve("openai", "chat", "gpt-4o", undefined, false, undefined, [], JSON.stringify(body)) ?? undefined);
+        guarded.push((performance.now() - t) * 1000);
+      }
+      console.log(`${`  reserve + settle alone, ${label}`.padEnd(46)} ${fmt(median(guarded) - median(alone))} µs`);
+      if (label.startsWith("redis")) {
+        // The yardstick of the Redis target (one round trip + 100 µs): a PING
+        // measured in the same conditions, right after a call (a tight loop of
+        // PINGs keeps the socket and the scheduler hot).
+        const ping = await pinger(redisPort);
+        const after = [];
+        runtime.setBudgetsOn(false);
+        for (let i = 0; i < n; i++) {
+          await call();
+          after.push(await ping());
+        }
+        ping.close();
+        console.log(`${"  one PING round trip after each call".padEnd(46)} ${fmt(median(after))} µs`);
+      }
+    }
+    if (redis) {
+      const rtt = [];
+      const ping = await pinger(redisPort);
+      for (let i = 0; i < 2000; i++) rtt.push(await ping());
+      ping.close();
+      console.log(`${"redis PING round trip (loopback, for scale)".padEnd(46)} ${fmt(median(rtt))} µs`);
+    } else {
+      console.log("(redis-server not installed: the redis store was not measured)");
+    }
+  } finally {
+    costline.configure({ budgets: [], budgetStore: "", redisUrl: "" });
+    redis?.kill();
   }
 }
 

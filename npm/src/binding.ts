@@ -152,6 +152,8 @@ export interface NativeBinding {
     stream: boolean,
     attribution: Attribution | undefined,
     caps: { id: string; limitUsd: string }[],
+    /** The request as JSON text, in place of `request` (far cheaper to pass). */
+    requestJson?: string,
   ): NativeReservation | null | undefined;
   budgetForgetRun(runId: string, caps: string[]): void;
   budgetStatus(): string;

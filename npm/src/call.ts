@@ -52,6 +52,16 @@ function errorType(err: unknown): string {
   return typeof err;
 }
 
+/** A request object as JSON text; undefined when it has none (cycles, BigInt...). */
+function requestText(request: unknown): string | undefined {
+  if (request === undefined || request === null || typeof request !== "object") return undefined;
+  try {
+    return JSON.stringify(request);
+  } catch {
+    return undefined;
+  }
+}
+
 export type CallRecorder = (
   latencyMs: number,
   errorType: string | undefined,
@@ -110,9 +120,20 @@ export class Started {
   reserve(): void {
     const caps = capsOf(this.captured.frames);
     if (!caps.length && !budgetsOn()) return;
+    // The request crosses as JSON text: JSON.stringify is one fast native
+    // pass, where the addon would walk the object with an N-API call per value.
+    const text = requestText(this.request);
     this.reservation =
-      native.budgetReserve(this.provider, this.operation, this.model, this.request, this.stream, this.attribution(), caps) ??
-      undefined;
+      native.budgetReserve(
+        this.provider,
+        this.operation,
+        this.model,
+        text === undefined ? this.request : undefined,
+        this.stream,
+        this.attribution(),
+        caps,
+        text,
+      ) ?? undefined;
     this.enforceBudget();
   }
 

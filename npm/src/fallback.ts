@@ -187,6 +187,8 @@ function attemptSignal(ms: number | undefined, outer: AbortSignal | null | undef
   return {
     signal: controller.signal,
     timedOut: () => timedOut,
+    /** The caller's signal stopped the attempt. */
+    abortedByCaller: () => !timedOut && controller.signal.aborted,
     /** The target answered: its stream is read without the clock (as a plain answer would be). */
     stopClock() {
       if (timer) clearTimeout(timer);
@@ -363,7 +365,7 @@ async function* translateStream(
   started: TargetStarted,
   info: FallbackInfo,
   ctx: Record<string, unknown>,
-  timer: { done(): void; timedOut(): boolean },
+  timer: { done(): void; timedOut(): boolean; abortedByCaller(): boolean },
 ): AsyncGenerator<Record<string, unknown>> {
   const translator = new native.FallbackStream(source, target.provider, ctx);
   const events = answer.events as AsyncIterator<Record<string, unknown>>;
@@ -372,6 +374,8 @@ async function* translateStream(
   try {
     for (;;) {
       const next = await events.next();
+      // The caller's signal stopped it (its SDK ends the stream quietly): left, in `finally`.
+      if (next.done && timer.abortedByCaller()) return;
       if (next.done) break;
       started.observe(next.value);
       let out: Record<string, unknown>[];
@@ -393,6 +397,9 @@ async function* translateStream(
     }
     for (const chunk of rest) yield chunk;
   } catch (err) {
+    // The caller's signal stopped it (the read failed with an AbortError): the
+    // caller's SDK sees that error, the attempt is left (in `finally`), not failed.
+    if (timer.abortedByCaller()) throw err;
     error = timer.timedOut() ? timeoutError(err, undefined) : err;
     throw error;
   } finally {

@@ -11,7 +11,15 @@
  * copies from the root client's options when it is built. The body is metered
  * through the core as the SDK reads it (`body.ts`). Responses, event streams
  * and errors are the SDK's own.
+ *
+ * A fallback's answer reaches the SDK as a `Response`, which it parses into
+ * objects of its own (zod rebuilds them): `costline` cannot ride on the JSON.
+ * So the chat resource's methods (the only calls that fall back) run in a
+ * slot that `_do` fills with the fallback's info, and put it on the object
+ * they resolve to (a `ChatCompletionResponse`, an `EventStream`).
  */
+
+import { AsyncLocalStorage } from "node:async_hooks";
 
 import { meterBody } from "./body";
 import { Started } from "./call";
@@ -20,12 +28,24 @@ import { native } from "./binding";
 import { attachState, reserve, STATE, type ClientState, type CostlineClientOptions } from "./hook";
 import { guarded, isDisabled } from "./runtime";
 import { answerResponse, fallbackServed, StatusFailure } from "./fallbackhttp";
+import { attachInfo, type FallbackInfo } from "./fallback";
 
 const PROVIDER = "mistral";
 
 /** In a client's `_options`, enumerable: the resource clients built from them copy it. */
 const HOLDER = Symbol.for("costline.mistral.client");
 const HOOKED = Symbol.for("costline.mistral.hooked");
+/** On a resource class's prototype whose methods put a fallback's info on their answers. */
+const ANSWERS = Symbol.for("costline.mistral.answers");
+
+/** A metered chat method's call in flight: `_do` leaves the fallback's info here. */
+const answerSlot = new AsyncLocalStorage<{ info?: FallbackInfo }>();
+
+/** A fallback served this call: its method puts `costline` on what it resolves to. */
+function markServed(info: FallbackInfo): void {
+  const slot = answerSlot.getStore();
+  if (slot) slot.info = info;
+}
 
 interface Holder {
   client: { [STATE]?: ClientState };
@@ -63,6 +83,11 @@ function start(state: ClientState, request: { url?: unknown }): Started | undefi
   return new Started(state.recordAs ?? PROVIDER, operation, model, stream, false, capture(state.agent, state.tags), json);
 }
 
+function answer(s: NonNullable<Awaited<ReturnType<typeof fallbackServed>>>): Response {
+  markServed(s.info);
+  return answerResponse(PROVIDER, s);
+}
+
 async function meteredDo(sdkObject: SdkObject, request: object, send: () => Promise<Result>): Promise<Result> {
   const holder = sdkObject._options?.[HOLDER] as Holder | undefined;
   const state = holder?.client[STATE];
@@ -82,7 +107,7 @@ async function meteredDo(sdkObject: SdkObject, request: object, send: () => Prom
     const err = result?.error ?? new Error("request failed");
     if (chain) {
       const served = await fallbackServed(chain, PROVIDER, started, started.request as Record<string, unknown>, started.stream, err);
-      if (served) return { ok: true, value: answerResponse(PROVIDER, served) };
+      if (served) return { ok: true, value: answer(served) };
     }
     // Aborted, timed out, no connection: the SDK returns (and then throws) this error.
     started.end(err);
@@ -94,7 +119,7 @@ async function meteredDo(sdkObject: SdkObject, request: object, send: () => Prom
     if (chain && typeof response?.status === "number") {
       const failure = new StatusFailure(response.status);
       const served = await fallbackServed(chain, PROVIDER, started, started.request as Record<string, unknown>, started.stream, failure, type);
-      if (served) return { ok: true, value: answerResponse(PROVIDER, served) };
+      if (served) return { ok: true, value: answer(served) };
     }
     started.end(undefined, type);
     return result;
@@ -139,6 +164,37 @@ function hookBase(base: Record<string, unknown> & { [HOOKED]?: boolean }): void 
   });
 }
 
+/**
+ * Wrap the methods of `resource`'s class (the SDK's `Chat`: `complete`,
+ * `stream`, `parse`...) so that an answer a fallback served carries
+ * `costline` (non-enumerable), like the other drop-ins' answers. A client
+ * costline does not meter calls them unchanged.
+ */
+function hookAnswers(resource: unknown): void {
+  const proto = resource && typeof resource === "object" ? (Object.getPrototypeOf(resource) as Record<PropertyKey, unknown>) : undefined;
+  if (!proto || proto === Object.prototype || Object.prototype.hasOwnProperty.call(proto, ANSWERS)) return;
+  Object.defineProperty(proto, ANSWERS, { value: true, configurable: true });
+  for (const name of Object.getOwnPropertyNames(proto)) {
+    const desc = Object.getOwnPropertyDescriptor(proto, name);
+    if (name === "constructor" || !desc || typeof desc.value !== "function") continue;
+    const method = desc.value as AnyFn;
+    Object.defineProperty(proto, name, {
+      ...desc,
+      value: function (this: SdkObject, ...args: unknown[]) {
+        if (!this?._options?.[HOLDER]) return method.apply(this, args);
+        const slot: { info?: FallbackInfo } = {};
+        const result = answerSlot.run(slot, () => method.apply(this, args));
+        if (!(result instanceof Promise)) return result;
+        return result.then((value: unknown) => {
+          const info = slot.info;
+          if (info && value && typeof value === "object") guarded("marking a fallback's answer", () => attachInfo(value, info), undefined);
+          return value;
+        });
+      },
+    });
+  }
+}
+
 /** Give `target` and the resource clients it already built the holder (they copied its options earlier). */
 function spread(target: SdkObject, holder: Holder, depth: number): void {
   const options = target._options;
@@ -162,5 +218,6 @@ export function installMistral(client: object, costline: CostlineClientOptions |
   }
   attachState(client, PROVIDER, costline);
   hookBase(base);
+  guarded("hooking the chat methods", () => hookAnswers((client as { chat?: unknown }).chat), undefined);
   spread(client as SdkObject, { client: client as Holder["client"] }, 0);
 }

@@ -84,6 +84,11 @@ export class Attempt {
     if (this.started) reserve(this.started);
   }
 
+  /** The provider answered (a stream's first event came): from now on the call stands. */
+  answered(): void {
+    if (this.started) this.started.responded = true;
+  }
+
   /** The attempt failed before any answer. */
   failed(err: unknown): void {
     this.started?.end(err);
@@ -155,10 +160,15 @@ export async function send(provider: string, client: object, request: Json, stre
           controller.abort(new FallbackTimeoutError(`routed attempt timed out after ${Math.round(opts.timeoutMs ?? 0)} ms`, "fallback_timeout"));
         }, Math.max(1, Math.ceil(opts.timeoutMs)));
   const target = { provider, model: String(request.model ?? request.modelId ?? ""), client: withHeaders(provider, client as AnyClient, opts.headers) };
+  // A stream that answered keeps following the caller's signal until it ends.
+  let following = false;
+  const unfollow = () => outer?.removeEventListener("abort", onOuter);
   try {
     const answer = await unmetered(() => callTarget(target, request, stream, controller.signal));
     if (!stream) return answer.response as Json;
-    return await firstEvent(answer.events as AsyncIterator<Json>, controller);
+    const events = await firstEvent(answer.events as AsyncIterator<Json>, controller, unfollow);
+    following = true;
+    return events;
   } catch (err) {
     if (timedOut) {
       const e = new FallbackTimeoutError(`routed attempt timed out after ${Math.round(opts.timeoutMs ?? 0)} ms`, "fallback_timeout");
@@ -169,11 +179,20 @@ export async function send(provider: string, client: object, request: Json, stre
   } finally {
     // The clock bounds getting an answer: a stream that answered is read to its end.
     if (timer) clearTimeout(timer);
-    outer?.removeEventListener("abort", onOuter);
+    if (!following) unfollow();
   }
 }
 
-async function firstEvent(it: AsyncIterator<Json>, controller: AbortController): Promise<AsyncIterable<Json> & { controller: AbortController }> {
+/**
+ * The stream's first event (a failure before it is the attempt failing),
+ * then the stream. `controller` aborts the provider's request; `unfollow`
+ * detaches the caller's signal from it once the stream is over.
+ */
+async function firstEvent(
+  it: AsyncIterator<Json>,
+  controller: AbortController,
+  unfollow: () => void,
+): Promise<AsyncIterable<Json> & { controller: AbortController }> {
   const first = await it.next();
   async function* rest(): AsyncGenerator<Json> {
     let done = first.done === true;
@@ -185,6 +204,7 @@ async function firstEvent(it: AsyncIterator<Json>, controller: AbortController):
         if (!done) yield next.value;
       }
     } finally {
+      unfollow();
       if (!done) await it.return?.();
     }
   }

@@ -31,6 +31,8 @@ export class RoutedStream implements AsyncIterable<ChatCompletionChunk> {
     private readonly ctx: Json,
   ) {
     this.controller = inner.controller;
+    // The provider answered: a stream nobody reads is recorded as it stands at exit, not as cut off.
+    attempt.answered();
   }
 
   [Symbol.asyncIterator](): AsyncIterator<ChatCompletionChunk> {
@@ -64,6 +66,7 @@ export class RoutedStream implements AsyncIterable<ChatCompletionChunk> {
           if (shown) yield shown;
         }
       }
+      if (this.controller?.signal.aborted) return; // the caller's signal stopped it: left, in `finally`
       ended = true;
       this.attempt.streamEnded();
       for (const chunk of translator.finish() as Json[]) {

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 
 import OpenAI from "costline/openai";
 import { BudgetExceededError, CostlineError, ConfigError, budgetStatus, configure, flush, run } from "costline";
-import { recorded, runNode, runPython, useMock } from "./support.mjs";
+import { native, recorded, runNode, runPython, useMock } from "./support.mjs";
 
 const mock = useMock();
 // $0.00001 per token in and out: 1 prompt + 1000 completion tokens cost $0.01001 (the mock answers max_tokens).
@@ -71,6 +71,22 @@ test("run({ maxCostUsd }) caps that run alone, and its calls settle to their act
   const ok = (await recorded()).filter((e) => e.status === "ok");
   assert.equal(ok.length, 3);
   assert.throws(() => run({ maxCostUsd: "lots" }, () => 1), TypeError);
+});
+
+test("the addon reserves the same worst case from the request as JSON text (the drop-ins' fast path) as from the object", () => {
+  install([{ limitUsd: "100", period: "day" }]);
+  const body = { model: "budget-model", messages: [{ role: "user", content: "a longer prompt, ".repeat(50) }], max_tokens: 1000 };
+  const fromObject = native.budgetReserve("openai", "chat", "budget-model", body, false, undefined, []);
+  const fromText = native.budgetReserve("openai", "chat", "budget-model", undefined, false, undefined, [], JSON.stringify(body));
+  try {
+    // 1000 output tokens and the counted prompt (some 200 tokens) at $0.00001 each.
+    assert.ok(cents(fromObject.amountUsd) > cents("0.0115"), fromObject.amountUsd);
+    assert.equal(fromText.amountUsd, fromObject.amountUsd);
+  } finally {
+    fromObject.release();
+    fromText.release();
+  }
+  assert.equal(budgetStatus()[0].reserved_usd, "0");
 });
 
 test("configure() rejects a malformed budget, naming it", () => {

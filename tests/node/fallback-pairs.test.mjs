@@ -8,7 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 
 import { recorded, useMock } from "./support.mjs";
-import { CARRIES_INFO, MODELS, PROVIDERS, askBoth, failingSource, streamInfo, target } from "./fallback-support.mjs";
+import { MODELS, PROVIDERS, askBoth, failingSource, streamInfo, target } from "./fallback-support.mjs";
 
 const mock = useMock();
 
@@ -21,10 +21,8 @@ for (const source of SOURCES) {
       const client = failingSource(mock, source, [target(mock, provider)]);
       const answers = await askBoth(source, client);
       const { reply } = answers;
-      if (CARRIES_INFO.has(source)) {
-        assert.equal(reply.costline.servedBy, `${provider}/${MODELS[provider]}`);
-        assert.equal(streamInfo(source, answers).servedBy, `${provider}/${MODELS[provider]}`);
-      }
+      assert.equal(reply.costline.servedBy, `${provider}/${MODELS[provider]}`);
+      assert.equal(streamInfo(source, answers).servedBy, `${provider}/${MODELS[provider]}`);
       const events = await recorded();
       const served = events.filter((e) => e.status === "ok").map((e) => [e.provider, e.model, e.stream, e.attempt, e.usage_source]);
       assert.deepEqual(served.sort(), [
@@ -38,7 +36,7 @@ for (const source of SOURCES) {
       const primary = events.filter((e) => e.attempt === 1);
       assert.deepEqual(primary.map((e) => [e.provider, e.status]), [[source, "error"], [source, "error"]]);
       for (const e of events) assert.equal(e.call_id, events.find((x) => x.stream === e.stream && x.attempt === 1).call_id);
-      if (CARRIES_INFO.has(source)) assert.equal(reply.costline.costUsd, events.find((e) => e.status === "ok" && !e.stream).cost_usd);
+      assert.equal(reply.costline.costUsd, events.find((e) => e.status === "ok" && !e.stream).cost_usd);
     });
   }
 }

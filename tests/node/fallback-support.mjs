@@ -110,9 +110,6 @@ export function failingSource(mock, source, fallback, error = FAIL[source]) {
   throw new Error(source);
 }
 
-/** The sources whose answers carry `costline` (Mistral's SDK rebuilds the objects it parses, headers and all). */
-export const CARRIES_INFO = new Set(["openai", "anthropic", "google", "bedrock"]);
-
 /** Where `costline` is on a source's stream: the stream object, or (Gemini: an async generator) each chunk. */
 export const streamInfo = (source, { stream, chunks }) => (source === "google" ? chunks.at(-1).costline : stream.costline);
 

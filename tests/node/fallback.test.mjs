@@ -14,6 +14,7 @@ import { Anthropic } from "costline/anthropic";
 import * as genai from "@google/genai";
 import {
   cost,
+  instrument,
   run,
   ConfigError,
   BudgetExceededError,
@@ -418,4 +419,31 @@ test("the SDKs' own helpers work on a fallback's answer: withResponse() and Anth
   const final = await helper.finalMessage();
   assert.equal(final.content[0].text, TEXT);
   assert.equal(texts.join(""), TEXT);
+});
+
+test("a Mistral caller's fallback answers carry costline (non-enumerable): complete(), and stream() priced once ended", async () => {
+  const client = failingSource(mock, "mistral", [target(mock, "anthropic")]);
+  const params = { model: "mistral-small-latest", messages: HI, maxTokens: 50 };
+  const reply = await client.chat.complete(params);
+  assert.equal(reply.choices[0].message.content, TEXT);
+  assert.equal(reply.costline.servedBy, "anthropic/claude-haiku-4-5");
+  assert.equal(reply.costline.attempts, 2);
+  assert.match(reply.costline.costUsd, /^0\.\d+$/);
+  assert.ok(!Object.keys(reply).includes("costline") && !("costline" in JSON.parse(JSON.stringify(reply))));
+  const stream = await client.chat.stream(params);
+  assert.equal(stream.costline.servedBy, "anthropic/claude-haiku-4-5");
+  assert.equal(stream.costline.costUsd, null, "not priced before the stream ended");
+  const chunks = await collect(stream);
+  assert.equal(chunks.map((e) => e.data.choices[0]?.delta?.content ?? "").join(""), TEXT);
+  assert.match(stream.costline.costUsd, /^0\.\d+$/, "priced once it ended");
+  const served = (await recorded()).filter((e) => e.status === "ok");
+  assert.deepEqual(
+    served.map((e) => e.call_id).sort(),
+    [reply, stream].map((r) => r.costline.callId).sort(),
+  );
+  assert.equal(served.find((e) => e.call_id === stream.costline.callId).cost_usd, stream.costline.costUsd);
+  // An answer its own provider gave carries nothing.
+  const plain = await instrument(rawClient(mock, "mistral"), { fallback: [target(mock, "anthropic")] }).chat.complete(params);
+  assert.equal(plain.choices[0].message.content, TEXT);
+  assert.equal(plain.costline, undefined);
 });
