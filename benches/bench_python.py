@@ -545,15 +545,24 @@ def bench_rss() -> None:
     )
 
 
+SECTIONS = {
+    "overhead": bench_overhead,
+    "fallback": bench_fallback,
+    "routed": bench_routed,
+    "budgets": bench_budgets,
+    "cost": bench_cost,
+    "tokens": bench_tokens,
+    "import": bench_import,
+    "rss": bench_rss,
+}
+
 if __name__ == "__main__":
-    print(f"openai {openai.__version__}, costline {costline.__version__}, Python {sys.version.split()[0]}")
-    bench_overhead()
-    bench_fallback()
-    bench_routed()
-    bench_budgets()
-    bench_cost()
-    bench_tokens()
-    bench_import()
-    if "--quick" not in sys.argv:
-        bench_rss()
+    # `bench_python.py [section ...]` (benches/results.py runs one section at a time);
+    # no section: all of them, the RSS run left out with --quick.
+    names = [a for a in sys.argv[1:] if not a.startswith("--")]
+    if not names:
+        print(f"openai {openai.__version__}, costline {costline.__version__}, Python {sys.version.split()[0]}")
+        names = [n for n in SECTIONS if n != "rss" or "--quick" not in sys.argv]
+    for name in names:
+        SECTIONS[name]()
     remove_bench_ledger()
