@@ -15,6 +15,7 @@ from .scenario import (
     resolved_model,
     text_deltas,
     tokens_for,
+    tool_pieces,
 )
 
 _ERRORS = {
@@ -102,9 +103,19 @@ def messages(ex: Exchange) -> None:
         "message_start",
         message={**message, "content": [], "stop_reason": None, "stop_sequence": None, "usage": start_usage},
     )
-    send("content_block_start", index=0, content_block={"type": "text", "text": ""})
-    send("ping")
     deltas = text_deltas(words)
+    if knobs.tool_call:
+        # A tool_use block: its input streams as `input_json_delta` pieces (the first empty).
+        name, args = knobs.tool_call
+        block = {"type": "tool_use", "id": "toolu_mock1", "name": name, "input": {}}
+        send("content_block_start", index=0, content_block=block)
+        send("ping")
+        for piece in ["", *tool_pieces(args)]:
+            send("content_block_delta", index=0, delta={"type": "input_json_delta", "partial_json": piece})
+        stop_reason, deltas = "tool_use", []
+    else:
+        send("content_block_start", index=0, content_block={"type": "text", "text": ""})
+        send("ping")
     for i, piece in enumerate(deltas):
         if knobs.fault("midstream-error") and i == len(deltas) // 2:
             send("error", error={"type": "overloaded_error", "message": "Overloaded"})

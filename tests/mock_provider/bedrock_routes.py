@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from .exchange import Exchange
-from .scenario import output_words, text_deltas, tokens_for
+from .scenario import output_words, text_deltas, tokens_for, tool_pieces
 
 _ERROR_TYPES = {
     400: "ValidationException",
@@ -136,6 +136,18 @@ def converse_stream(ex: Exchange) -> None:
     tokens, words = _tokens(ex)
     stream = _EventStream(ex)
     stream.send("messageStart", {"role": "assistant"})
+    if ex.knobs.tool_call:
+        # A toolUse block: its start names the tool, its deltas carry the input JSON in pieces.
+        name, args = ex.knobs.tool_call
+        start = {"toolUse": {"toolUseId": "tooluse_mock1", "name": name}}
+        stream.send("contentBlockStart", {"start": start, "contentBlockIndex": 0})
+        for piece in tool_pieces(args):
+            stream.send("contentBlockDelta", {"delta": {"toolUse": {"input": piece}}, "contentBlockIndex": 0})
+        stream.send("contentBlockStop", {"contentBlockIndex": 0})
+        stream.send("messageStop", {"stopReason": "tool_use"})
+        stream.send("metadata", {"usage": _converse_usage(tokens), "metrics": {"latencyMs": 12}})
+        stream.finish()
+        return
     deltas = text_deltas(words)
     for i, piece in enumerate(deltas):
         if ex.knobs.fault("midstream-error") and i == len(deltas) // 2:

@@ -89,6 +89,14 @@ def _generate(ex: Exchange, stream: bool) -> None:
         ex.send_json(200, answer)
         return
     sse = ex.open_sse()
+    if knobs.tool_call:
+        # Gemini streams a function call whole, in one chunk (here the last one).
+        name, args = knobs.tool_call
+        answer = response("", final, finish)
+        answer["candidates"][0]["content"]["parts"] = [{"functionCall": {"name": name, "args": args}}]
+        sse.send(answer)
+        sse.finish()
+        return
     for i, piece in enumerate(deltas):
         last = i == len(deltas) - 1
         if knobs.fault("midstream-error") and i == len(deltas) // 2:

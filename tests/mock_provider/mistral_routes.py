@@ -52,8 +52,7 @@ def chat_completions(ex: Exchange) -> None:
     if not body.get("stream"):
         message = {"role": "assistant", "content": "".join(deltas), "tool_calls": None, "prefix": False}
         if knobs.tool_call:
-            name, args = knobs.tool_call
-            function = {"name": name, "arguments": json.dumps(args)}
+            function = _function(*knobs.tool_call)
             message = {
                 **message,
                 "content": "",
@@ -73,6 +72,14 @@ def chat_completions(ex: Exchange) -> None:
         return {**head, "object": "chat.completion.chunk", "choices": [choice], **extra}
 
     sse.send(chunk({"role": "assistant", "content": ""}))
+    if knobs.tool_call:
+        # Mistral streams a tool call whole: one chunk with the call, the finish and the usage.
+        calls = [{"id": "mockcall1", "function": _function(*knobs.tool_call), "index": 0}]
+        final = {} if knobs.omit_usage else {"usage": usage}
+        sse.send(chunk({"content": "", "tool_calls": calls}, "tool_calls", **final))
+        sse.send("[DONE]")
+        sse.finish()
+        return
     for i, piece in enumerate(deltas):
         if knobs.fault("midstream-error") and i == len(deltas) // 2:
             sse.finish()  # the connection ends without the final chunk
@@ -82,6 +89,10 @@ def chat_completions(ex: Exchange) -> None:
     sse.send(chunk({"content": ""}, finish_reason, **final))
     sse.send("[DONE]")
     sse.finish()
+
+
+def _function(name: str, args: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "arguments": json.dumps(args)}
 
 
 def embeddings(ex: Exchange) -> None:

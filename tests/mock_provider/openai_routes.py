@@ -19,6 +19,7 @@ from .scenario import (
     resolved_model,
     text_deltas,
     tokens_for,
+    tool_pieces,
 )
 
 _ERRORS = {
@@ -135,7 +136,12 @@ def _stream_chat(ex: Exchange, head: dict[str, Any], words: list[str], finish_re
 
     deltas = text_deltas(words)
     sse = ex.open_sse()
-    sse.send(chunk([choice({"role": "assistant", "content": "", "refusal": None})]))
+    if ex.knobs.tool_call:
+        _stream_tool_call(sse, chunk, choice, ex.knobs.tool_call)
+        finish_reason = "tool_calls"
+        deltas = []
+    else:
+        sse.send(chunk([choice({"role": "assistant", "content": "", "refusal": None})]))
     for i, piece in enumerate(deltas):
         if ex.knobs.fault("midstream-error") and i == len(deltas) // 2:
             # How the API reports a failure after the stream began: an `error` object in a data line.
@@ -148,6 +154,16 @@ def _stream_chat(ex: Exchange, head: dict[str, Any], words: list[str], finish_re
         sse.send(chunk([], usage))
     sse.send("[DONE]")
     sse.finish()
+
+
+def _stream_tool_call(sse: Any, chunk: Any, choice: Any, tool_call: tuple[str, dict[str, Any]]) -> None:
+    """As the API streams a tool call: the first chunk has the role, `content: null` and
+    the call's index, id, type and name (empty arguments); the arguments follow in pieces."""
+    name, args = tool_call
+    start = {"index": 0, "id": "call_mock1", "type": "function", "function": {"name": name, "arguments": ""}}
+    sse.send(chunk([choice({"role": "assistant", "content": None, "tool_calls": [start], "refusal": None})]))
+    for piece in tool_pieces(args):
+        sse.send(chunk([choice({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})]))
 
 
 # --- responses ----------------------------------------------------------------------------

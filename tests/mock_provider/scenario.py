@@ -102,7 +102,7 @@ class Knobs:
     # `x-mock-usage: null`: the response carries no usage at all (some compatible servers).
     omit_usage: bool = False
     faults: list[Fault] = field(default_factory=list)
-    # `x-mock-tool-call: NAME {"json": "args"}`: a non-stream answer is that one tool call.
+    # `x-mock-tool-call: NAME {"json": "args"}`: the answer (plain or streamed) is that one tool call.
     tool_call: tuple[str, dict[str, Any]] | None = None
 
     def fault(self, kind: str) -> Fault | None:
@@ -149,6 +149,14 @@ def _parse_tool_call(spec: str) -> tuple[str, dict[str, Any]]:
     if not name or not isinstance(arguments, dict):
         raise BadKnob("x-mock-tool-call is 'NAME {json object}'")
     return name, arguments
+
+
+def tool_pieces(arguments: dict[str, Any], pieces: int = 3) -> list[str]:
+    """The arguments' JSON text cut into `pieces` parts, as APIs that stream a tool
+    call's arguments send them (joined they parse back to `arguments`)."""
+    text = json.dumps(arguments)
+    size = max(1, math.ceil(len(text) / pieces))
+    return [text[i : i + size] for i in range(0, len(text), size)]
 
 
 def parse_faults(spec: str) -> list[Fault]:

@@ -570,3 +570,49 @@ async def test_async_anthropic_stream_and_helper(mock):
         await client.messages.create(
             model=ANTHROPIC_MODEL, max_tokens=10, messages=MESSAGES, extra_headers={"x-mock-error": "401"}
         )
+
+
+# --- x-mock-tool-call: plain and streamed ----------------------------------------------------
+
+TOOL_ARGS = {"city": "Paris", "unit": "celsius"}
+TOOL_HEADERS = {"x-mock-tool-call": "get_weather " + json.dumps(TOOL_ARGS)}
+# How each API says "the answer is a tool call" at the end of a stream.
+TOOL_FINISH = {"openai": "tool_calls", "anthropic": "tool_use", "google": "STOP", "mistral": "tool_calls"}
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "google", "mistral", "bedrock"])
+def test_tool_call_header_shapes_the_stream_as_that_tool_call(mock, provider):
+    from fallback_support import call, raw_target, stream_items, stream_tool_call
+
+    client = raw_target(mock, provider, headers=TOOL_HEADERS)
+    items = stream_items(provider, call(client, provider, stream=True))
+    call_id, name, args, finish = stream_tool_call(provider, items)
+    assert (name, args, finish) == ("get_weather", TOOL_ARGS, TOOL_FINISH.get(provider, "tool_use"))
+    assert call_id or provider == "google"  # Gemini's REST API gives function calls no id
+
+
+def test_streamed_tool_calls_satisfy_the_sdks_own_accumulators(oai, claude):
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+    with oai.chat.completions.stream(
+        model=OPENAI_MODEL, messages=MESSAGES, tools=tools, extra_headers=TOOL_HEADERS
+    ) as stream:
+        completion = stream.get_final_completion()
+    [tool_call] = completion.choices[0].message.tool_calls
+    assert json.loads(tool_call.function.arguments) == TOOL_ARGS
+    assert completion.choices[0].finish_reason == "tool_calls"
+    with claude.messages.stream(
+        model=ANTHROPIC_MODEL, max_tokens=50, messages=MESSAGES, extra_headers=TOOL_HEADERS
+    ) as stream:
+        message = stream.get_final_message()
+    assert [(b.type, b.name, b.input) for b in message.content] == [("tool_use", "get_weather", TOOL_ARGS)]
+    assert message.stop_reason == "tool_use"
+
+
+def test_streamed_openai_tool_call_chunks_validate_strictly(mock):
+    body = {"model": OPENAI_MODEL, "messages": MESSAGES, "stream": True}
+    status, _, payload = raw_post(mock.openai_base_url + "/chat/completions", body, TOOL_HEADERS)
+    assert status == 200
+    datas = [data for _, data in sse_events(payload) if data != "[DONE]"]
+    chunks = [ChatCompletionChunk.model_validate_json(d) for d in datas]
+    assert chunks[0].choices[0].delta.tool_calls[0].function.arguments == ""
+    assert len([c for c in chunks if c.choices[0].delta.tool_calls]) > 2, "arguments come in pieces"
