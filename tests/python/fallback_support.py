@@ -5,8 +5,9 @@ directional pairs through a real fallback."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import anthropic
 import boto3
@@ -245,3 +246,48 @@ def priced_ok(events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 
 def configure_prices() -> None:
     costline.configure(prices=PRICES)
+
+
+def stream_tool_call(provider: str, items: List[Any]) -> Tuple[str, str, Dict[str, Any], str]:
+    """(id, name, arguments, finish reason) of the one tool call in a stream, put together
+    from its items as a caller of the provider's SDK does (pieces of arguments joined)."""
+    calls: Dict[Any, Dict[str, Any]] = {}
+    finish = ""
+
+    def piece(key: Any, call_id: Any = None, name: Any = None, args: Any = None) -> None:
+        call = calls.setdefault(key, {"id": "", "name": "", "args": ""})
+        call["id"] = call_id or call["id"]
+        call["name"] = name or call["name"]
+        if isinstance(args, dict):  # mistralai may give the arguments parsed
+            call["args"] = args
+        elif args:
+            call["args"] += args
+
+    for item in items:
+        if provider in ("openai", "mistral"):
+            choices = item.choices if provider == "openai" else item.data.choices
+            for choice in choices:
+                for tc in choice.delta.tool_calls or ():
+                    piece(tc.index, tc.id, tc.function.name, tc.function.arguments)
+                finish = choice.finish_reason or finish
+        elif provider == "anthropic":
+            if item.type == "content_block_start" and item.content_block.type == "tool_use":
+                piece(item.index, item.content_block.id, item.content_block.name)
+            elif item.type == "content_block_delta" and item.delta.type == "input_json_delta":
+                piece(item.index, args=item.delta.partial_json)
+            elif item.type == "message_delta":
+                finish = item.delta.stop_reason
+        elif provider == "google":
+            for fc in item.function_calls or ():
+                piece(len(calls), fc.id, fc.name, fc.args)
+            candidate = item.candidates[0] if item.candidates else None
+            finish = candidate.finish_reason.name if candidate and candidate.finish_reason else finish
+        else:
+            body = next(iter(item.values()))
+            use = (body.get("start") or body.get("delta") or {}).get("toolUse")
+            if use is not None:
+                piece(body["contentBlockIndex"], use.get("toolUseId"), use.get("name"), use.get("input"))
+            finish = body.get("stopReason", finish)
+    [call] = calls.values()
+    args = call["args"] if isinstance(call["args"], dict) else json.loads(call["args"])
+    return call["id"], call["name"], args, str(finish)
