@@ -1,7 +1,9 @@
-"""A tool-call round trip through a fallback, for each source: the target answers with a
-tool call (the mock's `x-mock-tool-call`), the caller receives it in its own SDK's
-types, sends the tool's result back in its own API's shape, and the next fallback gives
-the target that call and result in the target's shape."""
+"""A tool-call round trip through a fallback, for all 20 (source, target) pairs, plain
+and streamed: the target answers with a tool call (the mock's `x-mock-tool-call`), the
+caller receives it in its own SDK's types (a stream put together as its SDK's callers
+do), sends the tool's result back in its own API's shape, and the next fallback gives
+the target that call and result in the target's shape. Every attempt is an event,
+linked to its call by `call_id`."""
 
 from __future__ import annotations
 
@@ -9,43 +11,59 @@ import json
 from typing import Any, Dict, List, Tuple
 
 import pytest
-from fallback_support import SOURCE_MODELS, TEXT, reply_text, source, target
+from fallback_support import (
+    PAIRS,
+    SOURCE_MODELS,
+    TEXT,
+    reply_text,
+    source,
+    stream_items,
+    stream_text,
+    stream_tool_call,
+    target,
+)
+
+from costline_fixtures import read_events
 
 ARGS = {"city": "Paris"}
 SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}}
 TOOL_CALL = {"x-mock-tool-call": "get_weather " + json.dumps(ARGS)}
-# Each source through another target (every target serves one source).
-ROUTES = [
-    ("openai", "bedrock"),
-    ("anthropic", "google"),
-    ("google", "mistral"),
-    ("mistral", "openai"),
-    ("bedrock", "anthropic"),
-]
+# Where each target's chat calls go, plain and streamed.
 TARGET_PATHS = {
-    "openai": "/v1/chat/completions",
-    "anthropic": "/v1/messages",
-    "google": "/gemini/v1/models/fallback-model:generateContent",
-    "mistral": "/mistral/v1/chat/completions",
-    "bedrock": "/bedrock/model/fallback-model/converse",
+    "openai": ("/v1/chat/completions",) * 2,
+    "anthropic": ("/v1/messages",) * 2,
+    "google": (
+        "/gemini/v1/models/fallback-model:generateContent",
+        "/gemini/v1/models/fallback-model:streamGenerateContent",
+    ),
+    "mistral": ("/mistral/v1/chat/completions",) * 2,
+    "bedrock": ("/bedrock/model/fallback-model/converse", "/bedrock/model/fallback-model/converse-stream"),
 }
+# How the caller's own API ends an answer that is a tool call.
+TOOL_FINISH = {"openai": "tool_calls", "mistral": "tool_calls", "anthropic": "tool_use", "bedrock": "tool_use"}
 
 
-def ask(client: Any, provider: str, history: List[Any]) -> Any:
-    """One non-stream call offering the weather tool, in the source's own API."""
+def ask(client: Any, provider: str, history: List[Any], stream: bool) -> Any:
+    """One call offering the weather tool, in the source's own API (a stream unread)."""
     model = SOURCE_MODELS[provider]
     if provider in ("openai", "mistral"):
         tools = [{"type": "function", "function": {"name": "get_weather", "parameters": SCHEMA}}]
-        create = client.chat.completions.create if provider == "openai" else client.chat.complete
+        if provider == "openai":
+            return client.chat.completions.create(
+                model=model, messages=history, tools=tools, max_tokens=50, stream=stream
+            )
+        create = client.chat.stream if stream else client.chat.complete
         return create(model=model, messages=history, tools=tools, max_tokens=50)
     if provider == "anthropic":
         tools = [{"name": "get_weather", "input_schema": SCHEMA}]
-        return client.messages.create(model=model, max_tokens=50, messages=history, tools=tools)
+        return client.messages.create(model=model, max_tokens=50, messages=history, tools=tools, stream=stream)
     if provider == "google":
         config = {"tools": [{"function_declarations": [{"name": "get_weather", "parameters": SCHEMA}]}]}
-        return client.models.generate_content(model=model, contents=history, config=config)
+        method = client.models.generate_content_stream if stream else client.models.generate_content
+        return method(model=model, contents=history, config=config)
     tools = {"tools": [{"toolSpec": {"name": "get_weather", "inputSchema": {"json": SCHEMA}}}]}
-    return client.converse(modelId=model, messages=history, toolConfig=tools, inferenceConfig={"maxTokens": 50})
+    method = client.converse_stream if stream else client.converse
+    return method(modelId=model, messages=history, toolConfig=tools, inferenceConfig={"maxTokens": 50})
 
 
 def first_turn(provider: str) -> List[Any]:
@@ -56,22 +74,29 @@ def first_turn(provider: str) -> List[Any]:
     return [{"role": "user", "content": [{"text": "Weather in Paris?"}]}]
 
 
-def the_tool_call(provider: str, reply: Any) -> Tuple[str, str, Dict[str, Any]]:
-    """(id, name, arguments) of the one tool call in a source's reply, read from its SDK types."""
+def the_tool_call(provider: str, reply: Any) -> Tuple[str, str, Dict[str, Any], str]:
+    """(id, name, arguments, finish) of the one tool call in a source's reply, read from
+    its SDK types."""
     if provider in ("openai", "mistral"):
-        assert reply.choices[0].finish_reason == "tool_calls"
-        call = reply.choices[0].message.tool_calls[0]
+        [call] = reply.choices[0].message.tool_calls
         args = call.function.arguments
-        return call.id, call.function.name, json.loads(args) if isinstance(args, str) else args
+        args = json.loads(args) if isinstance(args, str) else args
+        return call.id, call.function.name, args, reply.choices[0].finish_reason
     if provider == "anthropic":
-        assert reply.stop_reason == "tool_use" and reply.content[0].type == "tool_use"
-        return reply.content[0].id, reply.content[0].name, reply.content[0].input
+        [block] = reply.content
+        assert block.type == "tool_use"
+        return block.id, block.name, block.input, reply.stop_reason
     if provider == "google":
         [call] = reply.function_calls
-        return call.id, call.name, call.args
-    assert reply["stopReason"] == "tool_use"
-    use = reply["output"]["message"]["content"][0]["toolUse"]
-    return use["toolUseId"], use["name"], use["input"]
+        return call.id, call.name, call.args, reply.candidates[0].finish_reason.name
+    [block] = reply["output"]["message"]["content"]
+    use = block["toolUse"]
+    return use["toolUseId"], use["name"], use["input"], reply["stopReason"]
+
+
+def answer(provider: str, reply: Any, stream: bool) -> Any:
+    """What the caller reads of a reply: the stream's items, or the reply itself."""
+    return stream_items(provider, reply) if stream else reply
 
 
 def second_turn(provider: str, call_id: str, name: str, args: Dict[str, Any]) -> List[Any]:
@@ -136,16 +161,34 @@ def received(provider: str, body: Dict[str, Any]) -> Tuple[str, Dict[str, Any], 
     return use["name"], use["input"], json.dumps(result["content"])
 
 
-@pytest.mark.parametrize("source_provider,target_provider", ROUTES, ids=[f"{s}-via-{t}" for s, t in ROUTES])
-def test_a_tool_call_round_trip_through_a_fallback(mock, ledger, source_provider, target_provider):
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "streamed"])
+@pytest.mark.parametrize("source_provider,target_provider", PAIRS, ids=[f"{s}-to-{t}" for s, t in PAIRS])
+def test_a_tool_call_round_trip_through_a_fallback(mock, ledger, source_provider, target_provider, stream):
     asking = source(mock, source_provider, [target(mock, target_provider, headers=TOOL_CALL)])
-    reply = ask(asking, source_provider, first_turn(source_provider))
-    call_id, name, args = the_tool_call(source_provider, reply)
-    assert (name, args) == ("get_weather", ARGS) and call_id
-    assert reply.costline["served_by"].startswith(f"{target_provider}/")
+    reply = ask(asking, source_provider, first_turn(source_provider), stream)
+    items = answer(source_provider, reply, stream)
+    read = stream_tool_call if stream else the_tool_call
+    call_id, name, args, finish = read(source_provider, items)
+    assert (name, args, finish) == ("get_weather", ARGS, TOOL_FINISH.get(source_provider, "STOP"))
+    assert call_id, "the caller gets an id to answer the call with"
+    info = items[0].costline if stream and source_provider == "google" else reply.costline
+    assert info["served_by"].startswith(f"{target_provider}/")
 
     answering = source(mock, source_provider, [target(mock, target_provider)])
-    final = ask(answering, source_provider, second_turn(source_provider, call_id, name, args))
-    assert reply_text(source_provider, final) == TEXT
-    got_name, got_args, got_result = received(target_provider, mock.requests(TARGET_PATHS[target_provider])[-1]["body"])
+    final = ask(answering, source_provider, second_turn(source_provider, call_id, name, args), stream)
+    text = stream_text if stream else reply_text
+    assert text(source_provider, answer(source_provider, final, stream)) == TEXT
+    path = TARGET_PATHS[target_provider][stream]
+    got_name, got_args, got_result = received(target_provider, mock.requests(path)[-1]["body"])
     assert (got_name, got_args) == ("get_weather", ARGS) and "18C" in got_result
+
+    by_call: Dict[str, List[Any]] = {}
+    for e in read_events(ledger):
+        by_call.setdefault(e["call_id"], []).append(e)
+    assert len(by_call) == 2
+    for attempts in by_call.values():
+        attempts.sort(key=lambda e: e["attempt"])
+        assert [(e["provider"], e["status"], e["attempt"], e["stream"]) for e in attempts] == [
+            (source_provider, "error", 1, stream),
+            (target_provider, "ok", 2, stream),
+        ]
