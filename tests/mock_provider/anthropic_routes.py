@@ -105,12 +105,13 @@ def messages(ex: Exchange) -> None:
     )
     deltas = text_deltas(words)
     if knobs.tool_call:
-        # A tool_use block: its input streams as `input_json_delta` pieces (the first empty).
+        # A tool_use block: its input streams as `input_json_delta` pieces, the first empty;
+        # a call without arguments has that empty piece only (callers read "" as `{}`).
         name, args = knobs.tool_call
         block = {"type": "tool_use", "id": "toolu_mock1", "name": name, "input": {}}
         send("content_block_start", index=0, content_block=block)
         send("ping")
-        for piece in ["", *tool_pieces(args)]:
+        for piece in ["", *(tool_pieces(args) if args else [])]:
             send("content_block_delta", index=0, delta={"type": "input_json_delta", "partial_json": piece})
         stop_reason, deltas = "tool_use", []
     else:

@@ -192,3 +192,16 @@ def test_a_tool_call_round_trip_through_a_fallback(mock, ledger, source_provider
             (source_provider, "error", 1, stream),
             (target_provider, "ok", 2, stream),
         ]
+
+
+@pytest.mark.parametrize("source_provider,target_provider", PAIRS, ids=[f"{s}-to-{t}" for s, t in PAIRS])
+def test_a_streamed_tool_call_without_arguments_reaches_the_caller_as_an_empty_object(
+    mock, ledger, source_provider, target_provider
+):
+    # Anthropic streams such a call's input as one empty `input_json_delta`; callers of
+    # APIs that carry arguments as JSON text must still get `{}` to parse.
+    no_args = {"x-mock-tool-call": "get_weather {}"}
+    asking = source(mock, source_provider, [target(mock, target_provider, headers=no_args)])
+    items = stream_items(source_provider, ask(asking, source_provider, first_turn(source_provider), True))
+    _, name, args, _ = stream_tool_call(source_provider, items)
+    assert (name, args) == ("get_weather", {})

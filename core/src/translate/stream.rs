@@ -16,6 +16,10 @@ pub struct StreamTranslator {
     reader: Reader,
     writer: Box<dyn StreamWriter + Send + Sync>,
     events: Vec<StreamEvent>,
+    /// The tool call begun last, while no arguments came for it. Anthropic streams a call
+    /// without arguments as one empty `input_json_delta`: a source whose callers parse the
+    /// arguments' JSON text (OpenAI, Mistral, Bedrock) must get `{}`, never "".
+    argless_tool: Option<usize>,
 }
 
 impl StreamTranslator {
@@ -26,6 +30,7 @@ impl StreamTranslator {
             reader: Reader::new(target),
             writer: writer_for(source, ctx),
             events: Vec::with_capacity(4),
+            argless_tool: None,
         }
     }
 
@@ -37,6 +42,19 @@ impl StreamTranslator {
         self.reader.read(event, &mut self.events)?;
         let mut out = Vec::with_capacity(self.events.len() + 1);
         for e in self.events.drain(..) {
+            match &e {
+                StreamEvent::ToolArgs { index, json } if Some(*index) == self.argless_tool => {
+                    if !json.is_empty() {
+                        self.argless_tool = None;
+                    }
+                }
+                StreamEvent::ToolArgs { .. } | StreamEvent::Usage(_) | StreamEvent::Start { .. } => {}
+                // Text, another call or the finish: the call's arguments are complete.
+                _ => close_argless(&mut self.argless_tool, &mut *self.writer, &mut out),
+            }
+            if let StreamEvent::ToolStart { index, .. } = &e {
+                self.argless_tool = Some(*index);
+            }
             self.writer.write(e, &mut out);
         }
         Ok(out)
@@ -48,8 +66,20 @@ impl StreamTranslator {
             return Vec::new();
         }
         let mut out = Vec::with_capacity(3);
+        close_argless(&mut self.argless_tool, &mut *self.writer, &mut out);
         self.writer.finish(&mut out);
         out
+    }
+}
+
+/// A tool call that ended with no arguments gets `{}` (what its target meant by none).
+fn close_argless(
+    argless: &mut Option<usize>,
+    writer: &mut (dyn StreamWriter + Send + Sync),
+    out: &mut Vec<Value>,
+) {
+    if let Some(index) = argless.take() {
+        writer.write(StreamEvent::ToolArgs { index, json: "{}".to_string() }, out);
     }
 }
 
