@@ -138,27 +138,29 @@ def second_turn(provider: str, call_id: str, name: str, args: Dict[str, Any]) ->
     ]
 
 
-def received(provider: str, body: Dict[str, Any]) -> Tuple[str, Dict[str, Any], str]:
-    """(tool name, arguments, result as JSON text) of the tool call and result a target
-    received, read in the target's own shape."""
+def received(provider: str, body: Dict[str, Any]) -> Tuple[str, Dict[str, Any], str, bool]:
+    """(tool name, arguments, result as JSON text, whether the result names the call's id)
+    of the tool call and result a target received, read in the target's own shape."""
     if provider in ("openai", "mistral"):
         [call] = [c for m in body["messages"] for c in m.get("tool_calls") or ()]
         [result] = [m for m in body["messages"] if m["role"] == "tool"]
-        return call["function"]["name"], json.loads(call["function"]["arguments"]), json.dumps(result["content"])
+        args = json.loads(call["function"]["arguments"])
+        return call["function"]["name"], args, json.dumps(result["content"]), call["id"] == result["tool_call_id"]
     if provider == "anthropic":
         blocks = [b for m in body["messages"] if isinstance(m["content"], list) for b in m["content"]]
         [use] = [b for b in blocks if b["type"] == "tool_use"]
         [result] = [b for b in blocks if b["type"] == "tool_result"]
-        return use["name"], use["input"], json.dumps(result["content"])
+        return use["name"], use["input"], json.dumps(result["content"]), use["id"] == result["tool_use_id"]
     if provider == "google":
         parts = [p for c in body["contents"] for p in c["parts"]]
         [call] = [p["functionCall"] for p in parts if "functionCall" in p]
         [result] = [p["functionResponse"] for p in parts if "functionResponse" in p]
-        return call["name"], call["args"], json.dumps(result["response"])
+        paired = call.get("id") == result.get("id") and call["name"] == result["name"]
+        return call["name"], call["args"], json.dumps(result["response"]), paired
     blocks = [b for m in body["messages"] for b in m["content"]]
     [use] = [b["toolUse"] for b in blocks if "toolUse" in b]
     [result] = [b["toolResult"] for b in blocks if "toolResult" in b]
-    return use["name"], use["input"], json.dumps(result["content"])
+    return use["name"], use["input"], json.dumps(result["content"]), use["toolUseId"] == result["toolUseId"]
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["plain", "streamed"])
@@ -179,8 +181,8 @@ def test_a_tool_call_round_trip_through_a_fallback(mock, ledger, source_provider
     text = stream_text if stream else reply_text
     assert text(source_provider, answer(source_provider, final, stream)) == TEXT
     path = TARGET_PATHS[target_provider][stream]
-    got_name, got_args, got_result = received(target_provider, mock.requests(path)[-1]["body"])
-    assert (got_name, got_args) == ("get_weather", ARGS) and "18C" in got_result
+    got_name, got_args, got_result, paired = received(target_provider, mock.requests(path)[-1]["body"])
+    assert (got_name, got_args, paired) == ("get_weather", ARGS, True) and "18C" in got_result
 
     by_call: Dict[str, List[Any]] = {}
     for e in read_events(ledger):
