@@ -156,6 +156,12 @@ class FallbackStream:
             self._call.finish([self._usage] if self._usage else None, self._resolved, error, [])
         self.costline.update(self._info())
 
+    @property
+    def response(self) -> _StreamResponse:
+        """What an SDK's stream helper holds to close the stream (openai's
+        `chat.completions.stream()` keeps `stream.response`): closing it closes this."""
+        return _StreamResponse(self)
+
     def __iter__(self) -> Iterator[Any]:
         return self._iterator
 
@@ -260,3 +266,24 @@ class AsyncFallbackStream(FallbackStream):
 
     # Some async SDK streams close with `close()` (a coroutine), as mistralai's.
     close = aclose  # type: ignore[assignment]
+
+
+class _StreamResponse:
+    """A fallback stream's `response`: `close()` / `aclose()` close the stream (recording
+    it as the SDK's own stream's close would); anything else is the target's HTTP
+    response, where it has one (OpenAI and Anthropic targets)."""
+
+    def __init__(self, stream: FallbackStream) -> None:
+        self._stream = stream
+
+    def close(self) -> None:
+        self._stream.close()
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> Any:
+        inner = self._stream._response
+        if inner is None:
+            raise AttributeError(name)
+        return getattr(inner, name)

@@ -207,3 +207,17 @@ def test_a_streamed_tool_call_without_arguments_reaches_the_caller_as_an_empty_o
     items = stream_items(source_provider, ask(asking, source_provider, first_turn(source_provider), True))
     _, name, args, _ = stream_tool_call(source_provider, items)
     assert (name, args) == ("get_weather", {})
+
+
+@pytest.mark.parametrize("target_provider", ["anthropic", "google", "mistral", "bedrock"])
+def test_the_openai_stream_helper_puts_a_fallback_tool_call_together(mock, ledger, target_provider):
+    # `chat.completions.stream()` holds the stream's `response` to close it; the
+    # fallback's stream (another provider's answer) must offer it too.
+    client = source(mock, "openai", [target(mock, target_provider, headers=TOOL_CALL)])
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": SCHEMA}}]
+    history = first_turn("openai")
+    with client.chat.completions.stream(model=SOURCE_MODELS["openai"], messages=history, tools=tools) as stream:
+        completion = stream.get_final_completion()
+    [call] = completion.choices[0].message.tool_calls
+    assert (call.function.name, json.loads(call.function.arguments)) == ("get_weather", ARGS)
+    assert completion.choices[0].finish_reason == "tool_calls"
