@@ -178,26 +178,29 @@ function answerText(source, { reply, chunks }) {
   return reply.output.message.content[0].text;
 }
 
-/** [tool name, arguments, result as JSON text] of what a target received, in its own shape. */
+/** [tool name, arguments, result as JSON text, whether the result names the call's id] of what a target received, in its own shape. */
 function received(provider, body) {
   if (provider === "openai" || provider === "mistral") {
     const [call] = body.messages.flatMap((m) => m.tool_calls ?? []);
     const [result] = body.messages.filter((m) => m.role === "tool");
-    return [call.function.name, JSON.parse(call.function.arguments), JSON.stringify(result.content)];
+    return [call.function.name, JSON.parse(call.function.arguments), JSON.stringify(result.content), call.id === result.tool_call_id];
   }
   if (provider === "anthropic") {
     const blocks = body.messages.flatMap((m) => (Array.isArray(m.content) ? m.content : []));
     const use = blocks.find((b) => b.type === "tool_use");
-    return [use.name, use.input, JSON.stringify(blocks.find((b) => b.type === "tool_result").content)];
+    const result = blocks.find((b) => b.type === "tool_result");
+    return [use.name, use.input, JSON.stringify(result.content), use.id === result.tool_use_id];
   }
   if (provider === "google") {
     const parts = body.contents.flatMap((c) => c.parts);
     const call = parts.find((p) => p.functionCall).functionCall;
-    return [call.name, call.args, JSON.stringify(parts.find((p) => p.functionResponse).functionResponse.response)];
+    const result = parts.find((p) => p.functionResponse).functionResponse;
+    return [call.name, call.args, JSON.stringify(result.response), call.id === result.id && call.name === result.name];
   }
   const blocks = body.messages.flatMap((m) => m.content);
   const use = blocks.find((b) => b.toolUse).toolUse;
-  return [use.name, use.input, JSON.stringify(blocks.find((b) => b.toolResult).toolResult.content)];
+  const result = blocks.find((b) => b.toolResult).toolResult;
+  return [use.name, use.input, JSON.stringify(result.content), use.toolUseId === result.toolUseId];
 }
 
 for (const source of PROVIDERS) {
@@ -214,8 +217,8 @@ for (const source of PROVIDERS) {
         const answered = await ask(source, failingSource(mock, source, [target(mock, provider)]), secondTurn(source, id, name, args), stream);
         assert.equal(answerText(source, answered), TEXT);
         const [sent] = (await mock.requests(TARGET_PATHS[provider][Number(stream)])).slice(-1);
-        const [gotName, gotArgs, gotResult] = received(provider, sent.body);
-        assert.deepEqual([gotName, gotArgs], ["get_weather", ARGS]);
+        const [gotName, gotArgs, gotResult, paired] = received(provider, sent.body);
+        assert.deepEqual([gotName, gotArgs, paired], ["get_weather", ARGS, true]);
         assert.match(gotResult, /18C/);
 
         const events = await recorded();
@@ -234,5 +237,19 @@ for (const source of PROVIDERS) {
         }
       });
     }
+  }
+}
+
+// Anthropic streams a call without arguments as one empty `input_json_delta`: every
+// caller still gets `{}` (callers of OpenAI, Mistral and Bedrock parse JSON text).
+for (const source of PROVIDERS) {
+  for (const provider of PROVIDERS) {
+    if (provider === source) continue;
+    test(`${source} caller, ${provider} target, streamed: a tool call without arguments is {}`, async () => {
+      const headers = { "x-mock-tool-call": "get_weather {}" };
+      const asked = await ask(source, failingSource(mock, source, [target(mock, provider, headers)]), firstTurn(source), true);
+      const [, name, args] = streamToolCall(source, asked.chunks);
+      assert.deepEqual([name, args], ["get_weather", {}]);
+    });
   }
 }
