@@ -205,14 +205,14 @@ fn exceeded_error(py: Python<'_>, e: &Exceeded) -> PyResult<PyErr> {
 #[allow(clippy::too_many_arguments)]
 pub fn budget_reserve(
     py: Python<'_>,
-    provider: String,
-    operation: String,
-    model: String,
+    provider: &Bound<'_, PyAny>,
+    operation: &Bound<'_, PyAny>,
+    model: &Bound<'_, PyAny>,
     request: Option<&Bound<'_, PyAny>>,
     stream: bool,
-    run_id: Option<String>,
-    agent: Option<String>,
-    agent_path: Vec<String>,
+    run_id: Option<&Bound<'_, PyAny>>,
+    agent: Option<&Bound<'_, PyAny>>,
+    agent_path: &Bound<'_, PyAny>,
     tags: Option<&Bound<'_, PyDict>>,
     base_tags: Option<&Bound<'_, PyDict>>,
     caps: Vec<(String, String)>,
@@ -221,11 +221,13 @@ pub fn budget_reserve(
 ) -> PyResult<Option<Reservation>> {
     guard::call(|| {
         let request = request.map(convert::request_value);
+        let (provider, operation, model) =
+            (convert::string(provider)?, convert::string(operation)?, convert::string(model)?);
         let call = Call {
             stream,
-            run_id,
-            agent,
-            agent_path,
+            run_id: convert::opt_string(run_id)?,
+            agent: convert::opt_string(agent)?,
+            agent_path: convert::strings(agent_path)?,
             tags: convert::tags(tags)?,
             base_tags: convert::tags(base_tags)?,
             // A fallback attempt a budget blocks is recorded with its chain's id.

@@ -33,18 +33,18 @@ fn status(name: &str) -> PyResult<Status> {
 #[allow(clippy::too_many_arguments)]
 pub fn record(
     py: Python<'_>,
-    provider: String,
-    operation: String,
-    model: String,
-    resolved_model: Option<String>,
+    provider: &Bound<'_, PyAny>,
+    operation: &Bound<'_, PyAny>,
+    model: &Bound<'_, PyAny>,
+    resolved_model: Option<&Bound<'_, PyAny>>,
     usage_parts: Option<&Bound<'_, PyList>>,
     latency_ms: u64,
     stream: bool,
     status_name: &str,
     error_type: Option<String>,
-    run_id: Option<String>,
-    agent: Option<String>,
-    agent_path: Vec<String>,
+    run_id: Option<&Bound<'_, PyAny>>,
+    agent: Option<&Bound<'_, PyAny>>,
+    agent_path: &Bound<'_, PyAny>,
     tags: Option<&Bound<'_, PyDict>>,
     base_tags: Option<&Bound<'_, PyDict>>,
     estimate_request: Option<&Bound<'_, PyAny>>,
@@ -64,16 +64,18 @@ pub fn record(
             _ => CallUsage::None,
         };
         let slow = matches!(usage, CallUsage::Estimate { .. }) || !catalog::is_loaded();
+        let (provider, operation, model) =
+            (convert::string(provider)?, convert::string(operation)?, convert::string(model)?);
         let call = Call {
-            resolved_model,
+            resolved_model: convert::opt_string(resolved_model)?,
             usage,
             latency_ms,
             stream,
             status: status(status_name)?,
             error_type,
-            run_id,
-            agent,
-            agent_path,
+            run_id: convert::opt_string(run_id)?,
+            agent: convert::opt_string(agent)?,
+            agent_path: convert::strings(agent_path)?,
             tags: convert::tags(tags)?,
             base_tags: convert::tags(base_tags)?,
             call_id,
@@ -104,17 +106,22 @@ pub fn record(
 #[pyfunction]
 #[pyo3(signature = (provider, operation, model, resolved_model, usage_parts))]
 pub fn preview_event(
-    provider: String,
-    operation: String,
-    model: String,
-    resolved_model: Option<String>,
+    provider: &Bound<'_, PyAny>,
+    operation: &Bound<'_, PyAny>,
+    model: &Bound<'_, PyAny>,
+    resolved_model: Option<&Bound<'_, PyAny>>,
     usage_parts: &Bound<'_, PyList>,
 ) -> PyResult<String> {
     guard::call(|| {
         let call = Call {
-            resolved_model,
+            resolved_model: convert::opt_string(resolved_model)?,
             usage: CallUsage::Raw(convert::json_parts(usage_parts)),
-            ..Call::new(provider, operation, model, sdk())
+            ..Call::new(
+                convert::string(provider)?,
+                convert::string(operation)?,
+                convert::string(model)?,
+                sdk(),
+            )
         };
         Ok(recorder::build_event(call).to_json())
     })
