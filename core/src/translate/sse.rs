@@ -267,4 +267,42 @@ mod tests {
         assert_eq!(out[0]["id"], "msg_1");
         assert!(t.finish().is_ok());
     }
+
+    #[test]
+    fn mistral_and_gemini_bodies_are_metered_and_a_gemini_error_chunk_ends_the_stream() {
+        let chunk = |content: &str, usage: Value| {
+            json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "mistral-small-2506",
+                "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": null}], "usage": usage})
+        };
+        let usage = json!({"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12});
+        let body = format!(
+            "data: {}\r\n\r\ndata: {}\r\n\r\ndata: [DONE]\r\n\r\n",
+            chunk("Hi", Value::Null),
+            chunk(" there", usage.clone())
+        );
+        let mut t = SseTranslator::new(Api::OpenAi, Api::Mistral, ctx());
+        let mut out = t.feed(body.as_bytes()).unwrap();
+        out.extend(t.finish().unwrap());
+        assert!(out.iter().any(|c| c["choices"][0]["delta"]["content"] == " there"), "{out:?}");
+        let scanned = t.metered();
+        assert_eq!(scanned.parts, vec![usage]);
+        assert_eq!(scanned.resolved_model.as_deref(), Some("mistral-small-2506"));
+        assert_eq!(scanned.output_text, "Hi there");
+
+        let part = |text: &str, output: u64| {
+            json!({"candidates": [{"content": {"role": "model", "parts": [{"text": text}]}, "index": 0}],
+                "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": output},
+                "modelVersion": "gemini-2.5-flash-001"})
+        };
+        let error = json!({"error": {"code": 500, "message": "Internal error", "status": "INTERNAL"}});
+        let body = format!("data: {}\n\ndata: {}\n\ndata: {}\n\n", part("Hi", 0), error, part(" there", 2));
+        let mut t = SseTranslator::new(Api::OpenAi, Api::Gemini, ctx());
+        let out = t.feed(body.as_bytes()).unwrap();
+        assert!(out.iter().any(|c| c["choices"][0]["delta"]["content"] == "Hi"), "{out:?}");
+        assert_eq!(t.error_event(), Some(&error));
+        assert!(t.finish().unwrap().is_empty(), "nothing after the error");
+        let scanned = t.metered();
+        assert_eq!(scanned.output_text, "Hi");
+        assert_eq!(scanned.parts, vec![json!({"promptTokenCount": 10, "candidatesTokenCount": 0})]);
+    }
 }
