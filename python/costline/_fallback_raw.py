@@ -1,7 +1,7 @@
 """A fallback target's answer read as its raw bytes. A non-stream OpenAI or Anthropic
 answer: its JSON body (`with_raw_response`), translated and metered by the core in one
-parse (`_native.translate_body`). A stream (OpenAI, Anthropic, Mistral and Gemini
-targets): the core's `SseFallbackStream` parses each event once, meters it and translates it into the
+parse (`_native.translate_body`). A stream (every target; Bedrock's AWS event-stream
+frames are decoded by the core, checksums checked): the core's `SseFallbackStream` parses each event once, meters it and translates it into the
 caller's chunks. The target SDK's stream object is still made (it holds the response,
 closes it, and is what the SDK returned), but never iterated: building an SDK object
 per event only for the translation to turn it back into JSON was most of a fallback
@@ -55,6 +55,30 @@ class GeminiStream:
         return close() if close is not None else None
 
 
+class BotoBytes:
+    """The raw body under a botocore `EventStream` (a Bedrock ConverseStream), read as
+    httpx's responses are: `iter_bytes()`, and `aiter_bytes()` one read per worker-thread
+    step (boto3 has no async)."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+
+    def iter_bytes(self) -> Iterator[bytes]:
+        return iter(self.raw.stream())
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        import asyncio
+
+        chunks, end = iter(self.raw.stream()), object()
+        while True:
+            chunk = await asyncio.to_thread(next, chunks, end)
+            if chunk is end:
+                return
+            yield chunk
+
+
 def raw_response(provider: str, inner: Any) -> Optional[Any]:
     """The HTTP response under `inner` when its bytes can be read instead of its events:
     an `openai` / `anthropic` SDK stream or a `mistralai` EventStream not iterated yet,
@@ -66,6 +90,13 @@ def raw_response(provider: str, inner: Any) -> Optional[Any]:
     elif provider == "mistral":
         if cls.__name__ not in ("EventStream", "EventStreamAsync") or not cls.__module__.startswith("mistralai."):
             return None
+    elif provider == "bedrock":
+        # A stream an async caller reads through a worker thread: the EventStream under it.
+        events = getattr(inner, "_inner", inner)
+        raw = getattr(events, "_raw_stream", None)
+        if type(events).__name__ != "EventStream" or not hasattr(raw, "stream"):
+            return None
+        return BotoBytes(raw)
     elif provider != "google" or cls is not GeminiStream:
         return None
     response = getattr(inner, "response", None)
@@ -76,6 +107,14 @@ def raw_response(provider: str, inner: Any) -> Optional[Any]:
 
 def sdk_error(provider: str, inner: Any, event: Any) -> BaseException:
     """The exception the target's SDK raises for an error event inside its stream."""
+    if provider == "bedrock":
+        from botocore.exceptions import EventStreamError
+
+        # What botocore's EventStream raises for an exception message (`{"error": {"code",
+        # "message"}}` from the core's decoder).
+        error = event.get("error", {})
+        parsed = {"Error": {"Code": error.get("code", ""), "Message": error.get("message", "")}}
+        return EventStreamError(parsed, "ConverseStream")
     response = inner.response
     if provider == "anthropic":
         return inner._client._make_status_error(f"{event}", body=event, response=response)

@@ -161,6 +161,11 @@ def _refuse_sdk_stream_parse(monkeypatch, provider):
 
         monkeypatch.setattr(eventstreaming, "stream_events", refused)
         monkeypatch.setattr(eventstreaming, "stream_events_async", refused_async)
+    elif provider == "bedrock":
+        from botocore import eventstream
+
+        monkeypatch.setattr(eventstream.EventStream, "_parse_event", refuse)
+        monkeypatch.setattr(eventstream.EventStream, "__iter__", refuse)
     else:
         from google.genai import _api_client, types
 
@@ -170,8 +175,8 @@ def _refuse_sdk_stream_parse(monkeypatch, provider):
 
 
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
-@pytest.mark.parametrize("provider", ["mistral", "google"])
-def test_a_mistral_or_gemini_target_stream_is_read_raw(mock, ledger, monkeypatch, provider, is_async):
+@pytest.mark.parametrize("provider", ["mistral", "google", "bedrock"])
+def test_a_mistral_gemini_or_bedrock_target_stream_is_read_raw(mock, ledger, monkeypatch, provider, is_async):
     configure_prices()
     _refuse_sdk_stream_parse(monkeypatch, provider)
 
@@ -193,7 +198,8 @@ def test_a_mistral_or_gemini_target_stream_is_read_raw(mock, ledger, monkeypatch
         served = [e for e in read_events(ledger) if e["status"] == "ok"]
         assert [(e["provider"], e["attempt"], e["stream"]) for e in served] == [(provider, 2, True)]
         assert (served[0]["input_tokens"], served[0]["output_tokens"]) == (10, 20)
-        assert served[0]["usage_source"] == "provider" and served[0]["resolved_model"]
+        assert served[0]["usage_source"] == "provider"
+        assert served[0]["resolved_model"] or provider == "bedrock"  # a Converse stream names no model
     finally:
         costline.configure(prices={})
 

@@ -9,6 +9,7 @@
 //! express is `Error::FallbackUnsupported { feature, target }`, never dropped.
 
 pub mod canonical;
+mod eventstream;
 mod json;
 mod sse;
 mod stream;
@@ -254,9 +255,8 @@ pub fn translate(kind: &str, source: &str, target: &str, input: &Value, options:
         }
         "sse" => {
             // The target's raw event-stream body, as `SseTranslator` reads it from the wire.
-            let body = input
-                .as_str()
-                .ok_or_else(|| Error::Config("translate sse: input is not a string".into()))?;
+            let body =
+                input.as_str().ok_or_else(|| Error::Config("translate sse: input is not a string".into()))?;
             let mut t = SseTranslator::new(source, target, ResponseContext::from_value(options)?);
             let mut out = t.feed(body.as_bytes())?;
             out.extend(t.finish()?);
@@ -265,9 +265,9 @@ pub fn translate(kind: &str, source: &str, target: &str, input: &Value, options:
             }
             Ok(Value::Array(out))
         }
-        other => Err(Error::Config(format!(
-            "translate: kind {other:?} is not request, response, stream or sse"
-        ))),
+        other => {
+            Err(Error::Config(format!("translate: kind {other:?} is not request, response, stream or sse")))
+        }
     }
 }
 

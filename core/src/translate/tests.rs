@@ -281,7 +281,8 @@ fn a_raw_response_body_translates_as_its_parsed_json_and_gives_what_metering_rea
     let gemini = json!({"candidates": [{"content": {"role": "model", "parts": [{"text": "Hi"}]},
         "finishReason": "STOP"}], "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 1},
         "modelVersion": "gemini-2.5-flash-001"});
-    let got = translate_response_body(Api::OpenAi, Api::Gemini, &serde_json::to_vec(&gemini).unwrap(), &ctx).unwrap();
+    let got = translate_response_body(Api::OpenAi, Api::Gemini, &serde_json::to_vec(&gemini).unwrap(), &ctx)
+        .unwrap();
     assert_eq!(got.usage, Some(json!({"promptTokenCount": 3, "candidatesTokenCount": 1})));
     assert_eq!(got.resolved_model.as_deref(), Some("gemini-2.5-flash-001"));
 
