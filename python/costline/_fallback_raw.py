@@ -1,11 +1,12 @@
 """A fallback target's answer read as its raw bytes. A non-stream OpenAI or Anthropic
 answer: its JSON body (`with_raw_response`), translated and metered by the core in one
 parse (`_native.translate_body`). A stream (every target; Bedrock's AWS event-stream
-frames are decoded by the core, checksums checked): the core's `SseFallbackStream` parses each event once, meters it and translates it into the
-caller's chunks. The target SDK's stream object is still made (it holds the response,
-closes it, and is what the SDK returned), but never iterated: building an SDK object
-per event only for the translation to turn it back into JSON was most of a fallback
-stream's time per chunk."""
+frames are decoded by the core, checksums checked): the core's `SseFallbackStream`
+parses each event once, meters it and translates it into the caller's chunks. The
+target SDK's stream object is still made (it holds the response, closes it, and is what
+the SDK returned), but never iterated: building an SDK object per event only for the
+translation to turn it back into JSON was most of a fallback stream's time per chunk.
+(A Gemini stream is requested through the SDK's own API client: `GeminiStream`.)"""
 
 from __future__ import annotations
 
