@@ -70,6 +70,9 @@ pub fn translate<'py>(
     })
 }
 
+/// `(answer, usage, resolved_model)` of `translate_body`.
+type TranslatedBody<'py> = (Bound<'py, PyAny>, Option<Bound<'py, PyAny>>, Option<String>);
+
 /// A target's raw JSON response body (bytes) translated into the source's response:
 /// `(answer, usage, resolved_model)`, the usage and model as the target sent them (for
 /// metering), the body parsed once by the core. `options` as `translate`'s "response".
@@ -81,7 +84,7 @@ pub fn translate_body<'py>(
     target: &str,
     body: &[u8],
     options: Option<&Bound<'py, PyAny>>,
-) -> PyResult<(Bound<'py, PyAny>, Option<Bound<'py, PyAny>>, Option<String>)> {
+) -> PyResult<TranslatedBody<'py>> {
     guard::call(|| {
         let options = options.map(convert::json_value).transpose()?.unwrap_or(serde_json::Value::Null);
         let ctx = ResponseContext::from_value(&options).map_err(map_err)?;
