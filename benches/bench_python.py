@@ -194,70 +194,28 @@ def bench_overhead() -> None:
         )
 
 
-MESSAGE = json.dumps(
-    {
-        "id": "msg_1",
-        "type": "message",
-        "role": "assistant",
-        "model": "claude-haiku-4-5-20251001",
-        "content": [{"type": "text", "text": "Hello there."}],
-        "stop_reason": "end_turn",
-        "stop_sequence": None,
-        "usage": {"input_tokens": 10, "output_tokens": 5},
-    }
-).encode()
-
-
-def _anthropic_sse(words: int) -> bytes:
-    def event(kind: str, **fields) -> bytes:
-        return f"event: {kind}\ndata: {json.dumps({'type': kind, **fields})}\n\n".encode()
-
-    message = {
-        **json.loads(MESSAGE),
-        "content": [],
-        "stop_reason": None,
-        "usage": {"input_tokens": 10, "output_tokens": 1},
-    }
-    parts = [event("message_start", message=message)]
-    parts.append(event("content_block_start", index=0, content_block={"type": "text", "text": ""}))
-    for _ in range(words):
-        parts.append(event("content_block_delta", index=0, delta={"type": "text_delta", "text": " hi"}))
-    parts.append(event("content_block_stop", index=0))
-    parts.append(
-        event("message_delta", delta={"stop_reason": "end_turn", "stop_sequence": None}, usage={"output_tokens": words})
-    )
-    parts.append(event("message_stop"))
-    return b"".join(parts)
-
-
-FALLBACK_CHUNKS = 50
-ANTHROPIC_SSE = _anthropic_sse(FALLBACK_CHUNKS)
-
-
-def anthropic_handler(request):
-    if json.loads(request.content).get("stream"):
-        return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=_EventByEvent(ANTHROPIC_SSE))
-    return httpx.Response(200, headers={"content-type": "application/json"}, content=MESSAGE)
-
-
 def failing_handler(request):
     return httpx.Response(503, headers={"content-type": "application/json"}, content=b'{"error": {"message": "down"}}')
 
 
-def bench_fallback() -> None:
-    """A fallback's own time: an OpenAI caller whose provider fails (503) served by an
-    Anthropic client, beside the two raw calls it is made of (the failing OpenAI call and
-    the Anthropic call). added = fallback - both raw calls: translating the request, the
-    response (or each chunk), building the caller's types and metering both attempts."""
-    import anthropic
+# Fewer rounds for the targets whose own SDK call is slow (a stream of 50 chunks through
+# Gemini's or Mistral's pydantic models takes milliseconds).
+FALLBACK_CALLS = {"anthropic": 1000, "google": 200, "mistral": 100, "bedrock": 300}
 
-    claude = anthropic.Anthropic(
-        api_key="k", max_retries=0, http_client=httpx.Client(transport=httpx.MockTransport(anthropic_handler))
-    )
+
+def bench_fallback() -> None:
+    """A fallback's own time: an OpenAI caller whose provider fails (503) served by a target
+    (Anthropic, Gemini, Mistral, Bedrock; benches/fallback_targets.py), beside the two raw
+    calls it is made of (the failing OpenAI call and the target's own call). added =
+    fallback - both raw calls: translating the request, the response (or each chunk),
+    building the caller's types and metering both attempts."""
+    import fallback_targets as ft
+
+    targets = ft.clients(httpx)
+    only = [a.split("=", 1)[1] for a in sys.argv if a.startswith("--targets=")]
+    names = only[0].split(",") if only else list(targets)
     down = {"api_key": "k", "base_url": "http://127.0.0.1:9/v1", "max_retries": 0}
     raw_down = openai.OpenAI(**down, http_client=httpx.Client(transport=httpx.MockTransport(failing_handler)))
-    chain = {"fallback": [{"provider": "anthropic", "model": "claude-haiku-4-5", "client": claude}]}
-    ours = OpenAI(**down, http_client=httpx.Client(transport=httpx.MockTransport(failing_handler)), costline=chain)
 
     def failed() -> None:
         try:
@@ -265,20 +223,10 @@ def bench_fallback() -> None:
         except openai.InternalServerError:
             pass
 
-    def three_ways(label: str, stream: bool, n: int = 1000, rounds: int = 3) -> float:
-        def served() -> None:
-            reply = claude.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=MESSAGES, stream=stream)
-            if stream:
-                list(reply)
-
-        def fallback() -> None:
-            reply = ours.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=stream)
-            if stream:
-                list(reply)
-
+    def three_ways(label: str, served, fallback, n: int, rounds: int = 3):
         fns = (failed, served, fallback)
         for fn in fns:
-            for _ in range(100):
+            for _ in range(min(100, n)):
                 fn()
         results = []
         for _ in range(rounds):
@@ -301,10 +249,26 @@ def bench_fallback() -> None:
         )
         return o - f - r, oc - fc - rc
 
-    per_call = three_ways("fallback openai->anthropic, non-stream", False)
-    per_stream = three_ways(f"fallback openai->anthropic, {FALLBACK_CHUNKS} chunks", True)
-    wall, cpu = ((s - c) / FALLBACK_CHUNKS for s, c in zip(per_stream, per_call))
-    print(f"{'  per chunk: (stream - non-stream) / chunks':<46} {wall:+7.2f} µs   (thread CPU {cpu:+.2f} µs)")
+    for name in names:
+        client, model = targets[name], ft.MODELS[name]
+        chain = {"fallback": [{"provider": name, "model": model, "client": client}]}
+        ours = OpenAI(**down, http_client=httpx.Client(transport=httpx.MockTransport(failing_handler)), costline=chain)
+        plain, streamed = ft.served(name, client)
+        n = FALLBACK_CALLS[name]
+        per_call = three_ways(
+            f"fallback openai->{name}, non-stream",
+            plain,
+            lambda ours=ours: ours.chat.completions.create(model="gpt-4o", messages=MESSAGES),
+            n,
+        )
+        per_stream = three_ways(
+            f"fallback openai->{name}, {ft.CHUNKS} chunks",
+            streamed,
+            lambda ours=ours: list(ours.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True)),
+            n,
+        )
+        wall, cpu = ((s - c) / ft.CHUNKS for s, c in zip(per_stream, per_call))
+        print(f"{'  per chunk: (stream - non-stream) / chunks':<46} {wall:+7.2f} µs   (thread CPU {cpu:+.2f} µs)")
 
 
 def bench_routed() -> None:

@@ -49,8 +49,9 @@ SECTIONS = [
     ),
     (
         "Python: fallback, non-stream and per stream chunk",
-        "An OpenAI caller whose provider fails (503) served by Anthropic, beside the two raw calls it is made"
-        " of; added = translation, the caller's SDK types and metering of both attempts.",
+        "An OpenAI caller whose provider fails (503) served by Anthropic, Gemini, Mistral and Bedrock in turn,"
+        " beside the two raw calls it is made of; added = translation, the caller's SDK types and metering of"
+        " both attempts (negative: less than the target SDK's own call).",
         python_bench("fallback"),
         None,
     ),

@@ -70,6 +70,33 @@ pub fn translate<'py>(
     })
 }
 
+/// `(answer, usage, resolved_model)` of `translate_body`.
+type TranslatedBody<'py> = (Bound<'py, PyAny>, Option<Bound<'py, PyAny>>, Option<String>);
+
+/// A target's raw JSON response body (bytes) translated into the source's response:
+/// `(answer, usage, resolved_model)`, the usage and model as the target sent them (for
+/// metering), the body parsed once by the core. `options` as `translate`'s "response".
+#[pyfunction]
+#[pyo3(signature = (source, target, body, options=None))]
+pub fn translate_body<'py>(
+    py: Python<'py>,
+    source: &str,
+    target: &str,
+    body: &[u8],
+    options: Option<&Bound<'py, PyAny>>,
+) -> PyResult<TranslatedBody<'py>> {
+    guard::call(|| {
+        let options = options.map(convert::json_value).transpose()?.unwrap_or(serde_json::Value::Null);
+        let ctx = ResponseContext::from_value(&options).map_err(map_err)?;
+        let (s, t) = (Api::parse(source).map_err(map_err)?, Api::parse(target).map_err(map_err)?);
+        let run = || core_translate::translate_response_body(s, t, body, &ctx);
+        // Releasing the GIL costs more than translating a short answer.
+        let out = if body.len() > 64 * 1024 { py.detach(run) } else { run() }.map_err(map_err)?;
+        let usage = out.usage.as_ref().map(|u| to_python(py, u)).transpose()?;
+        Ok((to_python(py, &out.answer)?, usage, out.resolved_model))
+    })
+}
+
 /// Translates one target stream into the source's chunks: `push(event)` per target event
 /// (a dict), `finish()` when the target's stream ended; both return lists of dicts.
 #[pyclass(module = "costline._native")]
@@ -119,6 +146,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     py.get_type::<FallbackUnsupportedError>().setattr("code", "fallback_unsupported")?;
     py.get_type::<FallbackDeadlineError>().setattr("code", "fallback_deadline")?;
     m.add_function(wrap_pyfunction!(translate, m)?)?;
+    m.add_function(wrap_pyfunction!(translate_body, m)?)?;
     m.add_function(wrap_pyfunction!(check_fallback_options, m)?)?;
     m.add_class::<FallbackStream>()?;
     m.add_class::<walk::FallbackWalk>()?;

@@ -24,6 +24,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 from . import _budgets, _native
 from ._budgets import BudgetExceededError
 from ._call import Call
+from ._fallback_raw import raw_body
 from ._fallback_send import decode_images as _decode_images  # noqa: F401  (kept importable)
 from ._fallback_send import send as _send
 from ._fallback_send import send_async as _send_async
@@ -254,10 +255,16 @@ class _Walk:
 
     def served(self, target: Target, call: Call, result: Any, cast_to: Any) -> Any:
         """A non-stream answer: metered, translated, built as the caller's type."""
-        data = _wire(target.provider, result)
-        usage = data.get(_USAGE_KEYS[target.provider])
-        call.finish([usage] if usage else None, data.get("model") or data.get("modelVersion"))
-        answer = _native.translate("response", self.source, target.provider, data, self.ctx(target))
+        body = raw_body(result)
+        if body is not None:
+            # One parse in the core: the answer translated, the usage and model metered.
+            answer, usage, resolved = _native.translate_body(self.source, target.provider, body, self.ctx(target))
+            call.finish([usage] if usage else None, resolved)
+        else:
+            data = _wire(target.provider, result)
+            usage = data.get(_USAGE_KEYS[target.provider])
+            call.finish([usage] if usage else None, data.get("model") or data.get("modelVersion"))
+            answer = _native.translate("response", self.source, target.provider, data, self.ctx(target))
         obj = _construct(self.source, cast_to, answer, stream=False)
         info = _info(target, self.fc.attempts, call, self.fc.served())
         if self.source == "bedrock":
@@ -313,7 +320,7 @@ def serve_sync(
             raise walk.exhausted()
         target, request, call, timeout = step
         try:
-            result = _send(target, request, stream, timeout)
+            result = _send(target, request, stream, timeout, raw=True)
         except Exception as failed:
             walk.failed(call, failed)
             continue
@@ -337,7 +344,7 @@ async def serve_async(
             raise walk.exhausted()
         target, request, call, timeout = step
         try:
-            result = await _send_async(target, request, stream, timeout)
+            result = await _send_async(target, request, stream, timeout, raw=True)
         except Exception as failed:
             walk.failed(call, failed)
             continue

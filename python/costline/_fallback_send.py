@@ -16,16 +16,21 @@ import json
 import threading
 from typing import Any, AsyncIterator, Callable, Dict, Iterator, Optional
 
+from ._fallback_raw import GeminiStream
+
 _END = object()
 
 
-def send(target: Any, request: Dict[str, Any], stream: bool, timeout: Optional[float]) -> Any:
+def send(target: Any, request: Dict[str, Any], stream: bool, timeout: Optional[float], raw: bool = False) -> Any:
     """Call the target's SDK with the translated request; a stream is an iterable of the
-    target's stream items (closable)."""
+    target's stream items (closable). `raw`: an OpenAI or Anthropic answer that is not a
+    stream comes as the SDK's `with_raw_response` object (its body unparsed, for
+    `_fallback_raw.raw_body`), and a Gemini stream as a `GeminiStream` (its bytes unread);
+    their errors are the SDK's as for any call."""
     kwargs = dict(request)
     client, provider = target.client, target.provider
     if provider in ("openai", "anthropic"):
-        create = client.chat.completions.create if provider == "openai" else client.messages.create
+        create = _create(client, provider, raw and not stream)
         if _is_async_client(client):
             raise TypeError(
                 f"the fallback target {provider}/{target.model} is an async client; a sync caller needs a sync client"
@@ -39,6 +44,11 @@ def send(target: Any, request: Dict[str, Any], stream: bool, timeout: Optional[f
             kwargs["timeout_ms"] = _ms(timeout)
         return client.chat.stream(**kwargs) if stream else client.chat.complete(**kwargs)
     if provider == "google":
+        if stream and raw:
+            api, path, body, options = _gemini_raw_stream(client, kwargs, timeout)
+            return GeminiStream(
+                api._request(api._build_request("post", path, body, options), options, stream=True), False
+            )
         model, contents, config = _gemini_args(kwargs, timeout)
         method = client.models.generate_content_stream if stream else client.models.generate_content
         return method(model=model, contents=contents, config=config)
@@ -48,14 +58,16 @@ def send(target: Any, request: Dict[str, Any], stream: bool, timeout: Optional[f
     raise ValueError(f"fallback to {provider} is not supported")
 
 
-async def send_async(target: Any, request: Dict[str, Any], stream: bool, timeout: Optional[float]) -> Any:
+async def send_async(
+    target: Any, request: Dict[str, Any], stream: bool, timeout: Optional[float], raw: bool = False
+) -> Any:
     """`send` for async callers: async clients are awaited; a sync client (boto3, or a
     sync openai / anthropic client) runs in a worker thread. A stream is an async
     iterable of the target's stream items."""
     kwargs = dict(request)
     client, provider = target.client, target.provider
     if provider in ("openai", "anthropic"):
-        create = client.chat.completions.create if provider == "openai" else client.messages.create
+        create = _create(client, provider, raw and not stream)
         if timeout is not None:
             kwargs["timeout"] = timeout
         if _is_async_client(client):
@@ -70,6 +82,10 @@ async def send_async(target: Any, request: Dict[str, Any], stream: bool, timeout
             return await client.chat.stream_async(**kwargs)
         return await client.chat.complete_async(**kwargs)
     if provider == "google":
+        if stream and raw:
+            api, path, body, options = _gemini_raw_stream(client, kwargs, timeout)
+            request = api._build_request("post", path, body, options)
+            return GeminiStream(await api._async_request(http_request=request, http_options=options, stream=True), True)
         model, contents, config = _gemini_args(kwargs, timeout)
         models = client.aio.models
         if stream:
@@ -79,6 +95,13 @@ async def send_async(target: Any, request: Dict[str, Any], stream: bool, timeout
         result = await _in_thread_async(_bedrock_call(client, kwargs, stream), timeout, client)
         return ThreadIterator(result) if stream else result
     raise ValueError(f"fallback to {provider} is not supported")
+
+
+def _create(client: Any, provider: str, raw: bool) -> Any:
+    resource = client.chat.completions if provider == "openai" else client.messages
+    # `with_raw_response` goes through the same request path (retries, timeout, the
+    # SDK's own status and connection errors) but leaves the body unparsed.
+    return resource.with_raw_response.create if raw else resource.create
 
 
 def _is_async_client(client: Any) -> bool:
@@ -99,6 +122,18 @@ def _gemini_args(kwargs: Dict[str, Any], timeout: Optional[float]) -> Any:
     if timeout is not None:
         config["httpOptions"] = {"timeout": _ms(timeout)}
     return model, contents, config or None
+
+
+def _gemini_raw_stream(client: Any, kwargs: Dict[str, Any], timeout: Optional[float]) -> Any:
+    """What a Gemini stream is requested with through the SDK's own API client: the
+    translated body is already the REST body the SDK would build (camelCase), so it is
+    sent as it is to `{model}:streamGenerateContent?alt=sse`, as the SDK sends it."""
+    from google.genai import _transformers
+
+    kwargs.pop("stream", None)
+    api = client._api_client
+    path = f"{_transformers.t_model(api, kwargs.pop('model'))}:streamGenerateContent?alt=sse"
+    return api, path, kwargs, ({"timeout": _ms(timeout)} if timeout is not None else None)
 
 
 def _bedrock_call(client: Any, kwargs: Dict[str, Any], stream: bool) -> Callable[[], Any]:

@@ -9,6 +9,7 @@
 //! express is `Error::FallbackUnsupported { feature, target }`, never dropped.
 
 pub mod canonical;
+mod eventstream;
 mod json;
 mod sse;
 mod stream;
@@ -155,6 +156,42 @@ pub fn translate_response(
     Ok(write_response(source, &canonical, ctx))
 }
 
+/// A target's answer read from its raw body (`translate_response_body`): the source's
+/// response, and what metering reads of the target's, so that the body is parsed once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TranslatedBody {
+    pub answer: Value,
+    /// The target's usage object as it sent it (`usage`, Gemini `usageMetadata`).
+    pub usage: Option<Value>,
+    /// The model the target answered with (`model`, Gemini `modelVersion`).
+    pub resolved_model: Option<String>,
+}
+
+/// `translate_response` of a target's raw JSON body: a language layer that can read the
+/// body's bytes hands them here instead of letting the target's SDK build its objects
+/// only for them to be turned back into JSON.
+pub fn translate_response_body(
+    source: Api,
+    target: Api,
+    body: &[u8],
+    ctx: &ResponseContext,
+) -> Result<TranslatedBody> {
+    let response: Value = serde_json::from_slice(body)
+        .map_err(|e| malformed(target, format!("a response body that is not JSON: {e}")))?;
+    let usage_key = if target == Api::Gemini { "usageMetadata" } else { "usage" };
+    let usage = response.get(usage_key).filter(|u| u.is_object()).cloned();
+    let resolved_model = ["model", "modelVersion"]
+        .iter()
+        .find_map(|k| response.get(*k).and_then(Value::as_str).filter(|m| !m.is_empty()))
+        .map(str::to_string);
+    let answer = if source == target {
+        response
+    } else {
+        write_response(source, &read_response(target, &response)?, ctx)
+    };
+    Ok(TranslatedBody { answer, usage, resolved_model })
+}
+
 impl ResponseContext {
     /// From a JSON object `{"id", "model", "created", "include_usage"}` (all optional),
     /// as the bindings pass it.
@@ -189,9 +226,10 @@ pub(crate) fn new_id(prefix: &str) -> String {
 }
 
 /// One entry point for the bindings and the shared vectors (tests/vectors/translate):
-/// `kind` is `request` (options `{"model"}`), `response` or `stream` (options: a
+/// `kind` is `request` (options `{"model"}`), `response`, `stream` (options: a
 /// `ResponseContext`; a stream's input is the list of target events and its output
-/// the source chunks, the stream's end included).
+/// the source chunks, the stream's end included) or `sse` (a stream whose input is the
+/// target's raw event-stream body as text, as `SseTranslator` reads it).
 pub fn translate(kind: &str, source: &str, target: &str, input: &Value, options: &Value) -> Result<Value> {
     let (source, target) = (Api::parse(source)?, Api::parse(target)?);
     match kind {
@@ -215,7 +253,21 @@ pub fn translate(kind: &str, source: &str, target: &str, input: &Value, options:
             out.extend(t.finish());
             Ok(Value::Array(out))
         }
-        other => Err(Error::Config(format!("translate: kind {other:?} is not request, response or stream"))),
+        "sse" => {
+            // The target's raw event-stream body, as `SseTranslator` reads it from the wire.
+            let body =
+                input.as_str().ok_or_else(|| Error::Config("translate sse: input is not a string".into()))?;
+            let mut t = SseTranslator::new(source, target, ResponseContext::from_value(options)?);
+            let mut out = t.feed(body.as_bytes())?;
+            out.extend(t.finish()?);
+            if let Some(event) = t.error_event() {
+                return Err(malformed(target, format!("the stream carried an error event: {event}")));
+            }
+            Ok(Value::Array(out))
+        }
+        other => {
+            Err(Error::Config(format!("translate: kind {other:?} is not request, response, stream or sse")))
+        }
     }
 }
 

@@ -1,5 +1,5 @@
-//! A target's event stream translated from its raw bytes: each `data:` line is parsed
-//! once, read for metering (the usage, the model that answered and the output text, as
+//! A target's event stream translated from its raw bytes: each `data:` line (a Bedrock
+//! target: each AWS event-stream message, `eventstream`) is parsed once, read for metering (the usage, the model that answered and the output text, as
 //! `usage::body::BodyScanner` reads a body the caller reads itself) and translated into
 //! the source's chunks. A language layer that can read the target's response bytes hands
 //! them here instead of letting the target's SDK build an object per event that would
@@ -7,6 +7,7 @@
 
 use serde_json::Value;
 
+use super::eventstream::{EventStreamDecoder, Message};
 use super::{malformed, Api, ResponseContext, StreamTranslator};
 use crate::usage::body::{BodyScanner, Scanned, MAX_KEPT_BYTES};
 use crate::Result;
@@ -22,6 +23,8 @@ pub struct SseTranslator {
     data: Vec<u8>,
     /// The error event the target sent, which ends the stream (its SDK raises it).
     error: Option<Value>,
+    /// A Bedrock target's body: AWS event-stream messages, not SSE lines.
+    frames: Option<EventStreamDecoder>,
 }
 
 impl SseTranslator {
@@ -34,6 +37,7 @@ impl SseTranslator {
             pending: Vec::new(),
             data: Vec::new(),
             error: None,
+            frames: (target == Api::Bedrock).then(EventStreamDecoder::default),
         }
     }
 
@@ -44,6 +48,28 @@ impl SseTranslator {
     pub fn feed(&mut self, bytes: &[u8]) -> Result<Vec<Value>> {
         let mut out = Vec::new();
         if self.error.is_some() {
+            return Ok(out);
+        }
+        if let Some(frames) = self.frames.as_mut() {
+            let mut messages = Vec::new();
+            frames.feed(bytes, &mut messages)?;
+            for message in messages {
+                if self.error.is_some() {
+                    break;
+                }
+                match message {
+                    Message::Event(event) => self.event(event, &mut out)?,
+                    // Kept as `{"error": {"code", "message"}}` for the language layer to
+                    // raise as botocore does (`EventStreamError`).
+                    Message::Error { code, message } => {
+                        let error = serde_json::json!({"error": {"code": code, "message": message}});
+                        if let Some(scanner) = self.scanner.as_mut() {
+                            scanner.event(&error);
+                        }
+                        self.error = Some(error);
+                    }
+                }
+            }
             return Ok(out);
         }
         if self.pending.is_empty() {
@@ -61,9 +87,11 @@ impl SseTranslator {
     /// The body ended: the events of its last line, then the source's closing chunks.
     pub fn finish(&mut self) -> Result<Vec<Value>> {
         let mut out = Vec::new();
-        let rest = std::mem::take(&mut self.pending);
-        self.line(&rest, &mut out)?;
-        self.line(b"", &mut out)?; // the end of the body ends its last event
+        if self.frames.is_none() {
+            let rest = std::mem::take(&mut self.pending);
+            self.line(&rest, &mut out)?;
+            self.line(b"", &mut out)?; // the end of the body ends its last event
+        }
         if self.error.is_none() {
             out.extend(self.translator.finish());
         }
@@ -266,5 +294,97 @@ mod tests {
         assert_eq!(out.len(), 1, "{out:?}");
         assert_eq!(out[0]["id"], "msg_1");
         assert!(t.finish().is_ok());
+    }
+
+    #[test]
+    fn mistral_and_gemini_bodies_are_metered_and_a_gemini_error_chunk_ends_the_stream() {
+        let chunk = |content: &str, usage: Value| {
+            json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "mistral-small-2506",
+                "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": null}], "usage": usage})
+        };
+        let usage = json!({"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12});
+        let body = format!(
+            "data: {}\r\n\r\ndata: {}\r\n\r\ndata: [DONE]\r\n\r\n",
+            chunk("Hi", Value::Null),
+            chunk(" there", usage.clone())
+        );
+        let mut t = SseTranslator::new(Api::OpenAi, Api::Mistral, ctx());
+        let mut out = t.feed(body.as_bytes()).unwrap();
+        out.extend(t.finish().unwrap());
+        assert!(out.iter().any(|c| c["choices"][0]["delta"]["content"] == " there"), "{out:?}");
+        let scanned = t.metered();
+        assert_eq!(scanned.parts, vec![usage]);
+        assert_eq!(scanned.resolved_model.as_deref(), Some("mistral-small-2506"));
+        assert_eq!(scanned.output_text, "Hi there");
+
+        let part = |text: &str, output: u64| {
+            json!({"candidates": [{"content": {"role": "model", "parts": [{"text": text}]}, "index": 0}],
+                "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": output},
+                "modelVersion": "gemini-2.5-flash-001"})
+        };
+        let error = json!({"error": {"code": 500, "message": "Internal error", "status": "INTERNAL"}});
+        let body = format!("data: {}\n\ndata: {}\n\ndata: {}\n\n", part("Hi", 0), error, part(" there", 2));
+        let mut t = SseTranslator::new(Api::OpenAi, Api::Gemini, ctx());
+        let out = t.feed(body.as_bytes()).unwrap();
+        assert!(out.iter().any(|c| c["choices"][0]["delta"]["content"] == "Hi"), "{out:?}");
+        assert_eq!(t.error_event(), Some(&error));
+        assert!(t.finish().unwrap().is_empty(), "nothing after the error");
+        let scanned = t.metered();
+        assert_eq!(scanned.output_text, "Hi");
+        assert_eq!(scanned.parts, vec![json!({"promptTokenCount": 10, "candidatesTokenCount": 0})]);
+    }
+
+    #[test]
+    fn a_bedrock_event_stream_body_translates_as_its_events_and_is_metered() {
+        use crate::translate::eventstream::tests::{event, frame};
+        let events = [
+            json!({"messageStart": {"role": "assistant"}}),
+            json!({"contentBlockDelta": {"contentBlockIndex": 0, "delta": {"text": "Hello"}}}),
+            json!({"contentBlockDelta": {"contentBlockIndex": 0, "delta": {"text": " there"}}}),
+            json!({"contentBlockStop": {"contentBlockIndex": 0}}),
+            json!({"messageStop": {"stopReason": "end_turn"}}),
+            json!({"metadata": {"usage": {"inputTokens": 10, "outputTokens": 2, "totalTokens": 12},
+                "metrics": {"latencyMs": 5}}}),
+        ];
+        let mut body = Vec::new();
+        for e in &events {
+            let (kind, payload) = e.as_object().unwrap().iter().next().unwrap();
+            body.extend(event(kind, payload));
+        }
+        let mut by_value = StreamTranslator::new(Api::OpenAi, Api::Bedrock, ctx());
+        let mut expected = Vec::new();
+        for e in &events {
+            expected.extend(by_value.push(e).unwrap());
+        }
+        expected.extend(by_value.finish());
+        let mut t = SseTranslator::new(Api::OpenAi, Api::Bedrock, ctx());
+        let mut out = Vec::new();
+        for piece in body.chunks(7) {
+            out.extend(t.feed(piece).unwrap());
+        }
+        out.extend(t.finish().unwrap());
+        // Bedrock gives no id nor time: each translator makes them up.
+        for chunk in out.iter_mut().chain(expected.iter_mut()) {
+            chunk["id"] = Value::Null;
+            chunk["created"] = Value::Null;
+        }
+        assert_eq!(out, expected);
+        let scanned = t.metered();
+        assert_eq!(scanned.parts, vec![json!({"inputTokens": 10, "outputTokens": 2, "totalTokens": 12})]);
+        assert_eq!(scanned.output_text, "Hello there");
+
+        // An exception message ends the stream, kept for botocore's error.
+        let mut t = SseTranslator::new(Api::OpenAi, Api::Bedrock, ctx());
+        let mut body = event("messageStart", &json!({"role": "assistant"}));
+        let headers = [(":exception-type", "modelStreamErrorException"), (":message-type", "exception")];
+        body.extend(frame(&headers, br#"{"message": "boom"}"#));
+        body.extend(event("messageStop", &json!({"stopReason": "end_turn"})));
+        let out = t.feed(&body).unwrap();
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(
+            t.error_event(),
+            Some(&json!({"error": {"code": "modelStreamErrorException", "message": "boom"}}))
+        );
+        assert!(t.finish().unwrap().is_empty());
     }
 }

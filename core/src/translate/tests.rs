@@ -261,3 +261,38 @@ fn mistral_callers_get_tool_call_ids_mistral_accepts_back() {
     let id = out["choices"][0]["message"]["tool_calls"][0]["id"].as_str().unwrap();
     assert!(id.len() == 9 && id.bytes().all(|b| b.is_ascii_alphanumeric()), "{id}");
 }
+
+#[test]
+fn a_raw_response_body_translates_as_its_parsed_json_and_gives_what_metering_reads() {
+    let body = json!({"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-haiku-4-5-20251001",
+        "content": [{"type": "text", "text": "Hi"}], "stop_reason": "end_turn", "stop_sequence": null,
+        "usage": {"input_tokens": 10, "output_tokens": 5}});
+    let ctx = ResponseContext::from_value(&json!({"model": "claude-haiku-4-5"})).unwrap();
+    let bytes = serde_json::to_vec(&body).unwrap();
+    let got = translate_response_body(Api::OpenAi, Api::Anthropic, &bytes, &ctx).unwrap();
+    let mut expected = translate_response(Api::OpenAi, Api::Anthropic, &body, &ctx).unwrap();
+    // The ids and timestamps a writer makes up differ between two calls; the rest is equal.
+    expected["created"] = got.answer["created"].clone();
+    assert_eq!(got.answer, expected);
+    assert_eq!(got.usage, Some(json!({"input_tokens": 10, "output_tokens": 5})));
+    assert_eq!(got.resolved_model.as_deref(), Some("claude-haiku-4-5-20251001"));
+
+    // Gemini: its usage and model under their own keys.
+    let gemini = json!({"candidates": [{"content": {"role": "model", "parts": [{"text": "Hi"}]},
+        "finishReason": "STOP"}], "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 1},
+        "modelVersion": "gemini-2.5-flash-001"});
+    let got = translate_response_body(Api::OpenAi, Api::Gemini, &serde_json::to_vec(&gemini).unwrap(), &ctx)
+        .unwrap();
+    assert_eq!(got.usage, Some(json!({"promptTokenCount": 3, "candidatesTokenCount": 1})));
+    assert_eq!(got.resolved_model.as_deref(), Some("gemini-2.5-flash-001"));
+
+    // The same API: the body as it is.
+    let same = translate_response_body(Api::Anthropic, Api::Anthropic, &bytes, &ctx).unwrap();
+    assert_eq!(same.answer, body);
+}
+
+#[test]
+fn a_raw_response_body_that_is_not_json_is_an_error() {
+    let err = translate_response_body(Api::OpenAi, Api::Anthropic, b"<html>", &ResponseContext::default());
+    assert!(err.is_err());
+}

@@ -162,6 +162,7 @@ impl BodyScanner {
         }
         match self.provider.as_str() {
             "anthropic" => self.anthropic_event(event),
+            "bedrock" => self.bedrock_event(event),
             "google" if is_gemini_response(event) => self.gemini_response(event),
             _ => self.openai_event(event),
         }
@@ -217,6 +218,17 @@ impl BodyScanner {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// A Bedrock ConverseStream event as boto3 yields it (`{"<eventType>": body}`): the
+    /// usage comes in `metadata`, the text in `contentBlockDelta`.
+    fn bedrock_event(&mut self, event: &Value) {
+        if let Some(usage) = event.get("metadata").and_then(|m| m.get("usage")).filter(|u| u.is_object()) {
+            self.last = Some(usage.clone());
+        }
+        if let Some(delta) = event.get("contentBlockDelta").and_then(|d| d.get("delta")) {
+            self.push_text(delta.get("text"));
         }
     }
 
