@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 LOCAL = {"costline", "costline_fixtures", "budget_support", "mock_helpers", "mock_provider", "conftest", "bench_python"}
 LOCAL |= {"routing_support"}  # the routed client's test material
 LOCAL |= {"fallback_support"}  # the fallback tests' material
+LOCAL |= {"fallback_targets"}  # the fallback bench's in-process fakes (benches/fallback_targets.py)
 # Optional: imported inside a try, only to compare against (benches/bench_python.py).
 OPTIONAL = {"litellm"}
 # Import names that differ from the distribution's name.
