@@ -342,6 +342,25 @@ def bench_budgets() -> None:
                 ours.chat.completions.create(model="gpt-4o", messages=MESSAGES, max_tokens=100)
 
             side_by_side(f"budget-guarded call, {label} store", unguarded, guarded, n=1000, cpu=True)
+            if label == "in-memory":
+                # The call above resends one prompt, whose count the core remembers;
+                # here every call's prompt is new, so it is counted before sending.
+                fresh = iter(range(10**9))
+
+                def new_prompt(active: bool) -> None:
+                    _budgets.active = active
+                    content = f"Say hello to visitor {next(fresh)}."
+                    ours.chat.completions.create(
+                        model="gpt-4o", messages=[{"role": "user", "content": content}], max_tokens=100
+                    )
+
+                side_by_side(
+                    "  the same, a new prompt on every call",
+                    lambda: new_prompt(False),
+                    lambda: new_prompt(True),
+                    n=1000,
+                    cpu=True,
+                )
             print(f"{'  reserve + settle alone, ' + label:<46} {_reserve_settle_us():8.1f} µs")
             if server is not None and label.startswith("redis"):
                 # The target is one round trip + 100 µs: a round trip measured in

@@ -2,10 +2,13 @@
 //! settle, `budget_status()`, the alert hook and `BudgetExceededError`. Only
 //! conversions here; the rules are in `costline_core::budget`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use costline_core::budget::{self, Action, Budget, Exceeded, FailMode, Period, Requested, RunCap, Zone};
+use costline_core::budget::{
+    self, estimate, Action, Budget, Exceeded, FailMode, Period, Requested, RunCap, Subject, Zone,
+};
 use costline_core::recorder::Call;
 use costline_core::Error;
 use pyo3::create_exception;
@@ -199,7 +202,9 @@ fn exceeded_error(py: Python<'_>, e: &Exceeded) -> PyResult<PyErr> {
 
 /// Reserve a call's worst case before it is sent. Returns a `Reservation`,
 /// or None when no budget applies; raises `BudgetExceededError` (after
-/// recording the blocked call) when a cap would be passed.
+/// recording the blocked call) when a cap would be passed. The call's
+/// attribution is read in place (no copies); with counters in memory the GIL
+/// stays held (nothing waits), with the ledger or Redis it is released.
 #[pyfunction]
 #[pyo3(signature = (provider, operation, model, request, stream, run_id, agent, agent_path, tags, base_tags, caps, call_id=None, attempt=None))]
 #[allow(clippy::too_many_arguments)]
@@ -220,21 +225,16 @@ pub fn budget_reserve(
     attempt: Option<u32>,
 ) -> PyResult<Option<Reservation>> {
     guard::call(|| {
-        let request = request.map(convert::request_value);
         let (provider, operation, model) =
-            (convert::string(provider)?, convert::string(operation)?, convert::string(model)?);
-        let call = Call {
-            stream,
-            run_id: convert::opt_string(run_id)?,
-            agent: convert::opt_string(agent)?,
-            agent_path: convert::strings(agent_path)?,
-            tags: convert::tags(tags)?,
-            base_tags: convert::tags(base_tags)?,
-            // A fallback attempt a budget blocks is recorded with its chain's id.
-            call_id,
-            attempt,
-            ..Call::new(provider, operation, model, sdk())
+            (convert::str_arg(provider)?, convert::str_arg(operation)?, convert::str_arg(model)?);
+        let run_id = run_id.filter(|o| !o.is_none()).map(convert::str_arg).transpose()?;
+        let agent = agent.filter(|o| !o.is_none()).map(convert::str_arg).transpose()?;
+        let path_items: Vec<Bound<'_, PyAny>> = match agent_path.cast::<PyList>() {
+            Ok(list) => list.iter().collect(),
+            Err(_) => agent_path.try_iter()?.collect::<PyResult<_>>()?,
         };
+        let path_texts = path_items.iter().map(convert::str_arg).collect::<PyResult<Vec<_>>>()?;
+        let path: Vec<&str> = path_texts.iter().map(|t| t.as_ref()).collect();
         let caps = caps
             .into_iter()
             .map(|(id, limit)| {
@@ -242,15 +242,74 @@ pub fn budget_reserve(
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(errors::to_py)?;
-        match py.detach(|| budget::reserve(&call, request.as_ref(), &caps)) {
-            Ok(Some(r)) => Ok(Some(Reservation::new(r, &call.model))),
+        // Tags decide only which budgets match: read when a budget filters on them.
+        let layers =
+            || [convert::tags(base_tags).unwrap_or_default(), convert::tags(tags).unwrap_or_default()];
+        let reserved = if budget::store_waits() {
+            // The ledger or Redis may take a while: read what the core needs, then let go of the GIL.
+            let layers = layers();
+            let body = request.map(convert::request_value);
+            py.detach(|| {
+                let layers = || layers.clone();
+                let subject = subject(&provider, &operation, &model, stream, &run_id, &agent, &path, &layers);
+                budget::reserve_for(
+                    &subject,
+                    || estimate::measure(subject.provider, subject.operation, subject.model, body.as_ref()),
+                    &caps,
+                )
+            })
+        } else {
+            let subject = subject(&provider, &operation, &model, stream, &run_id, &agent, &path, &layers);
+            let measure = || {
+                let body = request.map(convert::request_value);
+                estimate::measure(subject.provider, subject.operation, subject.model, body.as_ref())
+            };
+            budget::reserve_for(&subject, measure, &caps)
+        };
+        match reserved {
+            Ok(Some(r)) => Ok(Some(Reservation::new(r, &model))),
             Ok(None) => Ok(None),
             Err(exceeded) => {
+                let call = Call {
+                    stream,
+                    run_id: run_id.map(Cow::into_owned),
+                    agent: agent.map(Cow::into_owned),
+                    agent_path: path.iter().map(|s| s.to_string()).collect(),
+                    tags: convert::tags(tags)?,
+                    base_tags: convert::tags(base_tags)?,
+                    // A fallback attempt a budget blocks is recorded with its chain's id.
+                    call_id,
+                    attempt,
+                    ..Call::new(provider.into_owned(), operation.into_owned(), model.into_owned(), sdk())
+                };
                 py.detach(|| budget::record_blocked(call));
                 Err(exceeded_error(py, &exceeded)?)
             }
         }
     })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn subject<'a>(
+    provider: &'a str,
+    operation: &'a str,
+    model: &'a str,
+    stream: bool,
+    run_id: &'a Option<Cow<'a, str>>,
+    agent: &'a Option<Cow<'a, str>>,
+    agent_path: &'a [&'a str],
+    tags: &'a dyn Fn() -> [costline_core::attribution::Tags; 2],
+) -> Subject<'a> {
+    Subject {
+        provider,
+        operation,
+        model,
+        stream,
+        run_id: run_id.as_deref(),
+        agent: agent.as_deref(),
+        agent_path,
+        tags,
+    }
 }
 
 /// Wait up to `timeout_s` for the settlements made in the background (shared

@@ -49,6 +49,14 @@ pub fn text<'a>(s: &'a Bound<'_, PyString>) -> PyResult<Cow<'a, str>> {
     Ok(s.to_string_lossy())
 }
 
+/// A str argument's text, borrowed from the object (a non-str is converted).
+pub fn str_arg<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, str>> {
+    match obj.cast::<PyString>() {
+        Ok(s) => text(s),
+        Err(_) => obj.extract::<String>().map(Cow::Owned),
+    }
+}
+
 /// A str argument or key as an owned String (one copy, no bytes object).
 pub fn string(obj: &Bound<'_, PyAny>) -> PyResult<String> {
     match obj.cast::<PyString>() {

@@ -75,6 +75,9 @@ fn main() {
     // The floor: counting the prompt once, which every decision must do. Encoders built first.
     tokens::encoder(Encoding::O200kBase).expect("builds");
     tokens::encoder(Encoding::Cl100kBase).expect("builds");
+    // Every iteration sends the same prompt: without this, its counts would come from the
+    // memo of texts seen recently, and the figures would not be a first sight of a prompt.
+    tokens::set_memo_enabled(false);
     report("count the 2 KB request once (o200k), for comparison", 400, || {
         black_box(tokens::estimate_usage("openai", "chat", "gpt-4o", black_box(&request), ""));
     });

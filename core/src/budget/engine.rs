@@ -2,20 +2,22 @@
 //! reservation against every matching counter, settling, alerts, the fail
 //! mode when the shared store is unreachable, and the status report.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwapOption;
 use rust_decimal::Decimal;
+use rustc_hash::FxHashSet;
 use serde_json::Value;
 
 use super::alert::{self, Alert};
-use super::estimate;
+use super::estimate::{self, FlatRates};
 use super::memory::MemoryStore;
 use super::period::{self, Period, Zone};
 use super::redis::RedisStore;
+pub use super::reservation::Reservation;
+use super::reservation::{StreamMeter, STREAM_STEP_TOKENS};
 use super::spec::{Action, Budget};
 use super::sqlite::{self, SqliteStore};
 use super::store::{BudgetStore, Charge, Reserved, Seed};
@@ -85,18 +87,39 @@ pub struct RunCap {
 
 pub(super) struct Engine {
     pub(super) budgets: Vec<Arc<Budget>>,
-    /// Each budget's current period and counter key, computed once per period
-    /// (formatting the label is most of a window's cost).
-    windows: Vec<ArcSwapOption<(period::Window, String)>>,
+    /// Each budget's current period as a ready target (counter key, limit),
+    /// built once per period: calls in the period share it, copying nothing.
+    windows: Vec<ArcSwapOption<Window>>,
+    /// True when some budget filters on tags (only then are a call's tags merged).
+    filters_tags: bool,
     pub(super) store: Arc<dyn BudgetStore>,
     /// Run caps and `run` budgets.
-    runs: Arc<MemoryStore>,
-    fail_mode: FailMode,
+    pub(super) runs: Arc<MemoryStore>,
+    pub(super) fail_mode: FailMode,
     ledger: Option<PathBuf>,
     /// Set while the store is failing: the outage is logged once.
     outage: AtomicBool,
     /// Alerts this process already saw claimed (no store round trip for them again).
-    alerted: Mutex<HashSet<(String, u32)>>,
+    alerted: Mutex<FxHashSet<(Arc<str>, u32)>>,
+    /// The flat rates of the models reserved for, per catalog version.
+    flat_rates: Mutex<Vec<CachedRates>>,
+}
+
+struct CachedRates {
+    catalog_version: Box<str>,
+    provider: Box<str>,
+    model: Box<str>,
+    rates: Option<FlatRates>,
+}
+
+/// Models whose rates are remembered; past it the cache starts over.
+const FLAT_RATES_CACHED: usize = 64;
+
+/// A budget's target for the period from `start_ms` to `end_ms`.
+struct Window {
+    start_ms: i64,
+    end_ms: Option<i64>,
+    target: Target,
 }
 
 pub(super) static ENGINE: ArcSwapOption<Engine> = ArcSwapOption::const_empty();
@@ -127,13 +150,15 @@ pub(super) fn build(settings: Settings) -> Result<Engine> {
     };
     let engine = Engine {
         windows: budgets.iter().map(|_| ArcSwapOption::const_empty()).collect(),
+        filters_tags: budgets.iter().any(|b| !b.tags.is_empty()),
         budgets,
         store,
         runs: Arc::new(MemoryStore::new(None)),
         fail_mode: settings.fail_mode,
         ledger: settings.ledger,
         outage: AtomicBool::new(false),
-        alerted: Mutex::new(HashSet::new()),
+        alerted: Mutex::new(FxHashSet::default()),
+        flat_rates: Mutex::new(Vec::new()),
     };
     Ok(engine)
 }
@@ -146,6 +171,13 @@ pub fn clear() {
 /// True when budgets are configured (the hot path asks once per call).
 pub fn is_active() -> bool {
     ENGINE.load().as_ref().is_some_and(|e| !e.budgets.is_empty())
+}
+
+/// True when a reservation may wait on I/O (budgets held in the ledger or
+/// Redis): the language layers then release their interpreter lock around it.
+/// In memory (or with only run caps) a reservation is a few additions.
+pub fn store_waits() -> bool {
+    ENGINE.load().as_ref().is_some_and(|e| !e.budgets.is_empty() && e.store.kind() != "memory")
 }
 
 /// Forget a finished run's counters (its caps and `run` budgets).
@@ -201,223 +233,35 @@ impl std::fmt::Display for Exceeded {
 }
 
 /// A budget or run cap one call is charged against.
+#[derive(Clone)]
 pub(super) struct Target {
     pub(super) budget: Arc<Budget>,
-    pub(super) label: String,
+    pub(super) label: Arc<str>,
     pub(super) charge: Charge,
-}
-
-/// A call's hold on its budgets. Settle it with the actual cost or release
-/// it; dropping it releases it.
-pub struct Reservation {
-    engine: Arc<Engine>,
-    shared: Vec<Target>,
-    local: Vec<Target>,
-    amount: i64,
-    /// Set for a stream whose budgets all meter streams as they go
-    /// (`enforce_stream`): it reserved its prompt and a first step of output,
-    /// and grows the reservation as output arrives.
-    stream: Option<StreamMeter>,
-    /// False when the store was down and the fail mode let the call through.
-    shared_held: bool,
-    done: bool,
-}
-
-impl std::fmt::Debug for Reservation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Reservation").field("amount_nanos", &self.amount).field("done", &self.done).finish()
-    }
-}
-
-impl Reservation {
-    /// The worst case reserved.
-    pub fn amount_usd(&self) -> Decimal {
-        units::to_usd(self.amount)
-    }
-
-    /// True when a budget this call counts against wants streams stopped
-    /// before their running cost passes it.
-    pub fn enforce_stream(&self) -> bool {
-        self.stream.is_some()
-    }
-
-    /// [`settle`](Self::settle) without making the caller wait for a shared
-    /// store: in memory it is done at once, with the ledger or Redis on a
-    /// background thread ([`super::wait_settled`] waits for it).
-    pub fn settle_soon(self, actual: Option<Decimal>) {
-        if self.shared_held && self.engine.store.kind() != "memory" {
-            super::background::settle(self, actual);
-        } else {
-            self.settle(actual);
-        }
-    }
-
-    /// Replace the reservation with what the call cost (`None`: no price, the
-    /// reservation is released). Fires the alerts it crosses.
-    pub fn settle(mut self, actual: Option<Decimal>) {
-        self.done = true;
-        let Some(actual) = actual.and_then(units::to_nanos_ceil) else {
-            self.give_back();
-            return;
-        };
-        let engine = self.engine.clone();
-        let mut crossed = Vec::new();
-        let local: Vec<Charge> = self.local.iter().map(|t| t.charge.clone()).collect();
-        if let Ok(spent) = engine.runs.settle(&local, self.amount, actual) {
-            crossed.extend(self.local.iter().zip(spent));
-        }
-        if self.shared_held || actual > 0 {
-            let shared: Vec<Charge> = self.shared.iter().map(|t| t.charge.clone()).collect();
-            let reserved = if self.shared_held { self.amount } else { 0 };
-            match engine.store.settle(&shared, reserved, actual) {
-                Ok(spent) => {
-                    engine.store_ok();
-                    crossed.extend(self.shared.iter().zip(spent));
-                }
-                Err(e) => engine.store_failed(&e),
-            }
-        }
-        for (target, spent) in crossed {
-            engine.alert_if_crossed(target, spent, false);
-        }
-    }
-
-    /// What the writer thread runs with a deferred call's cost
-    /// (`recorder::record_deferred_then`): settle with it. If the event is
-    /// dropped unbuilt (a full queue), the call still happened: it settles at
-    /// its worst case rather than counting nothing.
-    pub fn settle_when_built(self) -> crate::recorder::AfterBuild {
-        struct Pending(Option<Reservation>);
-        impl Drop for Pending {
-            fn drop(&mut self) {
-                if let Some(r) = self.0.take() {
-                    let worst = r.amount_usd();
-                    r.settle_soon(Some(worst));
-                }
-            }
-        }
-        let mut pending = Pending(Some(self));
-        Box::new(move |cost| {
-            if let Some(r) = pending.0.take() {
-                r.settle_soon(cost);
-            }
-        })
-    }
-
-    /// Give the reservation back: the call cost nothing or never happened.
-    pub fn release(mut self) {
-        self.done = true;
-        self.give_back();
-    }
-
-    fn give_back(&mut self) {
-        let local: Vec<Charge> = self.local.iter().map(|t| t.charge.clone()).collect();
-        let _ = self.engine.runs.release(&local, self.amount);
-        if self.shared_held {
-            let shared: Vec<Charge> = self.shared.iter().map(|t| t.charge.clone()).collect();
-            match self.engine.store.release(&shared, self.amount) {
-                Ok(()) => self.engine.store_ok(),
-                Err(e) => self.engine.store_failed(&e),
-            }
-        }
-    }
-}
-
-impl Drop for Reservation {
-    fn drop(&mut self) {
-        if !self.done {
-            self.done = true;
-            self.give_back();
-        }
-    }
 }
 
 const RUN_CAP_ALERTS: [u32; 0] = [];
 
-/// Output tokens a metered stream reserves ahead of what it has produced.
-pub const STREAM_STEP_TOKENS: u64 = 256;
-
-/// Output a metered stream keeps in hand near its cap: about one chunk.
-pub const STREAM_MARGIN_TOKENS: u64 = 16;
-
-#[derive(Debug, Clone, Copy)]
-struct StreamMeter {
-    input: i64,
-    /// Nano-dollars per output token (fractional: kept as a decimal).
-    output_rate: Decimal,
-}
-
-impl StreamMeter {
-    fn cost(&self, output_tokens: u64) -> i64 {
-        let output =
-            units::to_nanos_ceil(self.output_rate * Decimal::from(output_tokens)).unwrap_or(i64::MAX / 4);
-        self.input.saturating_add(output)
-    }
-}
-
-impl Reservation {
-    /// A metered stream has produced `output_tokens` so far: grow the
-    /// reservation ahead of them, or say which cap the stream's running cost
-    /// would pass (the caller then closes the stream). Free for streams that
-    /// reserved their worst case.
-    pub fn stream_progress(&mut self, output_tokens: u64) -> std::result::Result<(), Box<Exceeded>> {
-        let Some(meter) = self.stream else {
-            return Ok(());
-        };
-        let running = meter.cost(output_tokens);
-        if running <= self.amount {
-            return Ok(());
-        }
-        // Reserve a step ahead; near the cap, what was produced and a margin
-        // for the chunk already on its way (the stream stops before the cap,
-        // not one chunk after it).
-        let ahead = meter.cost(output_tokens + STREAM_STEP_TOKENS);
-        let close = meter.cost(output_tokens + STREAM_MARGIN_TOKENS);
-        match self.grow(ahead, running) {
-            Err(refused) if refused.store_error.is_none() => self.grow(close, close),
-            other => other,
-        }
-    }
-
-    /// Grow the reservation to `wanted`; refused, say which cap `running` passes.
-    fn grow(&mut self, wanted: i64, running: i64) -> std::result::Result<(), Box<Exceeded>> {
-        let extra = wanted - self.amount;
-        let engine = self.engine.clone();
-        let local: Vec<Charge> = self.local.iter().map(|t| t.charge.clone()).collect();
-        if let Ok(Reserved::Over { index, spent, reserved }) = engine.runs.reserve(&local, extra) {
-            let others = (reserved - self.amount).max(0);
-            return Err(Box::new(Engine::exceeded(&self.local[index], spent, others, running)));
-        }
-        if self.shared_held {
-            let shared: Vec<Charge> = self.shared.iter().map(|t| t.charge.clone()).collect();
-            match engine.store.reserve(&shared, extra) {
-                Ok(Reserved::Taken(_)) => engine.store_ok(),
-                Ok(Reserved::Over { index, spent, reserved }) => {
-                    let _ = engine.runs.release(&local, extra);
-                    let others = (reserved - self.amount).max(0);
-                    return Err(Box::new(Engine::exceeded(&self.shared[index], spent, others, running)));
-                }
-                Err(e) => {
-                    engine.store_failed(&e);
-                    let _ = engine.runs.release(&local, extra);
-                    if engine.fail_mode == FailMode::Closed {
-                        let mut refused = Engine::exceeded(&self.shared[0], 0, 0, running);
-                        refused.store_error = Some(e.to_string());
-                        return Err(Box::new(refused));
-                    }
-                    return Ok(());
-                }
-            }
-        }
-        self.amount = wanted;
-        Ok(())
-    }
+/// Who a call is, as budgets match it: borrowed from the language layer, so
+/// that a call's reservation copies none of its attribution.
+pub struct Subject<'a> {
+    pub provider: &'a str,
+    pub operation: &'a str,
+    pub model: &'a str,
+    pub stream: bool,
+    pub run_id: Option<&'a str>,
+    pub agent: Option<&'a str>,
+    pub agent_path: &'a [&'a str],
+    /// The call's tag layers, lowest precedence first (client and run, then
+    /// the call's own), laid over the process's. Asked for only when a budget
+    /// filters on tags.
+    pub tags: &'a dyn Fn() -> [attribution::Tags; 2],
 }
 
 impl Engine {
     fn targets(
         &self,
-        call: &Call,
+        call: &Subject<'_>,
         tags: &attribution::Tags,
         run_caps: &[RunCap],
         now_ms: i64,
@@ -425,59 +269,85 @@ impl Engine {
         let mut shared = Vec::new();
         let mut local = Vec::new();
         for (index, budget) in self.budgets.iter().enumerate() {
-            if !budget.matches(&call.agent_path, tags) {
+            if !budget.matches(call.agent_path, tags) {
                 continue;
             }
             if budget.period == Period::Run {
-                let Some(run_id) = call.run_id.as_deref() else { continue };
+                let Some(run_id) = call.run_id else { continue };
                 let w = period::window(Period::Run, budget.zone, now_ms, Some(run_id));
                 let key = format!("@run:{run_id}/{}", budget.name);
                 local.push(self.target(budget.clone(), key, w, false));
                 continue;
             }
-            let (w, key) = self.window(index, now_ms);
-            shared.push(self.target(budget.clone(), key, w, true));
+            shared.push(self.period_target(index, now_ms));
         }
         for cap in run_caps {
             let budget = Arc::new(Budget {
-                name: format!("run {}", call.run_id.as_deref().unwrap_or("-")),
-                agent: call.agent.clone(),
+                name: format!("run {}", call.run_id.unwrap_or("-")),
+                agent: call.agent.map(str::to_string),
                 alerts: RUN_CAP_ALERTS.to_vec(),
                 ..Budget::new(cap.limit_usd, Period::Run)
             });
-            let w = period::window(Period::Run, Zone::utc(), now_ms, call.run_id.as_deref());
+            let w = period::window(Period::Run, Zone::utc(), now_ms, call.run_id);
             local.push(self.target(budget, format!("cap:{}", cap.id), w, false));
         }
         (shared, local)
     }
 
-    /// Budget `index`'s period holding `now_ms` and its counter key.
-    pub(super) fn window(&self, index: usize, now_ms: i64) -> (period::Window, String) {
-        if let Some(cached) = self.windows[index].load_full() {
-            let (w, key) = cached.as_ref();
+    /// Budget `index`'s target for the period holding `now_ms`.
+    pub(super) fn period_target(&self, index: usize, now_ms: i64) -> Target {
+        let cached = self.windows[index].load();
+        if let Some(w) = cached.as_deref() {
             if w.start_ms <= now_ms && w.end_ms.is_none_or(|end| now_ms < end) {
-                return (w.clone(), key.clone());
+                return w.target.clone();
             }
         }
         let b = &self.budgets[index];
         let w = period::window(b.period, b.zone, now_ms, None);
         let key = format!("{}@{}", b.name, w.label);
-        self.windows[index].store(Some(Arc::new((w.clone(), key.clone()))));
-        (w, key)
+        let (start_ms, end_ms) = (w.start_ms, w.end_ms);
+        let target = self.target(b.clone(), key, w, true);
+        self.windows[index].store(Some(Arc::new(Window { start_ms, end_ms, target: target.clone() })));
+        target
     }
 
     pub(super) fn target(&self, budget: Arc<Budget>, key: String, w: period::Window, seeded: bool) -> Target {
         let charge = Charge {
-            key,
+            key: key.into(),
             limit: units::to_nanos_ceil(budget.limit_usd).unwrap_or(i64::MAX),
             block: budget.action == Action::Block,
             expires_at_ms: w.end_ms,
             seed: seeded.then(|| Seed { budget: budget.clone(), start_ms: w.start_ms }),
         };
-        Target { budget, label: w.label, charge }
+        Target { budget, label: w.label.into(), charge }
     }
 
-    fn exceeded(target: &Target, spent: i64, reserved: i64, amount: i64) -> Exceeded {
+    /// `model`'s flat rates (see [`FlatRates`]), looked up once per model and catalog version.
+    fn flat_rates(&self, provider: &str, model: &str) -> Option<FlatRates> {
+        crate::catalog::with_current(|pricing| {
+            let version = pricing.version();
+            let mut cache = self.flat_rates.lock().unwrap_or_else(|p| p.into_inner());
+            let hit = cache
+                .iter()
+                .find(|c| &*c.model == model && &*c.provider == provider && &*c.catalog_version == version);
+            if let Some(hit) = hit {
+                return hit.rates;
+            }
+            let rates = FlatRates::of(provider, model);
+            if cache.len() >= FLAT_RATES_CACHED {
+                cache.clear();
+            }
+            cache.push(CachedRates {
+                catalog_version: version.into(),
+                provider: provider.into(),
+                model: model.into(),
+                rates,
+            });
+            rates
+        })
+    }
+
+    pub(super) fn exceeded(target: &Target, spent: i64, reserved: i64, amount: i64) -> Exceeded {
         let b = &target.budget;
         Exceeded {
             scope: b.scope(),
@@ -492,7 +362,7 @@ impl Engine {
         }
     }
 
-    fn store_failed(&self, e: &Error) {
+    pub(super) fn store_failed(&self, e: &Error) {
         if !self.outage.swap(true, Ordering::Relaxed) {
             let mode = match self.fail_mode {
                 FailMode::Open => "calls are let through unchecked (budget_fail_mode=open)",
@@ -505,7 +375,7 @@ impl Engine {
         }
     }
 
-    fn store_ok(&self) {
+    pub(super) fn store_ok(&self) {
         if self.outage.load(Ordering::Relaxed) && self.outage.swap(false, Ordering::Relaxed) {
             log::warn!(
                 "costline: the {} budget store answers again; budgets are enforced",
@@ -515,7 +385,7 @@ impl Engine {
     }
 
     /// Fire the thresholds `spent` reached, each once per period.
-    fn alert_if_crossed(&self, target: &Target, spent: i64, exceeded: bool) {
+    pub(super) fn alert_if_crossed(&self, target: &Target, spent: i64, exceeded: bool) {
         let b = &target.budget;
         let limit = target.charge.limit as i128;
         let percents: Vec<u32> = if exceeded {
@@ -543,7 +413,7 @@ impl Engine {
                 budget_name: b.name.clone(),
                 scope: b.scope(),
                 period: b.period.as_str(),
-                period_label: target.label.clone(),
+                period_label: target.label.to_string(),
                 threshold_percent: percent,
                 limit_usd: b.limit_usd,
                 spent_usd: units::to_usd(spent),
@@ -572,6 +442,33 @@ pub fn reserve(
     request: Option<&Value>,
     run_caps: &[RunCap],
 ) -> std::result::Result<Option<Reservation>, Box<Exceeded>> {
+    let agent_path: Vec<&str> = call.agent_path.iter().map(String::as_str).collect();
+    let tags = || [call.base_tags.clone(), call.tags.clone()];
+    let subject = Subject {
+        provider: &call.provider,
+        operation: &call.operation,
+        model: &call.model,
+        stream: call.stream,
+        run_id: call.run_id.as_deref(),
+        agent: call.agent.as_deref(),
+        agent_path: &agent_path,
+        tags: &tags,
+    };
+    reserve_for(
+        &subject,
+        || estimate::measure(&call.provider, &call.operation, &call.model, request),
+        run_caps,
+    )
+}
+
+/// [`reserve`] for a call the language layer describes without building a
+/// [`Call`]: `measure` reads the request (its prompt's tokens, its output
+/// limit) and runs only when some budget or cap applies.
+pub fn reserve_for(
+    call: &Subject<'_>,
+    measure: impl FnOnce() -> estimate::Measured,
+    run_caps: &[RunCap],
+) -> std::result::Result<Option<Reservation>, Box<Exceeded>> {
     let engine = match ENGINE.load_full() {
         Some(engine) => engine,
         None if run_caps.is_empty() => return Ok(None),
@@ -592,8 +489,11 @@ pub fn reserve(
         }
     };
     // Tags only decide which budgets match: merged only when a budget filters on them.
-    let tags = match engine.budgets.iter().any(|b| !b.tags.is_empty()) {
-        true => attribution::merge_tags([&recorder::process_tags(), &call.base_tags, &call.tags]),
+    let tags = match engine.filters_tags {
+        true => {
+            let [base, own] = (call.tags)();
+            attribution::merge_tags([&recorder::process_tags(), &base, &own])
+        }
         false => attribution::Tags::new(),
     };
     let now_ms = chrono::Utc::now().timestamp_millis();
@@ -601,38 +501,33 @@ pub fn reserve(
     if shared.is_empty() && local.is_empty() {
         return Ok(None);
     }
-    let worst = estimate::worst_case(&call.provider, &call.operation, &call.model, request);
+    let measured = measure();
     // A stream under blocking budgets that all meter streams as they go
     // reserves its prompt and a first step of output, not its worst case.
     let blocking = || shared.iter().chain(&local).filter(|t| t.charge.block);
     let metered = call.stream && blocking().next().is_some() && blocking().all(|t| t.budget.enforce_stream);
-    let stream = match (metered, worst.input_cost_usd.and_then(units::to_nanos_ceil), worst.output_rate) {
-        (true, Some(input), Some(output_rate)) => Some(StreamMeter { input, output_rate }),
-        _ => None,
-    };
-    let amount = match worst.cost_usd {
-        Some(_) if stream.is_some() => stream.map_or(0, |m| m.cost(STREAM_STEP_TOKENS)),
-        Some(cost) => units::to_nanos_ceil(cost).unwrap_or(i64::MAX / 4),
-        None => {
-            let (p, m) = (call.provider.as_str(), call.model.as_str());
-            log_once::warn(&format!("budget-unpriced\u{0}{p}\u{0}{m}"), || {
-                format!("costline: model {m:?} (provider {p}) has no price: its calls reserve nothing against budgets")
-            });
-            0
-        }
+    let flat = if metered { None } else { engine.flat_rates(call.provider, call.model) };
+    let (amount, stream) = match flat {
+        Some(rates) => (rates.worst_case_nanos(measured).unwrap_or(i64::MAX / 4), None),
+        None => priced_in_decimals(call, measured, metered),
     };
     let local_charges: Vec<Charge> = local.iter().map(|t| t.charge.clone()).collect();
-    match engine.runs.reserve(&local_charges, amount) {
-        Ok(Reserved::Over { index, spent, reserved }) => {
-            return Err(Box::new(Engine::exceeded(&local[index], spent, reserved, amount)))
+    if !local_charges.is_empty() {
+        match engine.runs.reserve(&local_charges, amount) {
+            Ok(Reserved::Over { index, spent, reserved }) => {
+                return Err(Box::new(Engine::exceeded(&local[index], spent, reserved, amount)))
+            }
+            Ok(Reserved::Taken(before)) => warn_passed(&engine, &local, &before, amount),
+            Err(_) => {}
         }
-        Ok(Reserved::Taken(before)) => warn_passed(&engine, &local, &before, amount),
-        Err(_) => {}
     }
+    let shared_charges: Vec<Charge> = shared.iter().map(|t| t.charge.clone()).collect();
     let mut reservation = Reservation {
         engine: engine.clone(),
         shared,
         local,
+        shared_charges,
+        local_charges,
         amount,
         stream,
         shared_held: false,
@@ -641,8 +536,7 @@ pub fn reserve(
     if reservation.shared.is_empty() {
         return Ok(Some(reservation));
     }
-    let shared_charges: Vec<Charge> = reservation.shared.iter().map(|t| t.charge.clone()).collect();
-    match engine.store.reserve(&shared_charges, amount) {
+    match engine.store.reserve(&reservation.shared_charges, amount) {
         Ok(Reserved::Taken(before)) => {
             engine.store_ok();
             reservation.shared_held = true;
@@ -667,6 +561,33 @@ pub fn reserve(
             }
         }
     }
+}
+
+/// The amount to reserve, priced from the catalog's decimal rates: for models
+/// with tiered or finer-than-femto-dollar rates, and for metered streams
+/// (which also need the prompt's cost and the output rate).
+fn priced_in_decimals(
+    call: &Subject<'_>,
+    measured: estimate::Measured,
+    metered: bool,
+) -> (i64, Option<StreamMeter>) {
+    let worst = estimate::worst_case_of(call.provider, call.model, measured);
+    let stream = match (metered, worst.input_cost_usd.and_then(units::to_nanos_ceil), worst.output_rate) {
+        (true, Some(input), Some(output_rate)) => Some(StreamMeter { input, output_rate }),
+        _ => None,
+    };
+    let amount = match worst.cost_usd {
+        Some(_) if stream.is_some() => stream.map_or(0, |m| m.cost(STREAM_STEP_TOKENS)),
+        Some(cost) => units::to_nanos_ceil(cost).unwrap_or(i64::MAX / 4),
+        None => {
+            let (p, m) = (call.provider, call.model);
+            log_once::warn(&format!("budget-unpriced\u{0}{p}\u{0}{m}"), || {
+                format!("costline: model {m:?} (provider {p}) has no price: its calls reserve nothing against budgets")
+            });
+            0
+        }
+    };
+    (amount, stream)
 }
 
 /// A `warn` budget this call takes past its limit: alert (once per period).

@@ -9,7 +9,6 @@ use serde_json::Value;
 use crate::catalog;
 use crate::cost;
 use crate::tokens;
-use crate::usage::Usage;
 
 /// Output the request allows when neither it nor the catalog says: generous,
 /// so that an unknown limit errs on the side of the cap.
@@ -44,31 +43,106 @@ pub fn requested_max_output(request: Option<&Value>) -> Option<u64> {
     })
 }
 
+/// What the worst case needs from a request: its prompt's tokens and its own output limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Measured {
+    pub input_tokens: u64,
+    pub max_output_tokens: Option<u64>,
+}
+
+/// Measure a request body as the SDK sends it.
+pub fn measure(provider: &str, operation: &str, model: &str, request: Option<&Value>) -> Measured {
+    let max_output_tokens = match operation {
+        "embeddings" => Some(0),
+        _ => requested_max_output(request),
+    };
+    let input_tokens =
+        request.map_or(0, |body| tokens::estimate_usage(provider, operation, model, body, "").input_tokens);
+    Measured { input_tokens, max_output_tokens }
+}
+
 /// The worst case of one call of `model` through `provider` for `operation`.
 pub fn worst_case(provider: &str, operation: &str, model: &str, request: Option<&Value>) -> WorstCase {
+    worst_case_of(provider, model, measure(provider, operation, model, request))
+}
+
+/// The worst case of a measured request: the prompt at the input rate, plus
+/// its output limit (else the model's maximum, else [`FALLBACK_MAX_OUTPUT`])
+/// at the output rate. One rate lookup, two products.
+pub fn worst_case_of(provider: &str, model: &str, measured: Measured) -> WorstCase {
     let pricing = catalog::current();
     let resolved = pricing.resolve(provider, model);
-    let input_tokens = match request {
-        Some(body) => tokens::estimate_usage(provider, operation, model, body, "").input_tokens,
-        None => 0,
+    let input_tokens = measured.input_tokens;
+    let max_output_tokens = measured
+        .max_output_tokens
+        .or_else(|| resolved.and_then(|r| r.price.max_output_tokens))
+        .unwrap_or(FALLBACK_MAX_OUTPUT);
+    let Some(resolved) = resolved else {
+        return WorstCase {
+            cost_usd: None,
+            input_tokens,
+            max_output_tokens,
+            input_cost_usd: None,
+            output_rate: None,
+        };
     };
-    let max_output_tokens = if operation == "embeddings" {
-        0
-    } else {
-        requested_max_output(request)
-            .or_else(|| resolved.and_then(|r| r.price.max_output_tokens))
-            .unwrap_or(FALLBACK_MAX_OUTPUT)
-    };
-    let usage = Usage { input_tokens, output_tokens: max_output_tokens, ..Usage::default() };
-    let prompt = Usage { input_tokens, ..Usage::default() };
+    let rates = cost::effective_rates(resolved.price, input_tokens, crate::catalog::ServiceTier::Standard);
+    // Rates are bounded by the catalog's maximum rate: saturate rather than panic should that change.
+    let times = |rate: Decimal, tokens: u64| rate.checked_mul(Decimal::from(tokens)).unwrap_or(Decimal::MAX);
+    let input_cost = times(rates.input, input_tokens);
+    let cost = input_cost.checked_add(times(rates.output, max_output_tokens)).unwrap_or(Decimal::MAX);
     WorstCase {
-        cost_usd: resolved.map(|r| cost::price_usage(r.price, &usage)),
+        cost_usd: Some(cost),
         input_tokens,
         max_output_tokens,
-        input_cost_usd: resolved.map(|r| cost::price_usage(r.price, &prompt)),
-        output_rate: resolved.map(|r| {
-            cost::effective_rates(r.price, input_tokens, crate::catalog::ServiceTier::Standard).output
-        }),
+        input_cost_usd: Some(input_cost),
+        output_rate: Some(rates.output),
+    }
+}
+
+/// A model's worst-case rates as whole femto-dollars (1e-15 USD) per token,
+/// for models whose catalog rates are that exact and flat (no context tiers,
+/// as nearly all are): a reservation is then two integer products, with no
+/// catalog lookup and no decimal arithmetic on the call's path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlatRates {
+    input: u128,
+    output: u128,
+    max_output_tokens: Option<u64>,
+}
+
+const FEMTOS_PER_NANO: u128 = 1_000_000;
+
+impl FlatRates {
+    /// `model`'s flat rates through `provider`, if it has a price and the price has them.
+    pub fn of(provider: &str, model: &str) -> Option<FlatRates> {
+        let pricing = catalog::current();
+        let price = pricing.resolve(provider, model)?.price;
+        if !price.standard.context_tiers.is_empty() {
+            return None;
+        }
+        let femtos = |rate: Option<Decimal>| -> Option<u128> {
+            let scaled = rate.unwrap_or_default().checked_mul(Decimal::from(1_000_000_000_000_000u64))?;
+            (scaled.fract().is_zero() && !scaled.is_sign_negative())
+                .then(|| scaled.trunc().try_into().ok())?
+        };
+        let rates = &price.standard.rates;
+        Some(FlatRates {
+            input: femtos(rates.input)?,
+            output: femtos(rates.output)?,
+            max_output_tokens: price.max_output_tokens,
+        })
+    }
+
+    /// The worst case of `measured` in nano-dollars, rounded up, as [`worst_case_of`]
+    /// prices it; `None` past what a counter holds.
+    pub fn worst_case_nanos(&self, measured: Measured) -> Option<i64> {
+        let output = measured.max_output_tokens.or(self.max_output_tokens).unwrap_or(FALLBACK_MAX_OUTPUT);
+        let femtos = self
+            .input
+            .checked_mul(u128::from(measured.input_tokens))?
+            .checked_add(self.output.checked_mul(u128::from(output))?)?;
+        i64::try_from(femtos.div_ceil(FEMTOS_PER_NANO)).ok().filter(|n| *n < (1i64 << 53))
     }
 }
 
@@ -114,6 +188,27 @@ mod tests {
             "inferenceConfig": {"maxTokens": 60}});
         let model = "us.anthropic.claude-haiku-4-5-20251001-v1:0";
         assert_eq!(worst_case("bedrock", "converse", model, Some(&bedrock)).max_output_tokens, 60);
+    }
+
+    #[test]
+    fn flat_rates_reserve_what_the_decimal_worst_case_does() {
+        let body = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi there"}], "max_tokens": 77});
+        for (provider, model) in
+            [("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("anthropic", "claude-sonnet-4-5")]
+        {
+            let measured = measure(provider, "chat", model, Some(&body));
+            let flat = FlatRates::of(provider, model).expect("flat, exact rates");
+            let decimal = worst_case_of(provider, model, measured)
+                .cost_usd
+                .and_then(crate::budget::units::to_nanos_ceil);
+            assert_eq!(flat.worst_case_nanos(measured), decimal, "{model}");
+            // Without a limit in the request, the catalog's maximum output.
+            let open = Measured { max_output_tokens: None, ..measured };
+            let decimal =
+                worst_case_of(provider, model, open).cost_usd.and_then(crate::budget::units::to_nanos_ceil);
+            assert_eq!(flat.worst_case_nanos(open), decimal, "{model}");
+        }
+        assert_eq!(FlatRates::of("openai", "no-such-model-xyz"), None);
     }
 
     #[test]

@@ -2,9 +2,10 @@
 //! additions of a reservation (no I/O under it). Counters a process has not
 //! seen yet start from what the ledger recorded in their period.
 
-use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::seed;
 use super::store::{first_over, BudgetStore, Charge, Reserved};
@@ -19,8 +20,8 @@ struct Counter {
 
 #[derive(Default)]
 struct State {
-    counters: HashMap<String, Counter>,
-    alerts: HashSet<(String, u32)>,
+    counters: FxHashMap<Arc<str>, Counter>,
+    alerts: FxHashSet<(Arc<str>, u32)>,
 }
 
 pub struct MemoryStore {
@@ -43,7 +44,7 @@ impl MemoryStore {
     fn ensure(&self, charges: &[Charge]) -> Result<()> {
         let missing: Vec<&Charge> = {
             let state = self.lock();
-            charges.iter().filter(|c| !state.counters.contains_key(&c.key)).collect()
+            charges.iter().filter(|c| !state.counters.contains_key(&*c.key)).collect()
         };
         if missing.is_empty() {
             return Ok(());
@@ -91,7 +92,7 @@ impl BudgetStore for MemoryStore {
 
     fn reserve(&self, charges: &[Charge], amount: i64) -> Result<Reserved> {
         let mut state = self.lock();
-        if !charges.iter().all(|c| state.counters.contains_key(&c.key)) {
+        if !charges.iter().all(|c| state.counters.contains_key(&*c.key)) {
             // A counter seen for the first time: seed it without the lock held.
             drop(state);
             self.ensure(charges)?;
@@ -99,7 +100,7 @@ impl BudgetStore for MemoryStore {
         }
         let current: Vec<(i64, i64)> = charges
             .iter()
-            .map(|c| state.counters.get(&c.key).map_or((0, 0), |n| (n.spent, n.reserved)))
+            .map(|c| state.counters.get(&*c.key).map_or((0, 0), |n| (n.spent, n.reserved)))
             .collect();
         if let Some(index) = first_over(charges, &current, amount) {
             let (spent, reserved) = current[index];
@@ -128,7 +129,7 @@ impl BudgetStore for MemoryStore {
     fn release(&self, charges: &[Charge], reserved: i64) -> Result<()> {
         let mut state = self.lock();
         for c in charges {
-            if let Some(counter) = state.counters.get_mut(&c.key) {
+            if let Some(counter) = state.counters.get_mut(&*c.key) {
                 counter.reserved = (counter.reserved - reserved).max(0);
             }
         }
@@ -137,7 +138,7 @@ impl BudgetStore for MemoryStore {
 
     fn read(&self, charge: &Charge) -> Result<(i64, i64)> {
         self.ensure(std::slice::from_ref(charge))?;
-        Ok(self.lock().counters.get(&charge.key).map_or((0, 0), |c| (c.spent, c.reserved)))
+        Ok(self.lock().counters.get(&*charge.key).map_or((0, 0), |c| (c.spent, c.reserved)))
     }
 
     fn claim_alert(&self, charge: &Charge, percent: u32) -> Result<bool> {

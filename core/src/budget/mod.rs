@@ -18,6 +18,7 @@ pub mod file;
 mod memory;
 pub mod period;
 mod redis;
+mod reservation;
 mod resp;
 mod seed;
 mod setup;
@@ -31,8 +32,8 @@ pub mod units;
 pub use alert::{clear_alert_hook, set_alert_hook, Alert, AlertHook};
 pub use background::wait_settled;
 pub use engine::{
-    clear, configure, forget_run, is_active, record_blocked, reserve, Exceeded, FailMode, Reservation,
-    RunCap, Settings, StoreChoice,
+    clear, configure, forget_run, is_active, record_blocked, reserve, reserve_for, store_waits, Exceeded,
+    FailMode, Reservation, RunCap, Settings, StoreChoice, Subject,
 };
 pub use memory::MemoryStore;
 pub use period::{Period, Zone};

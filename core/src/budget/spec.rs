@@ -129,9 +129,9 @@ impl Budget {
     }
 
     /// True when a call with this attribution counts against the budget.
-    pub fn matches(&self, agent_path: &[String], tags: &BTreeMap<String, String>) -> bool {
+    pub fn matches<S: AsRef<str>>(&self, agent_path: &[S], tags: &BTreeMap<String, String>) -> bool {
         if let Some(agent) = &self.agent {
-            if !agent_path.iter().any(|a| a == agent) {
+            if !agent_path.iter().any(|a| a.as_ref() == agent) {
                 return false;
             }
         }
@@ -163,20 +163,20 @@ mod tests {
         assert!(b.matches(&path(&["researcher"]), &BTreeMap::new()));
         assert!(b.matches(&path(&["planner", "researcher", "reader"]), &BTreeMap::new()));
         assert!(!b.matches(&path(&["writer"]), &BTreeMap::new()));
-        assert!(!b.matches(&[], &BTreeMap::new()));
+        assert!(!b.matches::<&str>(&[], &BTreeMap::new()));
     }
 
     #[test]
     fn a_tag_budget_needs_every_tag() {
         let tags: BTreeMap<String, String> = [("customer".to_string(), "acme".to_string())].into();
         let b = Budget { tags: tags.clone(), ..Budget::new(Decimal::ONE, Period::Month) };
-        assert!(b.matches(&[], &tags));
+        assert!(b.matches::<&str>(&[], &tags));
         let mut more = tags.clone();
         more.insert("phase".into(), "draft".into());
-        assert!(b.matches(&[], &more));
-        assert!(!b.matches(&[], &BTreeMap::new()));
+        assert!(b.matches::<&str>(&[], &more));
+        assert!(!b.matches::<&str>(&[], &BTreeMap::new()));
         let other: BTreeMap<String, String> = [("customer".to_string(), "globex".to_string())].into();
-        assert!(!b.matches(&[], &other));
+        assert!(!b.matches::<&str>(&[], &other));
     }
 
     #[test]

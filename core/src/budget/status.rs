@@ -76,9 +76,8 @@ fn status_of(engine: &Engine) -> Vec<BudgetStatus> {
                 return row;
             }
             let index = engine.budgets.iter().position(|x| Arc::ptr_eq(x, b)).unwrap_or(0);
-            let (w, key) = engine.window(index, now_ms);
-            let target = engine.target(b.clone(), key, w, true);
-            row.period_label = target.label.clone();
+            let target = engine.period_target(index, now_ms);
+            row.period_label = target.label.to_string();
             row.store = engine.store.kind();
             match engine.store.read(&target.charge) {
                 Ok((spent, reserved)) => {

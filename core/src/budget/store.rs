@@ -14,8 +14,9 @@ use crate::Result;
 /// One budget counter a call is charged against.
 #[derive(Debug, Clone)]
 pub struct Charge {
-    /// Unique per budget and period (`<budget name>@<period label>`).
-    pub key: String,
+    /// Unique per budget and period (`<budget name>@<period label>`); shared, not
+    /// copied, by every call charged in the period.
+    pub key: Arc<str>,
     pub limit: i64,
     /// A blocking budget refuses a reservation that would pass its limit; a
     /// warning one takes it anyway.

@@ -80,7 +80,7 @@ struct RequestCounter {
 
 impl RequestCounter {
     fn text(&self, text: &str) -> i64 {
-        super::count_with(self.encoding, text) as i64
+        super::count_remembered(self.encoding, text) as i64
     }
 
     fn value_text(&self, value: Option<&Value>) -> i64 {

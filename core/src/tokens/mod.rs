@@ -19,6 +19,7 @@
 mod ascii_split;
 mod encoder;
 mod estimate;
+mod memo;
 mod merge;
 mod model;
 mod pretokenize;
@@ -32,6 +33,7 @@ use serde_json::Value;
 use crate::usage::Usage;
 
 pub use encoder::Encoder;
+pub use memo::set_enabled as set_memo_enabled;
 pub use model::{encoding_for_model, Encoding};
 pub use vocab::{tokens_in_rank_order, Rank};
 
@@ -43,6 +45,15 @@ pub const MAX_PRETOKEN_BYTES: usize = merge::MAX_PIECE_BYTES;
 /// The first call for an encoding builds it, unless [`prewarm`] already did or is doing so.
 pub fn count(text: &str, model: &str) -> usize {
     count_with(encoding_for_model(model), text)
+}
+
+/// [`count_with`], remembered: a text counted recently (a system prompt, a conversation's
+/// history resent on each turn) is not tokenized again (see `memo.rs`).
+pub fn count_remembered(encoding: Encoding, text: &str) -> usize {
+    if text.is_empty() {
+        return 0;
+    }
+    memo::count(encoding, text, |t| count_with(encoding, t))
 }
 
 /// Number of tokens of `text` under `encoding`.

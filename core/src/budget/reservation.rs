@@ -1,0 +1,214 @@
+//! A call's hold on its budgets, from the reservation taken before it is sent
+//! to its settlement with what it cost (or its release), including a metered
+//! stream's growing reservation.
+
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+
+use super::engine::{Engine, Exceeded, FailMode, Target};
+use super::store::{BudgetStore, Charge, Reserved};
+use super::units;
+
+/// A call's hold on its budgets. Settle it with the actual cost or release
+/// it; dropping it releases it.
+pub struct Reservation {
+    pub(super) engine: Arc<Engine>,
+    pub(super) shared: Vec<Target>,
+    pub(super) local: Vec<Target>,
+    /// The counters of `shared` and `local`, as the stores take them (built once).
+    pub(super) shared_charges: Vec<Charge>,
+    pub(super) local_charges: Vec<Charge>,
+    pub(super) amount: i64,
+    /// Set for a stream whose budgets all meter streams as they go
+    /// (`enforce_stream`): it reserved its prompt and a first step of output,
+    /// and grows the reservation as output arrives.
+    pub(super) stream: Option<StreamMeter>,
+    /// False when the store was down and the fail mode let the call through.
+    pub(super) shared_held: bool,
+    pub(super) done: bool,
+}
+
+impl std::fmt::Debug for Reservation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reservation").field("amount_nanos", &self.amount).field("done", &self.done).finish()
+    }
+}
+
+impl Reservation {
+    /// The worst case reserved.
+    pub fn amount_usd(&self) -> Decimal {
+        units::to_usd(self.amount)
+    }
+
+    /// True when a budget this call counts against wants streams stopped
+    /// before their running cost passes it.
+    pub fn enforce_stream(&self) -> bool {
+        self.stream.is_some()
+    }
+
+    /// [`settle`](Self::settle) without making the caller wait for a shared
+    /// store: in memory it is done at once, with the ledger or Redis on a
+    /// background thread ([`super::wait_settled`] waits for it).
+    pub fn settle_soon(self, actual: Option<Decimal>) {
+        if self.shared_held && self.engine.store.kind() != "memory" {
+            super::background::settle(self, actual);
+        } else {
+            self.settle(actual);
+        }
+    }
+
+    /// Replace the reservation with what the call cost (`None`: no price, the
+    /// reservation is released). Fires the alerts it crosses.
+    pub fn settle(mut self, actual: Option<Decimal>) {
+        self.done = true;
+        let Some(actual) = actual.and_then(units::to_nanos_ceil) else {
+            self.give_back();
+            return;
+        };
+        let engine = self.engine.clone();
+        let mut crossed = Vec::new();
+        if let Ok(spent) = engine.runs.settle(&self.local_charges, self.amount, actual) {
+            crossed.extend(self.local.iter().zip(spent));
+        }
+        if self.shared_held || actual > 0 {
+            let reserved = if self.shared_held { self.amount } else { 0 };
+            match engine.store.settle(&self.shared_charges, reserved, actual) {
+                Ok(spent) => {
+                    engine.store_ok();
+                    crossed.extend(self.shared.iter().zip(spent));
+                }
+                Err(e) => engine.store_failed(&e),
+            }
+        }
+        for (target, spent) in crossed {
+            engine.alert_if_crossed(target, spent, false);
+        }
+    }
+
+    /// What the writer thread runs with a deferred call's cost
+    /// (`recorder::record_deferred_then`): settle with it. If the event is
+    /// dropped unbuilt (a full queue), the call still happened: it settles at
+    /// its worst case rather than counting nothing.
+    pub fn settle_when_built(self) -> crate::recorder::AfterBuild {
+        struct Pending(Option<Reservation>);
+        impl Drop for Pending {
+            fn drop(&mut self) {
+                if let Some(r) = self.0.take() {
+                    let worst = r.amount_usd();
+                    r.settle_soon(Some(worst));
+                }
+            }
+        }
+        let mut pending = Pending(Some(self));
+        Box::new(move |cost| {
+            if let Some(r) = pending.0.take() {
+                r.settle_soon(cost);
+            }
+        })
+    }
+
+    /// Give the reservation back: the call cost nothing or never happened.
+    pub fn release(mut self) {
+        self.done = true;
+        self.give_back();
+    }
+
+    fn give_back(&mut self) {
+        let _ = self.engine.runs.release(&self.local_charges, self.amount);
+        if self.shared_held {
+            match self.engine.store.release(&self.shared_charges, self.amount) {
+                Ok(()) => self.engine.store_ok(),
+                Err(e) => self.engine.store_failed(&e),
+            }
+        }
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if !self.done {
+            self.done = true;
+            self.give_back();
+        }
+    }
+}
+
+/// Output tokens a metered stream reserves ahead of what it has produced.
+pub const STREAM_STEP_TOKENS: u64 = 256;
+
+/// Output a metered stream keeps in hand near its cap: about one chunk.
+pub const STREAM_MARGIN_TOKENS: u64 = 16;
+
+#[derive(Debug, Clone, Copy)]
+pub(super) struct StreamMeter {
+    pub(super) input: i64,
+    /// Nano-dollars per output token (fractional: kept as a decimal).
+    pub(super) output_rate: Decimal,
+}
+
+impl StreamMeter {
+    pub(super) fn cost(&self, output_tokens: u64) -> i64 {
+        let output =
+            units::to_nanos_ceil(self.output_rate * Decimal::from(output_tokens)).unwrap_or(i64::MAX / 4);
+        self.input.saturating_add(output)
+    }
+}
+
+impl Reservation {
+    /// A metered stream has produced `output_tokens` so far: grow the
+    /// reservation ahead of them, or say which cap the stream's running cost
+    /// would pass (the caller then closes the stream). Free for streams that
+    /// reserved their worst case.
+    pub fn stream_progress(&mut self, output_tokens: u64) -> std::result::Result<(), Box<Exceeded>> {
+        let Some(meter) = self.stream else {
+            return Ok(());
+        };
+        let running = meter.cost(output_tokens);
+        if running <= self.amount {
+            return Ok(());
+        }
+        // Reserve a step ahead; near the cap, what was produced and a margin
+        // for the chunk already on its way (the stream stops before the cap,
+        // not one chunk after it).
+        let ahead = meter.cost(output_tokens + STREAM_STEP_TOKENS);
+        let close = meter.cost(output_tokens + STREAM_MARGIN_TOKENS);
+        match self.grow(ahead, running) {
+            Err(refused) if refused.store_error.is_none() => self.grow(close, close),
+            other => other,
+        }
+    }
+
+    /// Grow the reservation to `wanted`; refused, say which cap `running` passes.
+    fn grow(&mut self, wanted: i64, running: i64) -> std::result::Result<(), Box<Exceeded>> {
+        let extra = wanted - self.amount;
+        let engine = self.engine.clone();
+        let local = &self.local_charges;
+        if let Ok(Reserved::Over { index, spent, reserved }) = engine.runs.reserve(local, extra) {
+            let others = (reserved - self.amount).max(0);
+            return Err(Box::new(Engine::exceeded(&self.local[index], spent, others, running)));
+        }
+        if self.shared_held {
+            match engine.store.reserve(&self.shared_charges, extra) {
+                Ok(Reserved::Taken(_)) => engine.store_ok(),
+                Ok(Reserved::Over { index, spent, reserved }) => {
+                    let _ = engine.runs.release(local, extra);
+                    let others = (reserved - self.amount).max(0);
+                    return Err(Box::new(Engine::exceeded(&self.shared[index], spent, others, running)));
+                }
+                Err(e) => {
+                    engine.store_failed(&e);
+                    let _ = engine.runs.release(local, extra);
+                    if engine.fail_mode == FailMode::Closed {
+                        let mut refused = Engine::exceeded(&self.shared[0], 0, 0, running);
+                        refused.store_error = Some(e.to_string());
+                        return Err(Box::new(refused));
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        self.amount = wanted;
+        Ok(())
+    }
+}
