@@ -347,7 +347,7 @@ def bench_budgets() -> None:
                 # here every call's prompt is new, so it is counted before sending.
                 fresh = iter(range(10**9))
 
-                def new_prompt(active: bool) -> None:
+                def new_prompt(active: bool, fresh=fresh) -> None:
                     _budgets.active = active
                     content = f"Say hello to visitor {next(fresh)}."
                     ours.chat.completions.create(

@@ -17,6 +17,9 @@ pub struct StreamBudget {
 impl StreamBudget {
     /// A guard over `reservation` when its budgets meter streams as they go;
     /// otherwise the reservation back (it reserved its worst case already).
+    // The error hands back the reservation it was given, on every call that is not a metered
+    // stream: boxing it would cost each of them an allocation.
+    #[allow(clippy::result_large_err)]
     pub fn new(reservation: Reservation, model: &str) -> Result<StreamBudget, Reservation> {
         if !reservation.enforce_stream() {
             return Err(reservation);
