@@ -496,7 +496,7 @@ pub fn reserve_for(
         }
         false => attribution::Tags::new(),
     };
-    let now_ms = chrono::Utc::now().timestamp_millis();
+    let now_ms = units::now_ms();
     let (shared, local) = engine.targets(call, &tags, run_caps, now_ms);
     if shared.is_empty() && local.is_empty() {
         return Ok(None);

@@ -92,23 +92,32 @@ impl BudgetStore for MemoryStore {
 
     fn reserve(&self, charges: &[Charge], amount: i64) -> Result<Reserved> {
         let mut state = self.lock();
-        if !charges.iter().all(|c| state.counters.contains_key(&*c.key)) {
-            // A counter seen for the first time: seed it without the lock held.
-            drop(state);
-            self.ensure(charges)?;
-            state = self.lock();
-        }
-        let current: Vec<(i64, i64)> = charges
-            .iter()
-            .map(|c| state.counters.get(&*c.key).map_or((0, 0), |n| (n.spent, n.reserved)))
-            .collect();
+        let read = |state: &State| -> Option<Vec<(i64, i64)>> {
+            charges.iter().map(|c| state.counters.get(&*c.key).map(|n| (n.spent, n.reserved))).collect()
+        };
+        let current = match read(&state) {
+            Some(current) => current,
+            None => {
+                // A counter seen for the first time: seed it without the lock held.
+                drop(state);
+                self.ensure(charges)?;
+                state = self.lock();
+                read(&state).unwrap_or_else(|| vec![(0, 0); charges.len()])
+            }
+        };
         if let Some(index) = first_over(charges, &current, amount) {
             let (spent, reserved) = current[index];
             return Ok(Reserved::Over { index, spent, reserved });
         }
         for c in charges {
-            let counter = state.counters.entry(c.key.clone()).or_default();
-            counter.reserved = counter.reserved.saturating_add(amount);
+            match state.counters.get_mut(&*c.key) {
+                Some(counter) => counter.reserved = counter.reserved.saturating_add(amount),
+                None => {
+                    let fresh =
+                        Counter { reserved: amount, expires_at_ms: c.expires_at_ms, ..Counter::default() };
+                    state.counters.insert(c.key.clone(), fresh);
+                }
+            }
         }
         Ok(Reserved::Taken(current))
     }

@@ -17,6 +17,14 @@ pub fn to_nanos_ceil(usd: Decimal) -> Option<i64> {
         .filter(|n| n.abs() < (1i64 << 53))
 }
 
+/// Now, in Unix milliseconds: the clock read straight (a reservation's only
+/// date arithmetic is comparing this with its period's cached bounds).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// Nano-dollars as an exact decimal ("0.010000000" prints as "0.01").
 pub fn to_usd(nanos: i64) -> Decimal {
     Decimal::new(nanos, SCALE).normalize()
