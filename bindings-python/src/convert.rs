@@ -8,7 +8,7 @@ use std::os::raw::c_char;
 use pyo3::exceptions::PyTypeError;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use serde_json::Value;
 
 // CPython has exported `PyUnicode_AsUTF8AndSize` since 3.3; it entered the limited API only
@@ -134,6 +134,14 @@ fn usage_value(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
     }
     if let Ok(list) = obj.cast::<PyList>() {
         return list
+            .iter()
+            .map(|item| usage_value(&item, depth + 1))
+            .collect::<PyResult<Vec<_>>>()
+            .map(Value::Array);
+    }
+    // A tuple of messages or parts is a JSON array too (the SDKs serialise it so).
+    if let Ok(tuple) = obj.cast::<PyTuple>() {
+        return tuple
             .iter()
             .map(|item| usage_value(&item, depth + 1))
             .collect::<PyResult<Vec<_>>>()
