@@ -4,9 +4,11 @@
 //! `recordText` / `Meter.finish` (or releases), `budgetStatus` and the alert
 //! hook. All the rules are in core/src/budget/.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 
-use costline_core::budget::{self, Exceeded, FailMode, Requested, RunCap};
+use costline_core::attribution::Tags;
+use costline_core::budget::{self, estimate, Exceeded, FailMode, Requested, RunCap, Subject};
 use costline_core::recorder::Call;
 use napi::bindgen_prelude::{Function, Unknown};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
@@ -124,14 +126,6 @@ pub fn budget_reserve(
     request_json: Option<String>,
 ) -> Result<Option<Reservation>> {
     guard::call(|| {
-        let request: Option<Value> = match request_json {
-            Some(text) => serde_json::from_str(&text).ok(),
-            None => request.and_then(|r| env.from_js_value(r).ok()),
-        };
-        let mut call = Call { stream, ..Call::new(provider, operation, model, sdk()) };
-        if let Some(a) = attribution {
-            a.apply(&mut call);
-        }
         let caps = caps
             .into_iter()
             .map(|c| {
@@ -140,10 +134,41 @@ pub fn budget_reserve(
             })
             .collect::<costline_core::Result<Vec<_>>>()
             .map_err(guard::to_js)?;
-        match budget::reserve(&call, request.as_ref(), &caps) {
+        let a = attribution.as_ref();
+        let agent_path: Vec<&str> = a
+            .and_then(|a| a.agent_path.as_ref())
+            .map_or_else(Vec::new, |p| p.iter().map(String::as_str).collect());
+        let layer = |t: Option<&HashMap<String, String>>| -> Tags {
+            t.map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
+        };
+        let tags = || [layer(a.and_then(|a| a.base_tags.as_ref())), layer(a.and_then(|a| a.tags.as_ref()))];
+        let subject = Subject {
+            provider: &provider,
+            operation: &operation,
+            model: &model,
+            stream,
+            run_id: a.and_then(|a| a.run_id.as_deref()),
+            agent: a.and_then(|a| a.agent.as_deref()),
+            agent_path: &agent_path,
+            tags: &tags,
+        };
+        // The request is read only when a budget applies to the call.
+        let measure = || {
+            let request: Option<Value> = match &request_json {
+                Some(text) => serde_json::from_str(text).ok(),
+                None => request.and_then(|r| env.from_js_value(r).ok()),
+            };
+            estimate::measure(&provider, &operation, &model, request.as_ref())
+        };
+        let reserved = budget::reserve_for(&subject, measure, &caps);
+        match reserved {
             Ok(Some(r)) => Ok(Some(Reservation { inner: Mutex::new(Some(r)) })),
             Ok(None) => Ok(None),
             Err(exceeded) => {
+                let mut call = Call { stream, ..Call::new(provider, operation, model, sdk()) };
+                if let Some(a) = attribution {
+                    a.apply(&mut call);
+                }
                 budget::record_blocked(call);
                 Err(exceeded_error(&exceeded))
             }

@@ -248,7 +248,8 @@ pub fn budget_reserve(
         let reserved = if budget::store_waits() {
             // The ledger or Redis may take a while: read what the core needs, then let go of the GIL.
             let layers = layers();
-            let body = request.map(convert::request_value);
+            let held = convert::Held::new();
+            let body = request.map(|r| convert::request_json(r, &held));
             py.detach(|| {
                 let layers = || layers.clone();
                 let subject = subject(&provider, &operation, &model, stream, &run_id, &agent, &path, &layers);
@@ -261,7 +262,8 @@ pub fn budget_reserve(
         } else {
             let subject = subject(&provider, &operation, &model, stream, &run_id, &agent, &path, &layers);
             let measure = || {
-                let body = request.map(convert::request_value);
+                let held = convert::Held::new();
+                let body = request.map(|r| convert::request_json(r, &held));
                 estimate::measure(subject.provider, subject.operation, subject.model, body.as_ref())
             };
             budget::reserve_for(&subject, measure, &caps)

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::os::raw::c_char;
 
+use costline_core::borrowed_json::BorrowedJson;
 use pyo3::exceptions::PyTypeError;
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -213,4 +214,86 @@ pub fn tags(dict: Option<&Bound<'_, PyDict>>) -> PyResult<BTreeMap<String, Strin
         }
     }
     Ok(out)
+}
+
+/// Where a [`BorrowedJson`] keeps the str objects whose text it borrows:
+/// each gets a reference of its own until the arena is dropped, so the
+/// text outlives anything Python code run meanwhile might do to the dicts.
+pub type Held<'py> = typed_arena::Arena<Bound<'py, PyString>>;
+
+/// A request body for a guarded call's measurement, borrowing its strings
+/// (`held` keeps them): no key or text is copied. Never fails, like
+/// `request_value`: what cannot be read is null.
+pub fn request_json<'a, 'py>(obj: &Bound<'py, PyAny>, held: &'a Held<'py>) -> BorrowedJson<'a> {
+    borrowed(obj, held, 0).unwrap_or(BorrowedJson::Null)
+}
+
+fn borrowed_text<'a, 'py>(s: &Bound<'py, PyString>, held: &'a Held<'py>) -> PyResult<Cow<'a, str>> {
+    text(held.alloc(s.clone()))
+}
+
+fn borrowed<'a, 'py>(
+    obj: &Bound<'py, PyAny>,
+    held: &'a Held<'py>,
+    depth: usize,
+) -> PyResult<BorrowedJson<'a>> {
+    if depth > MAX_DEPTH {
+        return Err(PyTypeError::new_err("request body is nested too deeply"));
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return borrowed_text(s, held).map(BorrowedJson::String);
+    }
+    if let Ok(dict) = obj.cast::<PyDict>() {
+        return borrowed_fields(dict, held, depth, Vec::with_capacity(dict.len())).map(BorrowedJson::Object);
+    }
+    if let Ok(list) = obj.cast::<PyList>() {
+        let mut items = Vec::with_capacity(list.len());
+        for item in list.iter() {
+            items.push(borrowed(&item, held, depth + 1)?);
+        }
+        return Ok(BorrowedJson::Array(items));
+    }
+    if obj.is_none() {
+        return Ok(BorrowedJson::Null);
+    }
+    if let Ok(tuple) = obj.cast::<PyTuple>() {
+        let mut items = Vec::with_capacity(tuple.len());
+        for item in tuple.iter() {
+            items.push(borrowed(&item, held, depth + 1)?);
+        }
+        return Ok(BorrowedJson::Array(items));
+    }
+    // Numbers, bools, pydantic models and anything else: as `request_value` reads them
+    // (rare in a request's text; owned).
+    Ok(owned(usage_value(obj, depth)?))
+}
+
+fn borrowed_fields<'a, 'py>(
+    dict: &Bound<'py, PyDict>,
+    held: &'a Held<'py>,
+    depth: usize,
+    mut fields: Vec<(Cow<'a, str>, BorrowedJson<'a>)>,
+) -> PyResult<Vec<(Cow<'a, str>, BorrowedJson<'a>)>> {
+    for (k, v) in dict.iter() {
+        let key = match k.cast::<PyString>() {
+            Ok(k) => borrowed_text(k, held)?,
+            Err(_) => return Err(PyTypeError::new_err("request keys must be strings")),
+        };
+        fields.push((key, borrowed(&v, held, depth + 1)?));
+    }
+    Ok(fields)
+}
+
+/// An owned `Value` as a `BorrowedJson` (its strings moved, not copied).
+fn owned(value: Value) -> BorrowedJson<'static> {
+    match value {
+        Value::Null => BorrowedJson::Null,
+        Value::Bool(b) => BorrowedJson::Bool(b),
+        Value::Number(n) => BorrowedJson::Number(n),
+        Value::String(s) => BorrowedJson::String(Cow::Owned(s)),
+        Value::Array(items) => BorrowedJson::Array(items.into_iter().map(owned).collect()),
+        Value::Object(map) => {
+            BorrowedJson::Object(map.into_iter().map(|(k, v)| (Cow::Owned(k), owned(v))).collect())
+        }
+    }
 }

@@ -7,6 +7,7 @@
 //! the `ledger` and a collector in the background, `report` and `cli` read them back.
 
 pub mod attribution;
+pub mod borrowed_json;
 pub mod budget;
 pub mod catalog;
 pub mod cli;

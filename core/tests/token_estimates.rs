@@ -2,9 +2,20 @@
 //! messages), checked against the accounting documented in src/tokens/estimate.rs with the
 //! stock tiktoken-rs encoders doing the counting.
 
+use costline_core::borrowed_json::BorrowedJson;
 use costline_core::tokens::{self, Encoding};
-use serde_json::json;
+use costline_core::usage::Usage;
+use serde_json::{json, Value};
 use tiktoken_rs::CoreBPE;
+
+/// The estimate of a body, which must be the same read as a `Value` or as the
+/// borrowed form a guarded Python call measures.
+fn estimate(provider: &str, operation: &str, model: &str, request: &Value, output: &str) -> Usage {
+    let usage = tokens::estimate_usage(provider, operation, model, request, output);
+    let borrowed = tokens::estimate_usage(provider, operation, model, &BorrowedJson::of(request), output);
+    assert_eq!(usage, borrowed, "{request}");
+    usage
+}
 
 fn stock(encoding: Encoding) -> &'static CoreBPE {
     match encoding {
@@ -30,7 +41,7 @@ fn chat_estimate_follows_openais_message_accounting() {
             {"role": "user", "name": "ann", "content": "What is 2+2?"},
         ],
     });
-    let usage = tokens::estimate_usage("openai", "chat", "gpt-4o", &request, "4");
+    let usage = estimate("openai", "chat", "gpt-4o", &request, "4");
     let expected = (3 + o200k("system") + o200k("You are terse."))
         + (3 + o200k("user") + o200k("What is 2+2?") + o200k("ann") + 1)
         + 3;
@@ -46,8 +57,8 @@ fn chat_estimate_counts_text_parts_and_ignores_images() {
         {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
     ]}]});
     let text_only = json!({"messages": [{"role": "user", "content": "Describe this picture."}]});
-    let a = tokens::estimate_usage("openai", "chat", "gpt-4o-mini", &with_image, "");
-    let b = tokens::estimate_usage("openai", "chat", "gpt-4o-mini", &text_only, "");
+    let a = estimate("openai", "chat", "gpt-4o-mini", &with_image, "");
+    let b = estimate("openai", "chat", "gpt-4o-mini", &text_only, "");
     assert_eq!(a.input_tokens, b.input_tokens);
     assert_eq!(a.input_tokens, 3 + o200k("user") + o200k("Describe this picture.") + 3);
 }
@@ -72,7 +83,7 @@ fn chat_estimate_counts_tool_definitions_and_calls() {
             }},
         }}],
     });
-    let usage = tokens::estimate_usage("openai", "chat", "", &request, "");
+    let usage = estimate("openai", "chat", "", &request, "");
     let messages = (3 + cl100k("user") + cl100k("Weather in Paris?"))
         + (3 + cl100k("assistant") + cl100k("get_weather") + cl100k("{\"city\":\"Paris\"}"))
         + (3 + cl100k("tool") + cl100k("18C, cloudy"))
@@ -92,7 +103,7 @@ fn chat_estimate_counts_tool_definitions_and_calls() {
 #[test]
 fn responses_estimate_counts_instructions_input_and_items() {
     let plain = json!({"model": "gpt-4.1", "instructions": "Be brief.", "input": "Hi there"});
-    let usage = tokens::estimate_usage("openai", "responses", "gpt-4.1", &plain, "Hello!");
+    let usage = estimate("openai", "responses", "gpt-4.1", &plain, "Hello!");
     assert_eq!(
         usage.input_tokens,
         3 + (3 + o200k("developer") + o200k("Be brief.")) + (3 + o200k("user") + o200k("Hi there"))
@@ -107,7 +118,7 @@ fn responses_estimate_counts_instructions_input_and_items() {
         {"type": "function", "name": "lookup", "description": "Look up", "parameters": {"type": "object", "properties": {}}},
         {"type": "web_search"},
     ]});
-    let usage = tokens::estimate_usage("openai", "responses", "gpt-5", &items, "");
+    let usage = estimate("openai", "responses", "gpt-5", &items, "");
     let expected = 3
         + (3 + o200k("user") + o200k("Look:"))
         + (3 + o200k("lookup") + o200k("{}"))
@@ -120,19 +131,16 @@ fn responses_estimate_counts_instructions_input_and_items() {
 fn embeddings_estimate_counts_strings_and_token_ids_without_framing() {
     let model = "text-embedding-3-small";
     let one = json!({"model": model, "input": "embed me"});
-    assert_eq!(
-        tokens::estimate_usage("openai", "embeddings", model, &one, "").input_tokens,
-        cl100k("embed me")
-    );
+    assert_eq!(estimate("openai", "embeddings", model, &one, "").input_tokens, cl100k("embed me"));
     let many = json!({"input": ["one", "two words"]});
     assert_eq!(
-        tokens::estimate_usage("openai", "embeddings", model, &many, "").input_tokens,
+        estimate("openai", "embeddings", model, &many, "").input_tokens,
         cl100k("one") + cl100k("two words")
     );
     let ids = json!({"input": [[1, 2, 3], [4, 5]]});
-    assert_eq!(tokens::estimate_usage("openai", "embeddings", model, &ids, "").input_tokens, 5);
+    assert_eq!(estimate("openai", "embeddings", model, &ids, "").input_tokens, 5);
     let flat_ids = json!({"input": [10, 11, 12, 13]});
-    assert_eq!(tokens::estimate_usage("openai", "embeddings", model, &flat_ids, "").input_tokens, 4);
+    assert_eq!(estimate("openai", "embeddings", model, &flat_ids, "").input_tokens, 4);
 }
 
 #[test]
@@ -147,7 +155,7 @@ fn anthropic_estimate_counts_system_blocks_and_tools() {
         ],
         "tools": [{"name": "rhyme", "description": "Find rhymes", "input_schema": {"type": "object"}}],
     });
-    let usage = tokens::estimate_usage("anthropic", "messages", "claude-sonnet-4-5", &request, "ok");
+    let usage = estimate("anthropic", "messages", "claude-sonnet-4-5", &request, "ok");
     let expected = 3
         + (3 + o200k("You are a poet."))
         + (3 + o200k("user") + o200k("Write a haiku."))
@@ -162,7 +170,7 @@ fn anthropic_estimate_counts_system_blocks_and_tools() {
 
     let forced =
         json!({"system": "s", "messages": [], "tools": [{"name": "t"}], "tool_choice": {"type": "any"}});
-    let usage = tokens::estimate_usage("anthropic", "messages", "claude-opus-4-1", &forced, "");
+    let usage = estimate("anthropic", "messages", "claude-opus-4-1", &forced, "");
     assert_eq!(usage.input_tokens, 3 + (3 + o200k("s")) + 313 + o200k("t"));
 }
 
@@ -175,7 +183,7 @@ fn estimate_of_an_unexpected_body_is_zero_input_not_an_error() {
         json!({"messages": "not a list"}),
         json!({"messages": [7, null]}),
     ] {
-        let usage = tokens::estimate_usage("openai", "chat", "gpt-4o", &body, "out");
+        let usage = estimate("openai", "chat", "gpt-4o", &body, "out");
         assert!(usage.input_tokens <= 3 + 2 * 3, "{body}");
         assert_eq!(usage.output_tokens, o200k("out"));
     }
@@ -184,10 +192,10 @@ fn estimate_of_an_unexpected_body_is_zero_input_not_an_error() {
 #[test]
 fn completions_estimate_counts_the_prompt_for_either_provider() {
     let legacy = json!({"model": "claude-2.1", "prompt": "\n\nHuman: Hi\n\nAssistant:"});
-    let usage = tokens::estimate_usage("anthropic", "completions", "claude-2.1", &legacy, "Hello");
+    let usage = estimate("anthropic", "completions", "claude-2.1", &legacy, "Hello");
     assert_eq!(usage.input_tokens, o200k("\n\nHuman: Hi\n\nAssistant:"));
     let openai = json!({"model": "gpt-3.5-turbo-instruct", "prompt": ["Say hi", "Say bye"]});
-    let usage = tokens::estimate_usage("openai", "completions", "gpt-3.5-turbo-instruct", &openai, "");
+    let usage = estimate("openai", "completions", "gpt-3.5-turbo-instruct", &openai, "");
     assert_eq!(usage.input_tokens, cl100k("Say hi") + cl100k("Say bye"));
 }
 
@@ -198,11 +206,11 @@ fn gemini_estimate_counts_the_text_parts_of_contents_and_the_system_instruction(
         "systemInstruction": {"parts": [{"text": "You are terse."}]},
         "generationConfig": {"temperature": 0.5},
     });
-    let usage = tokens::estimate_usage("google", "generate_content", "gemini-2.5-flash", &request, "4");
+    let usage = estimate("google", "generate_content", "gemini-2.5-flash", &request, "4");
     assert_eq!(usage.input_tokens, 3 + o200k("What is 2+2?") + 3 + o200k("You are terse."));
     assert_eq!(usage.output_tokens, 1);
     let embed = json!({"requests": [{"model": "models/text-embedding-004", "content": {"parts": [{"text": "hello"}]}}]});
-    let usage = tokens::estimate_usage("google", "embeddings", "text-embedding-004", &embed, "");
+    let usage = estimate("google", "embeddings", "text-embedding-004", &embed, "");
     assert_eq!(usage.input_tokens, 3 + o200k("hello"));
 }
 
@@ -213,6 +221,6 @@ fn bedrock_converse_estimate_counts_text_blocks_and_the_system_list() {
         "system": [{"text": "You are terse."}],
     });
     let model = "anthropic.claude-3-5-haiku-20241022-v1:0";
-    let usage = tokens::estimate_usage("bedrock", "converse", model, &request, "4");
+    let usage = estimate("bedrock", "converse", model, &request, "4");
     assert_eq!(usage.input_tokens, (3 + o200k("user") + o200k("What is 2+2?")) + 3 + o200k("You are terse."));
 }

@@ -169,3 +169,28 @@ def test_the_prompt_of_every_body_shape_is_reserved(budgets, provider, operation
         # More than the output alone, and the request's own output limit rather than the
         # model's maximum (a body that could not be read reserves that maximum, no prompt).
         assert output_alone < whole < Decimal("0.01"), store
+
+
+def estimated_input_cost(provider: str, operation: str, model: str, body: dict) -> Decimal:
+    """The prompt's cost as the recorder estimates it for a call that reported no
+    usage: the request converted to a JSON value, a path independent of the
+    reservation's (which reads the dicts in place)."""
+    cost = _native.record(
+        provider, operation, model, None, None, 0, False, "ok", None, None, None, [], {}, {}, body, "", True
+    )
+    return Decimal(cost)
+
+
+@pytest.mark.parametrize("provider,operation,model,body", BODIES, ids=IDS)
+def test_the_reservation_reads_the_body_as_the_recorder_does(budgets, provider, operation, model, body):  # noqa: F811
+    # The same prompt, token for token: the reservation (prompt plus the output
+    # limit) less the output limit alone is the recorder's prompt cost, exactly.
+    budgets(costline.Budget("1000000", "total"), budget_store="memory")
+    whole = Decimal(reserved_amount(provider, operation, model, body))
+    limits_only = {k: v for k, v in body.items() if k in LIMITS}
+    output_alone = Decimal(reserved_amount(provider, operation, model, limits_only))
+    prompt = estimated_input_cost(provider, operation, model, body)
+    framing = estimated_input_cost(provider, operation, model, limits_only)
+    assert prompt > framing
+    # A reservation rounds up to a nano-dollar: within one nano-dollar for each of the two.
+    assert abs((whole - output_alone) - (prompt - framing)) <= Decimal("0.000000002"), (whole, output_alone, prompt)

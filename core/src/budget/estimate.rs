@@ -6,6 +6,7 @@
 use rust_decimal::Decimal;
 use serde_json::Value;
 
+use crate::borrowed_json::Json;
 use crate::catalog;
 use crate::cost;
 use crate::tokens;
@@ -36,11 +37,12 @@ const NESTED_MAX_OUTPUT: [(&str, &str); 2] =
     [("generationConfig", "maxOutputTokens"), ("inferenceConfig", "maxTokens")];
 
 /// The request's own output limit, if it sets one.
-pub fn requested_max_output(request: Option<&Value>) -> Option<u64> {
-    let body = request?.as_object()?;
-    MAX_OUTPUT_FIELDS.iter().find_map(|f| body.get(*f).and_then(Value::as_u64)).or_else(|| {
-        NESTED_MAX_OUTPUT.iter().find_map(|(config, field)| body.get(*config)?.get(*field)?.as_u64())
-    })
+pub fn requested_max_output<J: Json>(request: Option<&J>) -> Option<u64> {
+    let body = request.filter(|b| b.is_object())?;
+    MAX_OUTPUT_FIELDS
+        .iter()
+        .find_map(|f| body.get(f).and_then(J::as_u64))
+        .or_else(|| NESTED_MAX_OUTPUT.iter().find_map(|(config, field)| body.at(&[config, field])?.as_u64()))
 }
 
 /// What the worst case needs from a request: its prompt's tokens and its own output limit.
@@ -50,8 +52,8 @@ pub struct Measured {
     pub max_output_tokens: Option<u64>,
 }
 
-/// Measure a request body as the SDK sends it.
-pub fn measure(provider: &str, operation: &str, model: &str, request: Option<&Value>) -> Measured {
+/// Measure a request body as the SDK sends it (a `Value`, or a `Body` borrowed from the caller's objects).
+pub fn measure<J: Json>(provider: &str, operation: &str, model: &str, request: Option<&J>) -> Measured {
     let max_output_tokens = match operation {
         "embeddings" => Some(0),
         _ => requested_max_output(request),

@@ -33,7 +33,7 @@
 //! and detail settings the body does not fully carry), built-in tools (web search...), ids.
 //! An estimate therefore errs low for multimodal requests.
 
-use serde_json::{Map, Value};
+use crate::borrowed_json::Json;
 
 use super::model::Encoding;
 use crate::usage::Usage;
@@ -54,21 +54,21 @@ const ANTHROPIC_TOOL_PROMPT_AUTO: i64 = 346;
 const ANTHROPIC_TOOL_PROMPT_FORCED: i64 = 313;
 
 /// Estimate a call's usage; see the module documentation for what is counted.
-pub(crate) fn estimate_usage(
+pub(crate) fn estimate_usage<J: Json>(
     provider: &str,
     operation: &str,
     model: &str,
-    request: &Value,
+    request: &J,
     output_text: &str,
 ) -> Usage {
     let model = match model {
-        "" => request.get("model").and_then(Value::as_str).unwrap_or(""),
+        "" => request.get("model").and_then(J::as_str).unwrap_or(""),
         named => named,
     };
     let counter = RequestCounter { encoding: super::encoding_for_model(model) };
-    let input = match request.as_object() {
-        Some(body) => counter.request(provider, operation, body).max(0) as u64,
-        None => 0,
+    let input = match request.is_object() {
+        true => counter.request(provider, operation, request).max(0) as u64,
+        false => 0,
     };
     Usage { input_tokens: input, output_tokens: counter.text(output_text) as u64, ..Usage::default() }
 }
@@ -83,20 +83,20 @@ impl RequestCounter {
         super::count_remembered(self.encoding, text) as i64
     }
 
-    fn value_text(&self, value: Option<&Value>) -> i64 {
-        value.and_then(Value::as_str).map_or(0, |s| self.text(s))
+    fn value_text<J: Json>(&self, value: Option<&J>) -> i64 {
+        value.and_then(J::as_str).map_or(0, |s| self.text(s))
     }
 
     /// A JSON value as the model sees it when it is not text (tool inputs, nested schemas).
-    fn json(&self, value: &Value) -> i64 {
-        match value {
-            Value::String(s) => self.text(s),
-            Value::Null => 0,
-            other => self.text(&other.to_string()),
+    fn json<J: Json>(&self, value: &J) -> i64 {
+        match value.as_str() {
+            Some(s) => self.text(s),
+            None if value.is_null() => 0,
+            None => self.text(&value.compact()),
         }
     }
 
-    fn request(&self, provider: &str, operation: &str, body: &Map<String, Value>) -> i64 {
+    fn request<J: Json>(&self, provider: &str, operation: &str, body: &J) -> i64 {
         match (provider, operation) {
             ("google", _) if !body.contains_key("messages") && !body.contains_key("input") => {
                 self.gemini(body)
@@ -121,7 +121,7 @@ impl RequestCounter {
     /// camelCase or the SDK's snake_case): the text parts of `contents`, the system
     /// instruction and embedding `content` / `requests`, each content with the chat
     /// framing of 3 tokens (Gemini's framing is not published: an approximation).
-    fn gemini(&self, body: &Map<String, Value>) -> i64 {
+    fn gemini<J: Json>(&self, body: &J) -> i64 {
         let mut total = 0;
         for key in ["contents", "systemInstruction", "system_instruction", "content", "requests"] {
             if let Some(value) = body.get(key) {
@@ -131,66 +131,69 @@ impl RequestCounter {
         total
     }
 
-    fn gemini_texts(&self, value: &Value, depth: usize) -> i64 {
+    fn gemini_texts<J: Json>(&self, value: &J, depth: usize) -> i64 {
         if depth > 16 {
             return 0;
         }
-        match value {
-            Value::String(s) => self.text(s),
-            Value::Array(items) => items.iter().map(|item| self.gemini_texts(item, depth + 1)).sum(),
-            Value::Object(map) => {
-                let framing = if map.contains_key("parts") { 3 } else { 0 };
-                framing
-                    + map
-                        .iter()
-                        .filter(|(k, _)| matches!(k.as_str(), "text" | "parts" | "content" | "contents"))
-                        .map(|(_, v)| self.gemini_texts(v, depth + 1))
-                        .sum::<i64>()
-            }
-            _ => 0,
+        if let Some(s) = value.as_str() {
+            return self.text(s);
         }
+        if let Some(items) = value.as_array() {
+            return items.iter().map(|item| self.gemini_texts(item, depth + 1)).sum();
+        }
+        if !value.is_object() {
+            return 0;
+        }
+        let framing = if value.contains_key("parts") { 3 } else { 0 };
+        framing
+            + value
+                .fields()
+                .filter(|(k, _)| matches!(*k, "text" | "parts" | "content" | "contents"))
+                .map(|(_, v)| self.gemini_texts(v, depth + 1))
+                .sum::<i64>()
     }
 
     /// Embeddings `input` / completions `prompt`: a string, strings, or token ids.
-    fn prompt(&self, value: Option<&Value>) -> i64 {
-        match value {
-            Some(Value::String(s)) => self.text(s),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|item| match item {
-                    Value::String(s) => self.text(s),
-                    Value::Number(_) => 1,
-                    Value::Array(ids) => ids.len() as i64,
-                    _ => 0,
-                })
-                .sum(),
-            _ => 0,
+    fn prompt<J: Json>(&self, value: Option<&J>) -> i64 {
+        let Some(value) = value else { return 0 };
+        if let Some(s) = value.as_str() {
+            return self.text(s);
         }
+        let items = value.as_array().unwrap_or_default();
+        items
+            .iter()
+            .map(|item| match (item.as_str(), item.as_array()) {
+                (Some(s), _) => self.text(s),
+                (_, Some(ids)) => ids.len() as i64,
+                _ if item.is_number() => 1,
+                _ => 0,
+            })
+            .sum()
     }
 
     // ---- OpenAI Chat Completions -------------------------------------------------------
 
-    fn chat(&self, body: &Map<String, Value>) -> i64 {
-        let messages = body.get("messages").and_then(Value::as_array);
+    fn chat<J: Json>(&self, body: &J) -> i64 {
+        let messages = body.get("messages").and_then(J::as_array);
         let mut total: i64 = messages.into_iter().flatten().map(|m| self.chat_message(m)).sum();
         total += REPLY_PRIMING;
-        let tools = body.get("tools").and_then(Value::as_array).into_iter().flatten();
+        let tools = body.get("tools").and_then(J::as_array).into_iter().flatten();
         // Chat tools nest the function: {"type": "function", "function": {...}}; the legacy
         // `functions` parameter lists the functions themselves.
         let functions = tools
             .filter_map(|tool| tool.get("function"))
-            .chain(body.get("functions").and_then(Value::as_array).into_iter().flatten());
+            .chain(body.get("functions").and_then(J::as_array).into_iter().flatten());
         total + self.openai_functions(functions)
     }
 
-    fn chat_message(&self, message: &Value) -> i64 {
+    fn chat_message<J: Json>(&self, message: &J) -> i64 {
         let mut total = TOKENS_PER_MESSAGE + self.value_text(message.get("role"));
         total += self.content(message.get("content"));
         total += self.value_text(message.get("refusal"));
-        if let Some(name) = message.get("name").and_then(Value::as_str) {
+        if let Some(name) = message.get("name").and_then(J::as_str) {
             total += self.text(name) + TOKENS_PER_NAME;
         }
-        let calls = message.get("tool_calls").and_then(Value::as_array).into_iter().flatten();
+        let calls = message.get("tool_calls").and_then(J::as_array).into_iter().flatten();
         for function in calls.filter_map(|call| call.get("function")).chain(message.get("function_call")) {
             total += self.value_text(function.get("name")) + self.value_text(function.get("arguments"));
         }
@@ -198,31 +201,34 @@ impl RequestCounter {
     }
 
     /// A message content: a string, or parts of which the text ones count.
-    fn content(&self, content: Option<&Value>) -> i64 {
-        match content {
-            Some(Value::String(s)) => self.text(s),
-            Some(Value::Array(parts)) => parts.iter().map(|part| self.content_part(part)).sum(),
+    fn content<J: Json>(&self, content: Option<&J>) -> i64 {
+        let Some(content) = content else { return 0 };
+        match (content.as_str(), content.as_array()) {
+            (Some(s), _) => self.text(s),
+            (_, Some(parts)) => parts.iter().map(|part| self.content_part(part)).sum(),
             _ => 0,
         }
     }
 
-    fn content_part(&self, part: &Value) -> i64 {
-        match part {
-            Value::String(s) => self.text(s),
-            Value::Object(fields) => match fields.get("type").and_then(Value::as_str) {
-                // Chat "text", Responses "input_text"/"output_text", "refusal".
-                Some("text" | "input_text" | "output_text") => self.value_text(fields.get("text")),
-                Some("refusal") => self.value_text(fields.get("refusal")),
-                // Bedrock Converse content blocks: `{"text": ...}`, no type.
-                None => self.value_text(fields.get("text")),
-                _ => 0,
-            },
+    fn content_part<J: Json>(&self, part: &J) -> i64 {
+        if let Some(s) = part.as_str() {
+            return self.text(s);
+        }
+        if !part.is_object() {
+            return 0;
+        }
+        match part.get("type").and_then(J::as_str) {
+            // Chat "text", Responses "input_text"/"output_text", "refusal".
+            Some("text" | "input_text" | "output_text") => self.value_text(part.get("text")),
+            Some("refusal") => self.value_text(part.get("refusal")),
+            // Bedrock Converse content blocks: `{"text": ...}`, no type.
+            None => self.value_text(part.get("text")),
             _ => 0,
         }
     }
 
     /// Function definitions, per the cookbook's `num_tokens_for_tools`.
-    fn openai_functions<'a>(&self, functions: impl Iterator<Item = &'a Value>) -> i64 {
+    fn openai_functions<'a, J: Json + 'a>(&self, functions: impl Iterator<Item = &'a J>) -> i64 {
         let function_init = match self.encoding {
             Encoding::Cl100kBase => FUNCTION_INIT_CL100K,
             Encoding::O200kBase => FUNCTION_INIT_O200K,
@@ -232,13 +238,13 @@ impl RequestCounter {
         for function in functions {
             any = true;
             total += function_init;
-            let name = function.get("name").and_then(Value::as_str).unwrap_or("");
-            let description = function.get("description").and_then(Value::as_str).unwrap_or("");
+            let name = function.get("name").and_then(J::as_str).unwrap_or("");
+            let description = function.get("description").and_then(J::as_str).unwrap_or("");
             total += self.text(&format!("{name}:{}", description.strip_suffix('.').unwrap_or(description)));
-            let properties = function.pointer("/parameters/properties").and_then(Value::as_object);
-            if let Some(properties) = properties.filter(|p| !p.is_empty()) {
+            let properties = function.at(&["parameters", "properties"]).filter(|p| p.is_object());
+            if let Some(properties) = properties.filter(|p| p.fields().next().is_some()) {
                 total += PROPERTIES_INIT;
-                for (key, schema) in properties {
+                for (key, schema) in properties.fields() {
                     total += PROPERTY_KEY + self.openai_property(key, schema);
                 }
             }
@@ -249,22 +255,20 @@ impl RequestCounter {
         total
     }
 
-    fn openai_property(&self, key: &str, schema: &Value) -> i64 {
+    fn openai_property<J: Json>(&self, key: &str, schema: &J) -> i64 {
         let mut total = 0;
-        if let Some(items) = schema.get("enum").and_then(Value::as_array) {
+        if let Some(items) = schema.get("enum").and_then(J::as_array) {
             total += ENUM_INIT;
             for item in items {
                 total += ENUM_ITEM + self.json(item);
             }
         }
-        let kind = match schema.get("type") {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Array(kinds)) => {
-                kinds.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" | ")
-            }
+        let kind = match schema.get("type").map(|t| (t.as_str(), t.as_array())) {
+            Some((Some(s), _)) => s.to_string(),
+            Some((_, Some(kinds))) => kinds.iter().filter_map(J::as_str).collect::<Vec<_>>().join(" | "),
             _ => String::new(),
         };
-        let description = schema.get("description").and_then(Value::as_str).unwrap_or("");
+        let description = schema.get("description").and_then(J::as_str).unwrap_or("");
         total += self.text(&format!("{key}:{kind}:{}", description.strip_suffix('.').unwrap_or(description)));
         for nested in ["properties", "items", "anyOf", "oneOf", "allOf"] {
             if let Some(value) = schema.get(nested) {
@@ -276,27 +280,25 @@ impl RequestCounter {
 
     // ---- OpenAI Responses ---------------------------------------------------------------
 
-    fn responses(&self, body: &Map<String, Value>) -> i64 {
+    fn responses<J: Json>(&self, body: &J) -> i64 {
         let mut total = REPLY_PRIMING;
-        if let Some(instructions) = body.get("instructions").and_then(Value::as_str) {
+        if let Some(instructions) = body.get("instructions").and_then(J::as_str) {
             total += TOKENS_PER_MESSAGE + self.text("developer") + self.text(instructions);
         }
-        match body.get("input") {
-            Some(Value::String(text)) => total += TOKENS_PER_MESSAGE + self.text("user") + self.text(text),
-            Some(Value::Array(items)) => {
+        match body.get("input").map(|i| (i.as_str(), i.as_array())) {
+            Some((Some(text), _)) => total += TOKENS_PER_MESSAGE + self.text("user") + self.text(text),
+            Some((_, Some(items))) => {
                 total += items.iter().map(|item| self.responses_item(item)).sum::<i64>()
             }
             _ => {}
         }
         // Responses tools are flat: {"type": "function", "name", "description", "parameters"}.
-        let tools = body.get("tools").and_then(Value::as_array).into_iter().flatten();
-        total
-            + self
-                .openai_functions(tools.filter(|t| t.get("type").and_then(Value::as_str) == Some("function")))
+        let tools = body.get("tools").and_then(J::as_array).into_iter().flatten();
+        total + self.openai_functions(tools.filter(|t| t.get("type").and_then(J::as_str) == Some("function")))
     }
 
-    fn responses_item(&self, item: &Value) -> i64 {
-        match item.get("type").and_then(Value::as_str) {
+    fn responses_item<J: Json>(&self, item: &J) -> i64 {
+        match item.get("type").and_then(J::as_str) {
             Some("function_call") => {
                 TOKENS_PER_MESSAGE
                     + self.value_text(item.get("name"))
@@ -304,7 +306,7 @@ impl RequestCounter {
             }
             Some("function_call_output") => TOKENS_PER_MESSAGE + self.content(item.get("output")),
             Some("reasoning") => {
-                let summary = item.get("summary").and_then(Value::as_array).into_iter().flatten();
+                let summary = item.get("summary").and_then(J::as_array).into_iter().flatten();
                 summary.map(|part| self.value_text(part.get("text"))).sum()
             }
             Some("message") | None if item.get("role").is_some() => {
@@ -316,21 +318,19 @@ impl RequestCounter {
 
     // ---- Anthropic Messages -------------------------------------------------------------
 
-    fn anthropic_messages(&self, body: &Map<String, Value>) -> i64 {
+    fn anthropic_messages<J: Json>(&self, body: &J) -> i64 {
         let mut total = REPLY_PRIMING;
         if let Some(system) = body.get("system") {
             total += TOKENS_PER_MESSAGE + self.anthropic_content(system);
         }
-        for message in body.get("messages").and_then(Value::as_array).into_iter().flatten() {
+        for message in body.get("messages").and_then(J::as_array).into_iter().flatten() {
             total += TOKENS_PER_MESSAGE + self.value_text(message.get("role"));
             total += message.get("content").map_or(0, |c| self.anthropic_content(c));
         }
-        let tools = body.get("tools").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        let tools = body.get("tools").and_then(J::as_array).unwrap_or_default();
         if !tools.is_empty() {
-            let forced = matches!(
-                body.get("tool_choice").and_then(|c| c.get("type")).and_then(Value::as_str),
-                Some("any" | "tool")
-            );
+            let forced =
+                matches!(body.at(&["tool_choice", "type"]).and_then(J::as_str), Some("any" | "tool"));
             total += if forced { ANTHROPIC_TOOL_PROMPT_FORCED } else { ANTHROPIC_TOOL_PROMPT_AUTO };
             for tool in tools {
                 total += self.value_text(tool.get("name")) + self.value_text(tool.get("description"));
@@ -341,16 +341,16 @@ impl RequestCounter {
     }
 
     /// A system prompt or message content: a string, or content blocks.
-    fn anthropic_content(&self, content: &Value) -> i64 {
-        match content {
-            Value::String(s) => self.text(s),
-            Value::Array(blocks) => blocks.iter().map(|block| self.anthropic_block(block)).sum(),
+    fn anthropic_content<J: Json>(&self, content: &J) -> i64 {
+        match (content.as_str(), content.as_array()) {
+            (Some(s), _) => self.text(s),
+            (_, Some(blocks)) => blocks.iter().map(|block| self.anthropic_block(block)).sum(),
             _ => 0,
         }
     }
 
-    fn anthropic_block(&self, block: &Value) -> i64 {
-        match block.get("type").and_then(Value::as_str) {
+    fn anthropic_block<J: Json>(&self, block: &J) -> i64 {
+        match block.get("type").and_then(J::as_str) {
             Some("text") => self.value_text(block.get("text")),
             Some("thinking") => self.value_text(block.get("thinking")),
             Some("tool_use") => {
@@ -358,8 +358,8 @@ impl RequestCounter {
             }
             Some("tool_result") => block.get("content").map_or(0, |c| self.anthropic_content(c)),
             // A plain-text document is text; PDFs, images and the like are not counted.
-            Some("document") if block.pointer("/source/type").and_then(Value::as_str) == Some("text") => {
-                self.value_text(block.pointer("/source/data"))
+            Some("document") if block.at(&["source", "type"]).and_then(J::as_str) == Some("text") => {
+                self.value_text(block.at(&["source", "data"]))
             }
             _ => 0,
         }

@@ -28,7 +28,7 @@ mod vocab;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use serde_json::Value;
+use crate::borrowed_json::Json;
 
 use crate::usage::Usage;
 
@@ -87,11 +87,11 @@ pub fn encoder(encoding: Encoding) -> Option<&'static Encoder> {
 /// received, for a call whose provider reported no usage. Input and output tokens only; the
 /// body shapes understood, the framing overheads added and what is left out are described in
 /// `estimate.rs`. `model` picks the encoding (the body's own `model` when empty).
-pub fn estimate_usage(
+pub fn estimate_usage<J: Json>(
     provider: &str,
     operation: &str,
     model: &str,
-    request: &Value,
+    request: &J,
     output_text: &str,
 ) -> Usage {
     estimate::estimate_usage(provider, operation, model, request, output_text)
