@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use costline_core::attribution::Tags;
+use costline_core::borrowed_json::BorrowedJson;
 use costline_core::budget::{self, estimate, Exceeded, FailMode, Requested, RunCap, Subject};
 use costline_core::recorder::Call;
 use napi::bindgen_prelude::{Function, Unknown};
@@ -152,13 +153,17 @@ pub fn budget_reserve(
             agent_path: &agent_path,
             tags: &tags,
         };
-        // The request is read only when a budget applies to the call.
-        let measure = || {
-            let request: Option<Value> = match &request_json {
-                Some(text) => serde_json::from_str(text).ok(),
-                None => request.and_then(|r| env.from_js_value(r).ok()),
-            };
-            estimate::measure(&provider, &operation, &model, request.as_ref())
+        // The request is read only when a budget applies to the call; its JSON
+        // text straight into a `BorrowedJson` (strings borrowed, no tree of maps).
+        let measure = || match &request_json {
+            Some(text) => {
+                let body: Option<BorrowedJson> = serde_json::from_str(text).ok();
+                estimate::measure(&provider, &operation, &model, body.as_ref())
+            }
+            None => {
+                let body: Option<Value> = request.and_then(|r| env.from_js_value(r).ok());
+                estimate::measure(&provider, &operation, &model, body.as_ref())
+            }
         };
         let reserved = budget::reserve_for(&subject, measure, &caps);
         match reserved {

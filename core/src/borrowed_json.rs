@@ -157,6 +157,62 @@ impl Json for BorrowedJson<'_> {
     }
 }
 
+/// JSON text read straight into a `BorrowedJson`: strings without escapes are
+/// borrowed from the text (Node's request crosses as JSON text).
+impl<'de> serde::Deserialize<'de> for BorrowedJson<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+struct Visitor;
+
+impl<'de> serde::de::Visitor<'de> for Visitor {
+    type Value = BorrowedJson<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(BorrowedJson::Null)
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Self::Value, E> {
+        Ok(BorrowedJson::Bool(b))
+    }
+    fn visit_i64<E>(self, n: i64) -> Result<Self::Value, E> {
+        Ok(BorrowedJson::Number(n.into()))
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<Self::Value, E> {
+        Ok(BorrowedJson::Number(n.into()))
+    }
+    fn visit_f64<E>(self, n: f64) -> Result<Self::Value, E> {
+        Ok(serde_json::Number::from_f64(n).map_or(BorrowedJson::Null, BorrowedJson::Number))
+    }
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
+        Ok(BorrowedJson::String(Cow::Borrowed(s)))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(BorrowedJson::String(Cow::Owned(s.to_string())))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Self::Value, E> {
+        Ok(BorrowedJson::String(Cow::Owned(s)))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(BorrowedJson::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(0));
+        while let Some((key, value)) = map.next_entry::<Cow<'de, str>, BorrowedJson<'de>>()? {
+            fields.push((key, value));
+        }
+        Ok(BorrowedJson::Object(fields))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,5 +240,17 @@ mod tests {
         ]);
         assert_eq!(body.get("k").and_then(Json::as_str), Some("last"));
         assert_eq!(body.compact(), r#"{"k":"last"}"#);
+    }
+    #[test]
+    fn json_text_reads_as_its_value() {
+        let text =
+            r#"{"m":[{"role":"user","content":"caf\u00e9 \"quoted\""}],"n":-3,"f":1.5,"t":true,"z":null}"#;
+        let value: Value = serde_json::from_str(text).unwrap();
+        let body: BorrowedJson = serde_json::from_str(text).unwrap();
+        assert_eq!(body.to_value(), value);
+        assert!(matches!(
+            body.get("m").and_then(|m| m.as_array()).map(|m| &m[0]),
+            Some(BorrowedJson::Object(_))
+        ));
     }
 }
