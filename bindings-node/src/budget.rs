@@ -155,14 +155,14 @@ pub fn budget_reserve(
         };
         // The request is read only when a budget applies to the call; its JSON
         // text straight into a `BorrowedJson` (strings borrowed, no tree of maps).
-        let measure = || match &request_json {
+        let measure = |encoding| match &request_json {
             Some(text) => {
                 let body: Option<BorrowedJson> = serde_json::from_str(text).ok();
-                estimate::measure(&provider, &operation, &model, body.as_ref())
+                estimate::measure_in(encoding, &provider, &operation, body.as_ref())
             }
             None => {
                 let body: Option<Value> = request.and_then(|r| env.from_js_value(r).ok());
-                estimate::measure(&provider, &operation, &model, body.as_ref())
+                estimate::measure_in(encoding, &provider, &operation, body.as_ref())
             }
         };
         let reserved = budget::reserve_for(&subject, measure, &caps);

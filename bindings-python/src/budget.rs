@@ -220,7 +220,7 @@ pub fn budget_reserve(
     agent_path: &Bound<'_, PyAny>,
     tags: Option<&Bound<'_, PyDict>>,
     base_tags: Option<&Bound<'_, PyDict>>,
-    caps: Vec<(String, String)>,
+    caps: &Bound<'_, PyAny>,
     call_id: Option<String>,
     attempt: Option<u32>,
 ) -> PyResult<Option<Reservation>> {
@@ -235,13 +235,7 @@ pub fn budget_reserve(
         };
         let path_texts = path_items.iter().map(convert::str_arg).collect::<PyResult<Vec<_>>>()?;
         let path: Vec<&str> = path_texts.iter().map(|t| t.as_ref()).collect();
-        let caps = caps
-            .into_iter()
-            .map(|(id, limit)| {
-                budget::spec::parse_usd("max_cost_usd", &limit).map(|limit_usd| RunCap { id, limit_usd })
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(errors::to_py)?;
+        let caps = run_caps(caps)?;
         // Tags decide only which budgets match: read when a budget filters on them.
         let layers =
             || [convert::tags(base_tags).unwrap_or_default(), convert::tags(tags).unwrap_or_default()];
@@ -255,16 +249,18 @@ pub fn budget_reserve(
                 let subject = subject(&provider, &operation, &model, stream, &run_id, &agent, &path, &layers);
                 budget::reserve_for(
                     &subject,
-                    || estimate::measure(subject.provider, subject.operation, subject.model, body.as_ref()),
+                    |encoding| {
+                        estimate::measure_in(encoding, subject.provider, subject.operation, body.as_ref())
+                    },
                     &caps,
                 )
             })
         } else {
             let subject = subject(&provider, &operation, &model, stream, &run_id, &agent, &path, &layers);
-            let measure = || {
+            let measure = |encoding| {
                 let held = convert::Held::new();
                 let body = request.map(|r| convert::request_json(r, &held));
-                estimate::measure(subject.provider, subject.operation, subject.model, body.as_ref())
+                estimate::measure_in(encoding, subject.provider, subject.operation, body.as_ref())
             };
             budget::reserve_for(&subject, measure, &caps)
         };
@@ -289,6 +285,21 @@ pub fn budget_reserve(
             }
         }
     })
+}
+
+/// The run caps of the call's enclosing runs: `[(cap id, max_cost_usd)]`, nearly always empty.
+fn run_caps(caps: &Bound<'_, PyAny>) -> PyResult<Vec<RunCap>> {
+    if caps.cast::<PyList>().is_ok_and(|list| list.is_empty()) {
+        return Ok(Vec::new());
+    }
+    let pairs: Vec<(String, String)> = caps.extract()?;
+    pairs
+        .into_iter()
+        .map(|(id, limit)| {
+            budget::spec::parse_usd("max_cost_usd", &limit).map(|limit_usd| RunCap { id, limit_usd })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(errors::to_py)
 }
 
 #[allow(clippy::too_many_arguments)]

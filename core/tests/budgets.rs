@@ -112,6 +112,31 @@ fn settling_replaces_the_reservation_with_the_actual_cost_and_a_dropped_one_is_r
 }
 
 #[test]
+fn each_call_is_charged_by_its_own_agent_and_at_the_prices_in_force() {
+    // Calls of one shape share what the engine works out for them (the budgets
+    // they match, the model's rates): a call of another agent, or one after the
+    // prices changed, must not reuse it.
+    let _g = serial();
+    let cap = Budget { agent: Some("researcher".into()), ..Budget::new(d("100"), Period::Day) };
+    budget::configure(settings(vec![cap], StoreChoice::Memory, None)).unwrap();
+    let before = worst(10);
+    for _ in 0..3 {
+        assert!(budget::reserve(&call(Some("writer")), Some(&request(10)), &[]).unwrap().is_none());
+        let held = budget::reserve(&call(Some("researcher")), Some(&request(10)), &[]).unwrap().unwrap();
+        assert_eq!(held.amount_usd(), before);
+        held.release();
+    }
+    catalog::set_inline_prices(Some(&json!({"budget-model": {"input": "0.00002", "output": "0.00003"}})))
+        .unwrap();
+    let after = worst(10);
+    assert!(after > before);
+    let held = budget::reserve(&call(Some("researcher")), Some(&request(10)), &[]).unwrap().unwrap();
+    assert_eq!(held.amount_usd(), after);
+    held.release();
+    assert!(budget::reserve(&call(Some("writer")), Some(&request(10)), &[]).unwrap().is_none());
+}
+
+#[test]
 fn a_run_cap_limits_that_run_only() {
     let _g = serial();
     budget::configure(settings(vec![Budget::new(d("100"), Period::Total)], StoreChoice::Memory, None))

@@ -12,9 +12,10 @@ use rustc_hash::FxHashSet;
 use serde_json::Value;
 
 use super::alert::{self, Alert};
-use super::estimate::{self, FlatRates};
+use super::estimate;
 use super::memory::MemoryStore;
 use super::period::{self, Period, Zone};
+use super::plan::Plans;
 use super::redis::RedisStore;
 pub use super::reservation::Reservation;
 use super::reservation::{StreamMeter, STREAM_STEP_TOKENS};
@@ -25,6 +26,7 @@ use super::units;
 use crate::attribution;
 use crate::event::Status;
 use crate::recorder::{self, Call, CallUsage};
+use crate::tokens::Encoding;
 use crate::{log_once, Error, Result};
 
 /// What to do when the shared store (Redis) cannot be reached.
@@ -101,19 +103,9 @@ pub(super) struct Engine {
     outage: AtomicBool,
     /// Alerts this process already saw claimed (no store round trip for them again).
     alerted: Mutex<FxHashSet<(Arc<str>, u32)>>,
-    /// The flat rates of the models reserved for, per catalog version.
-    flat_rates: Mutex<Vec<CachedRates>>,
+    /// What each call shape is charged against, at what rates (see `plan.rs`).
+    pub(super) plans: Plans,
 }
-
-struct CachedRates {
-    catalog_version: Box<str>,
-    provider: Box<str>,
-    model: Box<str>,
-    rates: Option<FlatRates>,
-}
-
-/// Models whose rates are remembered; past it the cache starts over.
-const FLAT_RATES_CACHED: usize = 64;
 
 /// A budget's target for the period from `start_ms` to `end_ms`.
 struct Window {
@@ -128,9 +120,14 @@ pub(super) static ENGINE: ArcSwapOption<Engine> = ArcSwapOption::const_empty();
 /// (`RunCap`) are checked, and [`is_active`] is false so that the language
 /// layers skip budget work for calls outside capped runs.
 pub fn configure(settings: Settings) -> Result<()> {
-    ENGINE.store(Some(Arc::new(build(settings)?)));
+    let engine = build(settings)?;
+    STORE_WAITS.store(!engine.budgets.is_empty() && engine.store.kind() != "memory", Ordering::Relaxed);
+    ENGINE.store(Some(Arc::new(engine)));
     Ok(())
 }
+
+/// See [`store_waits`]: set with the engine, read on every call without loading it.
+static STORE_WAITS: AtomicBool = AtomicBool::new(false);
 
 pub(super) fn build(settings: Settings) -> Result<Engine> {
     let budgets =
@@ -158,7 +155,7 @@ pub(super) fn build(settings: Settings) -> Result<Engine> {
         ledger: settings.ledger,
         outage: AtomicBool::new(false),
         alerted: Mutex::new(FxHashSet::default()),
-        flat_rates: Mutex::new(Vec::new()),
+        plans: Plans::default(),
     };
     Ok(engine)
 }
@@ -166,6 +163,7 @@ pub(super) fn build(settings: Settings) -> Result<Engine> {
 /// Turn budgets off.
 pub fn clear() {
     ENGINE.store(None);
+    STORE_WAITS.store(false, Ordering::Relaxed);
 }
 
 /// True when budgets are configured (the hot path asks once per call).
@@ -177,7 +175,7 @@ pub fn is_active() -> bool {
 /// Redis): the language layers then release their interpreter lock around it.
 /// In memory (or with only run caps) a reservation is a few additions.
 pub fn store_waits() -> bool {
-    ENGINE.load().as_ref().is_some_and(|e| !e.budgets.is_empty() && e.store.kind() != "memory")
+    STORE_WAITS.load(Ordering::Relaxed)
 }
 
 /// Forget a finished run's counters (its caps and `run` budgets).
@@ -259,27 +257,26 @@ pub struct Subject<'a> {
 }
 
 impl Engine {
-    fn targets(
+    /// The run budgets and run caps `call` is charged against: counted in memory, per run.
+    fn local_targets(
         &self,
         call: &Subject<'_>,
-        tags: &attribution::Tags,
+        tags: Option<&attribution::Tags>,
         run_caps: &[RunCap],
-        now_ms: i64,
-    ) -> (Vec<Target>, Vec<Target>) {
-        let mut shared = Vec::new();
+    ) -> Vec<Target> {
         let mut local = Vec::new();
-        for (index, budget) in self.budgets.iter().enumerate() {
-            if !budget.matches(call.agent_path, tags) {
-                continue;
-            }
-            if budget.period == Period::Run {
-                let Some(run_id) = call.run_id else { continue };
-                let w = period::window(Period::Run, budget.zone, now_ms, Some(run_id));
+        let untagged = attribution::Tags::new();
+        if let Some(run_id) = call.run_id {
+            for budget in &self.budgets {
+                if budget.period != Period::Run || !budget.matches(call.agent_path, tags.unwrap_or(&untagged))
+                {
+                    continue;
+                }
+                // A run's window is the run's, whatever the time.
+                let w = period::window(Period::Run, budget.zone, 0, Some(run_id));
                 let key = format!("@run:{run_id}/{}", budget.name);
                 local.push(self.target(budget.clone(), key, w, false));
-                continue;
             }
-            shared.push(self.period_target(index, now_ms));
         }
         for cap in run_caps {
             let budget = Arc::new(Budget {
@@ -288,18 +285,23 @@ impl Engine {
                 alerts: RUN_CAP_ALERTS.to_vec(),
                 ..Budget::new(cap.limit_usd, Period::Run)
             });
-            let w = period::window(Period::Run, Zone::utc(), now_ms, call.run_id);
+            let w = period::window(Period::Run, Zone::utc(), 0, call.run_id);
             local.push(self.target(budget, format!("cap:{}", cap.id), w, false));
         }
-        (shared, local)
+        local
     }
 
     /// Budget `index`'s target for the period holding `now_ms`.
     pub(super) fn period_target(&self, index: usize, now_ms: i64) -> Target {
+        self.period_window(index, now_ms).0
+    }
+
+    /// [`period_target`](Self::period_target), with the period's start and end.
+    pub(super) fn period_window(&self, index: usize, now_ms: i64) -> (Target, i64, Option<i64>) {
         let cached = self.windows[index].load();
         if let Some(w) = cached.as_deref() {
             if w.start_ms <= now_ms && w.end_ms.is_none_or(|end| now_ms < end) {
-                return w.target.clone();
+                return (w.target.clone(), w.start_ms, w.end_ms);
             }
         }
         let b = &self.budgets[index];
@@ -308,7 +310,7 @@ impl Engine {
         let (start_ms, end_ms) = (w.start_ms, w.end_ms);
         let target = self.target(b.clone(), key, w, true);
         self.windows[index].store(Some(Arc::new(Window { start_ms, end_ms, target: target.clone() })));
-        target
+        (target, start_ms, end_ms)
     }
 
     pub(super) fn target(&self, budget: Arc<Budget>, key: String, w: period::Window, seeded: bool) -> Target {
@@ -320,31 +322,6 @@ impl Engine {
             seed: seeded.then(|| Seed { budget: budget.clone(), start_ms: w.start_ms }),
         };
         Target { budget, label: w.label.into(), charge }
-    }
-
-    /// `model`'s flat rates (see [`FlatRates`]), looked up once per model and catalog version.
-    fn flat_rates(&self, provider: &str, model: &str) -> Option<FlatRates> {
-        crate::catalog::with_current(|pricing| {
-            let version = pricing.version();
-            let mut cache = self.flat_rates.lock().unwrap_or_else(|p| p.into_inner());
-            let hit = cache
-                .iter()
-                .find(|c| &*c.model == model && &*c.provider == provider && &*c.catalog_version == version);
-            if let Some(hit) = hit {
-                return hit.rates;
-            }
-            let rates = FlatRates::of(provider, model);
-            if cache.len() >= FLAT_RATES_CACHED {
-                cache.clear();
-            }
-            cache.push(CachedRates {
-                catalog_version: version.into(),
-                provider: provider.into(),
-                model: model.into(),
-                rates,
-            });
-            rates
-        })
     }
 
     pub(super) fn exceeded(target: &Target, spent: i64, reserved: i64, amount: i64) -> Exceeded {
@@ -456,17 +433,17 @@ pub fn reserve(
     };
     reserve_for(
         &subject,
-        || estimate::measure(&call.provider, &call.operation, &call.model, request),
+        |encoding| estimate::measure_in(encoding, &call.provider, &call.operation, request),
         run_caps,
     )
 }
 
 /// [`reserve`] for a call the language layer describes without building a
-/// [`Call`]: `measure` reads the request (its prompt's tokens, its output
-/// limit) and runs only when some budget or cap applies.
+/// [`Call`]: `measure` reads the request (its prompt's tokens in the model's
+/// vocabulary, its output limit) and runs only when some budget or cap applies.
 pub fn reserve_for(
     call: &Subject<'_>,
-    measure: impl FnOnce() -> estimate::Measured,
+    measure: impl FnOnce(Encoding) -> estimate::Measured,
     run_caps: &[RunCap],
 ) -> std::result::Result<Option<Reservation>, Box<Exceeded>> {
     let engine = match ENGINE.load_full() {
@@ -489,25 +466,27 @@ pub fn reserve_for(
         }
     };
     // Tags only decide which budgets match: merged only when a budget filters on them.
-    let tags = match engine.filters_tags {
-        true => {
-            let [base, own] = (call.tags)();
-            attribution::merge_tags([&recorder::process_tags(), &base, &own])
-        }
-        false => attribution::Tags::new(),
+    let tags = engine.filters_tags.then(|| {
+        let [base, own] = (call.tags)();
+        attribution::merge_tags([&recorder::process_tags(), &base, &own])
+    });
+    let plan = engine.plan(call, tags.as_ref(), units::now_ms());
+    let local = match (call.run_id, run_caps) {
+        (None, []) => Vec::new(),
+        _ => engine.local_targets(call, tags.as_ref(), run_caps),
     };
-    let now_ms = units::now_ms();
-    let (shared, local) = engine.targets(call, &tags, run_caps, now_ms);
-    if shared.is_empty() && local.is_empty() {
+    if plan.shared.is_empty() && local.is_empty() {
         return Ok(None);
     }
-    let measured = measure();
+    let measured = measure(plan.encoding);
     // A stream under blocking budgets that all meter streams as they go
     // reserves its prompt and a first step of output, not its worst case.
-    let blocking = || shared.iter().chain(&local).filter(|t| t.charge.block);
-    let metered = call.stream && blocking().next().is_some() && blocking().all(|t| t.budget.enforce_stream);
-    let flat = if metered { None } else { engine.flat_rates(call.provider, call.model) };
-    let (amount, stream) = match flat {
+    let local_blocking = || local.iter().filter(|t| t.charge.block);
+    let metered = call.stream
+        && (plan.blocks || local_blocking().next().is_some())
+        && plan.all_blocking_meter_streams
+        && local_blocking().all(|t| t.budget.enforce_stream);
+    let (amount, stream) = match plan.flat.filter(|_| !metered) {
         Some(rates) => (rates.worst_case_nanos(measured).unwrap_or(i64::MAX / 4), None),
         None => priced_in_decimals(call, measured, metered),
     };
@@ -521,39 +500,37 @@ pub fn reserve_for(
             Err(_) => {}
         }
     }
-    let shared_charges: Vec<Charge> = shared.iter().map(|t| t.charge.clone()).collect();
     let mut reservation = Reservation {
         engine: engine.clone(),
-        shared,
+        plan,
         local,
-        shared_charges,
         local_charges,
         amount,
         stream,
         shared_held: false,
         done: false,
     };
-    if reservation.shared.is_empty() {
+    let plan = reservation.plan.clone();
+    if plan.shared.is_empty() {
         return Ok(Some(reservation));
     }
-    match engine.store.reserve(&reservation.shared_charges, amount) {
+    match engine.store.reserve(&plan.charges, amount) {
         Ok(Reserved::Taken(before)) => {
             engine.store_ok();
             reservation.shared_held = true;
-            warn_passed(&engine, &reservation.shared, &before, amount);
+            warn_passed(&engine, &plan.shared, &before, amount);
             Ok(Some(reservation))
         }
         Ok(Reserved::Over { index, spent, reserved }) => {
             engine.store_ok();
-            Err(Box::new(Engine::exceeded(&reservation.shared[index], spent, reserved, amount)))
+            Err(Box::new(Engine::exceeded(&plan.shared[index], spent, reserved, amount)))
         }
         Err(e) => {
             engine.store_failed(&e);
             match engine.fail_mode {
                 FailMode::Open => Ok(Some(reservation)),
                 FailMode::Closed => {
-                    let first =
-                        reservation.shared.iter().find(|t| t.charge.block).unwrap_or(&reservation.shared[0]);
+                    let first = plan.shared.iter().find(|t| t.charge.block).unwrap_or(&plan.shared[0]);
                     let mut refused = Engine::exceeded(first, 0, 0, amount);
                     refused.store_error = Some(e.to_string());
                     Err(Box::new(refused))

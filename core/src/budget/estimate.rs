@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::borrowed_json::Json;
 use crate::catalog;
 use crate::cost;
-use crate::tokens;
+use crate::tokens::{self, Encoding};
 
 /// Output the request allows when neither it nor the catalog says: generous,
 /// so that an unknown limit errs on the side of the cap.
@@ -54,12 +54,26 @@ pub struct Measured {
 
 /// Measure a request body as the SDK sends it (a `Value`, or a `Body` borrowed from the caller's objects).
 pub fn measure<J: Json>(provider: &str, operation: &str, model: &str, request: Option<&J>) -> Measured {
+    let model = match model {
+        "" => request.and_then(|b| b.get("model")).and_then(J::as_str).unwrap_or(""),
+        named => named,
+    };
+    measure_in(tokens::encoding_for_model(model), provider, operation, request)
+}
+
+/// [`measure`] with the model's vocabulary already known (a budget plan holds it).
+pub fn measure_in<J: Json>(
+    encoding: Encoding,
+    provider: &str,
+    operation: &str,
+    request: Option<&J>,
+) -> Measured {
     let max_output_tokens = match operation {
         "embeddings" => Some(0),
         _ => requested_max_output(request),
     };
     let input_tokens =
-        request.map_or(0, |body| tokens::estimate_usage(provider, operation, model, body, "").input_tokens);
+        request.map_or(0, |body| tokens::estimate_prompt_tokens(encoding, provider, operation, body));
     Measured { input_tokens, max_output_tokens }
 }
 

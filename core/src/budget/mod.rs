@@ -17,6 +17,7 @@ pub mod estimate;
 pub mod file;
 mod memory;
 pub mod period;
+mod plan;
 mod redis;
 mod reservation;
 mod resp;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use rust_decimal::Decimal;
 
 use super::engine::{Engine, Exceeded, FailMode, Target};
+use super::plan::Plan;
 use super::store::{BudgetStore, Charge, Reserved};
 use super::units;
 
@@ -14,10 +15,10 @@ use super::units;
 /// it; dropping it releases it.
 pub struct Reservation {
     pub(super) engine: Arc<Engine>,
-    pub(super) shared: Vec<Target>,
+    /// The budgets in the shared store (with their counters), shared by the calls of one shape.
+    pub(super) plan: Arc<Plan>,
+    /// Run budgets and run caps (counted in memory) and their counters.
     pub(super) local: Vec<Target>,
-    /// The counters of `shared` and `local`, as the stores take them (built once).
-    pub(super) shared_charges: Vec<Charge>,
     pub(super) local_charges: Vec<Charge>,
     pub(super) amount: i64,
     /// Set for a stream whose budgets all meter streams as they go
@@ -73,10 +74,10 @@ impl Reservation {
         }
         if self.shared_held || actual > 0 {
             let reserved = if self.shared_held { self.amount } else { 0 };
-            match engine.store.settle(&self.shared_charges, reserved, actual) {
+            match engine.store.settle(&self.plan.charges, reserved, actual) {
                 Ok(spent) => {
                     engine.store_ok();
-                    crossed.extend(self.shared.iter().zip(spent));
+                    crossed.extend(self.plan.shared.iter().zip(spent));
                 }
                 Err(e) => engine.store_failed(&e),
             }
@@ -117,7 +118,7 @@ impl Reservation {
     fn give_back(&mut self) {
         let _ = self.engine.runs.release(&self.local_charges, self.amount);
         if self.shared_held {
-            match self.engine.store.release(&self.shared_charges, self.amount) {
+            match self.engine.store.release(&self.plan.charges, self.amount) {
                 Ok(()) => self.engine.store_ok(),
                 Err(e) => self.engine.store_failed(&e),
             }
@@ -189,18 +190,18 @@ impl Reservation {
             return Err(Box::new(Engine::exceeded(&self.local[index], spent, others, running)));
         }
         if self.shared_held {
-            match engine.store.reserve(&self.shared_charges, extra) {
+            match engine.store.reserve(&self.plan.charges, extra) {
                 Ok(Reserved::Taken(_)) => engine.store_ok(),
                 Ok(Reserved::Over { index, spent, reserved }) => {
                     let _ = engine.runs.release(local, extra);
                     let others = (reserved - self.amount).max(0);
-                    return Err(Box::new(Engine::exceeded(&self.shared[index], spent, others, running)));
+                    return Err(Box::new(Engine::exceeded(&self.plan.shared[index], spent, others, running)));
                 }
                 Err(e) => {
                     engine.store_failed(&e);
                     let _ = engine.runs.release(local, extra);
                     if engine.fail_mode == FailMode::Closed {
-                        let mut refused = Engine::exceeded(&self.shared[0], 0, 0, running);
+                        let mut refused = Engine::exceeded(&self.plan.shared[0], 0, 0, running);
                         refused.store_error = Some(e.to_string());
                         return Err(Box::new(refused));
                     }

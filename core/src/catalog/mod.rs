@@ -351,6 +351,13 @@ pub fn current() -> Arc<Pricing> {
     overrides::pricing().load_full()
 }
 
+/// Changes each time the prices are replaced (a price file or inline prices
+/// configured): read it before the pricing, and what was derived from that
+/// pricing is current while the generation is the same.
+pub fn generation() -> u64 {
+    overrides::generation()
+}
+
 /// Build the pricing now (parse the embedded catalog, about 10 ms, and read the
 /// environment's price file) rather than on the first priced call: call it at
 /// start-up or from a background thread.

@@ -14,6 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use arc_swap::ArcSwap;
@@ -85,6 +86,15 @@ pub(super) fn is_built() -> bool {
     Lazy::get(&STATE).is_some()
 }
 
+/// Bumped each time the pricing is replaced: what was worked out from one pricing
+/// (a budget plan's rates) knows it is stale with one load, without taking the pricing.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// The pricing's generation (see [`GENERATION`]).
+pub(super) fn generation() -> u64 {
+    GENERATION.load(Ordering::Acquire)
+}
+
 /// The active pricing, built (with the environment's price file) on first use.
 pub(super) fn pricing() -> &'static ArcSwap<Pricing> {
     &STATE.pricing
@@ -129,6 +139,7 @@ fn replace(update: impl FnOnce(&mut Layers)) {
     update(&mut layers);
     // Stored under the lock: two replacements in a row install in that order.
     state.pricing.store(Arc::new(layers.pricing()));
+    GENERATION.fetch_add(1, Ordering::Release);
 }
 
 fn read_file(path: &Path) -> Result<Layer> {

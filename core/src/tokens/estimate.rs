@@ -65,12 +65,25 @@ pub(crate) fn estimate_usage<J: Json>(
         "" => request.get("model").and_then(J::as_str).unwrap_or(""),
         named => named,
     };
-    let counter = RequestCounter { encoding: super::encoding_for_model(model) };
-    let input = match request.is_object() {
-        true => counter.request(provider, operation, request).max(0) as u64,
+    let encoding = super::encoding_for_model(model);
+    Usage {
+        input_tokens: prompt_tokens(encoding, provider, operation, request),
+        output_tokens: super::count_remembered(encoding, output_text) as u64,
+        ..Usage::default()
+    }
+}
+
+/// The input tokens of a request body, counted in `encoding`.
+pub(crate) fn prompt_tokens<J: Json>(
+    encoding: Encoding,
+    provider: &str,
+    operation: &str,
+    request: &J,
+) -> u64 {
+    match request.is_object() {
+        true => RequestCounter { encoding }.request(provider, operation, request).max(0) as u64,
         false => 0,
-    };
-    Usage { input_tokens: input, output_tokens: counter.text(output_text) as u64, ..Usage::default() }
+    }
 }
 
 /// Counts the tokens of one request body with one encoding.

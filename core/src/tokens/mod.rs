@@ -97,6 +97,17 @@ pub fn estimate_usage<J: Json>(
     estimate::estimate_usage(provider, operation, model, request, output_text)
 }
 
+/// The input tokens of a request body, as [`estimate_usage`] counts them, in `encoding`
+/// (a caller that knows the model's encoding already: a budget's plan).
+pub fn estimate_prompt_tokens<J: Json>(
+    encoding: Encoding,
+    provider: &str,
+    operation: &str,
+    request: &J,
+) -> u64 {
+    estimate::prompt_tokens(encoding, provider, operation, request)
+}
+
 /// How many times this process has started building `encoding`'s encoder: once, normally.
 /// For tests of the build-once and fork behaviour.
 #[doc(hidden)]
