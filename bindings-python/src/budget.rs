@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use costline_core::borrowed_json::BorrowedJson;
 use costline_core::budget::{
     self, estimate, Action, Budget, Exceeded, FailMode, Period, Requested, RunCap, Subject, Zone,
 };
@@ -17,7 +18,7 @@ use pyo3::types::{PyDict, PyList};
 
 use crate::errors::{self, CostlineError};
 use crate::observe::StreamObserver;
-use crate::{convert, guard, sdk};
+use crate::{convert, guard, in_place, sdk};
 
 create_exception!(
     costline,
@@ -257,10 +258,19 @@ pub fn budget_reserve(
             })
         } else {
             let subject = subject(&provider, &operation, &model, stream, &run_id, &agent, &path, &layers);
+            // The GIL stays held to the end: the body is read in place, its strings borrowed
+            // with no reference of their own, unless it holds more than plain JSON types.
             let measure = |encoding| {
+                let (provider, operation) = (subject.provider, subject.operation);
+                let Some(request) = request else {
+                    return estimate::measure_in::<BorrowedJson>(encoding, provider, operation, None);
+                };
+                if let Some(body) = in_place::request_json(request) {
+                    return estimate::measure_in(encoding, provider, operation, Some(&body));
+                }
                 let held = convert::Held::new();
-                let body = request.map(|r| convert::request_json(r, &held));
-                estimate::measure_in(encoding, subject.provider, subject.operation, body.as_ref())
+                let body = convert::request_json(request, &held);
+                estimate::measure_in(encoding, provider, operation, Some(&body))
             };
             budget::reserve_for(&subject, measure, &caps)
         };

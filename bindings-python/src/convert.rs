@@ -32,22 +32,33 @@ extern "C" {
 /// text holds; they become U+FFFD, so that an odd agent name or tag still
 /// leaves its call metered rather than losing the event.
 pub fn text<'a>(s: &'a Bound<'_, PyString>) -> PyResult<Cow<'a, str>> {
+    // SAFETY: `s` is a live str, which `'a` borrows.
+    match unsafe { utf8_of(s.as_ptr()) } {
+        Some(text) => Ok(Cow::Borrowed(text)),
+        None => Ok(s.to_string_lossy()),
+    }
+}
+
+/// The UTF-8 text CPython keeps for the str at `s`, or `None` (its error
+/// cleared) when there is none: a lone surrogate.
+///
+/// # Safety
+/// `s` is a live str and the GIL is held; the text lives as long as the
+/// object does, and `'a` must not outlive it.
+pub unsafe fn utf8_of<'a>(s: *mut pyo3::ffi::PyObject) -> Option<&'a str> {
     #[cfg(not(windows))]
     {
         let mut size: pyo3::ffi::Py_ssize_t = 0;
-        // SAFETY: `s` is a live str; the buffer CPython returns lives as long as the
-        // object, which `'a` borrows, and holds `size` bytes of valid UTF-8.
-        unsafe {
-            let data = unicode_as_utf8_and_size(s.as_ptr(), &mut size);
-            if !data.is_null() {
-                let bytes = std::slice::from_raw_parts(data.cast::<u8>(), size as usize);
-                return Ok(Cow::Borrowed(std::str::from_utf8_unchecked(bytes)));
-            }
+        let data = unicode_as_utf8_and_size(s, &mut size);
+        if !data.is_null() {
+            let bytes = std::slice::from_raw_parts(data.cast::<u8>(), size as usize);
+            return Some(std::str::from_utf8_unchecked(bytes));
         }
-        // Not encodable (a lone surrogate): clear CPython's error.
-        let _ = PyErr::take(s.py());
+        pyo3::ffi::PyErr_Clear();
     }
-    Ok(s.to_string_lossy())
+    #[cfg(windows)]
+    let _ = s;
+    None
 }
 
 /// A str argument's text, borrowed from the object (a non-str is converted).
@@ -107,7 +118,7 @@ pub fn integer(name: &str, obj: &Bound<'_, PyAny>) -> PyResult<i128> {
 }
 
 /// Deep enough for any provider's usage object; deeper is a caller's mistake.
-const MAX_DEPTH: usize = 32;
+pub(crate) const MAX_DEPTH: usize = 32;
 
 /// A request body for token estimation. Never fails: a body that cannot be
 /// read (an exotic object inside) estimates as an empty prompt rather than
@@ -167,8 +178,9 @@ fn usage_value(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
 
 /// A str, bool, int or float read directly: `json_value`'s generic path costs
 /// thousands of instructions per value, on every call's usage and a guarded
-/// call's request body. `None` (an int beyond 64 bits, a float that is not
-/// finite) leaves the value to `json_value`, which gives the same answer.
+/// call's request body. An int beyond 64 bits is read as the nearest float;
+/// `None` (a float that is not finite, an int past any float) leaves the value
+/// to `json_value`, which gives the same answer.
 fn scalar(obj: &Bound<'_, PyAny>) -> Option<Value> {
     if let Ok(s) = obj.cast::<PyString>() {
         return text(s).ok().map(|s| Value::String(s.into_owned()));
@@ -179,7 +191,11 @@ fn scalar(obj: &Bound<'_, PyAny>) -> Option<Value> {
     if obj.is_instance_of::<PyInt>() {
         return match obj.extract::<i64>() {
             Ok(n) => Some(n.into()),
-            Err(_) => obj.extract::<u64>().ok().map(Value::from),
+            // Beyond 64 bits (a seed, a logit bias): JSON allows it, serde_json's numbers
+            // do not. The nearest float keeps the rest of the body readable.
+            Err(_) => obj.extract::<u64>().ok().map(Value::from).or_else(|| {
+                obj.extract::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number)
+            }),
         };
     }
     let f: f64 = obj.extract().ok()?;

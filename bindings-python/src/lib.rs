@@ -13,6 +13,7 @@ mod env;
 mod errors;
 mod export;
 mod guard;
+mod in_place;
 mod ledger_api;
 mod lifecycle;
 mod observe;

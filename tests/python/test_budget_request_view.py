@@ -51,6 +51,9 @@ BODIES = [
             ],
             "tools": [WEATHER_TOOL],
             "max_tokens": 50,
+            # Numbers read in place (a float) and one that is not (beyond 64 bits).
+            "temperature": 0.2,
+            "logit_bias": {"1": -100, "2": 2**70},
         },
     ),
     (

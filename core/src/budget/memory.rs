@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::seed;
-use super::store::{first_over, BudgetStore, Charge, Reserved};
+use super::store::{would_pass, BudgetStore, Charge, Reserved};
 use crate::Result;
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -85,41 +85,55 @@ impl MemoryStore {
     }
 }
 
+/// Reserve `amount` on every counter of `charges` in one pass (one lookup per
+/// counter), undoing what was taken when one would pass its limit. `None`: a
+/// counter does not exist yet and `create` is false (nothing changed).
+fn take(state: &mut State, charges: &[Charge], amount: i64, create: bool) -> Option<Reserved> {
+    let mut before = Vec::with_capacity(charges.len());
+    for (index, charge) in charges.iter().enumerate() {
+        let counter = match state.counters.get_mut(&*charge.key) {
+            Some(counter) => counter,
+            None if create => state
+                .counters
+                .entry(charge.key.clone())
+                .or_insert(Counter { expires_at_ms: charge.expires_at_ms, ..Counter::default() }),
+            None => {
+                undo(state, &charges[..index], &before);
+                return None;
+            }
+        };
+        let (spent, reserved) = (counter.spent, counter.reserved);
+        if would_pass(charge, spent, reserved, amount) {
+            undo(state, &charges[..index], &before);
+            return Some(Reserved::Over { index, spent, reserved });
+        }
+        counter.reserved = reserved.saturating_add(amount);
+        before.push((spent, reserved));
+    }
+    Some(Reserved::Taken(before))
+}
+
+/// Put back what `take` reserved on `charges` (their reserved amounts before it).
+fn undo(state: &mut State, charges: &[Charge], before: &[(i64, i64)]) {
+    for (charge, (_, reserved)) in charges.iter().zip(before) {
+        if let Some(counter) = state.counters.get_mut(&*charge.key) {
+            counter.reserved = *reserved;
+        }
+    }
+}
+
 impl BudgetStore for MemoryStore {
     fn kind(&self) -> &'static str {
         "memory"
     }
 
     fn reserve(&self, charges: &[Charge], amount: i64) -> Result<Reserved> {
-        let mut state = self.lock();
-        let read = |state: &State| -> Option<Vec<(i64, i64)>> {
-            charges.iter().map(|c| state.counters.get(&*c.key).map(|n| (n.spent, n.reserved))).collect()
-        };
-        let current = match read(&state) {
-            Some(current) => current,
-            None => {
-                // A counter seen for the first time: seed it without the lock held.
-                drop(state);
-                self.ensure(charges)?;
-                state = self.lock();
-                read(&state).unwrap_or_else(|| vec![(0, 0); charges.len()])
-            }
-        };
-        if let Some(index) = first_over(charges, &current, amount) {
-            let (spent, reserved) = current[index];
-            return Ok(Reserved::Over { index, spent, reserved });
+        if let Some(done) = take(&mut self.lock(), charges, amount, false) {
+            return Ok(done);
         }
-        for c in charges {
-            match state.counters.get_mut(&*c.key) {
-                Some(counter) => counter.reserved = counter.reserved.saturating_add(amount),
-                None => {
-                    let fresh =
-                        Counter { reserved: amount, expires_at_ms: c.expires_at_ms, ..Counter::default() };
-                    state.counters.insert(c.key.clone(), fresh);
-                }
-            }
-        }
-        Ok(Reserved::Taken(current))
+        // A counter seen for the first time: seed it without the lock held.
+        self.ensure(charges)?;
+        Ok(take(&mut self.lock(), charges, amount, true).unwrap_or(Reserved::Taken(Vec::new())))
     }
 
     fn settle(&self, charges: &[Charge], reserved: i64, actual: i64) -> Result<Vec<i64>> {

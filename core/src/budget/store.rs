@@ -70,7 +70,10 @@ pub trait BudgetStore: Send + Sync {
 /// The check every store makes, in one place: the first blocking counter that
 /// `amount` more would take past its limit.
 pub fn first_over(charges: &[Charge], current: &[(i64, i64)], amount: i64) -> Option<usize> {
-    charges.iter().zip(current).position(|(c, (spent, reserved))| {
-        c.block && spent.saturating_add(*reserved).saturating_add(amount) > c.limit
-    })
+    charges.iter().zip(current).position(|(c, (spent, reserved))| would_pass(c, *spent, *reserved, amount))
+}
+
+/// True when `amount` more would take a blocking counter past its limit.
+pub fn would_pass(charge: &Charge, spent: i64, reserved: i64, amount: i64) -> bool {
+    charge.block && spent.saturating_add(reserved).saturating_add(amount) > charge.limit
 }
