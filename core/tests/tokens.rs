@@ -88,6 +88,15 @@ fn ordinary_text_matches_stock_tiktoken_token_for_token() {
 }
 
 #[test]
+fn the_roles_counted_as_one_token_are_one_token_in_both_vocabularies() {
+    for encoding in [Encoding::O200kBase, Encoding::Cl100kBase] {
+        for role in tokens::ONE_TOKEN_ROLES {
+            assert_eq!(stock(encoding).encode_ordinary(role).len(), 1, "{role} in {encoding:?}");
+        }
+    }
+}
+
+#[test]
 fn known_counts() {
     assert_eq!(tokens::count("hello world", "gpt-4o"), 2);
     assert_eq!(tokens::count("hello world", "gpt-4"), 2);

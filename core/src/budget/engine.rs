@@ -510,27 +510,28 @@ pub fn reserve_for(
         shared_held: false,
         done: false,
     };
-    let plan = reservation.plan.clone();
-    if plan.shared.is_empty() {
+    if reservation.plan.shared.is_empty() {
         return Ok(Some(reservation));
     }
-    match engine.store.reserve(&plan.charges, amount) {
+    let outcome = engine.store.reserve(&reservation.plan.charges, amount);
+    let shared = &reservation.plan.shared;
+    match outcome {
         Ok(Reserved::Taken(before)) => {
             engine.store_ok();
+            warn_passed(&engine, shared, &before, amount);
             reservation.shared_held = true;
-            warn_passed(&engine, &plan.shared, &before, amount);
             Ok(Some(reservation))
         }
         Ok(Reserved::Over { index, spent, reserved }) => {
             engine.store_ok();
-            Err(Box::new(Engine::exceeded(&plan.shared[index], spent, reserved, amount)))
+            Err(Box::new(Engine::exceeded(&shared[index], spent, reserved, amount)))
         }
         Err(e) => {
             engine.store_failed(&e);
             match engine.fail_mode {
                 FailMode::Open => Ok(Some(reservation)),
                 FailMode::Closed => {
-                    let first = plan.shared.iter().find(|t| t.charge.block).unwrap_or(&plan.shared[0]);
+                    let first = shared.iter().find(|t| t.charge.block).unwrap_or(&shared[0]);
                     let mut refused = Engine::exceeded(first, 0, 0, amount);
                     refused.store_error = Some(e.to_string());
                     Err(Box::new(refused))

@@ -158,7 +158,13 @@ impl FlatRates {
             .input
             .checked_mul(u128::from(measured.input_tokens))?
             .checked_add(self.output.checked_mul(u128::from(output))?)?;
-        i64::try_from(femtos.div_ceil(FEMTOS_PER_NANO)).ok().filter(|n| *n < (1i64 << 53))
+        // Nearly always within 64 bits (a worst case under $18,000): a division by a
+        // constant there is a multiplication; a 128-bit one is a call into compiler-rt.
+        let nanos = match u64::try_from(femtos) {
+            Ok(small) => u128::from(small.div_ceil(FEMTOS_PER_NANO as u64)),
+            Err(_) => femtos.div_ceil(FEMTOS_PER_NANO),
+        };
+        i64::try_from(nanos).ok().filter(|n| *n < (1i64 << 53))
     }
 }
 

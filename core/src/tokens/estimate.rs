@@ -39,6 +39,9 @@ use super::model::Encoding;
 use crate::usage::Usage;
 
 const TOKENS_PER_MESSAGE: i64 = 3;
+
+/// Roles that are one token in o200k_base and cl100k_base alike.
+pub const ONE_TOKEN_ROLES: [&str; 6] = ["user", "assistant", "system", "developer", "tool", "function"];
 const TOKENS_PER_NAME: i64 = 1;
 const REPLY_PRIMING: i64 = 3;
 
@@ -94,6 +97,15 @@ struct RequestCounter {
 impl RequestCounter {
     fn text(&self, text: &str) -> i64 {
         super::count_remembered(self.encoding, text) as i64
+    }
+
+    /// A message's role: the chat roles are one token in both vocabularies
+    /// (`tests/tokens.rs` checks it), counted without a look at the memo.
+    fn role<J: Json>(&self, role: Option<&J>) -> i64 {
+        match role.and_then(J::as_str) {
+            Some(role) if ONE_TOKEN_ROLES.contains(&role) => 1,
+            other => other.map_or(0, |s| self.text(s)),
+        }
     }
 
     fn value_text<J: Json>(&self, value: Option<&J>) -> i64 {
@@ -200,7 +212,7 @@ impl RequestCounter {
     }
 
     fn chat_message<J: Json>(&self, message: &J) -> i64 {
-        let mut total = TOKENS_PER_MESSAGE + self.value_text(message.get("role"));
+        let mut total = TOKENS_PER_MESSAGE + self.role(message.get("role"));
         total += self.content(message.get("content"));
         total += self.value_text(message.get("refusal"));
         if let Some(name) = message.get("name").and_then(J::as_str) {
@@ -323,7 +335,7 @@ impl RequestCounter {
                 summary.map(|part| self.value_text(part.get("text"))).sum()
             }
             Some("message") | None if item.get("role").is_some() => {
-                TOKENS_PER_MESSAGE + self.value_text(item.get("role")) + self.content(item.get("content"))
+                TOKENS_PER_MESSAGE + self.role(item.get("role")) + self.content(item.get("content"))
             }
             _ => 0,
         }
@@ -337,7 +349,7 @@ impl RequestCounter {
             total += TOKENS_PER_MESSAGE + self.anthropic_content(system);
         }
         for message in body.get("messages").and_then(J::as_array).into_iter().flatten() {
-            total += TOKENS_PER_MESSAGE + self.value_text(message.get("role"));
+            total += TOKENS_PER_MESSAGE + self.role(message.get("role"));
             total += message.get("content").map_or(0, |c| self.anthropic_content(c));
         }
         let tools = body.get("tools").and_then(J::as_array).unwrap_or_default();

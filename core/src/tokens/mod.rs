@@ -33,6 +33,7 @@ use crate::borrowed_json::Json;
 use crate::usage::Usage;
 
 pub use encoder::Encoder;
+pub use estimate::ONE_TOKEN_ROLES;
 pub use memo::set_enabled as set_memo_enabled;
 pub use model::{encoding_for_model, Encoding};
 pub use vocab::{tokens_in_rank_order, Rank};
