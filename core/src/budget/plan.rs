@@ -15,7 +15,7 @@
 //! Plans are not kept when some budget filters on tags: which budgets match
 //! then depends on each call's tags, and a plan is built for the call alone.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 use super::engine::{Engine, Subject, Target};
 use super::estimate::FlatRates;
@@ -54,8 +54,15 @@ const PLANS_KEPT: usize = 64;
 pub(super) struct Plans(Mutex<Vec<Arc<Plan>>>);
 
 impl Plans {
-    fn lock(&self) -> MutexGuard<'_, Vec<Arc<Plan>>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    /// The list, unless another thread holds it: the caller then works its plan out
+    /// alone rather than wait (a lock that `fork()` left held in a child is never
+    /// released, and a plan is only ever a shortcut).
+    fn try_lock(&self) -> Option<MutexGuard<'_, Vec<Arc<Plan>>>> {
+        match self.0.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        }
     }
 }
 
@@ -80,16 +87,21 @@ impl Engine {
         if tags.is_some() {
             return Arc::new(self.build_plan(call, tags, now_ms, catalog));
         }
-        if let Some(plan) = self.plans.lock().iter().rev().find(|p| p.fits(call, now_ms, catalog)) {
-            return plan.clone();
+        let found = self
+            .plans
+            .try_lock()
+            .and_then(|plans| plans.iter().rev().find(|p| p.fits(call, now_ms, catalog)).cloned());
+        if let Some(plan) = found {
+            return plan;
         }
         let plan = Arc::new(self.build_plan(call, None, now_ms, catalog));
-        let mut plans = self.plans.lock();
-        plans.retain(|p| p.catalog == catalog && now_ms < p.until_ms);
-        if plans.len() >= PLANS_KEPT {
-            plans.clear();
+        if let Some(mut plans) = self.plans.try_lock() {
+            plans.retain(|p| p.catalog == catalog && now_ms < p.until_ms);
+            if plans.len() >= PLANS_KEPT {
+                plans.clear();
+            }
+            plans.push(plan.clone());
         }
-        plans.push(plan.clone());
         plan
     }
 
