@@ -137,6 +137,24 @@ fn each_call_is_charged_by_its_own_agent_and_at_the_prices_in_force() {
 }
 
 #[test]
+fn each_call_is_charged_by_its_own_tags() {
+    let _g = serial();
+    let acme = [("customer".to_string(), "acme".to_string())].into_iter().collect();
+    let cap = Budget { tags: acme, ..Budget::new(d("100"), Period::Day) };
+    budget::configure(settings(vec![cap], StoreChoice::Memory, None)).unwrap();
+    let tagged = |customer: &str| Call {
+        tags: [("customer".to_string(), customer.to_string())].into_iter().collect(),
+        ..call(None)
+    };
+    for _ in 0..3 {
+        assert!(budget::reserve(&tagged("globex"), Some(&request(10)), &[]).unwrap().is_none());
+        let held = budget::reserve(&tagged("acme"), Some(&request(10)), &[]).unwrap().unwrap();
+        assert_eq!(held.amount_usd(), worst(10));
+        held.release();
+    }
+}
+
+#[test]
 fn a_run_cap_limits_that_run_only() {
     let _g = serial();
     budget::configure(settings(vec![Budget::new(d("100"), Period::Total)], StoreChoice::Memory, None))

@@ -135,3 +135,48 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::budget::engine::{build, FailMode, Settings, StoreChoice};
+    use crate::budget::spec::Budget;
+    use rust_decimal::Decimal;
+
+    fn call<'a>(agent_path: &'a [&'a str], tags: &'a dyn Fn() -> [Tags; 2]) -> Subject<'a> {
+        Subject {
+            provider: "openai",
+            operation: "chat",
+            model: "gpt-4o",
+            stream: false,
+            run_id: None,
+            agent: agent_path.last().copied(),
+            agent_path,
+            tags,
+        }
+    }
+
+    #[test]
+    fn a_plan_serves_its_period_and_the_next_period_gets_its_own() {
+        let hourly = Budget::new(Decimal::from(5), Period::Hour);
+        let settings = Settings {
+            budgets: vec![hourly],
+            store: StoreChoice::Memory,
+            fail_mode: FailMode::Open,
+            ledger: None,
+        };
+        let engine = build(settings).unwrap();
+        let no_tags = || [Tags::new(), Tags::new()];
+        let subject = call(&[], &no_tags);
+        // 2026-12-02 10:59:59.000 UTC, then one and two seconds later (the next hour).
+        let before = 1_796_209_199_000;
+        let first = engine.plan(&subject, None, before);
+        assert!(Arc::ptr_eq(&first, &engine.plan(&subject, None, before + 500)));
+        let next = engine.plan(&subject, None, before + 1_000);
+        assert!(!Arc::ptr_eq(&first, &next));
+        assert_eq!(&*first.shared[0].label, "2026-12-02T10");
+        assert_eq!(&*next.shared[0].label, "2026-12-02T11");
+        assert_ne!(first.charges[0].key, next.charges[0].key);
+        assert!(Arc::ptr_eq(&next, &engine.plan(&subject, None, before + 2_000)));
+    }
+}
