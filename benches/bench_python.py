@@ -132,6 +132,18 @@ def side_by_side(label: str, raw_fn, ours_fn, n: int = 3000, rounds: int = 3, cp
     the median of the rounds' medians (as the peers' figures in ANCHORS.md).
     `cpu`: also the caller's thread CPU time per call, which a busy machine
     disturbs far less than the wall clock (time spent waiting is not in it)."""
+    print_side_by_side(label, *measure_side_by_side(raw_fn, ours_fn, n, rounds), cpu=cpu)
+
+
+def print_side_by_side(label: str, r: float, o: float, r_cpu: float, o_cpu: float, cpu: bool = True) -> None:
+    print(f"{label:<46} raw {r:8.1f} µs   costline {o:8.1f} µs   added {o - r:+7.1f} µs   ratio {o / r:5.3f}")
+    if cpu:
+        added = o_cpu - r_cpu
+        print(f"{'  the same, thread CPU':<46} raw {r_cpu:8.1f} µs   costline {o_cpu:8.1f} µs   added {added:+7.1f} µs")
+
+
+def measure_side_by_side(raw_fn, ours_fn, n: int, rounds: int) -> tuple:
+    """(raw, drop-in) wall times, then (raw, drop-in) thread CPU times, per call: see `side_by_side`."""
     for fn in (raw_fn, ours_fn):
         for _ in range(200):
             fn()  # warm up
@@ -154,11 +166,8 @@ def side_by_side(label: str, raw_fn, ours_fn, n: int = 3000, rounds: int = 3, cp
         raw_cpu.append(statistics.median(raw_c) * 1e6)
         ours_cpu.append(statistics.median(ours_c) * 1e6)
         costline.flush(10)
-    r, o = statistics.median(raw_rounds), statistics.median(ours_rounds)
-    print(f"{label:<46} raw {r:8.1f} µs   costline {o:8.1f} µs   added {o - r:+7.1f} µs   ratio {o / r:5.3f}")
-    if cpu:
-        r, o = statistics.median(raw_cpu), statistics.median(ours_cpu)
-        print(f"{'  the same, thread CPU':<46} raw {r:8.1f} µs   costline {o:8.1f} µs   added {o - r:+7.1f} µs")
+    median = statistics.median
+    return median(raw_rounds), median(ours_rounds), median(raw_cpu), median(ours_cpu)
 
 
 def bench_overhead() -> None:
@@ -332,16 +341,11 @@ def bench_budgets() -> None:
     try:
         for label, kwargs in stores:
             costline.configure(budgets=[costline.Budget("1000000", "total")], **kwargs)
-
-            def unguarded():
-                _budgets.active = False
-                ours.chat.completions.create(model="gpt-4o", messages=MESSAGES, max_tokens=100)
-
-            def guarded():
-                _budgets.active = True
-                ours.chat.completions.create(model="gpt-4o", messages=MESSAGES, max_tokens=100)
-
-            side_by_side(f"budget-guarded call, {label} store", unguarded, guarded, n=1000, cpu=True)
+            unguarded, guarded = _guarded_pair(ours)
+            if label == "in-memory":
+                _budget_memory_in_processes()
+            else:
+                side_by_side(f"budget-guarded call, {label} store", unguarded, guarded, n=1000, cpu=True)
             if label == "in-memory":
                 print(f"{'  the reservation alone, inside each call':<46} {_reserve_inside_calls_us(guarded):8.1f} µs")
                 # The call above resends one prompt, whose count the core remembers;
@@ -368,7 +372,10 @@ def bench_budgets() -> None:
                 # the same conditions (right after a call, not in a tight loop,
                 # where the socket and the scheduler are hot).
                 side_by_side(
-                    "  one PING round trip after each call", unguarded, lambda: (unguarded(), socket_ping(port)), n=1000
+                    "  one PING round trip after each call",
+                    unguarded,
+                    lambda unguarded=unguarded: (unguarded(), socket_ping(port)),
+                    n=1000,
                 )
         costline.configure(budgets=[costline.Budget("1000000", "total", enforce_stream=True)], budget_store="memory")
 
@@ -398,6 +405,56 @@ def bench_budgets() -> None:
         if server is not None:
             server.terminate()
             server.wait()
+
+
+def _guarded_pair(client):
+    """The same call unguarded and guarded: the budget stays configured, only the hook's flag differs."""
+    from costline import _budgets
+
+    def unguarded():
+        _budgets.active = False
+        client.chat.completions.create(model="gpt-4o", messages=MESSAGES, max_tokens=100)
+
+    def guarded():
+        _budgets.active = True
+        client.chat.completions.create(model="gpt-4o", messages=MESSAGES, max_tokens=100)
+
+    return unguarded, guarded
+
+
+BUDGET_PROCESSES = 5
+
+
+def _budget_memory_in_processes() -> None:
+    """The in-memory comparison in several fresh processes, the median of theirs printed.
+    Within one process the figure is steady, but between processes it moves by several
+    microseconds (where the code and data of both calls land in memory), which is as much
+    as the figure itself."""
+    runs = []
+    for _ in range(BUDGET_PROCESSES):
+        out = subprocess.run(
+            [sys.executable, __file__, "budget-memory-process"], capture_output=True, text=True, check=True
+        ).stdout
+        runs.append(json.loads(out.strip().splitlines()[-1]))
+    r, o, r_cpu, o_cpu = (statistics.median(run[i] for run in runs) for i in range(4))
+    # The added times are the medians of each process's own difference.
+    added = statistics.median(run[1] - run[0] for run in runs)
+    added_cpu = statistics.median(run[3] - run[2] for run in runs)
+    print_side_by_side(
+        f"budget-guarded call, in-memory store, {BUDGET_PROCESSES} processes", r, r + added, r_cpu, r_cpu + added_cpu
+    )
+    wall = " ".join(f"{o - r:+.1f}" for r, o, _, _ in runs)
+    cpu = " ".join(f"{o - r:+.1f}" for _, _, r, o in runs)
+    print(f"{'  added in each process (wall; thread CPU)':<46} {wall}; {cpu} µs")
+
+
+def bench_budget_memory_process() -> None:
+    """One process's in-memory comparison, as JSON, for `_budget_memory_in_processes`."""
+    costline.configure(budgets=[costline.Budget("1000000", "total")], budget_store="memory")
+    try:
+        print(json.dumps(measure_side_by_side(*_guarded_pair(make(OpenAI)), n=1000, rounds=3)))
+    finally:
+        costline.configure(budgets=[], budget_store="")
 
 
 def _reserve_inside_calls_us(call, n: int = 1000, rounds: int = 3) -> float:
@@ -562,6 +619,7 @@ SECTIONS = {
     "fallback": bench_fallback,
     "routed": bench_routed,
     "budgets": bench_budgets,
+    "budget-memory-process": bench_budget_memory_process,
     "cost": bench_cost,
     "tokens": bench_tokens,
     "import": bench_import,
@@ -574,7 +632,8 @@ if __name__ == "__main__":
     names = [a for a in sys.argv[1:] if not a.startswith("--")]
     if not names:
         print(f"openai {openai.__version__}, costline {costline.__version__}, Python {sys.version.split()[0]}")
-        names = [n for n in SECTIONS if n != "rss" or "--quick" not in sys.argv]
+        hidden = {"budget-memory-process"} | ({"rss"} if "--quick" in sys.argv else set())
+        names = [n for n in SECTIONS if n not in hidden]
     for name in names:
         SECTIONS[name]()
     remove_bench_ledger()
