@@ -80,11 +80,13 @@ pub fn after_fork_parent() -> PyResult<()> {
     })
 }
 
-/// Called in a child right after `os.fork()`: a fresh pipeline for the child.
+/// Called in a child right after `os.fork()`: a fresh pipeline for the child,
+/// and budget counters of its own (the parent's reservations stay the parent's).
 #[pyfunction]
 pub fn after_fork() -> PyResult<()> {
     guard::call(|| {
         pipeline::after_fork_child();
+        costline_core::budget::after_fork_child();
         Ok(())
     })
 }

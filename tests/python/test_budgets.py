@@ -358,3 +358,30 @@ def test_alerts_from_calls_still_in_flight_at_exit_are_heard_and_the_process_exi
     out = run_script(code, {"COSTLINE_LEDGER": str(tmp_path / "l.db")})
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["alert", "75", "alert", "90"], out.stdout
+
+
+def test_a_forked_child_does_not_inherit_the_parents_reservations(tmp_path):
+    # gunicorn --preload, multiprocessing with fork: a call in flight in the parent
+    # settles in the parent; the child must not carry its reservation forever.
+    code = """
+        import os, costline
+        from decimal import Decimal
+        from costline import _native
+        costline.configure(prices={"budget-model": {"input": "0.00001", "output": "0.00001"}},
+                           budgets=[costline.Budget("0.05", "total")], budget_store="memory")
+        body = {"model": "budget-model", "messages": [], "max_tokens": 4000}
+        held = _native.budget_reserve("openai", "chat", "budget-model", body, False, None, None, [], {}, {}, [])
+        pid = os.fork()
+        if pid == 0:
+            [row] = costline.budget_status()
+            again = _native.budget_reserve("openai", "chat", "budget-model", body, False, None, None, [], {}, {}, [])
+            os._exit(0 if row["reserved_usd"] == 0 and again is not None else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.WEXITSTATUS(status) == 0, "the child saw the parent's reservation"
+        [row] = costline.budget_status()
+        assert row["reserved_usd"] == Decimal(held.amount_usd) > 0
+        print("ok")
+        """
+    out = run_script(code, {"COSTLINE_LEDGER": str(tmp_path / "l.db")})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "ok"

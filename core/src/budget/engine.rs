@@ -178,6 +178,20 @@ pub fn store_waits() -> bool {
     STORE_WAITS.load(Ordering::Relaxed)
 }
 
+/// Call in a child process right after `fork()`. Counters kept in memory are the
+/// process's own: the parent's reservations in flight settle in the parent,
+/// never here, and a lock one of its threads held at the fork would never be
+/// released. The child gets an engine of its own with the same budgets, fresh
+/// counters in memory (seeded from the ledger on first use, as in a new
+/// process) and the same shared store (the ledger and Redis stores reconnect
+/// after a fork). The parent's engine is abandoned as it is (leaked: its
+/// destructors could block on those locks or close the parent's connections).
+pub fn after_fork_child() {
+    let Some(parent) = ENGINE.load_full() else { return };
+    ENGINE.store(Some(Arc::new(parent.for_child())));
+    std::mem::forget(parent);
+}
+
 /// Forget a finished run's counters (its caps and `run` budgets).
 pub fn forget_run(run_id: &str, caps: &[String]) {
     if let Some(engine) = ENGINE.load_full() {
@@ -257,6 +271,27 @@ pub struct Subject<'a> {
 }
 
 impl Engine {
+    /// This engine for a forked child (see [`after_fork_child`]).
+    fn for_child(&self) -> Engine {
+        let store: Arc<dyn BudgetStore> = match self.store.kind() {
+            "memory" if self.budgets.is_empty() => Arc::new(MemoryStore::new(None)),
+            "memory" => Arc::new(MemoryStore::new(self.ledger.clone())),
+            _ => self.store.clone(),
+        };
+        Engine {
+            budgets: self.budgets.clone(),
+            windows: self.budgets.iter().map(|_| ArcSwapOption::const_empty()).collect(),
+            filters_tags: self.filters_tags,
+            store,
+            runs: Arc::new(MemoryStore::new(None)),
+            fail_mode: self.fail_mode,
+            ledger: self.ledger.clone(),
+            outage: AtomicBool::new(false),
+            alerted: Mutex::new(FxHashSet::default()),
+            plans: Plans::default(),
+        }
+    }
+
     /// The run budgets and run caps `call` is charged against: counted in memory, per run.
     fn local_targets(
         &self,
