@@ -145,19 +145,7 @@ pub(super) fn build(settings: Settings) -> Result<Engine> {
         },
         StoreChoice::Redis(url) => Arc::new(RedisStore::new(url)?),
     };
-    let engine = Engine {
-        windows: budgets.iter().map(|_| ArcSwapOption::const_empty()).collect(),
-        filters_tags: budgets.iter().any(|b| !b.tags.is_empty()),
-        budgets,
-        store,
-        runs: Arc::new(MemoryStore::new(None)),
-        fail_mode: settings.fail_mode,
-        ledger: settings.ledger,
-        outage: AtomicBool::new(false),
-        alerted: Mutex::new(FxHashSet::default()),
-        plans: Plans::default(),
-    };
-    Ok(engine)
+    Ok(Engine::assemble(budgets, store, settings.fail_mode, settings.ledger))
 }
 
 /// Turn budgets off.
@@ -278,14 +266,24 @@ impl Engine {
             "memory" => Arc::new(MemoryStore::new(self.ledger.clone())),
             _ => self.store.clone(),
         };
+        Engine::assemble(self.budgets.clone(), store, self.fail_mode, self.ledger.clone())
+    }
+
+    /// An engine over `store`, with its own run counters, caches and outage state.
+    fn assemble(
+        budgets: Vec<Arc<Budget>>,
+        store: Arc<dyn BudgetStore>,
+        fail_mode: FailMode,
+        ledger: Option<PathBuf>,
+    ) -> Engine {
         Engine {
-            budgets: self.budgets.clone(),
-            windows: self.budgets.iter().map(|_| ArcSwapOption::const_empty()).collect(),
-            filters_tags: self.filters_tags,
+            windows: budgets.iter().map(|_| ArcSwapOption::const_empty()).collect(),
+            filters_tags: budgets.iter().any(|b| !b.tags.is_empty()),
+            budgets,
             store,
             runs: Arc::new(MemoryStore::new(None)),
-            fail_mode: self.fail_mode,
-            ledger: self.ledger.clone(),
+            fail_mode,
+            ledger,
             outage: AtomicBool::new(false),
             alerted: Mutex::new(FxHashSet::default()),
             plans: Plans::default(),

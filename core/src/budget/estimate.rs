@@ -54,11 +54,11 @@ pub struct Measured {
 
 /// Measure a request body as the SDK sends it (a `Value`, or a `Body` borrowed from the caller's objects).
 pub fn measure<J: Json>(provider: &str, operation: &str, model: &str, request: Option<&J>) -> Measured {
-    let model = match model {
-        "" => request.and_then(|b| b.get("model")).and_then(J::as_str).unwrap_or(""),
-        named => named,
+    let encoding = match request {
+        Some(body) => tokens::request_encoding(model, body),
+        None => tokens::encoding_for_model(model),
     };
-    measure_in(tokens::encoding_for_model(model), provider, operation, request)
+    measure_in(encoding, provider, operation, request)
 }
 
 /// [`measure`] with the model's vocabulary already known (a budget plan holds it).

@@ -64,16 +64,21 @@ pub(crate) fn estimate_usage<J: Json>(
     request: &J,
     output_text: &str,
 ) -> Usage {
-    let model = match model {
-        "" => request.get("model").and_then(J::as_str).unwrap_or(""),
-        named => named,
-    };
-    let encoding = super::encoding_for_model(model);
+    let encoding = request_encoding(model, request);
     Usage {
         input_tokens: prompt_tokens(encoding, provider, operation, request),
         output_tokens: super::count_remembered(encoding, output_text) as u64,
         ..Usage::default()
     }
+}
+
+/// The encoding `model` uses; an empty `model` is the body's own `model`.
+pub(crate) fn request_encoding<J: Json>(model: &str, request: &J) -> Encoding {
+    let model = match model {
+        "" => request.get("model").and_then(J::as_str).unwrap_or(""),
+        named => named,
+    };
+    super::encoding_for_model(model)
 }
 
 /// The input tokens of a request body, counted in `encoding`.

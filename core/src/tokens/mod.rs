@@ -98,6 +98,12 @@ pub fn estimate_usage<J: Json>(
     estimate::estimate_usage(provider, operation, model, request, output_text)
 }
 
+/// The encoding [`estimate_usage`] counts a request in: `model`'s, or with an empty
+/// `model` the body's own.
+pub fn request_encoding<J: Json>(model: &str, request: &J) -> Encoding {
+    estimate::request_encoding(model, request)
+}
+
 /// The input tokens of a request body, as [`estimate_usage`] counts them, in `encoding`
 /// (a caller that knows the model's encoding already: a budget's plan).
 pub fn estimate_prompt_tokens<J: Json>(
