@@ -16,7 +16,6 @@ use napi::{Env, Result};
 use napi_derive::napi;
 use serde_json::Value;
 
-use crate::budget::Reservation;
 use crate::meter::{self, Attribution, Outcome};
 use crate::{guard, sdk};
 
@@ -120,10 +119,10 @@ impl BedrockUsage {
         attribution: Option<Attribution>,
         request: Option<Unknown<'_>>,
         need_cost: bool,
-        reservation: Option<&Reservation>,
+        reservation: Option<u32>,
     ) -> Result<Option<String>> {
         guard::call(|| {
-            let reservation = reservation.and_then(Reservation::take);
+            let reservation = crate::budget::take(reservation);
             let Some(call) = self.call.take() else {
                 return Ok(None);
             };

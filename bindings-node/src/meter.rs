@@ -18,7 +18,6 @@ use napi::{Env, Result};
 use napi_derive::napi;
 use serde_json::Value;
 
-use crate::budget::Reservation;
 use crate::{guard, sdk};
 
 /// Who made a call: the run frames and agent in force, and the tag layers.
@@ -151,10 +150,10 @@ pub fn record_text(
     attribution: Option<Attribution>,
     request: Option<Unknown<'_>>,
     need_cost: bool,
-    reservation: Option<&Reservation>,
+    reservation: Option<u32>,
 ) -> Result<Option<String>> {
     guard::call(|| {
-        let reservation = reservation.and_then(Reservation::take);
+        let reservation = crate::budget::take(reservation);
         // The common case, a body that carries usage with nobody waiting for
         // the cost: the core reads it on its writer thread. Here, only a copy.
         if !need_cost
@@ -206,8 +205,8 @@ impl Meter {
     /// `feed` throws the budget error once the running cost would pass a cap.
     /// False (the reservation stays where it is) otherwise.
     #[napi]
-    pub fn enforce(&mut self, reservation: &Reservation) -> bool {
-        let (Some(held), Some(call)) = (reservation.take(), self.call.as_ref()) else {
+    pub fn enforce(&mut self, reservation: u32) -> bool {
+        let (Some(held), Some(call)) = (crate::budget::take(Some(reservation)), self.call.as_ref()) else {
             return false;
         };
         match budget::StreamBudget::new(held, &call.model) {
@@ -219,7 +218,7 @@ impl Meter {
                 true
             }
             Err(held) => {
-                reservation.put_back(held);
+                crate::budget::put_back(reservation, held);
                 false
             }
         }
@@ -293,11 +292,10 @@ impl Meter {
         attribution: Option<Attribution>,
         request: Option<Unknown<'_>>,
         need_cost: bool,
-        reservation: Option<&Reservation>,
+        reservation: Option<u32>,
     ) -> Result<Option<String>> {
         guard::call(|| {
-            let reservation = reservation
-                .and_then(Reservation::take)
+            let reservation = crate::budget::take(reservation)
                 .or_else(|| self.budget.take().map(budget::StreamBudget::into_reservation));
             let Some(call) = self.call.take() else {
                 return Ok(None);

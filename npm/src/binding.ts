@@ -49,10 +49,8 @@ export interface NativeBedrockUsage {
   ): string | null | undefined;
 }
 
-export interface NativeReservation {
-  release(): void;
-  readonly amountUsd: string | null;
-}
+/** A reservation's handle: the addon keeps the reservation until the call settles or releases it. */
+export type NativeReservation = number;
 
 export interface NativeTotal {
   add(cost: string | null | undefined): void;
@@ -155,6 +153,9 @@ export interface NativeBinding {
     /** The request as JSON text, in place of `request` (far cheaper to pass). */
     requestJson?: string,
   ): NativeReservation | null | undefined;
+  budgetRelease(reservation: NativeReservation): void;
+  /** What a reservation holds, in USD (null once settled or released). */
+  budgetReservedUsd(reservation: NativeReservation): string | null | undefined;
   budgetForgetRun(runId: string, caps: string[]): void;
   budgetStatus(): string;
   setBudgetAlertHook(dispatch: ((alertJson: string) => void) | null): void;

@@ -185,7 +185,7 @@ export class Started {
   /** Budgets with enforceStream: the stream's meter grows the reservation as output arrives. */
   private enforceBudget(): void {
     const { meter, reservation } = this;
-    if (meter && reservation && this.stream) guarded("metering a stream against a budget", () => meter.enforce(reservation), false);
+    if (meter && reservation !== undefined && this.stream) guarded("metering a stream against a budget", () => meter.enforce(reservation), false);
   }
 
   /**
@@ -274,7 +274,8 @@ export class Started {
       if (captured.frames.length > 0) captured.settle(cost);
     } catch (err) {
       report("recording a call", err);
-      guarded("releasing a budget reservation", () => this.reservation?.release(), undefined);
+      const reservation = this.reservation;
+      if (reservation !== undefined) guarded("releasing a budget reservation", () => native.budgetRelease(reservation), undefined);
     }
   }
 }

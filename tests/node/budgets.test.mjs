@@ -80,12 +80,16 @@ test("the addon reserves the same worst case from the request as JSON text (the 
   const fromText = native.budgetReserve("openai", "chat", "budget-model", undefined, false, undefined, [], JSON.stringify(body));
   try {
     // 1000 output tokens and the counted prompt (some 200 tokens) at $0.00001 each.
-    assert.ok(cents(fromObject.amountUsd) > cents("0.0115"), fromObject.amountUsd);
-    assert.equal(fromText.amountUsd, fromObject.amountUsd);
+    const held = native.budgetReservedUsd(fromObject);
+    assert.ok(cents(held) > cents("0.0115"), held);
+    assert.equal(native.budgetReservedUsd(fromText), held);
   } finally {
-    fromObject.release();
-    fromText.release();
+    native.budgetRelease(fromObject);
+    native.budgetRelease(fromText);
   }
+  // A released handle holds nothing, and releasing it again is harmless.
+  assert.equal(native.budgetReservedUsd(fromObject), null);
+  native.budgetRelease(fromObject);
   assert.equal(budgetStatus()[0].reserved_usd, "0");
 });
 
