@@ -331,6 +331,62 @@ fn the_redis_store_holds_a_cap_under_concurrent_threads() {
     hammer(StoreChoice::Redis(server.url()), None);
 }
 
+/// How many EVALSHA commands `server` has run so far.
+fn evalsha_calls(server: &RedisServer) -> u64 {
+    use std::io::{Read, Write};
+    let mut socket = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    socket.write_all(b"INFO commandstats\r\nQUIT\r\n").unwrap();
+    let mut text = String::new();
+    socket.read_to_string(&mut text).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("cmdstat_evalsha:calls="))
+        .map_or(0, |rest| rest.split(',').next().unwrap().parse().unwrap())
+}
+
+/// Settle 50 reservations off the callers' threads (one in ten unpriced: given
+/// back), in two budgets; each settled exactly once. Runs `between` after
+/// reserving and after settling.
+fn settle_fifty_in_the_background(store: StoreChoice, ledger: Option<PathBuf>, mut between: impl FnMut()) {
+    let budgets = vec![Budget::new(d("100"), Period::Day), Budget::new(d("100"), Period::Month)];
+    budget::configure(settings(budgets, store, ledger)).unwrap();
+    let held: Vec<_> =
+        (0..50).map(|_| budget::reserve(&call(None), Some(&request(100)), &[]).unwrap().unwrap()).collect();
+    between();
+    for (i, h) in held.into_iter().enumerate() {
+        h.settle_soon(if i % 10 == 9 { None } else { Some(d("0.001")) });
+    }
+    assert!(budget::wait_settled(std::time::Duration::from_secs(5)));
+    between();
+    for name in ["global/day", "global/month"] {
+        let s = status_of(name);
+        assert_eq!(s.spent_usd, Some(d("0.045")), "{s:?}");
+        assert_eq!(s.reserved_usd, Some(Decimal::ZERO), "{s:?}");
+    }
+    budget::clear();
+}
+
+/// Settlements made off the callers' threads go to Redis together: a burst of
+/// calls costs one round trip per batch, not one per call (each one woke the
+/// settler to compete with the callers for the cores).
+#[test]
+fn settlements_off_the_callers_threads_reach_redis_in_batches() {
+    let _g = serial();
+    let server = RedisServer::start();
+    let mut counts = Vec::new();
+    settle_fifty_in_the_background(StoreChoice::Redis(server.url()), None, || {
+        counts.push(evalsha_calls(&server))
+    });
+    let commands = counts[1] - counts[0];
+    assert!(commands <= 10, "{commands} EVALSHA for 50 settlements");
+}
+
+#[test]
+fn settlements_off_the_callers_threads_reach_the_ledger_in_batches() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    settle_fifty_in_the_background(StoreChoice::Ledger, Some(dir.path().join("ledger.db")), || ());
+}
+
 #[test]
 fn an_unreachable_redis_lets_calls_through_when_open_and_blocks_them_when_closed() {
     let _g = serial();

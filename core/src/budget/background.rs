@@ -4,6 +4,12 @@
 //! reservation (before sending) makes the caller wait for the store.
 //! `status()` first waits for the settlements in flight, so it always shows
 //! every finished call.
+//!
+//! The settler gathers what arrives over [`GATHER`] and settles it in one go
+//! (`BudgetStore::settle_many`: one Redis round trip, one ledger
+//! transaction). One wake-up and one trip per call, on 2 cores, competed with
+//! the callers for a core: a Node call guarded by Redis added 95 to 140 µs
+//! where the same call without its settlement added 50 to 85.
 
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
@@ -13,19 +19,26 @@ use rust_decimal::Decimal;
 
 use super::engine::Reservation;
 
+/// How long the settler gathers settlements before making them (a waiter in
+/// `wait_settled` cuts it short). Only the figures others read lag by it.
+const GATHER: Duration = Duration::from_millis(1);
+/// At most this many settlements in one go.
+const BATCH_MAX: usize = 256;
+
 struct Settler {
     /// The process that started the thread: a forked child starts its own.
     pid: u32,
     tx: Sender<(Reservation, Option<Decimal>)>,
+    thread: std::thread::Thread,
 }
 
 static SETTLER: Mutex<Option<Settler>> = Mutex::new(None);
 static PENDING: Mutex<usize> = Mutex::new(0);
 static SETTLED: Condvar = Condvar::new();
 
-fn done() {
+fn done(settled: usize) {
     let mut pending = PENDING.lock().unwrap_or_else(|p| p.into_inner());
-    *pending = pending.saturating_sub(1);
+    *pending = pending.saturating_sub(settled);
     if *pending == 0 {
         SETTLED.notify_all();
     }
@@ -40,19 +53,23 @@ pub(super) fn settle(reservation: Reservation, actual: Option<Decimal>) {
         let started = std::thread::Builder::new().name("costline-budget".into()).spawn(move || {
             // Nobody waits for a settlement: no spinning for Redis's replies here.
             super::resp::poll_on_this_thread(false);
-            for (r, actual) in rx {
-                r.settle(actual);
-                done();
+            while let Ok(first) = rx.recv() {
+                std::thread::park_timeout(GATHER);
+                let mut batch = vec![first];
+                batch.extend(rx.try_iter().take(BATCH_MAX - 1));
+                let settled = batch.len();
+                Reservation::settle_batch(batch);
+                done(settled);
             }
         });
-        if started.is_err() {
+        let Ok(handle) = started else {
             drop(slot);
             reservation.settle(actual);
             return;
-        }
+        };
         // In a forked child the parent's settlements in flight never arrive.
         *PENDING.lock().unwrap_or_else(|p| p.into_inner()) = 0;
-        *slot = Some(Settler { pid, tx });
+        *slot = Some(Settler { pid, tx, thread: handle.thread().clone() });
     }
     *PENDING.lock().unwrap_or_else(|p| p.into_inner()) += 1;
     let tx = slot.as_ref().expect("started above").tx.clone();
@@ -60,12 +77,18 @@ pub(super) fn settle(reservation: Reservation, actual: Option<Decimal>) {
     if let Err(failed) = tx.send((reservation, actual)) {
         let (r, actual) = failed.into_inner();
         r.settle(actual);
-        done();
+        done(1);
     }
 }
 
 /// Wait (up to `timeout`) until every background settlement has been made.
 pub fn wait_settled(timeout: Duration) -> bool {
+    // Someone waits: the settler stops gathering.
+    if let Some(s) = SETTLER.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        if s.pid == std::process::id() {
+            s.thread.unpark();
+        }
+    }
     let pending = PENDING.lock().unwrap_or_else(|p| p.into_inner());
     let (pending, _) =
         SETTLED.wait_timeout_while(pending, timeout, |n| *n > 0).unwrap_or_else(|p| p.into_inner());

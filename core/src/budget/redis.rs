@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::resp::{self, Connection, Reply};
-use super::store::{BudgetStore, Charge, Reserved};
+use super::store::{BudgetStore, Charge, Reserved, Settlement};
 use crate::{Error, Result};
 
 const PREFIX: &str = "costline:budget:";
@@ -46,16 +46,28 @@ end
 return out
 "#;
 
-/// KEYS: counters. ARGV: reserved, actual, then per key: ttl ms. Returns each spent after.
+/// Settlements, one or many (the background settler's batch). KEYS: every
+/// settlement's counters in turn. ARGV, per settlement: its number of
+/// counters, reserved, actual, then per counter its ttl ms. Returns each
+/// counter's spent after, in order. Nothing spent on a counter that is gone
+/// (its period ended) leaves it gone.
 const SETTLE: &str = r#"
-local reserved, actual = tonumber(ARGV[1]), tonumber(ARGV[2])
-local out = {}
-for i, key in ipairs(KEYS) do
-  local left = redis.call('HINCRBY', key, 'reserved', -reserved)
-  if left < 0 then redis.call('HSET', key, 'reserved', 0) end
-  out[i] = redis.call('HINCRBY', key, 'spent', actual)
-  local ttl = tonumber(ARGV[i + 2])
-  if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
+local out, k, a = {}, 1, 1
+while a <= #ARGV do
+  local n, reserved, actual = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  for i = 0, n - 1 do
+    local key = KEYS[k + i]
+    if actual == 0 and redis.call('EXISTS', key) == 0 then
+      out[#out + 1] = 0
+    else
+      local left = redis.call('HINCRBY', key, 'reserved', -reserved)
+      if left < 0 then redis.call('HSET', key, 'reserved', 0) end
+      out[#out + 1] = redis.call('HINCRBY', key, 'spent', actual)
+      local ttl = tonumber(ARGV[a + 3 + i])
+      if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
+    end
+  end
+  k, a = k + n, a + 3 + n
 end
 return out
 "#;
@@ -214,10 +226,38 @@ impl BudgetStore for RedisStore {
     }
 
     fn settle(&self, charges: &[Charge], reserved: i64, actual: i64) -> Result<Vec<i64>> {
-        let mut args = vec![reserved.to_string(), actual.to_string()];
-        args.extend(charges.iter().map(|c| ttl_ms(c).to_string()));
-        let reply = self.eval(1, &keys(charges), &args)?;
-        ints(&reply).ok_or_else(|| self.error(format!("settle answered {reply:?}")))
+        let mut out = self.settle_many(&[Settlement { charges, reserved, actual }]);
+        out.pop().expect("one result per settlement")
+    }
+
+    /// One script, one round trip, for the whole batch.
+    fn settle_many(&self, items: &[Settlement<'_>]) -> Vec<Result<Vec<i64>>> {
+        let mut keys_all = Vec::new();
+        let mut args = Vec::new();
+        for s in items {
+            keys_all.extend(keys(s.charges));
+            args.extend([s.charges.len().to_string(), s.reserved.to_string(), s.actual.to_string()]);
+            args.extend(s.charges.iter().map(|c| ttl_ms(c).to_string()));
+        }
+        let spent = self.eval(1, &keys_all, &args).and_then(|reply| {
+            ints(&reply)
+                .filter(|v| v.len() == keys_all.len())
+                .ok_or_else(|| self.error(format!("settle answered {reply:?}")))
+        });
+        match spent {
+            Ok(spent) => {
+                let mut rest = spent.as_slice();
+                items
+                    .iter()
+                    .map(|s| {
+                        let (mine, after) = rest.split_at(s.charges.len());
+                        rest = after;
+                        Ok(mine.to_vec())
+                    })
+                    .collect()
+            }
+            Err(e) => items.iter().map(|_| Err(e.clone())).collect(),
+        }
     }
 
     fn release(&self, charges: &[Charge], reserved: i64) -> Result<()> {

@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 
 use super::engine::{Engine, Exceeded, FailMode, Target};
 use super::plan::Plan;
-use super::store::{BudgetStore, Charge, Reserved};
+use super::store::{BudgetStore, Charge, Reserved, Settlement};
 use super::units;
 
 /// A call's hold on its budgets. Settle it with the actual cost or release
@@ -28,6 +28,14 @@ pub struct Reservation {
     /// False when the store was down and the fail mode let the call through.
     pub(super) shared_held: bool,
     pub(super) done: bool,
+}
+
+/// What a settlement leaves for the shared store: replace `reserved` with
+/// `actual`. `priced`: the call had a price (its spend can cross alerts).
+struct StorePart {
+    reserved: i64,
+    actual: i64,
+    priced: bool,
 }
 
 impl std::fmt::Debug for Reservation {
@@ -62,28 +70,73 @@ impl Reservation {
     /// Replace the reservation with what the call cost (`None`: no price, the
     /// reservation is released). Fires the alerts it crosses.
     pub fn settle(mut self, actual: Option<Decimal>) {
+        if let Some(part) = self.settle_runs(actual) {
+            let result = self.engine.store.settle(&self.plan.charges, part.reserved, part.actual);
+            self.settled_in_store(&part, result);
+        }
+    }
+
+    /// Settle many at once (the background settler's batch): as `settle` does
+    /// each, with one `settle_many` of its store per engine for the lot.
+    pub(super) fn settle_batch(mut batch: Vec<(Reservation, Option<Decimal>)>) {
+        while !batch.is_empty() {
+            // Reservations of one engine share its store; a reconfiguration
+            // between two calls gives them different ones.
+            let engine = batch[0].0.engine.clone();
+            let same =
+                batch.iter().position(|(r, _)| !Arc::ptr_eq(&r.engine, &engine)).unwrap_or(batch.len());
+            let rest = batch.split_off(same);
+            let parts: Vec<(usize, StorePart)> = batch
+                .iter_mut()
+                .enumerate()
+                .filter_map(|(i, (r, actual))| r.settle_runs(actual.take()).map(|part| (i, part)))
+                .collect();
+            let items: Vec<Settlement<'_>> = parts
+                .iter()
+                .map(|(i, part)| Settlement {
+                    charges: &batch[*i].0.plan.charges,
+                    reserved: part.reserved,
+                    actual: part.actual,
+                })
+                .collect();
+            let results = engine.store.settle_many(&items);
+            for ((i, part), result) in parts.iter().zip(results) {
+                batch[*i].0.settled_in_store(part, result);
+            }
+            batch = rest;
+        }
+    }
+
+    /// Settle the counters kept in memory (run budgets and caps), firing the
+    /// alerts they cross, and say what is left for the shared store.
+    fn settle_runs(&mut self, actual: Option<Decimal>) -> Option<StorePart> {
         self.done = true;
         let Some(actual) = actual.and_then(units::to_nanos_ceil) else {
-            self.give_back();
-            return;
+            // No price: the reservation is given back.
+            let _ = self.engine.runs.release(&self.local_charges, self.amount);
+            return self.shared_held.then_some(StorePart { reserved: self.amount, actual: 0, priced: false });
         };
-        let engine = self.engine.clone();
-        let mut crossed = Vec::new();
-        if let Ok(spent) = engine.runs.settle(&self.local_charges, self.amount, actual) {
-            crossed.extend(self.local.iter().zip(spent));
-        }
-        if self.shared_held || actual > 0 {
-            let reserved = if self.shared_held { self.amount } else { 0 };
-            match engine.store.settle(&self.plan.charges, reserved, actual) {
-                Ok(spent) => {
-                    engine.store_ok();
-                    crossed.extend(self.plan.shared.iter().zip(spent));
-                }
-                Err(e) => engine.store_failed(&e),
+        if let Ok(spent) = self.engine.runs.settle(&self.local_charges, self.amount, actual) {
+            for (target, spent) in self.local.iter().zip(spent) {
+                self.engine.alert_if_crossed(target, spent, false);
             }
         }
-        for (target, spent) in crossed {
-            engine.alert_if_crossed(target, spent, false);
+        let reserved = if self.shared_held { self.amount } else { 0 };
+        (self.shared_held || actual > 0).then_some(StorePart { reserved, actual, priced: true })
+    }
+
+    /// The shared store's answer to `part`: the alerts it crosses, or the outage.
+    fn settled_in_store(&self, part: &StorePart, result: crate::Result<Vec<i64>>) {
+        match result {
+            Ok(spent) => {
+                self.engine.store_ok();
+                if part.priced {
+                    for (target, spent) in self.plan.shared.iter().zip(spent) {
+                        self.engine.alert_if_crossed(target, spent, false);
+                    }
+                }
+            }
+            Err(e) => self.engine.store_failed(&e),
         }
     }
 

@@ -10,7 +10,7 @@ use rusqlite::{params, OptionalExtension};
 
 use super::alert::Alert;
 use super::seed;
-use super::store::{first_over, BudgetStore, Charge, Reserved};
+use super::store::{first_over, BudgetStore, Charge, Reserved, Settlement};
 use crate::ledger::Ledger;
 use crate::{Error, Result};
 
@@ -94,6 +94,32 @@ fn error(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::Ledger { path: path.display().to_string(), message: format!("budget store: {e}") }
 }
 
+/// Replace one call's reservation with what it spent; each counter's spend after.
+fn settle_in(tx: &rusqlite::Transaction<'_>, s: &Settlement<'_>) -> rusqlite::Result<Vec<i64>> {
+    let mut spent = Vec::with_capacity(s.charges.len());
+    for c in s.charges {
+        let now: Option<i64> = tx
+            .query_row(
+                "UPDATE budget_counters SET reserved = max(reserved - ?2, 0), spent = spent + ?3 WHERE key = ?1 RETURNING spent",
+                params![c.key, s.reserved, s.actual],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let now = match now {
+            Some(n) => n,
+            None => {
+                tx.execute(
+                    "INSERT INTO budget_counters (key, spent, reserved, expires_at_ms) VALUES (?1, ?2, 0, ?3)",
+                    params![c.key, s.actual, c.expires_at_ms],
+                )?;
+                s.actual
+            }
+        };
+        spent.push(now);
+    }
+    Ok(spent)
+}
+
 /// A counter's (spent, reserved); `None` when it does not exist yet.
 fn read_counter(tx: &rusqlite::Transaction<'_>, key: &str) -> rusqlite::Result<Option<(i64, i64)>> {
     tx.query_row("SELECT spent, reserved FROM budget_counters WHERE key = ?1", [key], |r| {
@@ -158,38 +184,29 @@ impl BudgetStore for SqliteStore {
     }
 
     fn settle(&self, charges: &[Charge], reserved: i64, actual: i64) -> Result<Vec<i64>> {
-        self.with(|ledger| {
+        let mut out = self.settle_many(&[Settlement { charges, reserved, actual }]);
+        out.pop().expect("one result per settlement")
+    }
+
+    /// One transaction for the whole batch (one commit, one lock taken).
+    fn settle_many(&self, items: &[Settlement<'_>]) -> Vec<Result<Vec<i64>>> {
+        let done = self.with(|ledger| {
             let path = ledger.path().to_path_buf();
             let tx = ledger
                 .connection()
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(|e| error(&path, e))?;
-            let mut spent = Vec::with_capacity(charges.len());
-            for c in charges {
-                let now: Option<i64> = tx
-                    .query_row(
-                        "UPDATE budget_counters SET reserved = max(reserved - ?2, 0), spent = spent + ?3 WHERE key = ?1 RETURNING spent",
-                        params![c.key, reserved, actual],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(|e| error(&path, e))?;
-                let now = match now {
-                    Some(n) => n,
-                    None => {
-                        tx.execute(
-                            "INSERT INTO budget_counters (key, spent, reserved, expires_at_ms) VALUES (?1, ?2, 0, ?3)",
-                            params![c.key, actual, c.expires_at_ms],
-                        )
-                        .map_err(|e| error(&path, e))?;
-                        actual
-                    }
-                };
-                spent.push(now);
-            }
+            let spent = items
+                .iter()
+                .map(|s| settle_in(&tx, s).map_err(|e| error(&path, e)))
+                .collect::<Result<Vec<_>>>()?;
             tx.commit().map_err(|e| error(&path, e))?;
             Ok(spent)
-        })
+        });
+        match done {
+            Ok(spent) => spent.into_iter().map(Ok).collect(),
+            Err(e) => items.iter().map(|_| Err(e.clone())).collect(),
+        }
     }
 
     fn release(&self, charges: &[Charge], reserved: i64) -> Result<()> {

@@ -43,6 +43,14 @@ pub enum Reserved {
     Over { index: usize, spent: i64, reserved: i64 },
 }
 
+/// One call's settlement: its reservation of `reserved` on `charges` replaced by `actual`.
+#[derive(Debug, Clone, Copy)]
+pub struct Settlement<'a> {
+    pub charges: &'a [Charge],
+    pub reserved: i64,
+    pub actual: i64,
+}
+
 pub trait BudgetStore: Send + Sync {
     /// `memory`, `ledger` or `redis`.
     fn kind(&self) -> &'static str;
@@ -55,6 +63,12 @@ pub trait BudgetStore: Send + Sync {
     /// Replace a reservation of `reserved` with the actual spend; returns each
     /// counter's spend afterwards (for alerts).
     fn settle(&self, charges: &[Charge], reserved: i64, actual: i64) -> Result<Vec<i64>>;
+
+    /// Several settlements at once (the background settler's batch), each with
+    /// its own result: one round trip or one transaction where the store can.
+    fn settle_many(&self, items: &[Settlement<'_>]) -> Vec<Result<Vec<i64>>> {
+        items.iter().map(|s| self.settle(s.charges, s.reserved, s.actual)).collect()
+    }
 
     /// Give back a reservation (the call cost nothing, or never happened).
     fn release(&self, charges: &[Charge], reserved: i64) -> Result<()>;
