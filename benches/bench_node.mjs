@@ -9,6 +9,7 @@ import { createRequire } from "node:module";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 
 // The bench's own ledger, removed at the end (unless the caller named one).
 const benchDir = process.env.COSTLINE_LEDGER ? undefined : mkdtempSync(path.join(os.tmpdir(), "costline-bench-"));
@@ -224,6 +225,55 @@ async function timeCalls(fn, client, n) {
 const fmt = (x, w = 8) => x.toFixed(1).padStart(w);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
 const PER_ROUND = Number(process.env.BENCH_CALLS ?? 3000);
+const BUDGET_PROCESSES = 5;
+
+// Budgets: one guarded call shape, timed on the wall clock (the Redis store
+// waits on its socket, which CPU time would not show).
+const { native } = require("../npm/dist/binding.js");
+const runtime = require("../npm/dist/runtime.js");
+const budgetBody = { model: "gpt-4o", messages, max_tokens: 100 };
+const guardedCall = () => metered.chat.completions.create(budgetBody);
+const BUDGET_CALLS = Math.max(1000, Math.round(PER_ROUND / 2));
+async function wallUs(fn) {
+  const t = performance.now();
+  await fn();
+  return (performance.now() - t) * 1000;
+}
+
+/**
+ * Medians of calls with budgets on or off as `first` and `second` say, the two
+ * taking turns going first: the second call of a fixed pair runs in another
+ * state of the caches, which alone moves a median by microseconds.
+ */
+async function alternated(first, second, n = BUDGET_CALLS) {
+  const times = [[], []];
+  const one = async (k, on) => {
+    runtime.setBudgetsOn(on);
+    times[k].push(await wallUs(guardedCall));
+  };
+  for (let i = 0; i < n; i++) {
+    if (i % 2) {
+      await one(0, first);
+      await one(1, second);
+    } else {
+      await one(1, second);
+      await one(0, first);
+    }
+  }
+  return [median(times[0]), median(times[1])];
+}
+
+// `bench_node.mjs budget-memory-process`: one fresh process's in-memory
+// comparison, as JSON: [unguarded, guarded, and the unguarded call timed
+// against itself twice (the method's zero)], in µs.
+if (process.argv[2] === "budget-memory-process") {
+  costline.configure({ budgets: [{ limitUsd: "1000000", period: "total" }], budgetStore: "memory" });
+  for (let i = 0; i < 2000; i++) await guardedCall();
+  const pair = await alternated(false, true, 3 * BUDGET_CALLS);
+  const zero = await alternated(false, false, 3 * BUDGET_CALLS);
+  console.log(JSON.stringify([...pair, ...zero]));
+  process.exit(0);
+}
 
 const openaiVersion = JSON.parse(readFileSync(new URL("../node_modules/openai/package.json", import.meta.url), "utf8")).version;
 console.log(`openai ${openaiVersion}, costline ${costline.VERSION}, Node ${process.version}; main-thread CPU per call, medians of ${ROUNDS} rounds of ${PER_ROUND}`);
@@ -442,8 +492,6 @@ for (const [name, fn, plainClient = plain, meteredClient = metered] of [...cases
   // reserve + settle work alone. Guarded and unguarded calls alternate one by
   // one and each is timed on the wall clock (the Redis store waits on its
   // socket, which CPU time would not show); medians of calls.
-  const { native } = require("../npm/dist/binding.js");
-  const runtime = require("../npm/dist/runtime.js");
   const stores = [
     ["in-memory", { budgetStore: "memory" }],
     ["ledger", { budgetStore: "ledger" }],
@@ -460,44 +508,32 @@ for (const [name, fn, plainClient = plain, meteredClient = metered] of [...cases
     redis?.kill();
     redis = undefined;
   }
-  const body = { model: "gpt-4o", messages, max_tokens: 100 };
-  const call = () => metered.chat.completions.create(body);
-  const n = Math.max(1000, Math.round(PER_ROUND / 2));
-  const wallUs = async (fn) => {
-    const t = performance.now();
-    await fn();
-    return (performance.now() - t) * 1000;
-  };
-  // Medians of calls with budgets on and off (`first`, `second`), the two taking
-  // turns going first: the second call of a fixed pair runs in another state
-  // of the caches, which alone moves a median by microseconds.
-  const alternated = async (first, second) => {
-    const times = [[], []];
-    const one = async (k, on) => {
-      runtime.setBudgetsOn(on);
-      times[k].push(await wallUs(call));
-    };
-    for (let i = 0; i < n; i++) {
-      if (i % 2) {
-        await one(0, first);
-        await one(1, second);
-      } else {
-        await one(1, second);
-        await one(0, first);
-      }
-    }
-    return [median(times[0]), median(times[1])];
-  };
+  const body = budgetBody;
+  const call = guardedCall;
+  const n = BUDGET_CALLS;
   try {
     for (const [label, store] of stores) {
       costline.configure({ budgets: [{ limitUsd: "1000000", period: "total" }], ...store });
       for (let i = 0; i < 300; i++) await call();
-      const [a, b] = await alternated(false, true);
-      console.log(`${`budget-guarded call, ${label} store`.padEnd(46)} raw ${fmt(a)} µs   costline ${fmt(b)} µs   added ${(b - a >= 0 ? "+" : "") + (b - a).toFixed(1).padStart(6)} µs wall   ratio ${(b / a).toFixed(3)}`);
+      const signed = (x) => (x >= 0 ? "+" : "") + x.toFixed(1).padStart(6);
       if (label === "in-memory") {
-        // The method's zero: the unguarded call against itself, timed the same way.
-        const [z0, z1] = await alternated(false, false);
-        console.log(`${"  the unguarded call against itself".padEnd(46)} added ${(z1 - z0 >= 0 ? "+" : "") + (z1 - z0).toFixed(1).padStart(6)} µs wall`);
+        // In fresh processes: in this one, after every section above, the heap
+        // and the caches make two identical calls several µs apart.
+        const runs = [];
+        for (let i = 0; i < BUDGET_PROCESSES; i++) {
+          const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), "budget-memory-process"], { encoding: "utf8" });
+          runs.push(JSON.parse(out.trim().split("\n").at(-1)));
+        }
+        const a = median(runs.map((r) => r[0]));
+        const added = median(runs.map((r) => r[1] - r[0]));
+        console.log(`${`budget-guarded call, in-memory store, ${BUDGET_PROCESSES} processes`.padEnd(46)} raw ${fmt(a)} µs   costline ${fmt(a + added)} µs   added ${signed(added)} µs wall   ratio ${((a + added) / a).toFixed(3)}`);
+        console.log(`${"  added in each process".padEnd(46)} ${runs.map((r) => signed(r[1] - r[0]).trim()).join(" ")} µs`);
+        console.log(`${"  the unguarded call against itself".padEnd(46)} added ${signed(median(runs.map((r) => r[3] - r[2])))} µs wall`);
+      } else {
+        const [a, b] = await alternated(false, true);
+        console.log(`${`budget-guarded call, ${label} store`.padEnd(46)} raw ${fmt(a)} µs   costline ${fmt(b)} µs   added ${signed(b - a)} µs wall   ratio ${(b / a).toFixed(3)}`);
+      }
+      if (label === "in-memory") {
         // The reservation by itself, timed where it runs: inside each real call, right
         // after the SDK's own work has taken the CPU caches. Far steadier than the
         // difference of two whole calls; the settlement is not in it.
