@@ -196,9 +196,8 @@ def settings() -> dict[str, Any]:
 
 
 def _at_exit() -> None:
+    # The flush waits for the budget settlements it hands to the background too.
     guarded("exit flush", _native.exit_shutdown, _exit_timeout_s)
-    # Budget settlements the flush handed to the background (ledger, Redis stores).
-    guarded("exit", _native.budget_wait_settled, _exit_timeout_s)
     # No call into Python from the core's threads once the interpreter finalises.
     guarded("exit", _native.set_error_hook, None)
     guarded("exit", _native.set_budget_alert_hook, None)

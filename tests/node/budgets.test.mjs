@@ -257,3 +257,20 @@ print(json.dumps({"admitted": admitted}))`,
   const langs = new Set((await recorded()).filter((e) => e.status === "ok").map((e) => e.sdk.lang));
   assert.deepEqual([...langs].sort(), ["node", "python"]);
 });
+
+test("a process that ends without flushing leaves its settlements made (ledger store)", async () => {
+  const ledger = mock.ledger;
+  const child = await runNode(
+    `import OpenAI from "costline/openai";
+import { configure } from "costline";
+configure({ ledger: process.env.SHARED, prices: ${JSON.stringify(PRICES)}, budgets: [{ limitUsd: "10.00", period: "day" }], budgetStore: "ledger" });
+const c = new OpenAI({ baseURL: process.env.BASE, apiKey: "k", maxRetries: 0 });
+for (let i = 0; i < 5; i++) await c.chat.completions.create({ model: "budget-model", messages: ${JSON.stringify(MESSAGES)}, max_tokens: 1000 }, { headers: ${JSON.stringify(HEADERS)} });`,
+    { env: { SHARED: ledger, BASE: mock.openaiBaseURL }, timeoutMs: 60_000 },
+  );
+  assert.equal(child.code, 0, child.stderr);
+  configure({ ledger, prices: PRICES, budgets: [{ limitUsd: "10.00", period: "day" }], budgetStore: "ledger" });
+  const [row] = budgetStatus();
+  assert.equal(row.reserved_usd, "0");
+  assert.equal(row.spent_usd, "0.05005");
+});

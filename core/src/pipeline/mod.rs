@@ -149,27 +149,39 @@ fn enqueue_item(mut event: Box<Queued>) -> bool {
 }
 
 /// Wait until every event enqueued before this call is in the ledger and, if
-/// a collector is configured, acknowledged (or rejected for good) by it.
-/// Returns false at the deadline; always returns within `timeout`.
+/// a collector is configured, acknowledged (or rejected for good) by it, and
+/// the budget settlements those calls made are in their store. Returns false
+/// at the deadline; always returns within `timeout`.
 pub fn flush(timeout: Duration) -> bool {
-    match CURRENT.load_full() {
+    let deadline = Instant::now() + timeout;
+    let written = match CURRENT.load_full() {
         Some(pipeline) => pipeline.flush(timeout),
         None => true,
-    }
+    };
+    written && settled_by(deadline)
 }
 
 /// Flush (within `timeout`), then stop the background threads. Idempotent. A
 /// later `enqueue` starts a new pipeline with the same configuration.
 pub fn shutdown(timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
     let previous = {
         let control = control();
         let _guard = lock(&control);
         CURRENT.swap(None)
     };
-    match previous {
+    let written = match previous {
         Some(pipeline) => pipeline.shutdown(timeout),
         None => true,
-    }
+    };
+    written && settled_by(deadline)
+}
+
+/// Budget settlements (ledger, Redis stores) are made off the writer thread,
+/// once a call's event is built: a flush, and an exit, wait for them too, or
+/// a process that ends leaves its last calls' worst cases reserved.
+fn settled_by(deadline: Instant) -> bool {
+    crate::budget::wait_settled(deadline.saturating_duration_since(Instant::now()))
 }
 
 /// The longest `before_fork` waits for ledger operations in progress.
