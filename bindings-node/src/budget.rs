@@ -11,13 +11,14 @@ use costline_core::attribution::Tags;
 use costline_core::borrowed_json::BorrowedJson;
 use costline_core::budget::{self, estimate, Exceeded, FailMode, Requested, RunCap, Subject};
 use costline_core::recorder::Call;
-use napi::bindgen_prelude::{Function, Unknown};
+use napi::bindgen_prelude::{AsyncTask, Function, Unknown};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
 use rustc_hash::FxHashMap;
 use serde_json::{json, Value};
 
+use crate::blocking::{spawn, Blocking};
 use crate::meter::Attribution;
 use crate::{guard, sdk};
 
@@ -141,7 +142,8 @@ pub struct RunCapInput {
 /// `request_json`, when given, is the request as JSON text and stands for
 /// `request`: one string crosses the boundary instead of a walk of the
 /// object, property by property (a dozen N-API calls per message), which
-/// was most of a guarded call's added time.
+/// was most of a guarded call's added time. For budgets in memory: a few
+/// additions, done here; `budgetReserveAsync` when the store may wait.
 #[napi]
 #[allow(clippy::too_many_arguments)]
 pub fn budget_reserve(
@@ -156,58 +158,124 @@ pub fn budget_reserve(
     request_json: Option<String>,
 ) -> Result<Option<u32>> {
     guard::call(|| {
-        let caps = caps
-            .into_iter()
-            .map(|c| {
-                budget::spec::parse_usd("maxCostUsd", &c.limit_usd)
-                    .map(|limit_usd| RunCap { id: c.id, limit_usd })
-            })
-            .collect::<costline_core::Result<Vec<_>>>()
-            .map_err(guard::to_js)?;
-        let a = attribution.as_ref();
-        let agent_path: Vec<&str> = a
-            .and_then(|a| a.agent_path.as_ref())
-            .map_or_else(Vec::new, |p| p.iter().map(String::as_str).collect());
-        let layer = |t: Option<&HashMap<String, String>>| -> Tags {
-            t.map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
-        };
-        let tags = || [layer(a.and_then(|a| a.base_tags.as_ref())), layer(a.and_then(|a| a.tags.as_ref()))];
-        let subject = Subject {
-            provider: &provider,
-            operation: &operation,
-            model: &model,
-            stream,
-            run_id: a.and_then(|a| a.run_id.as_deref()),
-            agent: a.and_then(|a| a.agent.as_deref()),
-            agent_path: &agent_path,
-            tags: &tags,
-        };
-        // The request is read only when a budget applies to the call; its JSON
-        // text straight into a `BorrowedJson` (strings borrowed, no tree of maps).
-        let measure = |encoding| match &request_json {
-            Some(text) => {
-                let body: Option<BorrowedJson> = serde_json::from_str(text).ok();
-                estimate::measure_in(encoding, &provider, &operation, body.as_ref())
-            }
-            None => {
-                let body: Option<Value> = request.and_then(|r| env.from_js_value(r).ok());
-                estimate::measure_in(encoding, &provider, &operation, body.as_ref())
-            }
-        };
-        let reserved = budget::reserve_for(&subject, measure, &caps);
-        match reserved {
-            Ok(Some(r)) => Ok(Some(hold(r))),
-            Ok(None) => Ok(None),
-            Err(exceeded) => {
-                let mut call = Call { stream, ..Call::new(provider, operation, model, sdk()) };
-                if let Some(a) = attribution {
-                    a.apply(&mut call);
-                }
-                budget::record_blocked(call);
-                Err(exceeded_error(&exceeded))
-            }
-        }
+        let body = Body::of(&env, request, request_json);
+        reserve(Reserving { provider, operation, model, stream, attribution, caps, body })
     })
+}
+
+/// `budgetReserve` for a store that may wait (the ledger, Redis): the
+/// reservation runs on the libuv thread pool and resolves to the handle (or
+/// rejects with the budget error), so the event loop never waits for the
+/// store (a Redis that stops answering holds a call up to its read timeout).
+#[napi(ts_return_type = "Promise<number | null>")]
+#[allow(clippy::too_many_arguments)]
+pub fn budget_reserve_async(
+    env: Env,
+    provider: String,
+    operation: String,
+    model: String,
+    request: Option<Unknown<'_>>,
+    stream: bool,
+    attribution: Option<Attribution>,
+    caps: Vec<RunCapInput>,
+    request_json: Option<String>,
+) -> AsyncTask<Blocking<Option<u32>>> {
+    let body = Body::of(&env, request, request_json);
+    spawn(move || reserve(Reserving { provider, operation, model, stream, attribution, caps, body }))
+}
+
+/// Whether a reservation may wait on I/O (budgets in the ledger or Redis).
+#[napi]
+pub fn budget_store_waits() -> bool {
+    budget::store_waits()
+}
+
+/// Whether the next reservation may wait long (see `budget::reserve_may_wait`):
+/// the drop-ins then use `budgetReserveAsync`.
+#[napi]
+pub fn budget_reserve_may_wait() -> bool {
+    budget::reserve_may_wait()
+}
+
+/// The request a reservation counts: its JSON text (the drop-ins' way), or
+/// the object read into a tree here, on the JavaScript thread.
+enum Body {
+    Text(String),
+    Tree(Value),
+    None,
+}
+
+impl Body {
+    fn of(env: &Env, request: Option<Unknown<'_>>, request_json: Option<String>) -> Body {
+        match (request_json, request) {
+            (Some(text), _) => Body::Text(text),
+            (None, Some(r)) => env.from_js_value(r).map_or(Body::None, Body::Tree),
+            (None, None) => Body::None,
+        }
+    }
+}
+
+/// Everything a reservation needs, owned: it may run on another thread.
+struct Reserving {
+    provider: String,
+    operation: String,
+    model: String,
+    stream: bool,
+    attribution: Option<Attribution>,
+    caps: Vec<RunCapInput>,
+    body: Body,
+}
+
+fn reserve(r: Reserving) -> Result<Option<u32>> {
+    let Reserving { provider, operation, model, stream, attribution, caps, body } = r;
+    let caps = caps
+        .into_iter()
+        .map(|c| {
+            budget::spec::parse_usd("maxCostUsd", &c.limit_usd)
+                .map(|limit_usd| RunCap { id: c.id, limit_usd })
+        })
+        .collect::<costline_core::Result<Vec<_>>>()
+        .map_err(guard::to_js)?;
+    let a = attribution.as_ref();
+    let agent_path: Vec<&str> = a
+        .and_then(|a| a.agent_path.as_ref())
+        .map_or_else(Vec::new, |p| p.iter().map(String::as_str).collect());
+    let layer = |t: Option<&HashMap<String, String>>| -> Tags {
+        t.map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
+    };
+    let tags = || [layer(a.and_then(|a| a.base_tags.as_ref())), layer(a.and_then(|a| a.tags.as_ref()))];
+    let subject = Subject {
+        provider: &provider,
+        operation: &operation,
+        model: &model,
+        stream,
+        run_id: a.and_then(|a| a.run_id.as_deref()),
+        agent: a.and_then(|a| a.agent.as_deref()),
+        agent_path: &agent_path,
+        tags: &tags,
+    };
+    // The request is read only when a budget applies to the call; its JSON
+    // text straight into a `BorrowedJson` (strings borrowed, no tree of maps).
+    let measure = |encoding| match &body {
+        Body::Text(text) => {
+            let body: Option<BorrowedJson> = serde_json::from_str(text).ok();
+            estimate::measure_in(encoding, &provider, &operation, body.as_ref())
+        }
+        Body::Tree(tree) => estimate::measure_in(encoding, &provider, &operation, Some(tree)),
+        Body::None => estimate::measure_in::<Value>(encoding, &provider, &operation, None),
+    };
+    match budget::reserve_for(&subject, measure, &caps) {
+        Ok(Some(r)) => Ok(Some(hold(r))),
+        Ok(None) => Ok(None),
+        Err(exceeded) => {
+            let mut call = Call { stream, ..Call::new(provider, operation, model, sdk()) };
+            if let Some(a) = attribution {
+                a.apply(&mut call);
+            }
+            budget::record_blocked(call);
+            Err(exceeded_error(&exceeded))
+        }
+    }
 }
 
 /// A run with caps ended: its counters go.

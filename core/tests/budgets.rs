@@ -411,6 +411,24 @@ fn an_unreachable_redis_lets_calls_through_when_open_and_blocks_them_when_closed
     budget::clear();
 }
 
+/// An event loop reserves off its thread while the store may wait long: a
+/// store not heard from yet, or one that failed; never in memory.
+#[test]
+fn a_reservation_may_wait_long_until_its_store_has_answered_quickly() {
+    let _g = serial();
+    let budgets = vec![Budget::new(d("1"), Period::Day)];
+    budget::configure(settings(budgets.clone(), StoreChoice::Memory, None)).unwrap();
+    assert!(!budget::reserve_may_wait());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    budget::configure(settings(budgets, StoreChoice::Redis(format!("redis://127.0.0.1:{port}")), None))
+        .unwrap();
+    assert!(budget::reserve_may_wait(), "not heard from yet");
+    let _ = budget::reserve(&call(None), Some(&request(10)), &[]);
+    assert!(budget::reserve_may_wait(), "unreachable");
+    budget::clear();
+    assert!(!budget::reserve_may_wait());
+}
+
 #[test]
 fn a_stream_budget_counts_the_output_text_as_it_grows_and_names_the_cap_it_would_pass() {
     let _g = serial();

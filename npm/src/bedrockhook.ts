@@ -18,8 +18,7 @@
 import { Started } from "./call";
 import { capsOf, capture } from "./context";
 import { native, type NativeBedrockUsage } from "./binding";
-import { BudgetExceededError, fromNative } from "./errors";
-import { attachState, STATE, type ClientState, type CostlineClientOptions } from "./hook";
+import { attachState, reserve, STATE, type ClientState, type CostlineClientOptions } from "./hook";
 import { budgetsOn, guarded, isDisabled, report } from "./runtime";
 import { attachInfo } from "./fallback";
 import { fallbackServed } from "./fallbackhttp";
@@ -227,17 +226,9 @@ function meterMiddleware(holder: BedrockLike) {
       const begun = guarded("starting a metered call", () => start(state, args.request as HttpRequestLike), undefined);
       if (!begun) return next(args);
       const { started, tally } = begun;
-      try {
-        started.reserve();
-      } catch (err) {
-        const mapped = fromNative(err);
-        if (mapped instanceof BudgetExceededError) {
-          // Over a hard cap: nothing is sent; the core recorded the call as blocked.
-          started.blocked();
-          throw mapped;
-        }
-        report("reserving a budget", err);
-      }
+      // Over a hard cap: BudgetExceededError, nothing is sent (the core recorded the call as blocked).
+      const reserving = reserve(started);
+      if (reserving) await reserving;
       let result: Awaited<ReturnType<Next>>;
       try {
         result = await next(args);

@@ -153,6 +153,20 @@ export interface NativeBinding {
     /** The request as JSON text, in place of `request` (far cheaper to pass). */
     requestJson?: string,
   ): NativeReservation | null | undefined;
+  /** `budgetReserve` on the libuv thread pool, for a store that may wait (ledger, Redis). */
+  budgetReserveAsync(
+    provider: string,
+    operation: string,
+    model: string,
+    request: unknown,
+    stream: boolean,
+    attribution: Attribution | undefined,
+    caps: { id: string; limitUsd: string }[],
+    requestJson?: string,
+  ): Promise<NativeReservation | null | undefined>;
+  budgetStoreWaits(): boolean;
+  /** The store may wait long now (slow or failing, or not heard from yet): reserve off the event loop. */
+  budgetReserveMayWait(): boolean;
   budgetRelease(reservation: NativeReservation): void;
   /** What a reservation holds, in USD (null once settled or released). */
   budgetReservedUsd(reservation: NativeReservation): string | null | undefined;

@@ -8,7 +8,7 @@
 import { capsOf, type Captured } from "./context";
 import { native, type NativeMeter, type NativeReservation } from "./binding";
 import { BudgetExceededError, fromNative } from "./errors";
-import { budgetsOn, guarded, report } from "./runtime";
+import { budgetStoreWaits, budgetsOn, guarded, report } from "./runtime";
 
 /**
  * Calls started and not yet recorded, oldest first: ended at exit, so none is
@@ -115,25 +115,32 @@ export class Started {
   /**
    * Reserve this call's worst case against the budgets and run caps it
    * matches, before it is sent. Throws the addon's budget error when a cap
-   * would pass (the core records the call as blocked).
+   * would pass (the core records the call as blocked). With a store that may
+   * wait long (the ledger or Redis, when slow, failing or not heard from yet)
+   * the reservation runs on the libuv thread pool and this returns its
+   * promise (rejected with that error): the event loop never waits for it.
+   * In memory, or while the store answers within its quick window (250 µs,
+   * less than the hop to a worker and back), it is done here.
    */
-  reserve(): void {
+  reserve(): Promise<void> | undefined {
     const caps = capsOf(this.captured.frames);
-    if (!caps.length && !budgetsOn()) return;
+    if (!caps.length && !budgetsOn()) return undefined;
     // The request crosses as JSON text: JSON.stringify is one fast native
     // pass, where the addon would walk the object with an N-API call per value.
     const text = requestText(this.request);
-    this.reservation =
-      native.budgetReserve(
-        this.provider,
-        this.operation,
-        this.model,
-        text === undefined ? this.request : undefined,
-        this.stream,
-        this.attribution(),
-        caps,
-        text,
-      ) ?? undefined;
+    const object = text === undefined ? this.request : undefined;
+    const attribution = this.attribution();
+    if (budgetStoreWaits() && native.budgetReserveMayWait()) {
+      return native
+        .budgetReserveAsync(this.provider, this.operation, this.model, object, this.stream, attribution, caps, text)
+        .then((held) => this.held(held));
+    }
+    this.held(native.budgetReserve(this.provider, this.operation, this.model, object, this.stream, attribution, caps, text));
+    return undefined;
+  }
+
+  private held(reservation: NativeReservation | null | undefined): void {
+    this.reservation = reservation ?? undefined;
     this.enforceBudget();
   }
 

@@ -441,7 +441,8 @@ class Plan {
         throw err;
       }
       const attempt = new Attempt(target.provider, target.model, this.stream, request, this.captured, walk.callId, begun.number);
-      attempt.reserve(); // BudgetExceededError (recorded as blocked): nothing is sent
+      const reserving = attempt.reserve(); // BudgetExceededError (recorded as blocked): nothing is sent
+      if (reserving) await reserving;
       return { target, request, attempt, timeoutMs: begun.timeoutMs ?? undefined };
     }
   }

@@ -263,7 +263,8 @@ export async function walkChain(primary: Primary, chain: Chain): Promise<Served>
     try {
       // Budget-aware: the target's worst case is reserved before it is sent;
       // over a hard cap it is skipped (recorded as blocked), and the error says so.
-      reserve(started);
+      const reserving = reserve(started);
+      if (reserving) await reserving;
     } catch (err) {
       if (err instanceof BudgetExceededError) {
         // This target's refusal, not the call's: the next one may fit, and

@@ -88,7 +88,8 @@ async function meteredApiCall(client: Metered, url: unknown, init: unknown, send
   if (state === undefined || isDisabled() || typeof url !== "string") return send();
   const started = guarded("starting a metered call", () => start(state, url, init), undefined);
   if (!started) return send();
-  reserve(started);
+  const reserving = reserve(started);
+  if (reserving) await reserving;
   let response: Response;
   try {
     response = await send();

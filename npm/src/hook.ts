@@ -165,22 +165,32 @@ function start(
   return { started: new Started(recorded, operation, model, stream, hide, captured, json, meter), options };
 }
 
+type Reserving = { reserve(): Promise<void> | undefined; blocked(): void };
+
 /**
  * Reserve a call's worst case against the budgets before it is sent. Over a
  * hard cap it throws `BudgetExceededError`: nothing is sent, and the core
  * recorded the call as blocked. Any other failure is reported, never thrown.
+ * With a store that may wait (ledger, Redis) it returns a promise to await
+ * (rejected in the same cases); in memory, undefined: no extra await.
  */
-export function reserve(started: { reserve(): void; blocked(): void }): void {
+export function reserve(started: Reserving): Promise<void> | undefined {
+  let pending: Promise<void> | undefined;
   try {
-    started.reserve();
+    pending = started.reserve();
   } catch (err) {
-    const mapped = fromNative(err);
-    if (mapped instanceof BudgetExceededError) {
-      started.blocked();
-      throw mapped;
-    }
-    report("reserving a budget", err);
+    refused(started, err);
   }
+  return pending?.catch((err: unknown) => refused(started, err));
+}
+
+function refused(started: Reserving, err: unknown): void {
+  const mapped = fromNative(err);
+  if (mapped instanceof BudgetExceededError) {
+    started.blocked();
+    throw mapped;
+  }
+  report("reserving a budget", err);
 }
 
 /**
@@ -204,7 +214,8 @@ export async function meteredRequest<P extends { response: Response }>(
   const begun = guarded("starting a metered call", () => start(state, options, recorded), undefined);
   if (!begun) return send(options);
   const { started } = begun;
-  reserve(started);
+  const reserving = reserve(started);
+  if (reserving) await reserving;
   let props: P;
   try {
     props = await send(begun.options);

@@ -94,7 +94,8 @@ async function meteredDo(sdkObject: SdkObject, request: object, send: () => Prom
   if (state === undefined || isDisabled()) return send();
   const started = guarded("starting a metered call", () => start(state, request as { url?: unknown }), undefined);
   if (!started) return send();
-  reserve(started);
+  const reserving = reserve(started);
+  if (reserving) await reserving;
   let result: Result;
   try {
     result = await send();

@@ -80,8 +80,8 @@ export class Attempt {
   }
 
   /** Reserve the attempt's worst case against budgets and run caps: `BudgetExceededError` over a hard cap (recorded as blocked). */
-  reserve(): void {
-    if (this.started) reserve(this.started);
+  reserve(): Promise<void> | undefined {
+    return this.started ? reserve(this.started) : undefined;
   }
 
   /** The provider answered (a stream's first event came): from now on the call stands. */

@@ -47,8 +47,17 @@ export function budgetsOn(): boolean {
   return budgets;
 }
 
+/** Whether a reservation may wait for its store (ledger, Redis): it then runs off the event loop. */
+let storeWaits = false;
+
+export function budgetStoreWaits(): boolean {
+  return storeWaits;
+}
+
+/** After the budgets change: whether any is configured, and whether their store may wait. */
 export function setBudgetsOn(value: boolean): void {
   budgets = value;
+  storeWaits = value && native.budgetStoreWaits();
 }
 
 const reported = new Set<string>();
@@ -118,7 +127,7 @@ if (process.env.COSTLINE_BUDGETS) {
     "loading COSTLINE_BUDGETS",
     () => {
       native.configureBudgets(null, null, null, null);
-      budgets = native.budgetsActive();
+      setBudgetsOn(native.budgetsActive());
     },
     undefined,
   );

@@ -7,6 +7,7 @@ import "./env.mjs";
 
 import { test, afterEach } from "node:test";
 import assert from "node:assert/strict";
+import net from "node:net";
 
 import OpenAI from "costline/openai";
 import { BudgetExceededError, CostlineError, ConfigError, budgetStatus, configure, flush, run } from "costline";
@@ -273,4 +274,24 @@ for (let i = 0; i < 5; i++) await c.chat.completions.create({ model: "budget-mod
   const [row] = budgetStatus();
   assert.equal(row.reserved_usd, "0");
   assert.equal(row.spent_usd, "0.05005");
+});
+
+test("a reservation waiting for its store (a Redis that never answers) leaves the event loop running", async () => {
+  const sockets = [];
+  const silent = net.createServer((s) => sockets.push(s)); // accepts, never answers
+  await new Promise((resolve) => silent.listen(0, "127.0.0.1", resolve));
+  install([{ limitUsd: "1", period: "day" }], { budgetStore: "redis", redisUrl: `redis://127.0.0.1:${silent.address().port}` });
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 5);
+  try {
+    const started = performance.now();
+    await chat(client()); // the store gives up after its read timeout; the fail mode (open) lets the call through
+    const waited = performance.now() - started;
+    assert.ok(waited > 500, `the store was waited for: ${waited} ms`);
+    assert.ok(ticks >= 10, `${ticks} timer ticks while the call waited ${waited} ms for its store`);
+  } finally {
+    clearInterval(timer);
+    for (const s of sockets) s.destroy();
+    silent.close();
+  }
 });

@@ -122,12 +122,19 @@ pub(super) static ENGINE: ArcSwapOption<Engine> = ArcSwapOption::const_empty();
 pub fn configure(settings: Settings) -> Result<()> {
     let engine = build(settings)?;
     STORE_WAITS.store(!engine.budgets.is_empty() && engine.store.kind() != "memory", Ordering::Relaxed);
+    STORE_QUICK.store(false, Ordering::Relaxed);
     ENGINE.store(Some(Arc::new(engine)));
     Ok(())
 }
 
 /// See [`store_waits`]: set with the engine, read on every call without loading it.
 static STORE_WAITS: AtomicBool = AtomicBool::new(false);
+
+/// See [`reserve_may_wait`]: the last reservation from the store came within [`QUICK`].
+static STORE_QUICK: AtomicBool = AtomicBool::new(false);
+/// A store reservation slower than this (the Redis client's polling window)
+/// sends the next ones off an event loop.
+const QUICK: std::time::Duration = super::resp::SPIN;
 
 pub(super) fn build(settings: Settings) -> Result<Engine> {
     let budgets =
@@ -152,6 +159,7 @@ pub(super) fn build(settings: Settings) -> Result<Engine> {
 pub fn clear() {
     ENGINE.store(None);
     STORE_WAITS.store(false, Ordering::Relaxed);
+    STORE_QUICK.store(false, Ordering::Relaxed);
 }
 
 /// True when budgets are configured (the hot path asks once per call).
@@ -164,6 +172,15 @@ pub fn is_active() -> bool {
 /// In memory (or with only run caps) a reservation is a few additions.
 pub fn store_waits() -> bool {
     STORE_WAITS.load(Ordering::Relaxed)
+}
+
+/// True when the next reservation may wait long: the store is the ledger or
+/// Redis and its last reservation was slow or failed, or none was made yet.
+/// An event loop (Node) then reserves on a worker thread. While the store
+/// answers within [`QUICK`] (a Redis on loopback or in the same rack), the
+/// reservation is made inline: handing it to a worker and back costs more.
+pub fn reserve_may_wait() -> bool {
+    store_waits() && !STORE_QUICK.load(Ordering::Relaxed)
 }
 
 /// Call in a child process right after `fork()`. Counters kept in memory are the
@@ -546,7 +563,11 @@ pub fn reserve_for(
     if reservation.plan.shared.is_empty() {
         return Ok(Some(reservation));
     }
+    let began = store_waits().then(std::time::Instant::now);
     let outcome = engine.store.reserve(&reservation.plan.charges, amount);
+    if let Some(began) = began {
+        STORE_QUICK.store(outcome.is_ok() && began.elapsed() < QUICK, Ordering::Relaxed);
+    }
     let shared = &reservation.plan.shared;
     match outcome {
         Ok(Reserved::Taken(before)) => {

@@ -34,7 +34,7 @@ pub use alert::{clear_alert_hook, set_alert_hook, Alert, AlertHook};
 pub use background::wait_settled;
 pub use engine::{
     after_fork_child, clear, configure, forget_run, is_active, record_blocked, reserve, reserve_for,
-    store_waits, Exceeded, FailMode, Reservation, RunCap, Settings, StoreChoice, Subject,
+    reserve_may_wait, store_waits, Exceeded, FailMode, Reservation, RunCap, Settings, StoreChoice, Subject,
 };
 pub use memory::MemoryStore;
 pub use period::{Period, Zone};
