@@ -101,6 +101,19 @@ pub fn budgets_active() -> bool {
     budget::is_active()
 }
 
+/// True when a reservation may wait on I/O (budgets in the ledger or Redis).
+#[pyfunction]
+pub fn budget_store_waits() -> bool {
+    budget::store_waits()
+}
+
+/// True when the next reservation may wait long (the store slow, failing or
+/// not heard from yet): the async drop-ins then reserve off the event loop.
+#[pyfunction]
+pub fn budget_reserve_may_wait() -> bool {
+    budget::reserve_may_wait()
+}
+
 /// A call's hold on its budgets; settle it with the cost or release it
 /// (garbage collected unsettled, it is released).
 #[pyclass(module = "costline._native")]
@@ -426,6 +439,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Reservation>()?;
     m.add_function(wrap_pyfunction!(configure_budgets, m)?)?;
     m.add_function(wrap_pyfunction!(budgets_active, m)?)?;
+    m.add_function(wrap_pyfunction!(budget_store_waits, m)?)?;
+    m.add_function(wrap_pyfunction!(budget_reserve_may_wait, m)?)?;
     m.add_function(wrap_pyfunction!(budget_reserve, m)?)?;
     m.add_function(wrap_pyfunction!(budget_forget_run, m)?)?;
     m.add_function(wrap_pyfunction!(budget_wait_settled, m)?)?;

@@ -23,6 +23,8 @@ _PERIODS = ("run", "hour", "day", "month", "total")
 # Checking them is the hot path's only budget cost when neither is set.
 active = False
 caps_seen = False
+# True while the budgets are held in the ledger or Redis: a reservation may wait on I/O.
+store_waits = False
 
 
 def _money(name: str, value: Any) -> str:
@@ -153,7 +155,7 @@ def configure(
 ) -> None:
     """Apply configure()'s budget arguments; `always`: the ledger or another
     setting the stores depend on changed, so rebuild even without them."""
-    global active, _on_alert
+    global _on_alert
     if budgets is not None:
         if isinstance(budgets, Budget) or not all(isinstance(b, Budget) for b in budgets):
             raise TypeError("budgets must be a list of costline.Budget")
@@ -170,7 +172,14 @@ def configure(
     if on_budget_alert is not None:
         _on_alert = on_budget_alert
         _native.set_budget_alert_hook(_dispatch_alert)
+    _refresh()
+
+
+def _refresh() -> None:
+    """After the budgets change: whether any is configured, and whether their store may wait."""
+    global active, store_waits
     active = _native.budgets_active()
+    store_waits = active and _native.budget_store_waits()
 
 
 def budget_status() -> List[Dict[str, Any]]:
@@ -209,11 +218,27 @@ def reserve(call: Any, request: Optional[Mapping[str, Any]]) -> Any:
     )
 
 
+def reserve_off_loop() -> bool:
+    """True when an event loop should reserve on a worker thread: the store may wait
+    long now (the ledger or Redis, slow, failing or not heard from yet)."""
+    return store_waits and _native.budget_reserve_may_wait()
+
+
+async def reserve_async(call: Any, request: Optional[Mapping[str, Any]]) -> Any:
+    """`reserve` for a coroutine: on the loop's default executor when the store may
+    wait long (the loop keeps running), else here. A reservation whose caller is
+    cancelled meanwhile is released when it is collected."""
+    if reserve_off_loop():
+        import asyncio
+
+        return await asyncio.get_running_loop().run_in_executor(None, reserve, call, request)
+    return reserve(call, request)
+
+
 def _load_from_env() -> None:
-    global active
     if os.environ.get("COSTLINE_BUDGETS"):
         _native.configure_budgets()
-        active = _native.budgets_active()
+        _refresh()
 
 
 def _load_at_import() -> None:

@@ -129,7 +129,7 @@ def _operation(provider: str, url: str) -> Optional[str]:
 
 
 class _Started:
-    __slots__ = ("call", "options", "hide", "adapter", "raw_stream")
+    __slots__ = ("call", "options", "hide", "adapter", "raw_stream", "reserve_later")
 
     def __init__(self, call: Call, options: Any, hide: bool, adapter: Adapter, raw_stream: bool) -> None:
         self.call = call
@@ -138,9 +138,14 @@ class _Started:
         self.adapter = adapter
         # `with_streaming_response`: the caller may read the body as bytes.
         self.raw_stream = raw_stream
+        # The reservation is left to the caller's coroutine (`_budgets.reserve_async`).
+        self.reserve_later = False
 
 
-def _start(client: Any, options: Any, stream: bool) -> Optional[_Started]:
+def _start(client: Any, options: Any, stream: bool, in_loop: bool = False) -> Optional[_Started]:
+    """The call about to be sent, metered; None when it is not one costline meters.
+    `in_loop`: an event loop's call, whose reservation, if the store may wait long,
+    is left to its coroutine (`reserve_later`) so that the loop keeps running."""
     if is_disabled():
         return None
     adapter: Adapter = client._costline_adapter
@@ -168,10 +173,14 @@ def _start(client: Any, options: Any, stream: bool) -> Optional[_Started]:
         stream,
         body,
     )
+    started = _Started(call, options, hide, adapter, raw_stream)
     if _budgets.active or _budgets.caps_seen:
-        # Raises BudgetExceededError (nothing is sent) when a cap would pass.
-        call.reservation = _budgets.reserve(call, body)
-    return _Started(call, options, hide, adapter, raw_stream)
+        if in_loop and _budgets.reserve_off_loop():
+            started.reserve_later = True
+        else:
+            # Raises BudgetExceededError (nothing is sent) when a cap would pass.
+            call.reservation = _budgets.reserve(call, body)
+    return started
 
 
 def _observe(started: _Started, result: Any) -> None:
@@ -300,7 +309,10 @@ def install(cls: type, adapter: Adapter, *, is_async: bool) -> type:
         async def request(self: Any, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
             # The try/excepts are inline, not `guarded()`: this runs on every call.
             try:
-                started = _start(self, options, bool(kwargs.get("stream", False)))
+                started = _start(self, options, bool(kwargs.get("stream", False)), in_loop=True)
+                if started is not None and started.reserve_later:
+                    call = started.call
+                    call.reservation = await _budgets.reserve_async(call, call.request)
             except BudgetExceededError:
                 raise
             except Exception as exc:

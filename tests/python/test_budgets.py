@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import subprocess
 import sys
+import time
 from decimal import Decimal
 
 import httpx2 as httpx
@@ -328,6 +330,37 @@ def test_an_unreachable_redis_lets_calls_through_when_open_and_logs_it_once(clie
     assert costline.flush(30)
     outage = [r for r in caplog.records if "budget store failed" in r.getMessage()]
     assert len(outage) == 1 and "budget_fail_mode=open" in outage[0].getMessage()
+
+
+def test_a_reservation_waiting_for_its_store_leaves_the_asyncio_loop_running(budgets, mock):
+    # A Redis that accepts connections and never answers: the store gives up after its
+    # read timeout, and the fail mode (open) lets the call through.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        url = f"redis://127.0.0.1:{silent.getsockname()[1]}"
+        budgets(costline.Budget("1", "day"), budget_store="redis", redis_url=url)
+        client = AsyncOpenAI(base_url=mock.openai_base_url, api_key="test", max_retries=0)
+
+        async def call_beside_a_ticker() -> tuple:
+            ticks = 0
+
+            async def tick() -> None:
+                nonlocal ticks
+                while True:
+                    await asyncio.sleep(0.005)
+                    ticks += 1
+
+            ticker = asyncio.create_task(tick())
+            started = time.perf_counter()
+            await chat(client)
+            waited = time.perf_counter() - started
+            ticker.cancel()
+            return ticks, waited
+
+        ticks, waited = asyncio.run(call_beside_a_ticker())
+    assert waited > 0.5, f"the store was waited for: {waited:.2f} s"
+    assert ticks >= 10, f"{ticks} ticks of 5 ms while the call waited {waited:.2f} s for its store"
 
 
 def test_an_unreachable_redis_blocks_calls_when_closed(client, budgets, mock):
