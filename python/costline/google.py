@@ -39,7 +39,7 @@ class _Meter:
         cls = type(api)
         self.originals = {name: getattr(cls, name).__get__(api, cls) for name in _METHODS}
 
-    def start(self, path: Any, request_dict: Any, stream: bool) -> Optional[Call]:
+    def start(self, path: Any, request_dict: Any, stream: bool, reserve: bool = True) -> Optional[Call]:
         if is_disabled() or not isinstance(path, str):
             return None
         operation = _native.operation_for_path(PROVIDER, path)
@@ -49,7 +49,7 @@ class _Meter:
         model = _native.model_for_path(PROVIDER, path) or "unknown"
         body = request_dict if isinstance(request_dict, Mapping) else None
         call = Call(opts.provider or PROVIDER, operation, model, capture(opts.agent, opts.tags), stream, body)
-        if _budgets.active or _budgets.caps_seen:
+        if reserve and (_budgets.active or _budgets.caps_seen):
             # Raises BudgetExceededError (the blocked call is recorded) when a cap would pass.
             call.reservation = _budgets.reserve(call, body)
         return call
@@ -96,6 +96,22 @@ def _start(meter: _Meter, path: Any, request_dict: Any, stream: bool) -> Optiona
         return None
 
 
+async def _start_async(meter: _Meter, path: Any, request_dict: Any, stream: bool) -> Optional[Call]:
+    """`_start` for `client.aio`: a reservation that may wait long (the ledger or
+    Redis, slow or failing) is made on the loop's executor; the loop keeps running."""
+    later = _budgets.reserve_off_loop()
+    try:
+        call = meter.start(path, request_dict, stream, reserve=not later)
+        if call is not None and later:
+            call.reservation = await _budgets.reserve_async(call, call.request)
+        return call
+    except BudgetExceededError:
+        raise  # a budget cap refuses the call: nothing is sent
+    except Exception as exc:
+        report("starting a call", exc)
+        return None
+
+
 def _metered_methods(meter: _Meter) -> Dict[str, Any]:
     originals = meter.originals
 
@@ -122,7 +138,7 @@ def _metered_methods(meter: _Meter) -> Dict[str, Any]:
         return _sync_stream(chunks, _StreamTally(call), meter.options.fallback)
 
     async def async_request(http_method: Any, path: Any, request_dict: Any, http_options: Any = None) -> Any:
-        call = _start(meter, path, request_dict, False)
+        call = await _start_async(meter, path, request_dict, False)
         if call is None:
             return await originals["async_request"](http_method, path, request_dict, http_options)
         try:
@@ -137,7 +153,7 @@ def _metered_methods(meter: _Meter) -> Dict[str, Any]:
         return response
 
     async def async_request_streamed(http_method: Any, path: Any, request_dict: Any, http_options: Any = None) -> Any:
-        call = _start(meter, path, request_dict, True)
+        call = await _start_async(meter, path, request_dict, True)
         if call is None:
             return await originals["async_request_streamed"](http_method, path, request_dict, http_options)
         try:

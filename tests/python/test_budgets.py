@@ -332,7 +332,8 @@ def test_an_unreachable_redis_lets_calls_through_when_open_and_logs_it_once(clie
     assert len(outage) == 1 and "budget_fail_mode=open" in outage[0].getMessage()
 
 
-def test_a_reservation_waiting_for_its_store_leaves_the_asyncio_loop_running(budgets, mock):
+@pytest.mark.parametrize("drop_in", ["openai", "gemini"])
+def test_a_reservation_waiting_for_its_store_leaves_the_asyncio_loop_running(budgets, mock, drop_in):
     # A Redis that accepts connections and never answers: the store gives up after its
     # read timeout, and the fail mode (open) lets the call through.
     with socket.socket() as silent:
@@ -340,7 +341,14 @@ def test_a_reservation_waiting_for_its_store_leaves_the_asyncio_loop_running(bud
         silent.listen(16)
         url = f"redis://127.0.0.1:{silent.getsockname()[1]}"
         budgets(costline.Budget("1", "day"), budget_store="redis", redis_url=url)
-        client = AsyncOpenAI(base_url=mock.openai_base_url, api_key="test", max_retries=0)
+        if drop_in == "openai":
+            client = AsyncOpenAI(base_url=mock.openai_base_url, api_key="test", max_retries=0)
+            send = lambda: chat(client)  # noqa: E731
+        else:
+            from costline.google import Client
+
+            gemini = Client(api_key="test", http_options={"base_url": mock.gemini_base_url})
+            send = lambda: gemini.aio.models.generate_content(model="gemini-2.5-flash", contents="hi")  # noqa: E731
 
         async def call_beside_a_ticker() -> tuple:
             ticks = 0
@@ -353,7 +361,7 @@ def test_a_reservation_waiting_for_its_store_leaves_the_asyncio_loop_running(bud
 
             ticker = asyncio.create_task(tick())
             started = time.perf_counter()
-            await chat(client)
+            await send()
             waited = time.perf_counter() - started
             ticker.cancel()
             return ticks, waited
