@@ -49,6 +49,19 @@ export interface NativeBedrockUsage {
   ): string | null | undefined;
 }
 
+/** What a reservation is asked for: the call, and the run caps in force. */
+export type ReserveArgs = [
+  provider: string,
+  operation: string,
+  model: string,
+  request: unknown,
+  stream: boolean,
+  attribution: Attribution | undefined,
+  caps: { id: string; limitUsd: string }[],
+  /** The request as JSON text, in place of `request` (far cheaper to pass). */
+  requestJson?: string,
+];
+
 /** A reservation's handle: the addon keeps the reservation until the call settles or releases it. */
 export type NativeReservation = number;
 
@@ -142,28 +155,9 @@ export interface NativeBinding {
   configure(settingsJson: string): void;
   configureBudgets(budgetsJson: string | null, failMode: string | null, store: string | null, redisUrl: string | null): void;
   budgetsActive(): boolean;
-  budgetReserve(
-    provider: string,
-    operation: string,
-    model: string,
-    request: unknown,
-    stream: boolean,
-    attribution: Attribution | undefined,
-    caps: { id: string; limitUsd: string }[],
-    /** The request as JSON text, in place of `request` (far cheaper to pass). */
-    requestJson?: string,
-  ): NativeReservation | null | undefined;
+  budgetReserve(...args: ReserveArgs): NativeReservation | null | undefined;
   /** `budgetReserve` on the libuv thread pool, for a store that may wait (ledger, Redis). */
-  budgetReserveAsync(
-    provider: string,
-    operation: string,
-    model: string,
-    request: unknown,
-    stream: boolean,
-    attribution: Attribution | undefined,
-    caps: { id: string; limitUsd: string }[],
-    requestJson?: string,
-  ): Promise<NativeReservation | null | undefined>;
+  budgetReserveAsync(...args: ReserveArgs): Promise<NativeReservation | null | undefined>;
   budgetStoreWaits(): boolean;
   /** The store may wait long now (slow or failing, or not heard from yet): reserve off the event loop. */
   budgetReserveMayWait(): boolean;
