@@ -387,6 +387,33 @@ fn settlements_off_the_callers_threads_reach_the_ledger_in_batches() {
     settle_fifty_in_the_background(StoreChoice::Ledger, Some(dir.path().join("ledger.db")), || ());
 }
 
+/// A reservation given back to a store that stopped answering does not hold
+/// its caller (an event loop, a failed call's cleanup) for the store's
+/// timeout: the release, and a dropped reservation's, go off its thread.
+#[test]
+fn giving_back_to_a_store_that_stopped_answering_does_not_hold_the_caller() {
+    let _g = serial();
+    let server = RedisServer::start();
+    let budgets = vec![Budget::new(d("1"), Period::Day)];
+    budget::configure(settings(budgets, StoreChoice::Redis(server.url()), None)).unwrap();
+    let released = budget::reserve(&call(None), Some(&request(10)), &[]).unwrap().unwrap();
+    let dropped = budget::reserve(&call(None), Some(&request(10)), &[]).unwrap().unwrap();
+    // Redis stops answering: its sockets stay open, no reply comes.
+    let pid = server.child.id() as i32;
+    // SAFETY: signalling a child process this test started.
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    let began = std::time::Instant::now();
+    released.release();
+    drop(dropped);
+    let held_for = began.elapsed();
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    assert!(held_for < std::time::Duration::from_millis(300), "the caller was held {held_for:?}");
+    let s = status_of("global/day");
+    assert_eq!(s.reserved_usd, Some(Decimal::ZERO), "{s:?}");
+    budget::clear();
+}
+
 #[test]
 fn an_unreachable_redis_lets_calls_through_when_open_and_blocks_them_when_closed() {
     let _g = serial();

@@ -224,15 +224,20 @@ def reserve_off_loop() -> bool:
     return store_waits and _native.budget_reserve_may_wait()
 
 
-async def reserve_async(call: Any, request: Optional[Mapping[str, Any]]) -> Any:
-    """`reserve` for a coroutine: on the loop's default executor when the store may
-    wait long (the loop keeps running), else here. A reservation whose caller is
-    cancelled meanwhile is released when it is collected."""
+async def off_loop_if_waiting(fn: Callable[..., Any], *args: Any) -> Any:
+    """`fn(*args)`, which reserves budgets, for a coroutine: on the loop's default
+    executor when the store may wait long (the loop keeps running), else here. A
+    reservation whose caller is cancelled meanwhile is released when it is collected."""
     if reserve_off_loop():
         import asyncio
 
-        return await asyncio.get_running_loop().run_in_executor(None, reserve, call, request)
-    return reserve(call, request)
+        return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+    return fn(*args)
+
+
+async def reserve_async(call: Any, request: Optional[Mapping[str, Any]]) -> Any:
+    """`reserve` for a coroutine (see `off_loop_if_waiting`)."""
+    return await off_loop_if_waiting(reserve, call, request)
 
 
 def _load_from_env() -> None:

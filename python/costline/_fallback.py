@@ -339,7 +339,8 @@ async def serve_async(
     in a worker thread."""
     walk = _Walk(primary, source, body, exc, chain, stream)
     while True:
-        step = walk.next_attempt()
+        # Each attempt reserves its target's worst case: off the loop if the store may wait long.
+        step = await _budgets.off_loop_if_waiting(walk.next_attempt)
         if step is None:
             raise walk.exhausted()
         target, request, call, timeout = step

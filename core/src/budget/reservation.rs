@@ -60,7 +60,8 @@ impl Reservation {
     /// store: in memory it is done at once, with the ledger or Redis on a
     /// background thread ([`super::wait_settled`] waits for it).
     pub fn settle_soon(self, actual: Option<Decimal>) {
-        if self.shared_held && self.engine.store.kind() != "memory" {
+        // A call let through while the store was down still records its spend there.
+        if self.waits_for_store() || (self.engine.store.kind() != "memory" && !self.plan.shared.is_empty()) {
             super::background::settle(self, actual);
         } else {
             self.settle(actual);
@@ -163,9 +164,22 @@ impl Reservation {
     }
 
     /// Give the reservation back: the call cost nothing or never happened.
+    /// With the ledger or Redis, on the background thread, as `settle_soon`
+    /// does: a store that stopped answering must not hold the caller (an
+    /// event loop, a failed call's cleanup) for its timeout.
     pub fn release(mut self) {
+        if self.waits_for_store() {
+            super::background::settle(self, None);
+            return;
+        }
         self.done = true;
         self.give_back();
+    }
+
+    /// True when the shared store holds part of this reservation and talking to
+    /// it may wait on I/O (the ledger, Redis).
+    fn waits_for_store(&self) -> bool {
+        self.shared_held && self.engine.store.kind() != "memory"
     }
 
     fn give_back(&mut self) {
@@ -181,10 +195,26 @@ impl Reservation {
 
 impl Drop for Reservation {
     fn drop(&mut self) {
-        if !self.done {
-            self.done = true;
-            self.give_back();
+        if self.done {
+            return;
         }
+        self.done = true;
+        if !self.waits_for_store() {
+            self.give_back();
+            return;
+        }
+        // Released as `release` does, off this thread: what is left of this one moves.
+        let rest = Reservation {
+            engine: self.engine.clone(),
+            plan: self.plan.clone(),
+            local: std::mem::take(&mut self.local),
+            local_charges: std::mem::take(&mut self.local_charges),
+            amount: self.amount,
+            stream: self.stream.take(),
+            shared_held: true,
+            done: false,
+        };
+        super::background::settle(rest, None);
     }
 }
 
