@@ -331,9 +331,13 @@ class Plan:
 
     # -- attempts ----------------------------------------------------------------------
 
-    def next_attempt(self) -> Optional[Tuple[Target, Dict[str, Any], Call, Optional[float], Dict[str, Any]]]:
+    def next_attempt(
+        self, reserve: bool = True
+    ) -> Optional[Tuple[Target, Dict[str, Any], Call, Optional[float], Dict[str, Any]]]:
         """The next attempt: its target, translated request, metered Call, timeout and
-        the decision behind it; None when no candidate is left (raise `failure()`)."""
+        the decision behind it; None when no candidate is left (raise `failure()`).
+        `reserve=False`: the caller reserves the attempt's worst case itself (an async
+        caller, off its loop)."""
         walk = self.walk
         while True:
             pick = walk.next()
@@ -370,7 +374,7 @@ class Plan:
             call.call_id, call.attempt, call.want_cost = walk.call_id, number, True
             if not self.metered:
                 call.done = True  # COSTLINE_DISABLED: route, never record
-            elif _budgets.active or _budgets.caps_seen:
+            elif reserve and (_budgets.active or _budgets.caps_seen):
                 # Raises BudgetExceededError (recorded as blocked); nothing is sent.
                 call.reservation = _budgets.reserve(call, request)
             return target, request, call, timeout, decision or {}

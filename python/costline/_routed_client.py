@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence
 
-from . import _fallback, _native
+from . import _budgets, _fallback, _native
 from ._call import Call, usage_parts
 from ._fallback import Target
 from ._routed import Config, Plan
@@ -91,10 +91,16 @@ def _create_sync(config: Config, kwargs: Dict[str, Any]) -> Any:
 async def _create_async(config: Config, kwargs: Dict[str, Any]) -> Any:
     plan = Plan(config, kwargs)
     while True:
-        step = plan.next_attempt()
+        # A reservation that may wait long is made off the loop (the walk itself stays on
+        # it: it may call the caller's router).
+        later = _budgets.reserve_off_loop()
+        step = plan.next_attempt(reserve=not later)
         if step is None:
             raise plan.failure()
         target, request, call, timeout, decision = step
+        if later and not call.done:
+            # Raises BudgetExceededError (recorded as blocked); nothing is sent.
+            call.reservation = await _budgets.reserve_async(call, request)
         token = unmetered.set(True)
         try:
             result = await _fallback._send_async(target, request, plan.stream, timeout)

@@ -335,8 +335,13 @@ def test_an_unreachable_redis_lets_calls_through_when_open_and_logs_it_once(clie
 
 
 def _async_sender(drop_in: str, mock: Any) -> Any:
-    """One async call through `drop_in`: the OpenAI or Gemini async client, or an
-    OpenAI call that fails and falls back to Anthropic (two reservations)."""
+    """One async call through `drop_in`: the OpenAI or Gemini async client, an OpenAI
+    call that fails and falls back to Anthropic (two reservations), or the routed client."""
+    if drop_in == "routed":
+        from routing_support import client_for
+
+        routed = costline.AsyncCostline(providers={"openai": client_for(mock, "openai", is_async=True)})
+        return lambda: routed.chat.completions.create(model="gpt-4o", messages=MESSAGES, max_tokens=10)
     if drop_in == "gemini":
         from costline.google import Client
 
@@ -353,7 +358,7 @@ def _async_sender(drop_in: str, mock: Any) -> Any:
     return lambda: chat(client)
 
 
-@pytest.mark.parametrize("drop_in", ["openai", "gemini", "openai-fallback"])
+@pytest.mark.parametrize("drop_in", ["openai", "gemini", "openai-fallback", "routed"])
 def test_a_reservation_waiting_for_its_store_leaves_the_asyncio_loop_running(budgets, mock, drop_in):
     # A Redis that accepts connections and never answers: the store gives up after its
     # read timeout, and the fail mode (open) lets the call through.
