@@ -12,7 +12,6 @@
  * `fallbackhttp.ts` and the drop-ins turn the answer into the caller's SDK types.
  */
 
-import { type Captured } from "./context";
 import { native, type NativeFallbackWalk } from "./binding";
 import { fromNative, FallbackDeadlineError, FallbackTimeoutError, FallbackUnsupportedError } from "./errors";
 import {

@@ -11,7 +11,7 @@ import { meterBedrock } from "./bedrockhook";
 import { installGoogle } from "./gemini";
 import { installMistral } from "./mistralai";
 import { native } from "./binding";
-import { guarded, report as reportFault, setBudgetsOn, setDisabled, setExitTimeout } from "./runtime";
+import { report as reportFault, setBudgetsOn, setDisabled, setExitTimeout } from "./runtime";
 import { capture } from "./context";
 
 export { run, withAgent, currentRun, Run, type RunOptions } from "./context";

@@ -19,7 +19,6 @@ export class RoutedStream implements AsyncIterable<ChatCompletionChunk> {
   /** Who serves the stream; `costUsd` once it ended (non-enumerable). */
   declare readonly costline: RoutedInfo;
   private used = false;
-  private readonly iterator: AsyncIterator<Json> | undefined;
   /** Aborts the provider's request (the SDK's stream `controller`, when it has one). */
   readonly controller: AbortController | undefined;
 
