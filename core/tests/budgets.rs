@@ -212,6 +212,31 @@ fn alerts_fire_once_per_threshold_and_period_and_are_recorded_in_the_ledger() {
     budget::clear();
 }
 
+/// An alert hook that reads the budgets' status (as an `on_budget_alert` that
+/// logs the remaining budget does) runs on the thread making the settlement;
+/// the status must not wait there for the settlements that thread is making.
+#[test]
+fn an_alert_hook_reading_the_status_from_a_background_settlement_does_not_wait_for_itself() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let seen: Arc<Mutex<Vec<Option<Decimal>>>> = Arc::default();
+    let sink = seen.clone();
+    budget::set_alert_hook(Box::new(move |_| {
+        sink.lock().unwrap().push(budget::status().first().and_then(|s| s.spent_usd));
+    }));
+    let budgets = vec![Budget::new(d("1"), Period::Month)];
+    budget::configure(settings(budgets, StoreChoice::Ledger, Some(dir.path().join("ledger.db")))).unwrap();
+    let held = budget::reserve(&call(None), Some(&request(10)), &[]).unwrap().unwrap();
+    let began = std::time::Instant::now();
+    held.settle_soon(Some(d("0.8")));
+    assert!(budget::wait_settled(std::time::Duration::from_secs(30)));
+    let took = began.elapsed();
+    assert!(took < std::time::Duration::from_secs(3), "the settlement took {took:?}");
+    assert_eq!(*seen.lock().unwrap(), vec![Some(d("0.8"))]);
+    budget::clear_alert_hook();
+    budget::clear();
+}
+
 #[test]
 fn a_warn_budget_lets_the_call_through_and_alerts_once() {
     let _g = serial();

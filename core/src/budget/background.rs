@@ -33,6 +33,12 @@ struct Settler {
 }
 
 static SETTLER: Mutex<Option<Settler>> = Mutex::new(None);
+
+thread_local! {
+    /// True on the settler thread: an alert hook runs there, and what it calls
+    /// (`status()`) must not wait for the settlements that thread is making.
+    static ON_SETTLER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
 static PENDING: Mutex<usize> = Mutex::new(0);
 static SETTLED: Condvar = Condvar::new();
 
@@ -53,6 +59,7 @@ pub(super) fn settle(reservation: Reservation, actual: Option<Decimal>) {
         let started = std::thread::Builder::new().name("costline-budget".into()).spawn(move || {
             // Nobody waits for a settlement: no spinning for Redis's replies here.
             super::resp::poll_on_this_thread(false);
+            ON_SETTLER.with(|on| on.set(true));
             while let Ok(first) = rx.recv() {
                 std::thread::park_timeout(GATHER);
                 let mut batch = vec![first];
@@ -82,7 +89,11 @@ pub(super) fn settle(reservation: Reservation, actual: Option<Decimal>) {
 }
 
 /// Wait (up to `timeout`) until every background settlement has been made.
+/// On the settler thread itself (an alert hook's call), returns false at once.
 pub fn wait_settled(timeout: Duration) -> bool {
+    if ON_SETTLER.with(|on| on.get()) {
+        return false;
+    }
     // Someone waits: the settler stops gathering.
     if let Some(s) = SETTLER.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
         if s.pid == std::process::id() {
