@@ -335,7 +335,7 @@ def test_an_unreachable_redis_lets_calls_through_when_open_and_logs_it_once(clie
 
 
 def _async_sender(drop_in: str, mock: Any) -> Any:
-    """One async call through `drop_in`: the OpenAI or Gemini async client, an OpenAI
+    """One async call through `drop_in`: the OpenAI, Anthropic, Gemini or Mistral async client, an OpenAI
     call that fails and falls back to Anthropic (two reservations), or the routed client."""
     if drop_in == "routed":
         from routing_support import client_for
@@ -347,6 +347,16 @@ def _async_sender(drop_in: str, mock: Any) -> Any:
 
         gemini = Client(api_key="test", http_options={"base_url": mock.gemini_base_url})
         return lambda: gemini.aio.models.generate_content(model="gemini-2.5-flash", contents="hi")
+    if drop_in == "mistral":
+        from costline.mistral import Mistral
+
+        mistral = Mistral(api_key="test", server_url=mock.mistral_server_url)
+        return lambda: mistral.chat.complete_async(model="mistral-small-latest", messages=MESSAGES, max_tokens=10)
+    if drop_in == "anthropic":
+        from costline.anthropic import AsyncAnthropic
+
+        claude = AsyncAnthropic(base_url=mock.anthropic_base_url, api_key="test", max_retries=0)
+        return lambda: claude.messages.create(model="claude-haiku-4-5", messages=MESSAGES, max_tokens=10)
     options: Dict[str, Any] = {}
     if drop_in == "openai-fallback":
         target = anthropic.AsyncAnthropic(base_url=mock.anthropic_base_url, api_key="test", max_retries=0)
@@ -358,7 +368,7 @@ def _async_sender(drop_in: str, mock: Any) -> Any:
     return lambda: chat(client)
 
 
-@pytest.mark.parametrize("drop_in", ["openai", "gemini", "openai-fallback", "routed"])
+@pytest.mark.parametrize("drop_in", ["openai", "anthropic", "gemini", "mistral", "openai-fallback", "routed"])
 def test_a_reservation_waiting_for_its_store_leaves_the_asyncio_loop_running(budgets, mock, drop_in):
     # A Redis that accepts connections and never answers: the store gives up after its
     # read timeout, and the fail mode (open) lets the call through.
