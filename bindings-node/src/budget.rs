@@ -5,7 +5,6 @@
 //! and the alert hook. All the rules are in core/src/budget/.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 
 use costline_core::attribution::Tags;
 use costline_core::borrowed_json::BorrowedJson;
@@ -15,10 +14,10 @@ use napi::bindgen_prelude::{AsyncTask, Function, Unknown};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
-use rustc_hash::FxHashMap;
 use serde_json::{json, Value};
 
 use crate::blocking::{spawn, Blocking};
+use crate::handles::Handles;
 use crate::meter::Attribution;
 use crate::{guard, sdk};
 
@@ -51,50 +50,24 @@ pub fn budgets_active() -> bool {
     budget::is_active()
 }
 
-/// The reservations of calls in flight, by handle. A number crosses to
-/// JavaScript instead of a class instance: napi-rs registers every instance
-/// in a map and gives it a reference and a finalizer, which was most of what a
-/// guarded call added (measured: `add_ref` and the finalizer were the
-/// addon's top two entries in a profile of the reservation). The npm layer
-/// ends every call it starts (its calls in flight are a bounded set, ended
-/// at exit), so every handle is settled or released; a hold is never left
-/// to the garbage collector.
-static HELD: Mutex<Held> = Mutex::new(Held { next: 0, by_handle: None });
-
-struct Held {
-    next: u32,
-    by_handle: Option<FxHashMap<u32, budget::Reservation>>,
-}
-
-fn held() -> std::sync::MutexGuard<'static, Held> {
-    HELD.lock().unwrap_or_else(|p| p.into_inner())
-}
+/// The reservations of calls in flight, by handle (`handles`: measured, a
+/// class instance's reference and finalizer were most of what a guarded call
+/// added). Every handle is settled or released.
+static HELD: Handles<budget::Reservation> = Handles::new();
 
 /// Keep `reservation` for its call; its handle goes to JavaScript.
 fn hold(reservation: budget::Reservation) -> u32 {
-    let mut held = held();
-    let Held { next, by_handle } = &mut *held;
-    let map = by_handle.get_or_insert_with(FxHashMap::default);
-    // Handles wrap after 2^32 calls; one still held is skipped, never shared.
-    loop {
-        *next = next.wrapping_add(1);
-        if *next != 0 && !map.contains_key(next) {
-            break;
-        }
-    }
-    map.insert(*next, reservation);
-    *next
+    HELD.hold(reservation)
 }
 
 /// The call's reservation, out of the table (None: already settled or released).
 pub(crate) fn take(handle: Option<u32>) -> Option<budget::Reservation> {
-    let handle = handle?;
-    held().by_handle.as_mut()?.remove(&handle)
+    HELD.take(handle?)
 }
 
 /// Give a reservation taken out with `take` back to its handle.
 pub(crate) fn put_back(handle: u32, reservation: budget::Reservation) {
-    held().by_handle.get_or_insert_with(FxHashMap::default).insert(handle, reservation);
+    HELD.put_back(handle, reservation);
 }
 
 /// Give the reservation back (the call was never sent, or its record failed).
@@ -111,7 +84,7 @@ pub fn budget_release(handle: u32) -> Result<()> {
 /// What the reservation holds, in USD (None once it is settled or released).
 #[napi]
 pub fn budget_reserved_usd(handle: u32) -> Option<String> {
-    held().by_handle.as_ref()?.get(&handle).map(|r| r.amount_usd().to_string())
+    HELD.read(handle, |r| r.amount_usd().to_string())
 }
 
 pub(crate) fn exceeded_error(e: &Exceeded) -> Error {

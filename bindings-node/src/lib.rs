@@ -16,6 +16,7 @@ mod blocking;
 mod budget;
 mod export;
 mod guard;
+mod handles;
 mod latency;
 mod ledger_api;
 mod lifecycle;

@@ -1,8 +1,8 @@
 //! Recording a drop-in's call. The common case, a JSON body the SDK reads
 //! whole, is one call: `recordText`. A body read as a stream goes through a
-//! `Meter`: every chunk passes through `feed` on its way to the SDK (or the
-//! caller), and `finish` records once when the body ends, fails or is
-//! abandoned. Latency is timed by the npm layer from just before sending.
+//! meter (`meterOpen`): every chunk passes through `meterFeed` on its way to
+//! the SDK (or the caller), and `meterFinish` records once when the body
+//! ends, fails or is abandoned. Latency is timed by the npm layer from just before sending.
 //! Usage is read from the bytes by the core (`usage::meter::BodyMeter`): the
 //! TypeScript layer knows nothing of any provider's usage shape.
 
@@ -18,6 +18,7 @@ use napi::{Env, Result};
 use napi_derive::napi;
 use serde_json::Value;
 
+use crate::handles::Handles;
 use crate::{guard, sdk};
 
 /// Who made a call: the run frames and agent in force, and the tag layers.
@@ -177,11 +178,11 @@ pub fn record_text(
 }
 
 /// A response body read chunk by chunk (an event stream, or a body the
-/// caller reads itself): every chunk passes through `feed` on its way.
-#[napi]
-pub struct Meter {
-    call: Option<Call>,
-    body: Option<BodyMeter>,
+/// caller reads itself): every chunk passes through `meterFeed` on its way.
+/// JavaScript holds it by handle (`handles`).
+struct Meter {
+    call: Call,
+    body: BodyMeter,
     /// The call's reservation, grown as output arrives (`enforceStream`).
     budget: Option<budget::StreamBudget>,
     /// The cap the stream reached: thrown by the next `feed` or `tail`, once
@@ -189,31 +190,120 @@ pub struct Meter {
     stopped: Option<Box<budget::Exceeded>>,
 }
 
-#[napi]
-impl Meter {
-    /// `stream`: the body is an event stream. `hide_usage`: costline asked for
-    /// the stream's usage chunk itself, so it is removed before the SDK sees it.
-    #[napi(constructor)]
-    pub fn new(provider: String, operation: String, model: String, stream: bool, hide_usage: bool) -> Meter {
-        let body = BodyMeter::new(&provider, stream, hide_usage);
-        let call = Call { stream, ..Call::new(provider, operation, model, sdk()) };
-        Meter { call: Some(call), body: Some(body), budget: None, stopped: None }
-    }
+/// The meters of bodies being read. Boxed: a feed takes its meter out of the
+/// table and puts it back, and moves only the pointer.
+static METERS: Handles<Box<Meter>> = Handles::new();
 
-    /// Meter this stream against its budgets as its output arrives, when they
-    /// ask for it (`enforceStream`): the meter then holds the reservation, and
-    /// `feed` throws the budget error once the running cost would pass a cap.
-    /// False (the reservation stays where it is) otherwise.
-    #[napi]
-    pub fn enforce(&mut self, reservation: u32) -> bool {
-        let (Some(held), Some(call)) = (crate::budget::take(Some(reservation)), self.call.as_ref()) else {
+/// `f` of the meter under `handle` (None: it was finished or closed). Out of
+/// the table meanwhile, so that a budget check inside `f` that waits for its
+/// store holds no other meter.
+fn with_meter<R>(handle: u32, f: impl FnOnce(&mut Meter) -> R) -> Option<R> {
+    let mut meter = METERS.take(handle)?;
+    let out = f(&mut meter);
+    METERS.put_back(handle, meter);
+    Some(out)
+}
+
+/// A meter for one body. `stream`: the body is an event stream. `hide_usage`:
+/// costline asked for the stream's usage chunk itself, so it is removed before
+/// the SDK sees it. The handle is given back by `meterFinish` or `meterClose`.
+#[napi]
+pub fn meter_open(provider: String, operation: String, model: String, stream: bool, hide_usage: bool) -> u32 {
+    let body = BodyMeter::new(&provider, stream, hide_usage);
+    let call = Call { stream, ..Call::new(provider, operation, model, sdk()) };
+    METERS.hold(Box::new(Meter { call, body, budget: None, stopped: None }))
+}
+
+/// Drop a meter without recording (its call was refused before sending). A
+/// reservation it held (`meterEnforce`) is released as it drops.
+#[napi]
+pub fn meter_close(handle: u32) {
+    METERS.take(handle);
+}
+
+/// Meters held (tests: a call leaves none behind).
+#[napi]
+pub fn meters_open() -> u32 {
+    u32::try_from(METERS.len()).unwrap_or(u32::MAX)
+}
+
+/// Meter this stream against its budgets as its output arrives, when they
+/// ask for it (`enforceStream`): the meter then holds the reservation, and
+/// `meterFeed` throws the budget error once the running cost would pass a
+/// cap. False (the reservation stays where it is) otherwise.
+#[napi]
+pub fn meter_enforce(handle: u32, reservation: u32) -> bool {
+    with_meter(handle, |meter| meter.enforce(reservation)).unwrap_or(false)
+}
+
+/// The bytes to pass on for `chunk`, or undefined to pass `chunk` itself.
+/// The chunk is borrowed, not referenced, and bytes passed on instead are a
+/// JavaScript-owned copy: per chunk, no handle and no finalizer (measured:
+/// a referenced `Uint8Array` in and an external one out cost ~10 µs a chunk).
+#[napi]
+pub fn meter_feed<'e>(
+    env: &'e Env,
+    handle: u32,
+    chunk: Uint8ArraySlice<'e>,
+) -> Result<Option<BufferSlice<'e>>> {
+    with_meter(handle, |meter| meter.feed(env, &chunk)).unwrap_or(Ok(None))
+}
+
+/// Bytes held back until the end of the body, if any.
+#[napi]
+pub fn meter_tail<'e>(env: &'e Env, handle: u32) -> Result<Option<BufferSlice<'e>>> {
+    with_meter(handle, |meter| meter.tail(env)).unwrap_or(Ok(None))
+}
+
+/// The reader left before the body's end (the core decides what usage stands).
+#[napi]
+pub fn meter_abandon(handle: u32) {
+    with_meter(handle, |meter| meter.body.abandon());
+}
+
+/// Record the call and give the handle back (later calls return undefined);
+/// see `record_text`.
+#[napi]
+#[allow(clippy::too_many_arguments)]
+pub fn meter_finish(
+    env: Env,
+    handle: u32,
+    latency_ms: u32,
+    error_type: Option<String>,
+    attribution: Option<Attribution>,
+    request: Option<Unknown<'_>>,
+    need_cost: bool,
+    reservation: Option<u32>,
+) -> Result<Option<String>> {
+    guard::call(|| {
+        // (A reservation given with a meter already finished drops: released.)
+        let reservation = crate::budget::take(reservation);
+        let Some(meter) = METERS.take(handle) else {
+            return Ok(None);
+        };
+        let Meter { call, mut body, budget, .. } = *meter;
+        let reservation = reservation.or_else(|| budget.map(budget::StreamBudget::into_reservation));
+        // A body that carries usage, with nobody waiting for the cost: the
+        // core reads it on its writer thread, not here, chunk by chunk.
+        if !need_cost && error_type.is_none() {
+            if let Some(kept) = body.take_with_usage() {
+                return Ok(defer(call, kept, latency_ms, attribution, reservation));
+            }
+        }
+        let scanned = Some(body.finish());
+        let outcome = Outcome { latency_ms, error_type, attribution, request, need_cost, reservation };
+        Ok(record(&env, call, scanned, outcome))
+    })
+}
+
+impl Meter {
+    fn enforce(&mut self, reservation: u32) -> bool {
+        let Some(held) = crate::budget::take(Some(reservation)) else {
             return false;
         };
-        match budget::StreamBudget::new(held, &call.model) {
+        match budget::StreamBudget::new(held, &self.call.model) {
             Ok(guard) => {
-                if let Some(body) = self.body.as_mut() {
-                    body.watch_output();
-                }
+                self.body.watch_output();
                 self.budget = Some(guard);
                 true
             }
@@ -224,17 +314,12 @@ impl Meter {
         }
     }
 
-    /// The bytes to pass on for `chunk`, or undefined to pass `chunk` itself.
-    /// The chunk is borrowed, not referenced, and bytes passed on instead are a
-    /// JavaScript-owned copy: per chunk, no handle and no finalizer (measured:
-    /// a referenced `Uint8Array` in and an external one out cost ~10 µs a chunk).
-    #[napi]
-    pub fn feed<'e>(&mut self, env: &'e Env, chunk: Uint8ArraySlice<'e>) -> Result<Option<BufferSlice<'e>>> {
+    fn feed<'e>(&mut self, env: &'e Env, chunk: &[u8]) -> Result<Option<BufferSlice<'e>>> {
         guard::call(|| {
             self.throw_if_stopped()?;
-            let out = match (self.body.as_mut(), self.budget.as_mut()) {
-                (Some(body), Some(guard)) => {
-                    let (out, refused) = body.feed_checked(&chunk, |text| guard.check(text));
+            let out = match self.budget.as_mut() {
+                Some(guard) => {
+                    let (out, refused) = self.body.feed_checked(chunk, |text| guard.check(text));
                     if let Some(refused) = refused {
                         self.stopped = Some(refused);
                         if out.as_ref().is_some_and(Vec::is_empty) {
@@ -243,8 +328,7 @@ impl Meter {
                     }
                     out
                 }
-                (Some(body), None) => body.feed(&chunk),
-                (None, _) => None,
+                None => self.body.feed(chunk),
             };
             match out {
                 Some(out) => Ok(Some(BufferSlice::copy_from(env, out)?)),
@@ -253,12 +337,10 @@ impl Meter {
         })
     }
 
-    /// Bytes held back until the end of the body, if any.
-    #[napi]
-    pub fn tail<'e>(&mut self, env: &'e Env) -> Result<Option<BufferSlice<'e>>> {
+    fn tail<'e>(&mut self, env: &'e Env) -> Result<Option<BufferSlice<'e>>> {
         guard::call(|| {
             self.throw_if_stopped()?;
-            let rest = self.body.as_mut().map(BodyMeter::tail).unwrap_or_default();
+            let rest = self.body.tail();
             if rest.is_empty() {
                 return Ok(None);
             }
@@ -271,46 +353,6 @@ impl Meter {
             Some(refused) => Err(crate::budget::exceeded_error(&refused)),
             None => Ok(()),
         }
-    }
-
-    /// The reader left before the body's end (the core decides what usage stands).
-    #[napi]
-    pub fn abandon(&mut self) {
-        if let Some(body) = self.body.as_mut() {
-            body.abandon();
-        }
-    }
-
-    /// Record the call, once (later calls return undefined); see `record_text`.
-    #[napi]
-    #[allow(clippy::too_many_arguments)]
-    pub fn finish(
-        &mut self,
-        env: Env,
-        latency_ms: u32,
-        error_type: Option<String>,
-        attribution: Option<Attribution>,
-        request: Option<Unknown<'_>>,
-        need_cost: bool,
-        reservation: Option<u32>,
-    ) -> Result<Option<String>> {
-        guard::call(|| {
-            let reservation = crate::budget::take(reservation)
-                .or_else(|| self.budget.take().map(budget::StreamBudget::into_reservation));
-            let Some(call) = self.call.take() else {
-                return Ok(None);
-            };
-            // A body that carries usage, with nobody waiting for the cost: the
-            // core reads it on its writer thread, not here, chunk by chunk.
-            if !need_cost && error_type.is_none() {
-                if let Some(kept) = self.body.as_mut().and_then(BodyMeter::take_with_usage) {
-                    return Ok(defer(call, kept, latency_ms, attribution, reservation));
-                }
-            }
-            let scanned = self.body.take().map(BodyMeter::finish);
-            let outcome = Outcome { latency_ms, error_type, attribution, request, need_cost, reservation };
-            Ok(record(&env, call, scanned, outcome))
-        })
     }
 }
 

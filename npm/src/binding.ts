@@ -15,21 +15,8 @@ export interface Attribution {
   attempt?: number;
 }
 
-export interface NativeMeter {
-  enforce(reservation: NativeReservation): boolean;
-  feed(chunk: Uint8Array): Uint8Array | null | undefined;
-  tail(): Uint8Array | null | undefined;
-  /** The reader left before the body's end. */
-  abandon(): void;
-  finish(
-    latencyMs: number,
-    errorType: string | undefined,
-    attribution: Attribution | undefined,
-    request: unknown,
-    needCost: boolean,
-    reservation?: NativeReservation,
-  ): string | null | undefined;
-}
+/** A body meter's handle: the addon keeps the meter until `meterFinish` or `meterClose` (bindings-node/src/meter.rs). */
+export type NativeMeter = number;
 
 /** One Bedrock call's usage, handed over as the AWS SDK parsed it (bindings-node/src/bedrock.rs). */
 export interface NativeBedrockUsage {
@@ -114,7 +101,25 @@ export interface NativeRoutedWalk {
 
 export interface NativeBinding {
   version(): string;
-  Meter: new (provider: string, operation: string, model: string, stream: boolean, hideUsage: boolean) => NativeMeter;
+  meterOpen(provider: string, operation: string, model: string, stream: boolean, hideUsage: boolean): NativeMeter;
+  meterEnforce(meter: NativeMeter, reservation: NativeReservation): boolean;
+  meterFeed(meter: NativeMeter, chunk: Uint8Array): Uint8Array | null | undefined;
+  meterTail(meter: NativeMeter): Uint8Array | null | undefined;
+  /** The reader left before the body's end. */
+  meterAbandon(meter: NativeMeter): void;
+  meterFinish(
+    meter: NativeMeter,
+    latencyMs: number,
+    errorType: string | undefined,
+    attribution: Attribution | undefined,
+    request: unknown,
+    needCost: boolean,
+    reservation?: NativeReservation,
+  ): string | null | undefined;
+  /** Drop a meter without recording (its call was refused before sending). */
+  meterClose(meter: NativeMeter): void;
+  /** Meters held: what tests read to see that calls leave none behind. */
+  metersOpen(): number;
   recordText(
     provider: string,
     operation: string,

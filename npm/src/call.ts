@@ -164,14 +164,17 @@ export class Started {
   blocked(): void {
     this.done = true;
     inflight.delete(this);
+    const meter = this.meter;
+    this.meter = undefined;
+    if (meter !== undefined) guarded("reading a response", () => native.meterClose(meter), undefined);
   }
 
   /** The body is about to be read as a stream. */
   streamed(): void {
-    if (this.done || this.meter) return;
+    if (this.done || this.meter !== undefined) return;
     this.meter = guarded(
       "reading a response",
-      () => new native.Meter(this.provider, this.operation, this.model, this.stream, this.hide),
+      () => native.meterOpen(this.provider, this.operation, this.model, this.stream, this.hide),
       undefined,
     );
     this.enforceBudget();
@@ -185,14 +188,17 @@ export class Started {
    */
   left(): void {
     if (this.done) return;
-    guarded("reading a response", () => this.meter?.abandon(), undefined);
+    const meter = this.meter;
+    if (meter !== undefined) guarded("reading a response", () => native.meterAbandon(meter), undefined);
     this.end(undefined);
   }
 
   /** Budgets with enforceStream: the stream's meter grows the reservation as output arrives. */
   private enforceBudget(): void {
     const { meter, reservation } = this;
-    if (meter && reservation !== undefined && this.stream) guarded("metering a stream against a budget", () => meter.enforce(reservation), false);
+    if (meter !== undefined && reservation !== undefined && this.stream) {
+      guarded("metering a stream against a budget", () => native.meterEnforce(meter, reservation), false);
+    }
   }
 
   /**
@@ -202,9 +208,9 @@ export class Started {
    */
   feed(chunk: Uint8Array): Uint8Array | undefined {
     const meter = this.meter;
-    if (!meter) return undefined;
+    if (meter === undefined) return undefined;
     try {
-      return meter.feed(chunk) ?? undefined;
+      return native.meterFeed(meter, chunk) ?? undefined;
     } catch (err) {
       const mapped = fromNative(err);
       if (mapped instanceof BudgetExceededError) throw mapped;
@@ -215,8 +221,10 @@ export class Started {
 
   /** Bytes the meter held until the end; throws like `feed` when a budget stopped the stream. */
   tail(): Uint8Array | undefined {
+    const meter = this.meter;
+    if (meter === undefined) return undefined;
     try {
-      return this.meter?.tail() ?? undefined;
+      return native.meterTail(meter) ?? undefined;
     } catch (err) {
       const mapped = fromNative(err);
       if (mapped instanceof BudgetExceededError) throw mapped;
@@ -257,13 +265,14 @@ export class Started {
     const latency = Math.max(0, Math.round(performance.now() - this.t0));
     const needCost = this.wantCost || captured.frames.length > 0;
     const attribution = this.attribution();
+    const meter = this.meter;
+    this.meter = undefined;
     try {
-      const meter = this.meter;
-      this.meter = undefined;
+      if (this.recorder && meter !== undefined) native.meterClose(meter);
       const cost = this.recorder
         ? this.recorder(latency, type, attribution, needCost, this.reservation)
-        : meter
-        ? meter.finish(latency, type, attribution, this.request, needCost, this.reservation)
+        : meter !== undefined
+        ? native.meterFinish(meter, latency, type, attribution, this.request, needCost, this.reservation)
         : native.recordText(
             this.provider,
             this.operation,
@@ -283,6 +292,8 @@ export class Started {
       report("recording a call", err);
       const reservation = this.reservation;
       if (reservation !== undefined) guarded("releasing a budget reservation", () => native.budgetRelease(reservation), undefined);
+      // A meter whose finish failed still gives its handle back (a no-op if it was taken).
+      if (meter !== undefined) guarded("reading a response", () => native.meterClose(meter), undefined);
     }
   }
 }

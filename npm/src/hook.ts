@@ -154,9 +154,9 @@ function start(
     // The request asks for a usage chunk only when a meter exists to hide it
     // again: without one the caller would see a chunk it never asked for.
     if (!so || so.include_usage !== true) {
-      meter = guarded("reading a response", () => new native.Meter(recorded, operation, model, stream, true), undefined);
+      meter = guarded("reading a response", () => native.meterOpen(recorded, operation, model, stream, true), undefined);
     }
-    if (meter) {
+    if (meter !== undefined) {
       hide = true;
       options = { ...options, body: { ...json, stream_options: { ...(so ?? {}), include_usage: true } } };
     }

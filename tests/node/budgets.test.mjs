@@ -101,6 +101,7 @@ test("configure() rejects a malformed budget, naming it", () => {
 
 test("every way a call ends leaves nothing reserved: provider error, abort, a stream left early", async () => {
   install([{ limitUsd: "100", period: "day" }]);
+  const metersBefore = native.metersOpen();
   const c = client();
   await assert.rejects(chat(c, { headers: { ...HEADERS, "x-mock-error": "429" } }));
   const controller = new AbortController();
@@ -117,6 +118,10 @@ test("every way a call ends leaves nothing reserved: provider error, abort, a st
   const [row] = budgetStatus();
   assert.equal(row.reserved_usd, "0");
   assert.ok(cents(row.spent_usd) >= cents("0.01001"), row.spent_usd);
+  // A stream refused before sending, whose meter (to hide the usage chunk costline asks for) was already open.
+  install([{ limitUsd: "0.005", period: "day" }]);
+  await assert.rejects(c.chat.completions.create({ model: "budget-model", messages: MESSAGES, stream: true }), (e) => e instanceof BudgetExceededError);
+  assert.equal(native.metersOpen(), metersBefore, "every stream's meter was given back");
 });
 
 test("enforceStream stops a stream before its running cost passes the cap; the caller's loop throws BudgetExceededError", async () => {

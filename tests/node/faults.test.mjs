@@ -49,7 +49,7 @@ test("a meter that cannot be built leaves the call as the plain client makes it"
   const broken = function () {
     throw new Error("meter construction exploded");
   };
-  const [plain, streamed] = await withNative("Meter", broken, async () => {
+  const [plain, streamed] = await withNative("meterOpen", broken, async () => {
     const c = client();
     const plain = await c.chat.completions.create({ model: "gpt-4o", messages: MESSAGES });
     const chunks = [];
@@ -63,28 +63,11 @@ test("a meter that cannot be built leaves the call as the plain client makes it"
 });
 
 test("recording that throws at every step never reaches the app: same results, same chunks, same errors", async () => {
-  const Real = native.Meter;
-  class Faulty {
-    constructor(...args) {
-      this.inner = new Real(...args);
-    }
-    feed() {
-      throw new Error("feed exploded");
-    }
-    feedText() {
-      throw new Error("feedText exploded");
-    }
-    tail() {
-      throw new Error("tail exploded");
-    }
-    finish() {
-      throw new Error("finish exploded");
-    }
-  }
-  const failing = () => {
-    throw new Error("recordText exploded");
+  const exploding = (step) => () => {
+    throw new Error(`${step} exploded`);
   };
-  const results = await withNative("recordText", failing, () => withNative("Meter", Faulty, async () => {
+  const faulty = (fn) => withNative("meterFeed", exploding("meterFeed"), () => withNative("meterTail", exploding("meterTail"), () => withNative("meterFinish", exploding("meterFinish"), fn)));
+  const results = await withNative("recordText", exploding("recordText"), () => faulty(async () => {
     const c = client();
     const plain = await c.chat.completions.create({ model: "gpt-4o", messages: MESSAGES });
     const chunks = [];
@@ -101,14 +84,14 @@ test("recording that throws at every step never reaches the app: same results, s
 });
 
 test("a finish that panics in the core is a logged fault, never the app's error", async () => {
-  const Real = native.Meter;
-  class Panicky extends Real {
-    finish() {
-      native.testPanic();
-    }
-  }
-  const done = await withNative("Meter", Panicky, () => client().chat.completions.create({ model: "gpt-4o", messages: MESSAGES }));
-  assert.ok(done.choices.length);
+  const panicky = () => native.testPanic();
+  const streamed = await withNative("meterFinish", panicky, async () => {
+    const chunks = [];
+    for await (const ch of await client().chat.completions.create({ model: "gpt-4o", messages: MESSAGES, stream: true })) chunks.push(ch);
+    return chunks;
+  });
+  assert.ok(streamed.length > 1);
+  assert.equal(native.metersOpen(), 0, "the meter whose finish failed was given back");
 });
 
 test("a response whose usage is malformed is recorded as an estimate", async () => {
