@@ -356,45 +356,14 @@ impl Meter {
     }
 }
 
-/// A run's running total: exact decimal sums, kept natively so that no money
-/// arithmetic happens in JavaScript floats.
+/// `total + cost`, exact decimals, normalized; None when `cost` is not a
+/// decimal (the call counts as unpriced). A run's running total is summed
+/// here so that no money arithmetic happens in JavaScript floats; the total
+/// itself is a string the run keeps (a native object per run cost a napi
+/// class instance: see `handles`).
 #[napi]
-#[derive(Default)]
-pub struct Total {
-    value: rust_decimal::Decimal,
-    calls: u32,
-    unpriced_calls: u32,
-}
-
-#[napi]
-impl Total {
-    #[napi(constructor)]
-    pub fn new() -> Total {
-        Total::default()
-    }
-
-    /// Add one recorded call: its cost (a decimal string) or none when unpriced.
-    #[napi]
-    pub fn add(&mut self, cost: Option<String>) {
-        self.calls += 1;
-        match cost.as_deref().map(str::parse::<rust_decimal::Decimal>) {
-            Some(Ok(c)) => self.value += c,
-            _ => self.unpriced_calls += 1,
-        }
-    }
-
-    #[napi(getter)]
-    pub fn value(&self) -> String {
-        self.value.normalize().to_string()
-    }
-
-    #[napi(getter)]
-    pub fn calls(&self) -> u32 {
-        self.calls
-    }
-
-    #[napi(getter)]
-    pub fn unpriced_calls(&self) -> u32 {
-        self.unpriced_calls
-    }
+pub fn decimal_sum(total: String, cost: String) -> Option<String> {
+    let cost = cost.parse::<rust_decimal::Decimal>().ok()?;
+    let total = total.parse::<rust_decimal::Decimal>().unwrap_or_default();
+    Some((total + cost).normalize().to_string())
 }

@@ -52,13 +52,6 @@ export type ReserveArgs = [
 /** A reservation's handle: the addon keeps the reservation until the call settles or releases it. */
 export type NativeReservation = number;
 
-export interface NativeTotal {
-  add(cost: string | null | undefined): void;
-  readonly value: string;
-  readonly calls: number;
-  readonly unpricedCalls: number;
-}
-
 /** Translates one target stream into the source's chunks (bindings-node/src/translate.rs). */
 export interface NativeFallbackStream {
   push(event: unknown): unknown[];
@@ -133,7 +126,8 @@ export interface NativeBinding {
     needCost: boolean,
     reservation?: NativeReservation,
   ): string | null | undefined;
-  Total: new () => NativeTotal;
+  /** `total + cost`, exact decimal strings; null when `cost` is not a decimal. */
+  decimalSum(total: string, cost: string): string | null | undefined;
   track(input: Record<string, unknown>, attribution?: Attribution): { eventId: string; costUsd?: string | null };
   previewEvent(provider: string, operation: string, model: string, resolvedModel: string | null, partsJson: string): string;
   previewBodyEvent(provider: string, operation: string, model: string, stream: boolean, body: string): string;

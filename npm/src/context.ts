@@ -11,7 +11,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 
 import type { Attribution as NativeAttribution } from "./binding";
-import { native, type NativeTotal } from "./binding";
+import { native } from "./binding";
 
 export type Tags = Record<string, string>;
 
@@ -54,7 +54,10 @@ export class Run {
   readonly runId: string;
   readonly agentPath: readonly string[];
   readonly tags: Tags;
-  private readonly total: NativeTotal;
+  // The running total: an exact decimal string (summed by the addon), and its counts.
+  private total = "0";
+  private counted = 0;
+  private unpriced = 0;
 
   /** @internal */
   constructor(agent: string | undefined, runId: string, path: readonly string[], tags: Tags) {
@@ -62,27 +65,29 @@ export class Run {
     this.runId = runId;
     this.agentPath = path;
     this.tags = tags;
-    this.total = new native.Total();
   }
 
   /** Running total of the priced calls made inside this run, a decimal string. */
   get costUsd(): string {
-    return this.total.value;
+    return this.total;
   }
 
   /** Calls recorded inside this run. */
   get calls(): number {
-    return this.total.calls;
+    return this.counted;
   }
 
   /** Calls whose model had no price (not included in `costUsd`). */
   get unpricedCalls(): number {
-    return this.total.unpricedCalls;
+    return this.unpriced;
   }
 
   /** @internal */
   add(cost: string | null | undefined): void {
-    this.total.add(cost ?? undefined);
+    this.counted += 1;
+    const sum = typeof cost === "string" ? native.decimalSum(this.total, cost) : undefined;
+    if (typeof sum === "string") this.total = sum;
+    else this.unpriced += 1;
   }
 }
 
