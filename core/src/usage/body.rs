@@ -73,7 +73,7 @@ impl BodyScanner {
             return;
         }
         let mut consumed = 0;
-        while let Some(offset) = self.pending[consumed..].iter().position(|b| *b == b'\n') {
+        while let Some(offset) = memchr::memchr(b'\n', &self.pending[consumed..]) {
             let line = self.pending[consumed..consumed + offset].to_vec();
             consumed += offset + 1;
             self.line(&line);
@@ -321,7 +321,7 @@ impl UsageChunkFilter {
         self.pending.extend_from_slice(chunk);
         let mut out = Vec::with_capacity(self.pending.len());
         let mut start = 0;
-        while let Some(offset) = self.pending[start..].iter().position(|b| *b == b'\n') {
+        while let Some(offset) = memchr::memchr(b'\n', &self.pending[start..]) {
             let end = start + offset + 1;
             let line = &self.pending[start..end];
             start = end;
@@ -370,12 +370,15 @@ impl UsageChunkFilter {
 }
 
 const USAGE_KEY: &[u8] = b"\"usage\"";
+/// A SIMD search for `USAGE_KEY`: every chunk of a metered stream is searched for it.
+static USAGE_FINDER: once_cell::sync::Lazy<memchr::memmem::Finder<'static>> =
+    once_cell::sync::Lazy::new(|| memchr::memmem::Finder::new(USAGE_KEY));
 
 /// Whether `bytes` hold a `"usage"` key whose value is an object (not
 /// `null`): a body worth reading for usage later, without its request.
 pub fn has_usage_object(bytes: &[u8]) -> bool {
     let mut rest = bytes;
-    while let Some(at) = rest.windows(USAGE_KEY.len()).position(|w| w == USAGE_KEY) {
+    while let Some(at) = USAGE_FINDER.find(rest) {
         rest = &rest[at + USAGE_KEY.len()..];
         let after = rest.trim_ascii_start();
         if let Some(value) = after.strip_prefix(b":") {
@@ -388,7 +391,7 @@ pub fn has_usage_object(bytes: &[u8]) -> bool {
 }
 
 fn mentions_usage(bytes: &[u8]) -> bool {
-    bytes.windows(USAGE_KEY.len()).any(|w| w == USAGE_KEY)
+    USAGE_FINDER.find(bytes).is_some()
 }
 
 /// The line without its chunk's top-level `"usage": null` member (which the
@@ -462,9 +465,9 @@ fn null_member(line: &[u8], key: usize) -> Option<(usize, usize)> {
 
 /// A cheap first look: does this text contain `"usage"` followed by an object?
 fn may_hold_usage(bytes: &[u8]) -> bool {
-    let key = b"\"usage\"";
+    let key = USAGE_KEY;
     let mut at = 0;
-    while let Some(offset) = bytes[at..].windows(key.len()).position(|w| w == key) {
+    while let Some(offset) = USAGE_FINDER.find(&bytes[at..]) {
         let after = &bytes[at + offset + key.len()..];
         let value = after.iter().skip_while(|b| b.is_ascii_whitespace() || **b == b':');
         if value.clone().next() == Some(&b'{') {
